@@ -1,0 +1,44 @@
+"""Wire one run together from a validated config: the only place that knows every part.
+
+Constructors below take the values they use, never the whole config.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import ExitStack
+
+from edge.config import RunConfig
+from edge.inference import Inference
+from edge.model import load_model
+from edge.pipeline import Pipeline, RunStats, StatusCallback
+from edge.record import RecordContext
+from edge.sinks import BackgroundSink, open_sink
+from edge.sources import open_source
+
+
+def run(config: RunConfig, *, stop: threading.Event | None = None,
+        status: StatusCallback | None = None) -> RunStats:
+    """Run until the source ends, ``max_frames`` is reached or ``stop`` is set."""
+    with ExitStack() as stack:
+        model = load_model(config.model, config.decoder)
+        stack.callback(model.close)
+        inference = Inference(model)
+        sinks = []
+        for sink_config in config.sinks:
+            sink = BackgroundSink(open_sink(sink_config))
+            stack.callback(sink.close)
+            sinks.append(sink)
+        source = open_source(config.source)
+        stack.callback(source.close)
+        context = RecordContext(
+            device=config.device,
+            model_name=model.manifest.name,
+            model_sha256=model.file.sha256,
+            task=model.manifest.task,
+        )
+        pipeline = Pipeline(
+            source, inference, sinks, context, model.manifest.labels,
+            max_frames=config.max_frames, status=status, status_interval=config.status_interval,
+        )
+        return pipeline.run(stop)

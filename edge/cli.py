@@ -1,0 +1,274 @@
+"""The ``edge`` command: ``main(argv) -> exit code``.
+
+Subcommands: run, convert, inspect, check-config. Importing this module imports no
+TensorFlow: ``convert`` imports the ``converter`` package inside its handler, only when
+called, and names the extra to install when it is missing.
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage error, 78 configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from edge import __version__
+from edge.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, EdgeError
+
+log = logging.getLogger("edge")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edge",
+        description="Run image models on camera frames with LiteRT; convert Keras models "
+        "to self-describing int8 TFLite.",
+    )
+    parser.add_argument("--version", action="version", version=f"edge {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run", help="run a model on a source and log results",
+        description="Run a model on frames from a source; write one JSON record per frame. "
+        "With no arguments: the shipped digits CNN on the built-in synthetic camera, "
+        "appending to ./detections.jsonl. Ctrl-C stops cleanly.",
+    )
+    run.add_argument("--config", type=Path, help="TOML config file (flags override it)")
+    run.add_argument("--model", type=Path, help=".tflite model (default: shipped digits CNN)")
+    run.add_argument("--task", choices=["classify", "detect", "anomaly", "generate"],
+                     help="task of a model that has no manifest")
+    run.add_argument("--labels", type=Path, help="labels file, one per line")
+    run.add_argument("--decoder", help="output decoder (default: the manifest's)")
+    run.add_argument("--source", help="synthetic | webcam index | /dev/videoN | video file | "
+                     "URL | image folder (default: synthetic)")
+    run.add_argument("--sink", action="append", metavar="SPEC",
+                     help="jsonl:PATH | stdout; repeat for several (default: "
+                     "jsonl:detections.jsonl)")
+    run.add_argument("--threads", type=int, help="interpreter threads (default 2)")
+    run.add_argument("--max-frames", type=int, help="stop after N frames")
+    run.add_argument("--device", help="device name written in every record (default: hostname)")
+    run.set_defaults(handler=_cmd_run)
+
+    convert = commands.add_parser(
+        "convert", help="convert a Keras model to an int8 .tflite with a report",
+        description="Convert a Keras model (.keras) to a self-describing .tflite file, "
+        "and report what quantization cost against the float model. Needs the converter "
+        "extra: pip install 'edge-infer[convert]'.",
+    )
+    convert.add_argument("model", help="Keras model: .keras file")
+    convert.add_argument("--calibration", required=True,
+                         help="folder of images, .npy array, or .npz with array x")
+    convert.add_argument("--out", help="output .tflite (default: <model>.int8.tflite)")
+    convert.add_argument("--task", choices=["classify"], default="classify",
+                         help="model task (default classify)")
+    convert.add_argument("--labels", help="labels file, one per line, in class order")
+    convert.add_argument("--mode", choices=["int8", "float32"], default="int8",
+                         help="precision (default int8: full integer)")
+    convert.add_argument("--io-dtype", choices=["int8", "uint8"], default="int8",
+                         help="input/output type of an int8 model (default int8)")
+    convert.add_argument("--eval", help="held-out data: .npz with x and y, or a folder with "
+                         "one subfolder of images per label")
+    convert.add_argument("--report", help="report JSON path (default: next to --out)")
+    convert.add_argument("--resize", choices=["stretch", "crop", "letterbox"], default="stretch",
+                         help="how the device fits a frame to the input (default stretch)")
+    convert.add_argument("--colour", choices=["gray", "rgb", "bgr"],
+                         help="colour order the model takes (default gray for 1 channel, "
+                         "else rgb)")
+    convert.add_argument("--custom-objects", metavar="MODULE",
+                         help="module to import first; it registers the model's custom layers")
+    convert.add_argument("--trust-model", action="store_true",
+                         help="allow Lambda layers and other code inside the model file")
+    convert.add_argument("--json", action="store_true", help="print the report as JSON")
+    convert.set_defaults(handler=_cmd_convert)
+
+    inspect = commands.add_parser("inspect", help="show a model's manifest and tensors")
+    inspect.add_argument("model", type=Path, help=".tflite model")
+    inspect.add_argument("--json", action="store_true", help="print JSON")
+    inspect.set_defaults(handler=_cmd_inspect)
+
+    check = commands.add_parser("check-config", help="validate a config file (exit 78 if bad)")
+    check.add_argument("file", type=Path, help="TOML config file")
+    check.add_argument("--json", action="store_true", help="print the resolved config as JSON")
+    check.set_defaults(handler=_cmd_check_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="edge: %(levelname)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.handler(args))
+    except EdgeError as exc:
+        print(f"edge {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from edge.sinks import parse_sink_spec
+    from edge.sources import parse_source_spec
+
+    model: dict[str, Any] = {}
+    for key in ("model", "task", "labels", "threads"):
+        value = getattr(args, key)
+        if value is not None:
+            model["path" if key == "model" else key] = str(value) if key != "threads" else value
+    overrides: dict[str, Any] = {}
+    if model:
+        overrides["model"] = model
+    if args.decoder:
+        overrides["decoder"] = {"name": args.decoder}
+    if args.source:
+        overrides["source"] = parse_source_spec(args.source)
+    if args.sink:
+        overrides["sinks"] = [parse_sink_spec(spec) for spec in args.sink]
+    if args.max_frames is not None:
+        overrides["max_frames"] = args.max_frames
+    if args.device:
+        overrides["device"] = args.device
+    return overrides
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from edge import app
+    from edge.config import load_config
+    from edge.pipeline import RunStats
+
+    config = load_config(args.config, _run_overrides(args))
+    last: dict[str, float] = {"frames": 0, "time": 0.0}
+
+    def status(stats: RunStats) -> None:
+        window_frames = stats.frames - last["frames"]
+        window_time = stats.elapsed - last["time"]
+        last.update(frames=stats.frames, time=stats.elapsed)
+        recent = list(stats.infer_ms)[-max(1, int(window_frames)):]
+        infer = sum(recent) / len(recent) if recent else 0.0
+        log.info("%d frames | %.1f fps | infer %.2f ms | dropped %d", stats.frames,
+                 window_frames / window_time if window_time > 0 else 0.0, infer, stats.dropped)
+
+    sinks = ", ".join(str(getattr(s, "path", s.kind)) for s in config.sinks)
+    log.info("running on %s -> %s (Ctrl-C stops)", config.source.kind, sinks)
+    with _stop_on_signals() as stop:
+        stats = app.run(config, stop=stop, status=status)
+    summary = stats.summary()
+    log.info("done: %d frames in %.1f s (%.1f fps), infer p50 %.2f ms p95 %.2f ms, dropped %d",
+             summary["frames"], summary["seconds"], summary["fps"], summary["infer_ms_p50"],
+             summary["infer_ms_p95"], summary["dropped"])
+    return EXIT_OK
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """SIGINT/SIGTERM set an event the loop checks, so sinks are flushed and closed."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handle(signum: int, frame: object) -> None:
+        del frame
+        if stop.is_set():  # a second Ctrl-C: the user really wants out
+            raise KeyboardInterrupt
+        log.info("stopping on %s", signal.Signals(signum).name)
+        stop.set()
+
+    for sig in previous:
+        signal.signal(sig, handle)
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    try:
+        from converter import command
+    except ImportError as exc:
+        missing = exc.name or str(exc)
+        print(f"edge convert: error: the converter needs {missing}, which is not installed\n"
+              "  fix: pip install 'edge-infer[convert]'", file=sys.stderr)
+        return EXIT_FAILURE
+    exit_code: int = command.run(args)
+    return exit_code
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from edge.config import ModelConfig
+    from edge.model import load_model
+
+    model = load_model(ModelConfig(path=args.model))
+    try:
+        info: dict[str, Any] = {
+            "path": str(model.file.path),
+            "sha256": model.file.sha256,
+            "size_bytes": len(model.file.content),
+            "runtime": model.backend.runtime,
+            "manifest": model.manifest.model_dump(by_alias=True),
+            "inputs": [_tensor(t) for t in model.backend.inputs],
+            "outputs": [_tensor(t) for t in model.backend.outputs],
+        }
+    finally:
+        model.close()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return EXIT_OK
+    manifest = info["manifest"]
+    print(f"{info['path']}  ({info['size_bytes']:,} bytes, runtime {info['runtime']})")
+    print(f"  name {manifest['name']}  task {manifest['task']}  decoder "
+          f"{manifest['decoder']['name']} {manifest['decoder']['params']}")
+    print(f"  labels {manifest['labels']}")
+    print(f"  input recipe {manifest['input']}")
+    if manifest.get("quantization"):
+        print(f"  quantization {manifest['quantization']}")
+    if manifest.get("accuracy"):
+        print(f"  accuracy {manifest['accuracy']}")
+    for kind in ("inputs", "outputs"):
+        for t in info[kind]:
+            print(f"  {kind[:-1]:6} {t['name']:40} {t['shape']!s:18} {t['dtype']:8} "
+                  f"scale {t['scale']:.6g} zero_point {t['zero_point']}")
+    return EXIT_OK
+
+
+def _tensor(spec: Any) -> dict[str, Any]:
+    return {"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype,
+            "scale": spec.scale, "zero_point": spec.zero_point}
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    from edge.config import load_config
+    from edge.model import load_model
+
+    config = load_config(args.file)
+    model = load_model(config.model, config.decoder)  # catches a missing or bad model too
+    model.close()
+    if args.json:
+        print(config.model_dump_json(indent=2))
+    else:
+        print(f"{args.file}: ok (model {model.file.path.name}, task {model.manifest.task}, "
+              f"source {config.source.kind}, sinks {', '.join(s.kind for s in config.sinks)})")
+    return EXIT_OK
+
+
+__all__ = ["EXIT_USAGE", "build_parser", "entry", "main"]

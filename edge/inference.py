@@ -1,0 +1,39 @@
+"""One frame through the model: preprocess -> infer -> dequantize -> decode, timed.
+
+Shared by ``edge run`` and (later) ``edge bench``, so both measure the same work.
+"""
+
+from __future__ import annotations
+
+import time
+
+from edge.backends.base import dequantize
+from edge.model import LoadedModel
+from edge.processing.decoders import get_decoder
+from edge.processing.preprocess import Preprocessor
+from edge.types import Detections, Frame, Latency
+
+
+class Inference:
+    def __init__(self, model: LoadedModel) -> None:
+        manifest = model.manifest
+        if len(model.backend.inputs) != 1:
+            raise ValueError("only single-input image models are supported")
+        self._backend = model.backend
+        self._preprocess = Preprocessor(manifest.input, model.backend.inputs[0])
+        self._decode = get_decoder(manifest.decoder.name)
+        self._params = dict(manifest.decoder.params)
+
+    def __call__(self, frame: Frame) -> tuple[Detections, Latency]:
+        t0 = time.perf_counter()
+        tensor, placement = self._preprocess(frame.image)
+        t1 = time.perf_counter()
+        raw = self._backend.infer([tensor])
+        t2 = time.perf_counter()
+        outputs = {
+            spec.name: dequantize(value, spec)
+            for spec, value in zip(self._backend.outputs, raw, strict=True)
+        }
+        detections = self._decode(outputs, placement, self._params)
+        t3 = time.perf_counter()
+        return detections, Latency(1000 * (t1 - t0), 1000 * (t2 - t1), 1000 * (t3 - t2))

@@ -1,0 +1,65 @@
+"""Result -> the ``edge.result/1`` record: one JSON line in the log, one MQTT payload.
+
+The JSON Schema is ``edge/schemas/result-1.schema.json``; tests validate every record
+they produce against it. Scores are 0..1, boxes are normalised to the source frame.
+``id`` is ``<run id>-<seq>``: unique, and stable when an outbox retries the record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.types import Result
+
+SCHEMA = "edge.result/1"
+
+
+@dataclass(frozen=True)
+class RecordContext:
+    """The facts that are the same for every record of one run."""
+
+    device: str
+    model_name: str
+    model_sha256: str
+    task: str
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+
+def to_record(result: Result, context: RecordContext) -> dict[str, Any]:
+    frame, det = result.frame, result.detections
+    detections: list[dict[str, Any]] = []
+    for row in range(len(det)):
+        class_id = int(det.class_id[row])
+        item: dict[str, Any] = {
+            "label": result.labels[class_id] if class_id < len(result.labels) else str(class_id),
+            "class_id": class_id,
+            "score": round(float(det.confidence[row]), 4),
+        }
+        if det.xyxy is not None:
+            item["box"] = [round(float(v), 5) for v in det.xyxy[row]]
+        detections.append(item)
+    latency = result.latency
+    record: dict[str, Any] = {
+        "schema": SCHEMA,
+        "id": f"{context.run_id}-{result.seq}",
+        "device": context.device,
+        "seq": result.seq,
+        "ts": _iso(frame.timestamp),
+        "source": {"name": frame.source, "frame": frame.index, "width": frame.width,
+                   "height": frame.height},
+        "model": {"name": context.model_name, "sha256": context.model_sha256,
+                  "task": context.task},
+        "latency_ms": {"pre": round(latency.pre, 3), "infer": round(latency.infer, 3),
+                       "post": round(latency.post, 3), "total": round(latency.total, 3)},
+        "detections": detections,
+    }
+    record.update(result.extra)
+    return record
+
+
+def _iso(timestamp: float) -> str:
+    moment = dt.datetime.fromtimestamp(timestamp, tz=dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -1,0 +1,88 @@
+"""Fixtures shared by every test package.
+
+Models used here are real: the shipped int8 CNN from models/zoo, and small models
+converted with TensorFlow inside the test session (``plain_tflite``) for the cases the
+zoo does not cover, such as a .tflite without a manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEMA_PATH = REPO / "edge" / "schemas" / "result-1.schema.json"
+
+
+@pytest.fixture(scope="session")
+def result_validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+@pytest.fixture(scope="session")
+def shipped_model() -> Path:
+    from edge.zoo import DEFAULT_MODEL, zoo_file
+
+    return zoo_file(DEFAULT_MODEL)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+RunEdge = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run_edge(tmp_path: Path) -> RunEdge:
+    """Run the real ``edge`` console command in a subprocess, in ``tmp_path``."""
+
+    def run(args: Sequence[str], *, timeout: float = 120, cwd: Path | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", "from edge.cli import entry; entry()", *args]
+        return subprocess.run(command, cwd=cwd or tmp_path, capture_output=True, text=True,
+                              timeout=timeout, env={**os.environ, **(env or {})}, check=False)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def plain_tflite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 3-class int8 classifier converted by TensorFlow directly: no edge manifest."""
+    import tensorflow as tf
+
+    keras = tf.keras
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([
+        keras.Input((16, 16, 3)),
+        keras.layers.Rescaling(1 / 255),
+        keras.layers.Conv2D(4, 3, activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+    rng = np.random.default_rng(0)
+    samples = rng.integers(0, 256, (20, 16, 16, 3)).astype(np.float32)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([samples[i : i + 1]] for i in range(20))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    path = tmp_path_factory.mktemp("plain") / "plain.tflite"
+    with warnings.catch_warnings():
+        # TF warns that the input has no statistics: expected, the input is quantized.
+        warnings.simplefilter("ignore", UserWarning)
+        path.write_bytes(converter.convert())
+    return path

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.errors import ConfigError
+from edge.processing.decoders import classify, get_decoder
+from edge.processing.preprocess import Placement
+
+
+def scores(*values: float) -> dict[str, np.ndarray]:
+    return {"out": np.asarray([values], np.float32)}
+
+
+def test_top_k_in_score_order() -> None:
+    det = classify(scores(0.1, 0.6, 0.3), Placement(), {"top_k": 2})
+    assert det.class_id.tolist() == [1, 2]
+    assert det.confidence.tolist() == pytest.approx([0.6, 0.3])
+    assert det.xyxy is None
+
+
+def test_threshold_drops_low_scores() -> None:
+    assert len(classify(scores(0.4, 0.35, 0.25), Placement(), {"threshold": 0.5})) == 0
+
+
+def test_logits_get_softmax_automatically() -> None:
+    det = classify(scores(2.0, -1.0, 5.0), Placement(), {})
+    assert det.class_id.tolist() == [2]
+    assert 0.9 < float(det.confidence[0]) <= 1.0
+
+
+def test_probabilities_are_left_alone() -> None:
+    det = classify(scores(0.2, 0.8), Placement(), {"activation": "auto"})
+    assert float(det.confidence[0]) == pytest.approx(0.8)
+
+
+def test_two_outputs_are_refused() -> None:
+    with pytest.raises(ConfigError, match="one output tensor"):
+        classify({"a": np.zeros(2, np.float32), "b": np.zeros(2, np.float32)}, Placement(), {})
+
+
+def test_unknown_decoder() -> None:
+    with pytest.raises(ConfigError, match="unknown decoder 'yolo9'"):
+        get_decoder("yolo9")

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from edge.errors import SinkError
+from edge.sinks.base import BackgroundSink, Record
+from edge.sinks.jsonl import JsonlSink
+from edge.sinks.memory import MemorySink
+
+
+def test_jsonl_appends_one_object_per_line(tmp_path: Path) -> None:
+    path = tmp_path / "logs" / "d.jsonl"
+    for run in range(2):
+        sink = JsonlSink(path)
+        sink.write({"run": run, "a": [1, 2]})
+        sink.close()
+    assert [json.loads(line)["run"] for line in path.read_text().splitlines()] == [0, 1]
+
+
+def test_jsonl_unwritable_path(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SinkError, match="cannot open the log"):
+        JsonlSink(tmp_path / "file" / "d.jsonl")
+
+
+def test_full_disk_is_reported(tmp_path: Path) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("/dev/full is a Linux device")
+    sink = JsonlSink(Path("/dev/full"))
+    with pytest.raises(SinkError, match="free disk space"):
+        sink.write({"x": 1})
+    sink.close()
+
+
+def test_background_sink_delivers_everything_in_order() -> None:
+    inner = MemorySink()
+    sink = BackgroundSink(inner)
+    for i in range(500):
+        sink.write({"seq": i})
+    sink.close()
+    assert [r["seq"] for r in inner.records] == list(range(500))
+    assert inner.closed and sink.dropped == 0
+
+
+class Failing(MemorySink):
+    def write(self, record: Record) -> None:
+        raise SinkError("disk gone")
+
+
+def test_background_sink_failure_reaches_the_loop() -> None:
+    sink = BackgroundSink(Failing())
+    sink.write({"seq": 0})
+    deadline = time.monotonic() + 2
+    with pytest.raises(SinkError, match="disk gone"):
+        while time.monotonic() < deadline:
+            sink.write({"seq": 1})
+            time.sleep(0.01)
+    sink.close()
+
+
+class Slow(MemorySink):
+    def write(self, record: Record) -> None:
+        time.sleep(0.2)
+        super().write(record)
+
+
+def test_background_sink_counts_drops_when_stalled() -> None:
+    sink = BackgroundSink(Slow(), maxsize=1, put_timeout=0.01)
+    for i in range(5):
+        sink.write({"seq": i, "id": str(i)})
+    assert sink.dropped >= 2
+    sink.close()
