@@ -215,27 +215,41 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    from edge.config import ModelConfig
-    from edge.model import load_model
+    from edge.backends.litert import LiteRTBackend
+    from edge.manifest import METADATA_NAME, parse_manifest
+    from edge.modelfile import read_model_file
 
-    model = load_model(ModelConfig(path=args.model))
-    try:
-        info: dict[str, Any] = {
-            "path": str(model.file.path),
-            "sha256": model.file.sha256,
-            "size_bytes": len(model.file.content),
-            "runtime": model.backend.runtime,
-            "manifest": model.manifest.model_dump(by_alias=True),
-            "inputs": [_tensor(t) for t in model.backend.inputs],
-            "outputs": [_tensor(t) for t in model.backend.outputs],
-        }
-    finally:
-        model.close()
+    model_file = read_model_file(args.model)
+    raw = model_file.metadata.get(METADATA_NAME)
+    manifest = parse_manifest(raw, origin=str(args.model)) if raw is not None else None
+    backend = LiteRTBackend(model_file.content, threads=1, origin=str(args.model))
+    info: dict[str, Any] = {
+        "path": str(model_file.path),
+        "sha256": model_file.sha256,
+        "size_bytes": len(model_file.content),
+        "runtime": backend.runtime,
+        "manifest": manifest.model_dump(by_alias=True) if manifest else None,
+        "inputs": [_tensor(t) for t in backend.inputs],
+        "outputs": [_tensor(t) for t in backend.outputs],
+    }
+    backend.close()
     if args.json:
         print(json.dumps(info, indent=2))
         return EXIT_OK
-    manifest = info["manifest"]
     print(f"{info['path']}  ({info['size_bytes']:,} bytes, runtime {info['runtime']})")
+    _print_manifest(info["manifest"])
+    for kind in ("inputs", "outputs"):
+        for t in info[kind]:
+            print(f"  {kind[:-1]:6} {t['name']:40} {t['shape']!s:18} {t['dtype']:8} "
+                  f"scale {t['scale']:.6g} zero_point {t['zero_point']}")
+    return EXIT_OK
+
+
+def _print_manifest(manifest: dict[str, Any] | None) -> None:
+    if manifest is None:
+        print("  no edge manifest: run it with --task (and --labels), or convert it with "
+              "`edge convert`")
+        return
     print(f"  name {manifest['name']}  task {manifest['task']}  decoder "
           f"{manifest['decoder']['name']} {manifest['decoder']['params']}")
     print(f"  labels {manifest['labels']}")
@@ -244,11 +258,6 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         print(f"  quantization {manifest['quantization']}")
     if manifest.get("accuracy"):
         print(f"  accuracy {manifest['accuracy']}")
-    for kind in ("inputs", "outputs"):
-        for t in info[kind]:
-            print(f"  {kind[:-1]:6} {t['name']:40} {t['shape']!s:18} {t['dtype']:8} "
-                  f"scale {t['scale']:.6g} zero_point {t['zero_point']}")
-    return EXIT_OK
 
 
 def _tensor(spec: Any) -> dict[str, Any]:

@@ -13,13 +13,18 @@ across the next ``invoke()`` would see its buffer overwritten.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from edge.backends.base import Array
 from edge.errors import BackendError, ModelError
 from edge.types import TensorSpec
 
+log = logging.getLogger(__name__)
 RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow")
 _MODULES = {
     "ai_edge_litert": "ai_edge_litert.interpreter",
@@ -56,8 +61,9 @@ class LiteRTBackend:
                  origin: str = "model") -> None:
         self.runtime, interpreter_class = load_interpreter_class(runtime)
         try:
-            self._interpreter = interpreter_class(model_content=content, num_threads=threads)
-            self._interpreter.allocate_tensors()
+            with _native_stderr_filtered():
+                self._interpreter = interpreter_class(model_content=content, num_threads=threads)
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(
                 f"{origin}: {self.runtime} cannot load this model: {exc}",
@@ -81,6 +87,31 @@ class LiteRTBackend:
 
     def close(self) -> None:
         self._interpreter = None
+
+
+@contextmanager
+def _native_stderr_filtered() -> Iterator[None]:
+    """Hide LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate" line.
+
+    The C++ runtime writes it straight to file descriptor 2, under every status line a
+    user reads. Anything else it writes there is passed on through ``logging``.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr (a daemon with fd 2 closed): nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().decode("utf-8", "replace").splitlines():
+                if line.strip() and not line.startswith("INFO: Created TensorFlow Lite"):
+                    log.warning("%s", line)
 
 
 def _spec(detail: dict[str, Any]) -> TensorSpec:
