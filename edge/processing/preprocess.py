@@ -1,6 +1,6 @@
 """Frame -> input tensor. The one preprocessing implementation of the project.
 
-The converter calls ``prepare_pixels`` and ``model_input`` to build calibration and
+The converter calls ``prepare_pixels`` and ``model_values`` to build calibration and
 evaluation data, and the device calls ``Preprocessor``, which applies the same two
 steps and then quantizes. Mismatched preprocessing between calibration and device is
 the most common silent cause of int8 accuracy loss, so there is only this one.

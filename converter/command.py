@@ -1,0 +1,62 @@
+"""``edge convert``: argparse namespace -> ``converter.convert.convert`` -> exit code.
+
+``edge/cli.py`` defines the arguments and imports this module only when the subcommand
+runs (the device install has no TensorFlow). Attributes read from ``args``: model,
+calibration, out, task, labels, mode, io_dtype, eval, report, custom_objects,
+trust_model, json, resize, colour. Missing attributes take the defaults of
+``ConvertRequest``, so the CLI can grow flags without breaking this function.
+
+Output: the readable table on stdout, or the report JSON with ``--json`` (scripts); a
+user error is one ``edge convert: error: ...`` message on stderr and the error's exit
+code (1 for conversion and data errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from edge.errors import EdgeError
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from converter.convert import ConvertRequest, convert, read_labels
+
+        labels_file = _get(args, "labels")
+        request = ConvertRequest(
+            model=Path(args.model),
+            calibration=Path(args.calibration),
+            out=_path(_get(args, "out")),
+            task=_get(args, "task") or "classify",
+            labels=read_labels(Path(labels_file)) if labels_file else None,
+            mode=_get(args, "mode") or "int8",
+            io_dtype=_get(args, "io_dtype") or "int8",
+            eval=_path(_get(args, "eval")),
+            report=_path(_get(args, "report")),
+            custom_objects=_get(args, "custom_objects"),
+            trust_model=bool(_get(args, "trust_model")),
+            resize=_get(args, "resize") or "stretch",
+            colour=_get(args, "colour"),
+            progress=not _get(args, "json"),
+        )
+        report = convert(request)
+    except EdgeError as err:
+        print(f"edge convert: error: {err}", file=sys.stderr)
+        return err.exit_code
+    if _get(args, "json"):
+        sys.stdout.write(report.to_json())
+    else:
+        sys.stdout.write(report.table())
+        print(f"  wrote {report.out} and {request.report_path}")
+    return 0
+
+
+def _get(args: argparse.Namespace, name: str) -> Any:
+    return getattr(args, name, None)
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None

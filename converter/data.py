@@ -1,0 +1,114 @@
+"""Read calibration and evaluation inputs: image folders and ``.npy``/``.npz`` arrays.
+
+Two kinds of input, two rules:
+
+- Arrays hold inputs exactly as the Keras model takes them (what you would pass to
+  ``model.predict``): no preprocessing is applied, only a missing channel axis is added
+  to ``(N, H, W)`` for one-channel models.
+- Image files are decoded with OpenCV (BGR, as a camera frame) and go through the
+  device's own preprocessing (``edge.processing.preprocess.prepare_pixels`` and
+  ``model_values``) with the same ``InputSpec`` the manifest will carry. Calibrating on
+  differently preprocessed pixels than the device feeds is the most common silent
+  cause of int8 accuracy loss, hence one implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from edge.errors import DataError
+from edge.manifest import InputSpec
+from edge.processing.preprocess import model_values, prepare_pixels
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm")
+FloatArray = npt.NDArray[np.float32]
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Image files under ``folder`` (recursively), sorted so runs are reproducible."""
+    return sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
+def read_images(files: Sequence[Path], spec: InputSpec) -> FloatArray:
+    """Decode and preprocess ``files`` into model inputs ``(N, H, W, C)`` float32."""
+    batch = np.empty((len(files), spec.height, spec.width, spec.channels), np.float32)
+    for i, path in enumerate(files):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DataError(
+                f"cannot decode image {str(path)!r}",
+                hint="remove the file or re-save it as PNG or JPEG",
+            )
+        pixels, _ = prepare_pixels(np.asarray(image, np.uint8), spec)
+        batch[i] = model_values(pixels, spec)
+    return batch
+
+
+def load_arrays(path: Path, names: Sequence[str]) -> dict[str, npt.NDArray[np.generic]]:
+    """Arrays ``names`` from an ``.npz`` (or the one array of an ``.npy`` as ``x``)."""
+    try:
+        if path.suffix.lower() == ".npy":
+            if list(names) != ["x"]:
+                raise DataError(
+                    f"{str(path)!r} is a single .npy array, but {', '.join(names)} are needed",
+                    hint="save them together: numpy.savez(PATH, "
+                    + ", ".join(f"{n}={n}" for n in names)
+                    + ")",
+                )
+            return {"x": np.load(path, allow_pickle=False)}
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [n for n in names if n not in archive.files]
+            if missing:
+                raise DataError(
+                    f"{str(path)!r} has arrays {sorted(archive.files)}; expected "
+                    + " and ".join(repr(n) for n in names),
+                    hint="save them by name: numpy.savez(PATH, "
+                    + ", ".join(f"{n}={n}" for n in names)
+                    + ")",
+                )
+            return {n: np.asarray(archive[n]) for n in names}
+    except (OSError, ValueError) as exc:
+        # allow_pickle=False: an object array (pickled data) is refused, not executed.
+        raise DataError(
+            f"cannot read {str(path)!r} as a numpy array file: {exc}",
+            hint="use numpy.save / numpy.savez with plain numeric arrays",
+        ) from exc
+
+
+def fit_shape(x: npt.NDArray[np.generic], shape: tuple[int, int, int], origin: str) -> FloatArray:
+    """Check ``x`` against the model input ``(H, W, C)``; add a missing channel axis."""
+    if x.ndim == 3 and shape[2] == 1:
+        x = x[..., np.newaxis]
+    if x.ndim != 4 or tuple(x.shape[1:]) != shape:
+        raise DataError(
+            f"{origin} holds an array of shape {list(x.shape)}, but the model takes "
+            f"[N, {shape[0]}, {shape[1]}, {shape[2]}]",
+            hint="arrays hold inputs exactly as model.predict takes them; for image "
+            "files, give a folder instead",
+        )
+    if len(x) == 0:
+        raise DataError(f"{origin} holds no samples (shape {list(x.shape)})")
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise DataError(f"{origin} has dtype {x.dtype}; expected real numbers")
+    values = x.astype(np.float32)
+    if not np.isfinite(values).all():
+        raise DataError(f"{origin} contains NaN or infinite values")
+    return values
+
+
+def require_exists(path: Path, what: str) -> None:
+    if not path.exists():
+        hint = (
+            "give a folder with one subfolder of images per label, or a .npz with arrays "
+            "'x' and 'y'"
+            if what.startswith("evaluation")
+            else "give a folder of images, a .npy array or a .npz with an array 'x'"
+        )
+        raise DataError(f"{what} {str(path)!r} does not exist", hint=hint)

@@ -1,0 +1,56 @@
+"""Write the manifest into a ``.tflite`` file's metadata (name ``edge.manifest``).
+
+The file is rewritten with ``ai_edge_litert.tools.flatbuffer_utils`` (the TFLite
+schema's Python object API, shipped in the ai-edge-litert wheel; TensorFlow carries the
+same module): read the model into a ``ModelT``, append a buffer holding the UTF-8 JSON
+and a ``Metadata`` entry naming it, pack it again. An existing ``edge.manifest`` entry
+is replaced, never duplicated, so re-embedding is idempotent. Other metadata (the
+converter's ``min_runtime_version``, TFLite Support metadata) is kept.
+
+Reading back is ``edge.modelfile.read_model_file(path).metadata["edge.manifest"]``,
+which walks the flatbuffer with ``struct`` and needs no schema module on the device.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge.errors import ConversionError
+from edge.manifest import METADATA_NAME, Manifest
+
+
+def embed_manifest(content: bytes, manifest: Manifest) -> bytes:
+    """Return ``content`` with ``manifest`` stored as the ``edge.manifest`` metadata."""
+    return embed_metadata(content, METADATA_NAME, manifest.to_json().encode("utf-8"))
+
+
+def embed_metadata(content: bytes, name: str, data: bytes) -> bytes:
+    """Return ``content`` with metadata ``name`` set to ``data`` (added or replaced)."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    try:
+        model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
+    except Exception as exc:  # a flatbuffer that does not parse raises anything
+        raise ConversionError(f"cannot parse the converted model to add metadata: {exc}") from exc
+    model.buffers = list(model.buffers or [])
+    model.metadata = list(model.metadata or [])
+    existing = [m for m in model.metadata if _name(m) == name]
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(data, dtype=np.uint8)
+    if existing:
+        # Reuse the entry and its buffer: re-embedding replaces, never duplicates.
+        model.buffers[existing[0].buffer] = buffer
+        model.metadata = [m for m in model.metadata if m not in existing[1:]]
+    else:
+        model.buffers.append(buffer)
+        entry = schema.MetadataT()
+        entry.name = name
+        entry.buffer = len(model.buffers) - 1
+        model.metadata.append(entry)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _name(entry: object) -> str:
+    raw = getattr(entry, "name", b"")
+    return raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)

@@ -1,0 +1,77 @@
+"""Facts measured on a converted model with LiteRT: ops left in float, and latency.
+
+Float ops: the graph is inspected with the interpreter's op resolver WITHOUT default
+delegates, because with XNNPACK applied the delegated nodes collapse into one
+``DELEGATE`` op and hide what they are. An op counts as float when any of its operands
+or results is float32; QUANTIZE/DEQUANTIZE are the boundary of a quantized graph and
+do not count.
+
+Latency: the median ``invoke()`` time (batch 1, 1 thread, XNNPACK as on the device)
+under ai_edge_litert on THIS machine, after a warm-up. It is what the report compares
+between float and quantized; the ratio on an ARM board (Cortex-A72/A76) differs, so the
+report says so and ``edge bench`` on the device is the number to trust.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+
+from converter.quiet import native_output_captured
+from edge.backends.litert import load_interpreter_class
+
+BOUNDARY_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
+LATENCY_NOTE = (
+    "median invoke() on this workstation (ai_edge_litert, 1 thread, batch 1); "
+    "int8/float ratios on ARM boards differ: measure there with `edge bench`"
+)
+
+
+def _interpreter(content: bytes, **options: Any) -> Any:
+    _, interpreter_class = load_interpreter_class("ai_edge_litert")
+    with native_output_captured():
+        interpreter = interpreter_class(model_content=content, **options)
+        interpreter.allocate_tensors()
+    return interpreter
+
+
+def float_ops(content: bytes) -> list[str]:
+    """Names of the ops that compute in float32 (one entry per op, in graph order)."""
+    from ai_edge_litert.interpreter import OpResolverType
+
+    interpreter = _interpreter(
+        content,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    names = []
+    for op in interpreter._get_ops_details():
+        types = list(op["operand_types"]) + list(op["result_types"])
+        if op["op_name"] not in BOUNDARY_OPS and any(t == np.float32 for t in types):
+            names.append(str(op["op_name"]))
+    return names
+
+
+def median_latency_ms(
+    content: bytes,
+    *,
+    threads: int = 1,
+    warmup: int = 10,
+    min_seconds: float = 0.5,
+    max_runs: int = 2000,
+) -> float:
+    """Median ``invoke()`` time in milliseconds on a zero input."""
+    interpreter = _interpreter(content, num_threads=threads)
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+    for _ in range(warmup):
+        interpreter.invoke()
+    times: list[float] = []
+    deadline = time.perf_counter() + min_seconds
+    while len(times) < max_runs and (time.perf_counter() < deadline or len(times) < 5):
+        start = time.perf_counter()
+        interpreter.invoke()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000.0

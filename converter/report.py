@@ -1,0 +1,148 @@
+"""The conversion report: one dataclass, written as JSON and printed as a table.
+
+JSON contract (``edge convert --report PATH``; scripts depend on these keys):
+``task``, ``mode`` (the precision chosen), ``size_bytes`` {``float``, ``quantized``},
+``metrics`` {``float``, ``quantized``} (task-specific; classify: ``accuracy``, null when
+no labelled eval data was given), ``agreement`` (top-1 agreement 0..1),
+``float_ops`` (ops left computing in float), ``ladder`` (the steps tried, with their
+metrics), ``latency_ms`` {``float``, ``quantized``, ``note``}. Also: ``schema``,
+``samples`` {``calibration``, ``eval``}, ``agreement_data`` (``eval``, or
+``calibration`` when no eval data was given), ``fidelity`` (mean/max absolute output
+difference), ``confusion`` (the quantized model's, rows = true class), ``calibration_sha256``,
+``model``/``out`` paths and ``versions``.
+
+``size_bytes.float`` is the float32 ``.tflite`` of the same model (converted for the
+comparison, not written); ``size_bytes.quantized`` is the file written, manifest included.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEMA = "edge.convert-report/1"
+# A JSON list with no nested list or object; items are separated by ",\n<indent>"
+# (JSON strings cannot hold a raw newline, so the split never cuts a string).
+_INNER_LIST = re.compile(r"\[\s*\n\s*([^\[\]{}]*?)\s*\n\s*\]")
+_ITEM_SEP = re.compile(r",\s*\n\s*")
+
+
+@dataclass(frozen=True)
+class LadderStep:
+    """One precision tried: its metrics and whether it was kept."""
+
+    mode: str
+    size_bytes: int
+    metrics: dict[str, float | None]
+    agreement: float
+    accepted: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Report:
+    task: str
+    mode: str
+    model: str
+    out: str
+    size_bytes: dict[str, int]
+    metrics: dict[str, dict[str, float | None]]
+    agreement: float
+    agreement_data: str
+    fidelity: dict[str, float]
+    confusion: dict[str, Any] | None
+    float_ops: list[str]
+    ladder: list[LadderStep]
+    latency_ms: dict[str, Any]
+    samples: dict[str, int]
+    calibration_sha256: str | None
+    io_dtype: str | None
+    versions: dict[str, str]
+    schema: str = field(default=SCHEMA)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        # Innermost lists (labels, matrix rows, op names) on one line each: readable diffs.
+        text = json.dumps(self.to_dict(), indent=2)
+        return (
+            _INNER_LIST.sub(lambda m: "[" + ", ".join(_ITEM_SEP.split(m.group(1))) + "]", text)
+            + "\n"
+        )
+
+    def table(self) -> str:
+        """A readable summary for the terminal (the JSON has everything)."""
+        chosen = self.mode if self.mode != "float32" else "float32 (not quantized)"
+        float_acc = self.metrics.get("float", {}).get("accuracy")
+        quant_acc = self.metrics.get("quantized", {}).get("accuracy")
+        rows = [
+            ("", "float32", self.mode, "change"),
+            (
+                "size",
+                _kb(self.size_bytes["float"]),
+                _kb(self.size_bytes["quantized"]),
+                f"{100 * self.size_bytes['quantized'] / max(1, self.size_bytes['float']):.1f} %",
+            ),
+            (
+                "accuracy",
+                _pct(float_acc),
+                _pct(quant_acc),
+                "-"
+                if float_acc is None or quant_acc is None
+                else f"{100 * (quant_acc - float_acc):+.2f} pt",
+            ),
+            (
+                "latency, 1 thread",
+                f"{self.latency_ms['float']:.3f} ms",
+                f"{self.latency_ms['quantized']:.3f} ms",
+                _speed(self.latency_ms["float"], self.latency_ms["quantized"]),
+            ),
+        ]
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = [f"edge convert: {self.model} -> {self.out}", f"  task {self.task}, mode {chosen}"]
+        for row in rows:
+            cells = [row[0].ljust(widths[0])] + [
+                c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+            ]
+            lines.append(("  " + "  ".join(cells)).rstrip())
+        lines += [
+            f"  top-1 agreement    {100 * self.agreement:.2f} % on "
+            f"{self.samples.get(self.agreement_data, 0)} {self.agreement_data} samples",
+            f"  ops left in float  {_ops(self.float_ops)}",
+            f"  calibration        {self.samples['calibration']} samples"
+            + (f", sha256 {self.calibration_sha256[:12]}" if self.calibration_sha256 else ""),
+            "  ladder             " + ", ".join(_step(s) for s in self.ladder),
+            f"  note: {self.latency_ms.get('note', '')}",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def _step(step: LadderStep) -> str:
+    return f"{step.mode} {'accepted' if step.accepted else 'rejected'} ({step.reason})"
+
+
+def _kb(size: int) -> str:
+    return f"{size / 1024:.1f} KB"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f} %"
+
+
+def _speed(reference: float, value: float) -> str:
+    if value <= 0 or reference <= 0:
+        return "-"
+    ratio = reference / value
+    return f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
+
+
+def _ops(names: list[str]) -> str:
+    if not names:
+        return "none"
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return ", ".join(f"{n} x{c}" if c > 1 else n for n, c in counts.items())

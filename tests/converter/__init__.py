@@ -1,0 +1,1 @@
+"""Tests of the converter package: convert -> interpret -> compare round trips."""

@@ -1,0 +1,1 @@
+"""Tests of the training recipe and the shipped model zoo."""

@@ -1,0 +1,146 @@
+"""The shipped zoo, re-measured from the shipped files (not from the report's word).
+
+The int8 model runs the device's way (edge LiteRT backend, manifest preprocessing on
+camera frames); the float numbers come from the shipped ``.keras``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from edge.backends.base import dequantize
+from edge.backends.litert import LiteRTBackend
+from edge.manifest import METADATA_NAME, parse_manifest
+from edge.modelfile import read_model_file
+from edge.processing.preprocess import Preprocessor, quantize
+from models.train import MAX_ACCURACY_DROP, MAX_SIZE_RATIO, MIN_AGREEMENT, ZOO, check_bar
+
+MODEL = ZOO / "digits-cnn.int8.tflite"
+REPORT = ZOO / "digits-cnn.report.json"
+
+
+@pytest.fixture(scope="module")
+def holdout() -> tuple[np.ndarray, np.ndarray]:
+    with np.load(ZOO / "digits-holdout.npz") as data:
+        return data["x"], data["y"]
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(REPORT.read_text())
+    return result
+
+
+@pytest.fixture(scope="module")
+def measured(holdout: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+    from converter.quiet import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    x, _ = holdout
+    inputs = x[..., None].astype(np.float32)
+    model = keras.saving.load_model(ZOO / "digits-cnn.keras", compile=False)
+    float_top = np.asarray(model.predict(inputs, batch_size=250, verbose=0)).argmax(axis=1)
+    backend = LiteRTBackend(read_model_file(MODEL).content, threads=2)
+    (spec_in,), (spec_out,) = backend.inputs, backend.outputs
+    int8_top = np.array(
+        [
+            dequantize(backend.infer([quantize(v[None], spec_in)])[0], spec_out).argmax()
+            for v in inputs
+        ]
+    )
+    return {"float": float_top, "int8": int8_top}
+
+
+def test_int8_matches_float_on_held_out_digits(
+    measured: dict[str, np.ndarray], holdout: tuple[np.ndarray, np.ndarray], report: dict[str, Any]
+) -> None:
+    _, y = holdout
+    float_acc = float((measured["float"] == y).mean())
+    int8_acc = float((measured["int8"] == y).mean())
+    agreement = float((measured["float"] == measured["int8"]).mean())
+    assert float_acc >= 0.97
+    assert float_acc - int8_acc <= MAX_ACCURACY_DROP
+    assert agreement >= MIN_AGREEMENT
+    # The report says what the files do.
+    assert report["metrics"]["float"]["accuracy"] == pytest.approx(float_acc)
+    assert report["metrics"]["quantized"]["accuracy"] == pytest.approx(int8_acc)
+    assert report["agreement"] == pytest.approx(agreement)
+
+
+def test_int8_size_against_float(report: dict[str, Any]) -> None:
+    assert report["size_bytes"]["quantized"] == MODEL.stat().st_size
+    assert report["size_bytes"]["quantized"] <= MAX_SIZE_RATIO * report["size_bytes"]["float"]
+    assert report["float_ops"] == []
+    assert report["samples"] == {"calibration": 200, "eval": 1000}
+
+
+def test_report_meets_the_bar_it_was_trained_for(report: dict[str, Any]) -> None:
+    from converter.report import LadderStep, Report
+
+    fields = dict(report)
+    fields["ladder"] = [LadderStep(**step) for step in report["ladder"]]
+    assert check_bar(Report(**fields)) == []
+
+
+def test_manifest_describes_the_camera_path() -> None:
+    model_file = read_model_file(MODEL)
+    manifest = parse_manifest(model_file.metadata[METADATA_NAME], origin=str(MODEL))
+    assert manifest.name == "digits-cnn"
+    assert manifest.task == "classify"
+    assert manifest.labels == [str(i) for i in range(10)]
+    assert manifest.input.resize == "crop"
+    assert (manifest.input.colour, manifest.input.scale, manifest.input.offset) == ("gray", 1, 0)
+    backend = LiteRTBackend(model_file.content, threads=1)
+    spec_in = backend.inputs[0]
+    assert (spec_in.dtype, spec_in.scale, spec_in.zero_point) == ("int8", 1.0, -128)
+    # A uint8 camera pixel p becomes exactly p - 128.
+    frame = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    small = manifest.input.model_copy(update={"width": 16, "height": 16})
+    preprocess = Preprocessor(small, dataclasses.replace(spec_in, shape=(1, 16, 16, 1)))
+    tensor, _ = preprocess(np.dstack([frame] * 3))
+    np.testing.assert_array_equal(tensor[0, ..., 0].astype(np.int16), frame.astype(np.int16) - 128)
+
+
+def test_synthetic_camera_reads_the_digits() -> None:
+    """What `edge run` shows out of the box: the int8 model on the built-in camera."""
+    from edge.sources.synthetic import SyntheticCamera
+
+    model_file = read_model_file(MODEL)
+    manifest = parse_manifest(model_file.metadata[METADATA_NAME], origin=str(MODEL))
+    backend = LiteRTBackend(model_file.content, threads=2)
+    preprocess = Preprocessor(manifest.input, backend.inputs[0])
+    camera = SyntheticCamera(fps=None, seed=3, hold_frames=1)
+    frames = range(300)
+    hits = 0
+    for i in frames:
+        tensor, _ = preprocess(camera.render(i))
+        scores = dequantize(backend.infer([tensor])[0], backend.outputs[0])[0]
+        hits += int(scores.argmax() == camera.truth(i).label)
+    assert hits / len(frames) >= 0.95
+
+
+def test_zoo_paths() -> None:
+    assert Path(ZOO).name == "zoo" and MODEL.exists() and REPORT.exists()
+
+
+@pytest.mark.slow
+def test_training_reproduces_the_zoo(tmp_path: Path) -> None:
+    """The whole recipe (about 2 minutes on 2 cores); bit-identical to the shipped files."""
+    from models.train import main
+
+    assert main(["--out", str(tmp_path)]) == 0
+    for name in ("digits-holdout.npz", "digits-cnn.int8.tflite"):
+        assert (tmp_path / name).exists()
+    fresh = json.loads((tmp_path / "digits-cnn.report.json").read_text())
+    shipped = json.loads(REPORT.read_text())
+    assert fresh["metrics"] == shipped["metrics"]
+    assert fresh["agreement"] == shipped["agreement"]
+    assert (tmp_path / "digits-cnn.int8.tflite").read_bytes() == MODEL.read_bytes()
