@@ -23,7 +23,8 @@ from edge.errors import EdgeError
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from converter.convert import ConvertRequest, convert, read_labels
+        from converter.convert import ConvertRequest, convert
+        from edge.model import read_labels
 
         labels_file = _get(args, "labels")
         request = ConvertRequest(

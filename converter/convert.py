@@ -99,18 +99,6 @@ class ConvertRequest:
         return self.report or out.with_name(f"{out.stem}.report.json")
 
 
-def read_labels(path: Path) -> list[str]:
-    """One label per line; surrounding whitespace and blank lines are dropped."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"cannot read the labels file {str(path)!r}: {exc.strerror}") from exc
-    labels = [line.strip() for line in text.splitlines() if line.strip()]
-    if not labels:
-        raise DataError(f"the labels file {str(path)!r} is empty", hint="one label per line")
-    return labels
-
-
 def check_request(request: ConvertRequest) -> None:
     """Reject impossible requests before TensorFlow is even imported."""
     if request.task not in TASKS:

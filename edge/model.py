@@ -57,6 +57,8 @@ def load_model(config: ModelConfig, decoder: DecoderConfig | None = None) -> Loa
 
 
 def read_labels(path: Path) -> list[str]:
+    """One label per line, in class-index order; used by ``edge run`` and ``edge convert``
+    alike so a labels file means the same on the workstation and the device."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
