@@ -6,6 +6,7 @@ Shared by ``edge run`` and (later) ``edge bench``, so both measure the same work
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from edge.backends.base import dequantize
 from edge.model import LoadedModel
@@ -24,7 +25,7 @@ class Inference:
         self._decode = get_decoder(manifest.decoder.name)
         self._params = dict(manifest.decoder.params)
 
-    def __call__(self, frame: Frame) -> tuple[Detections, Latency]:
+    def __call__(self, frame: Frame) -> tuple[Detections, dict[str, Any], Latency]:
         t0 = time.perf_counter()
         tensor, placement = self._preprocess(frame.image)
         t1 = time.perf_counter()
@@ -34,6 +35,6 @@ class Inference:
             spec.name: dequantize(value, spec)
             for spec, value in zip(self._backend.outputs, raw, strict=True)
         }
-        detections = self._decode(outputs, placement, self._params)
+        detections, extra = self._decode(outputs, placement, self._params)
         t3 = time.perf_counter()
-        return detections, Latency(1000 * (t1 - t0), 1000 * (t2 - t1), 1000 * (t3 - t2))
+        return detections, extra, Latency(1000 * (t1 - t0), 1000 * (t2 - t1), 1000 * (t3 - t2))

@@ -109,8 +109,8 @@ class Pipeline:
         return self.stats
 
     def _process(self, frame: Frame) -> None:
-        detections, latency = self.inference(frame)
-        result = Result(self.stats.frames, frame, detections, self.labels, latency)
+        detections, extra, latency = self.inference(frame)
+        result = Result(self.stats.frames, frame, detections, self.labels, latency, extra)
         record = to_record(result, self.context)
         for sink in self.sinks:
             sink.write(record)

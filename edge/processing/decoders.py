@@ -2,7 +2,9 @@
 
 A decoder receives the dequantized outputs keyed by tensor name (never by position:
 a converted model's output order can differ from Keras's), the placement of the model
-window in the frame, and its parameters from the manifest or config.
+window in the frame, and its parameters from the manifest or config. It returns the
+``Detections`` and a dict of extra record fields (``{}`` for most; the anomaly decoder
+returns ``{"anomaly": {...}}``), which the record merges at its top level.
 
 Only ``classify`` exists so far; the detector heads (ssd, yolov5, yolov8, the
 project's own) and ``anomaly`` plug in here with their own issue.
@@ -21,10 +23,11 @@ from edge.processing.preprocess import Placement
 from edge.types import Detections
 
 Outputs = Mapping[str, npt.NDArray[np.float32]]
-Decoder = Callable[[Outputs, Placement, Mapping[str, Any]], Detections]
+Decoded = tuple[Detections, dict[str, Any]]
+Decoder = Callable[[Outputs, Placement, Mapping[str, Any]], Decoded]
 
 
-def classify(outputs: Outputs, placement: Placement, params: Mapping[str, Any]) -> Detections:
+def classify(outputs: Outputs, placement: Placement, params: Mapping[str, Any]) -> Decoded:
     """Top-k classes above ``threshold``; boxes are None.
 
     ``activation``: ``softmax`` applies it, ``none`` takes scores as they are, ``auto``
@@ -46,7 +49,7 @@ def classify(outputs: Outputs, placement: Placement, params: Mapping[str, Any]) 
     threshold = float(params.get("threshold", 0.0))
     order = np.argsort(-scores, kind="stable")[:top_k]
     order = order[scores[order] >= threshold]
-    return Detections(order.astype(np.int64), np.clip(scores[order], 0.0, 1.0))
+    return Detections(order.astype(np.int64), np.clip(scores[order], 0.0, 1.0)), {}
 
 
 def _is_probability(scores: npt.NDArray[np.float32]) -> bool:

@@ -13,24 +13,24 @@ def scores(*values: float) -> dict[str, np.ndarray]:
 
 
 def test_top_k_in_score_order() -> None:
-    det = classify(scores(0.1, 0.6, 0.3), Placement(), {"top_k": 2})
+    det, _ = classify(scores(0.1, 0.6, 0.3), Placement(), {"top_k": 2})
     assert det.class_id.tolist() == [1, 2]
     assert det.confidence.tolist() == pytest.approx([0.6, 0.3])
     assert det.xyxy is None
 
 
 def test_threshold_drops_low_scores() -> None:
-    assert len(classify(scores(0.4, 0.35, 0.25), Placement(), {"threshold": 0.5})) == 0
+    assert len(classify(scores(0.4, 0.35, 0.25), Placement(), {"threshold": 0.5})[0]) == 0
 
 
 def test_logits_get_softmax_automatically() -> None:
-    det = classify(scores(2.0, -1.0, 5.0), Placement(), {})
+    det, _ = classify(scores(2.0, -1.0, 5.0), Placement(), {})
     assert det.class_id.tolist() == [2]
     assert 0.9 < float(det.confidence[0]) <= 1.0
 
 
 def test_probabilities_are_left_alone() -> None:
-    det = classify(scores(0.2, 0.8), Placement(), {"activation": "auto"})
+    det, _ = classify(scores(0.2, 0.8), Placement(), {"activation": "auto"})
     assert float(det.confidence[0]) == pytest.approx(0.8)
 
 

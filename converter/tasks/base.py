@@ -1,0 +1,82 @@
+"""The contract every task module implements (classify, detect, generate, anomaly).
+
+The converter runs the float Keras model and the converted ``.tflite`` on the same
+evaluation inputs and hands both sets of outputs to the task, keyed by the Keras
+output name (never by position: a converted model's output order differs from
+Keras's). Output arrays are stacked over the evaluation set: ``(N, *output_shape)``.
+
+A task decides:
+- what evaluation data looks like (``load_eval``) and which model outputs it expects
+  (``check_outputs``);
+- its metrics for one model (``metrics``) and the comparison of the two (``compare``);
+- the ``gate``: the one metric the quality gate and the fallback ladder judge, and
+  whether higher is better; ``drop`` is how much the quantized model lost on it;
+- the decoder the device will use (``decoder``), written into the manifest;
+- a picture for the report (``plot``), written next to the model as PNG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.manifest import DecoderSpec, InputSpec
+
+FloatArray = npt.NDArray[np.float32]
+Outputs = Mapping[str, FloatArray]
+
+
+@dataclass(frozen=True)
+class TaskEval:
+    """Evaluation data: model inputs ``x`` (as Keras takes them) and task targets ``y``.
+
+    ``y`` is task-specific: class ids (classify), a list of (boxes, classes) per image
+    (detect), None (generate: the float model is the reference), 0/1 "is anomalous"
+    (anomaly).
+    """
+
+    x: FloatArray
+    y: Any
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+@dataclass(frozen=True)
+class Gate:
+    metric: str  # a key of ``metrics()``, e.g. "accuracy", "map50", "psnr_db", "roc_auc"
+    higher_is_better: bool = True
+
+    def drop(self, float_metrics: Mapping[str, float], quant_metrics: Mapping[str, float]) -> float:
+        """Loss of the quantized model on the gate metric (positive = worse)."""
+        before, after = float_metrics[self.metric], quant_metrics[self.metric]
+        return before - after if self.higher_is_better else after - before
+
+
+class Task(Protocol):
+    name: str
+    gate: Gate
+
+    def check_outputs(self, output_shapes: Mapping[str, tuple[int, ...]], source: str) -> None:
+        """Raise ``ConversionError`` naming what is wrong when the heads do not fit."""
+
+    def load_eval(self, path: Path, spec: InputSpec, labels: Sequence[str]) -> TaskEval: ...
+
+    def metrics(self, outputs: Outputs, data: TaskEval) -> dict[str, float]:
+        """Metrics of one model on the data (float and quantized alike)."""
+
+    def compare(self, float_outputs: Outputs, quant_outputs: Outputs,
+                data: TaskEval) -> dict[str, Any]:
+        """Cross metrics: agreement, SQNR/PSNR of quantized vs float, confusion, ..."""
+
+    def decoder(self, float_outputs: Outputs, data: TaskEval,
+                labels: Sequence[str]) -> DecoderSpec: ...
+
+    def plot(self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval,
+             labels: Sequence[str], path: Path) -> None: ...
