@@ -39,16 +39,16 @@ MAX_SAMPLES = 500
 
 @dataclass(frozen=True)
 class Calibration:
-    """Model inputs ``(N, H, W, C)`` float32 and where they came from."""
+    """Model inputs ``(N, *input_shape)`` float32 (images: ``(N, H, W, C)``) and their source."""
 
     x: npt.NDArray[np.float32]
     source: str
 
     def __post_init__(self) -> None:
-        if self.x.ndim != 4 or len(self.x) == 0 or self.x.dtype != np.float32:
+        if self.x.ndim < 2 or len(self.x) == 0 or self.x.dtype != np.float32:
             raise DataError(
                 f"calibration data from {self.source} must be a non-empty float32 "
-                f"(N, H, W, C) array, got {self.x.dtype} {list(self.x.shape)}"
+                f"(N, ...) array, got {self.x.dtype} {list(self.x.shape)}"
             )
 
     @property
@@ -83,11 +83,30 @@ class Calibration:
             yield [sample[np.newaxis]]
 
 
-def load_calibration(path: Path, spec: InputSpec, *, max_samples: int = MAX_SAMPLES) -> Calibration:
-    """Read ``path`` into model inputs for the model ``spec`` describes."""
+def load_calibration(
+    path: Path,
+    spec: InputSpec | None,
+    *,
+    max_samples: int = MAX_SAMPLES,
+    input_shape: tuple[int, ...] | None = None,
+) -> Calibration:
+    """Read ``path`` into model inputs for the model ``spec`` describes.
+
+    A model whose input is not an image (a generator's latent vector) has no ``spec``
+    for the images path: give ``input_shape`` (batch excluded); arrays only then.
+    """
     require_exists(path, "calibration data")
-    shape = (spec.height, spec.width, spec.channels)
+    if input_shape is None:
+        if spec is None:
+            raise DataError("load_calibration needs an InputSpec or an input_shape")
+        input_shape = (spec.height, spec.width, spec.channels)
+    shape = input_shape
     if path.is_dir():
+        if spec is None:
+            raise DataError(
+                f"calibration folder {str(path)!r}: this model does not take images",
+                hint="give a .npy array or a .npz with an array 'x' of model inputs",
+            )
         files = image_files(path)
         if not files:
             raise DataError(

@@ -2,8 +2,8 @@
 
 ``edge/cli.py`` defines the arguments and imports this module only when the subcommand
 runs (the device install has no TensorFlow). Attributes read from ``args``: model,
-calibration, out, task, labels, mode, io_dtype, eval, report, custom_objects,
-trust_model, json, resize, colour. Missing attributes take the defaults of
+calibration, out, task, labels, mode, max_drop, io_dtype, eval, report, custom_objects,
+trust_model, no_rewrite, json, resize, colour. Missing attributes take the defaults of
 ``ConvertRequest``, so the CLI can grow flags without breaking this function.
 
 Output: the readable table on stdout, or the report JSON with ``--json`` (scripts); a
@@ -33,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
             out=_path(_get(args, "out")),
             task=_get(args, "task") or "classify",
             labels=read_labels(Path(labels_file)) if labels_file else None,
-            mode=_get(args, "mode") or "int8",
+            mode=_get(args, "mode") or "auto",
+            max_drop=_get(args, "max_drop"),
+            no_rewrite=bool(_get(args, "no_rewrite")),
             io_dtype=_get(args, "io_dtype") or "int8",
             eval=_path(_get(args, "eval")),
             report=_path(_get(args, "report")),
@@ -51,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(report.to_json())
     else:
         sys.stdout.write(report.table())
-        print(f"  wrote {report.out} and {request.report_path}")
+        written = [report.out, request.report_for(report.mode), report.plot]
+        print(f"  wrote {', '.join(str(p) for p in written if p)}")
     return 0
 
 

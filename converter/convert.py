@@ -1,25 +1,35 @@
-"""One conversion, start to finish: the API behind ``edge convert`` and ``models.train``.
+"""One conversion, start to finish: the API behind ``edge convert`` and the training recipes.
 
-``convert(request)`` loads the Keras model, reads the calibration (and evaluation)
-data through the device's preprocessing, exports one batch-1 SavedModel, converts it
-to float32 (the reference for size and latency) and to the requested mode, evaluates
-float (Keras) against converted (LiteRT, the device's code path), embeds the manifest
-and writes the ``.tflite`` and the JSON report. It returns the ``Report``.
+``convert(request)`` loads the model (``.keras``, legacy ``.h5`` or a SavedModel folder,
+``converter.source_model``), looks the task up in ``converter.tasks.registry.TASKS``
+(everything task-specific goes through it: output checks, eval data, metrics, gate,
+decoder, plot), reads calibration and evaluation data through the device's
+preprocessing, applies the quantization rewrites (``converter.rewrite``, skipped with
+``no_rewrite``), exports one batch-1 SavedModel and converts it to float32 (the reference
+for size and latency) and then walks the requested modes: one mode, or with ``auto``
+the fallback ladder (``converter.ladder``) until a step's gate-metric drop is within
+``max_drop``. The float side is always the ORIGINAL model (what the user trained); the
+quantized side is the converted bytes run through the device's code path.
 
-Scope now: task ``classify``; modes ``int8`` and ``float32``. The ladder in the report
-has the one step that was requested; ``--mode auto`` and ``--max-drop`` will make it a
-walk over ``converter.quantize.MODES``.
+On success it writes the ``.tflite`` (manifest embedded), the JSON report and the
+report picture (``<report stem>.png``, from ``task.plot``) and returns the ``Report``.
+When no step meets the budget it raises ``ConversionError`` (exit code 1) naming the
+layer int8 hurts most and what to try, and leaves NOTHING at the output paths: a model
+or report from an earlier run there is removed, so a stale file cannot pass for this
+run's result.
+
+File names: ``out`` if given; otherwise ``<model stem>.<mode>.tflite`` next to the model,
+where ``mode`` is the one chosen (with ``auto``: read ``Report.out``). The report
+defaults to ``<out stem>.report.json``.
 
 Manifest choices:
 - ``input.scale = 1.0, offset = 0.0``: array data holds what the Keras model takes, and
   models that follow the project's recipe take raw pixels (normalisation is a layer
-  inside the model), so this is right for them; a model that expects 0..1 inputs from
-  image files needs ``input_scale`` set (API only for now).
-- decoder ``classify`` with ``top_k = 1`` and ``threshold = 0.5``: a top class below 0.5
-  is, by construction, less likely than "one of the others", so the device reports
-  nothing rather than a guess. ``activation`` is ``none`` when the float model's outputs
-  are probabilities and ``softmax`` when they are logits.
-- ``name``: the Keras file's stem (``digits-cnn.keras`` -> ``digits-cnn``), because
+  inside the model); a model that expects 0..1 inputs from image files needs
+  ``input_scale`` set (API only for now). A task whose input is not an image provides
+  its own ``InputSpec`` (hook ``input_spec``, see ``converter.tasks.base``).
+- the decoder comes from the task; for ``classify`` the ``threshold`` is the request's.
+- ``name``: the model file's stem (``digits-cnn.keras`` -> ``digits-cnn``), because
   Keras model names are often defaults such as ``sequential``.
 """
 
@@ -27,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,21 +46,18 @@ from typing import Any, TextIO
 import edge
 from converter.calibration import Calibration, load_calibration
 from converter.data import require_exists
-from converter.evaluate import (
-    ClassifyMetrics,
-    EvalSet,
-    classify_metrics,
-    keras_outputs,
-    load_eval,
-    looks_like_probabilities,
-    tflite_outputs,
-)
-from converter.keras_model import load_keras_model, model_facts
+from converter.evaluate import float_outputs, tflite_outputs
+from converter.ladder import AUTO_LADDER, MIXED, STEPS, Judgement, failure_message, judge
+from converter.layer_debug import LayerDebugger, LayerError
 from converter.manifest import embed_manifest
 from converter.measure import LATENCY_NOTE, float_ops, median_latency_ms
-from converter.quantize import MODES, IoDtype, convert_saved_model, exported_saved_model
+from converter.quantize import MODES, SLOW_MODES, IoDtype, convert_saved_model
 from converter.quiet import import_tensorflow, native_output_captured
 from converter.report import LadderStep, Report
+from converter.rewrite import rewrite_for_quantization
+from converter.source_model import SourceModel, load_source_model
+from converter.tasks.base import Outputs, Task, TaskEval
+from converter.tasks.registry import TASKS
 from edge.errors import ConversionError, DataError
 from edge.manifest import (
     Colour,
@@ -60,9 +68,9 @@ from edge.manifest import (
     ResizeMode,
 )
 
-TASKS = ("classify",)
 IO_DTYPES = ("int8", "uint8")
 DEFAULT_THRESHOLD = 0.5
+REWRITE_SAMPLES = 32
 
 
 @dataclass(frozen=True)
@@ -74,9 +82,9 @@ class ConvertRequest:
     out: Path | None = None
     task: str = "classify"
     labels: list[str] | None = None
-    mode: str = "int8"
+    mode: str = "int8"  # or "auto" (the CLI's default), or any of ladder.STEPS
     io_dtype: IoDtype = "int8"
-    eval: Path | EvalSet | None = None
+    eval: Path | TaskEval | Any | None = None  # anything with x, y, source (EvalSet too)
     report: Path | None = None
     custom_objects: str | None = None
     trust_model: bool = False
@@ -88,15 +96,31 @@ class ConvertRequest:
     latency_seconds: float = 0.5
     progress: bool = True
     extra_versions: dict[str, str] = field(default_factory=dict)
+    max_drop: float | None = None  # None: the task's default budget for auto, no gate else
+    ladder: tuple[str, ...] | None = None  # the steps ``auto`` walks (default AUTO_LADDER)
+    no_rewrite: bool = False
+
+    def out_for(self, mode: str) -> Path:
+        return self.out or self.model.with_name(f"{self.model.stem}.{mode}.tflite")
+
+    def report_for(self, mode: str) -> Path:
+        out = self.out_for(mode)
+        return self.report or out.with_name(f"{out.stem}.report.json")
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        if self.mode != "auto":
+            return (self.mode,)
+        return self.ladder or AUTO_LADDER
 
     @property
     def out_path(self) -> Path:
-        return self.out or self.model.with_name(f"{self.model.stem}.{self.mode}.tflite")
+        """The output path; with ``auto`` and no ``out``, the int8 name (see Report.out)."""
+        return self.out_for(self.steps[0])
 
     @property
     def report_path(self) -> Path:
-        out = self.out_path
-        return self.report or out.with_name(f"{out.stem}.report.json")
+        return self.report_for(self.steps[0])
 
 
 def check_request(request: ConvertRequest) -> None:
@@ -106,10 +130,11 @@ def check_request(request: ConvertRequest) -> None:
             f"task {request.task!r} is not supported by this converter yet",
             hint=f"supported: {', '.join(TASKS)}",
         )
-    if request.mode not in MODES:
-        raise ConversionError(
-            f"mode {request.mode!r} is not available", hint=f"choose one of: {', '.join(MODES)}"
-        )
+    for mode in (request.mode, *(request.ladder or ())):
+        if mode != "auto" and mode not in STEPS:
+            raise ConversionError(
+                f"mode {mode!r} is not available", hint=f"choose one of: auto, {', '.join(STEPS)}"
+            )
     if request.io_dtype not in IO_DTYPES:
         raise ConversionError(
             f"io dtype {request.io_dtype!r} is not available",
@@ -117,6 +142,8 @@ def check_request(request: ConvertRequest) -> None:
         )
     if not 0.0 <= request.threshold <= 1.0:
         raise ConversionError(f"threshold {request.threshold} must be within 0..1")
+    if request.max_drop is not None and request.max_drop < 0:
+        raise ConversionError(f"--max-drop {request.max_drop} must be 0 or more")
     if isinstance(request.calibration, Path):
         require_exists(request.calibration, "calibration data")
     if isinstance(request.eval, Path):
@@ -127,12 +154,28 @@ def check_request(request: ConvertRequest) -> None:
 class _Prepared:
     """The loaded model and data, checked against each other."""
 
-    model: Any
+    source: SourceModel
+    task: Task
     labels: list[str]
     spec: InputSpec
     calibration: Calibration
-    eval_set: EvalSet | None
-    input_name: str  # reused for the TFLite signature input (``pixels`` etc.)
+    eval_set: TaskEval | None
+
+    @property
+    def data(self) -> TaskEval:
+        # Without eval data, agreement is still measured, on the calibration inputs.
+        return self.eval_set or TaskEval(self.calibration.x, None, self.calibration.source)
+
+
+@dataclass(frozen=True)
+class _Step:
+    mode: str
+    content: bytes
+    outputs: Outputs
+    metrics: dict[str, float | None]
+    compare: dict[str, Any]
+    judgement: Judgement
+    note: str = ""
 
 
 def convert(request: ConvertRequest) -> Report:
@@ -146,177 +189,349 @@ def convert(request: ConvertRequest) -> Report:
         "tensorflow": str(tf.__version__),
         "keras": str(keras.__version__),
     }
-    shape = (ready.spec.height, ready.spec.width, ready.spec.channels)
-    with exported_saved_model(ready.model, shape, ready.input_name) as saved:
-        float_bytes = convert_saved_model(saved, "float32")
-        converted = (
-            float_bytes
-            if request.mode == "float32"
-            else convert_saved_model(
-                saved, request.mode, calibration=ready.calibration, io_dtype=request.io_dtype
-            )
+    task, data = ready.task, ready.data
+    max_drop = request.max_drop
+    if max_drop is None and request.mode == "auto":
+        max_drop = task.default_max_drop
+    keras_model, rewrites = ready.source.keras_model, list[str]()
+    if ready.source.kind == "keras":
+        keras_model, rewrites = rewrite_for_quantization(
+            keras_model, ready.calibration.x[:REWRITE_SAMPLES], enabled=not request.no_rewrite
         )
+    else:
+        rewrites = ["skipped: rewrites need a Keras model, this is a SavedModel folder"]
 
-    # Without eval data, agreement is still measured, on the calibration inputs.
-    data = ready.eval_set or EvalSet(ready.calibration.x, None, ready.calibration.source)
     with _progress(request.progress) as stream:
-        float_out = keras_outputs(ready.model, data.x, stream)
-        quant_out = tflite_outputs(converted, data.x, stream)
-    metrics = classify_metrics(float_out, quant_out, data.y, len(ready.labels))
-    activation = "none" if looks_like_probabilities(float_out) else "softmax"
+        float_out = float_outputs(ready.source, data.x, stream)
+    float_metrics = _with_gate(task, task.metrics(float_out, data))
 
+    with ready.source.saved_model(keras_model) as saved:
+        float_bytes = convert_saved_model(saved, "float32")
+        walk = _walk(request, ready, saved, float_bytes=float_bytes, float_out=float_out,
+                     float_metrics=float_metrics, max_drop=max_drop)
+        chosen, ladder = walk.chosen, walk.ladder
+        worst = None if chosen is not None else _worst_layer(walk.debugger, saved,
+                                                             ready.calibration)
+    if chosen is None:
+        _remove_stale(request)
+        message, hint = failure_message(
+            model=str(request.model), task=task, max_drop=max_drop or 0.0,
+            tried=[(s.mode, s.drop) for s in ladder], worst=worst,
+        )
+        raise ConversionError(message, hint=hint)
+
+    out_path, report_path = request.out_for(chosen.mode), request.report_for(chosen.mode)
+    decoder = _decoder(request, task, float_out, data, ready.labels)
     content = embed_manifest(
-        converted, _manifest(request, ready, metrics, activation=activation, versions=versions)
+        chosen.content,
+        _manifest(request, ready, chosen, float_metrics, decoder=decoder, versions=versions),
     )
-    _write(request.out_path, content)
+    _write(out_path, content)
     report = _report(
-        request,
-        ready,
-        metrics,
-        float_bytes=float_bytes,
-        content=content,
-        versions={
-            **versions,
-            "ai_edge_litert": _version("ai-edge-litert"),
-            **request.extra_versions,
-        },
-    )
-    _write(request.report_path, report.to_json().encode("utf-8"))
+        request, ready, chosen, ladder,
+        float_metrics=float_metrics, float_bytes=float_bytes, content=content,
+        out_path=out_path, plot_path=report_path.with_suffix(".png"), rewrites=rewrites,
+        max_drop=max_drop,
+        versions={**versions, "ai_edge_litert": _version("ai-edge-litert"),
+                  **request.extra_versions},
+    )  # fmt: skip
+    task.plot(float_out, chosen.outputs, data, ready.labels, report_path.with_suffix(".png"))
+    _write(report_path, report.to_json().encode("utf-8"))
     return report
 
 
+@dataclass
+class _Walk:
+    chosen: _Step | None
+    ladder: list[LadderStep]
+    debugger: LayerDebugger | None
+
+
+def _walk(
+    request: ConvertRequest,
+    ready: _Prepared,
+    saved: Path,
+    *,
+    float_bytes: bytes,
+    float_out: Outputs,
+    float_metrics: dict[str, float | None],
+    max_drop: float | None,
+) -> _Walk:
+    """Try the requested steps in order; stop at the first within budget."""
+    walk = _Walk(None, [], None)
+    for mode in request.steps:
+        try:
+            if mode == MIXED:
+                walk.debugger = walk.debugger or LayerDebugger(saved, ready.calibration)
+                mixed = walk.debugger.selective_int8(walk.debugger.suspects())
+                content = mixed.content
+                note = "kept in float: " + "; ".join(
+                    layer.describe() for layer in mixed.denylisted
+                )
+            else:
+                content = float_bytes if mode == "float32" else convert_saved_model(
+                    saved, mode, calibration=ready.calibration, io_dtype=request.io_dtype
+                )
+                note = ""
+        except ConversionError as err:
+            if request.mode != "auto":
+                raise
+            walk.ladder.append(LadderStep(mode, 0, {}, None, False,
+                                          f"conversion failed: {_first_line(str(err))}"))
+            continue
+        step = _evaluate(request, ready, step=(mode, content, note), float_out=float_out,
+                         float_metrics=float_metrics, max_drop=max_drop)
+        walk.ladder.append(_ladder_step(step, request, max_drop))
+        if step.judgement.within_budget:
+            walk.chosen = step
+            break
+    return walk
+
+
+def _evaluate(
+    request: ConvertRequest,
+    ready: _Prepared,
+    *,
+    step: tuple[str, bytes, str],
+    float_out: Outputs,
+    float_metrics: dict[str, float | None],
+    max_drop: float | None,
+) -> _Step:
+    mode, content, note = step
+    data = ready.data
+    with _progress(request.progress) as stream:
+        quant_out = tflite_outputs(
+            content, data.x, stream, ready.source.tflite_names, ready.source.output_shapes
+        )
+    quant_metrics = _with_gate(ready.task, ready.task.metrics(quant_out, data))
+    compare = ready.task.compare(float_out, quant_out, data)
+    judgement = judge(ready.task, float_metrics, quant_metrics, compare, max_drop)
+    return _Step(mode, content, quant_out, quant_metrics, compare, judgement, note)
+
+
+def _ladder_step(step: _Step, request: ConvertRequest, max_drop: float | None) -> LadderStep:
+    judgement = step.judgement
+    drop = "-" if judgement.drop is None else f"{judgement.drop:.4f}"
+    if max_drop is None:
+        reason = f"requested with --mode {request.mode} ({judgement.basis} {drop}, no --max-drop)"
+    else:
+        verdict = "within" if judgement.within_budget else "over"
+        reason = f"{judgement.basis} {drop} {verdict} the budget {max_drop:g}"
+    if step.note:
+        reason += f"; {step.note}"
+    agreement = step.compare.get("agreement")
+    return LadderStep(
+        mode=step.mode,
+        size_bytes=len(step.content),
+        metrics=dict(step.metrics),
+        agreement=None if agreement is None else float(agreement),
+        accepted=judgement.within_budget,
+        reason=reason,
+        drop=judgement.drop,
+    )
+
+
+def _worst_layer(
+    debugger: LayerDebugger | None, saved: Path, calibration: Calibration
+) -> LayerError | None:
+    """The layer int8 hurts most, for the failure message (None if it cannot be told)."""
+    try:
+        debugger = debugger or LayerDebugger(saved, calibration)
+    except ConversionError:
+        return None
+    return debugger.ranking[0] if debugger.ranking else None
+
+
+def _with_gate(task: Task, metrics: dict[str, float]) -> dict[str, float | None]:
+    """The task's metrics, with the gate metric present (None when not measurable)."""
+    result: dict[str, float | None] = dict(metrics)
+    result.setdefault(task.gate.metric, None)
+    return result
+
+
 def _prepare(request: ConvertRequest) -> _Prepared:
-    model = load_keras_model(
+    task = TASKS[request.task]
+    source = load_source_model(
         request.model, trust=request.trust_model, custom_objects=request.custom_objects
     )
-    facts = model_facts(model, request.model)
-    classes = _classes(facts.num_outputs, facts.output_shape, request.model)
-    labels = request.labels or [str(i) for i in range(classes)]
-    if len(labels) != classes:
+    task.check_outputs(source.output_shapes, str(request.model))
+    default_labels = getattr(task, "default_labels", None)
+    expected = default_labels(source.output_shapes) if default_labels is not None else None
+    labels = request.labels or expected or []
+    if expected is not None and len(labels) != len(expected):
         raise DataError(
-            f"{len(labels)} labels were given, but the model has {classes} outputs",
+            f"{len(labels)} labels were given, but the model has {len(expected)} outputs",
             hint="the labels file needs one line per class, in class-id order",
         )
-    height, width, channels = facts.input_shape
-    colour = request.colour or ("gray" if channels == 1 else "rgb")
-    if (colour == "gray") != (channels == 1):
-        raise ConversionError(
-            f"colour {colour!r} does not fit a model with {channels} input channels",
-            hint="use gray for 1 channel, rgb or bgr for 3",
-        )
-    spec = InputSpec(
-        width=width,
-        height=height,
-        channels=channels,
-        colour=colour,
-        resize=request.resize,
-        scale=request.input_scale,
-        offset=request.input_offset,
-    )
+    spec = _input_spec(request, source, task)
     calibration = request.calibration
     if not isinstance(calibration, Calibration):
-        calibration = load_calibration(calibration, spec)
-    if calibration.x.shape[1:] != facts.input_shape:
+        calibration = load_calibration(
+            calibration, spec if source.is_image else None, input_shape=source.input_shape
+        )
+    if calibration.x.shape[1:] != source.input_shape:
         raise DataError(
             f"calibration data from {calibration.source} has shape "
-            f"{list(calibration.x.shape)}, the model takes [N, {height}, {width}, {channels}]"
+            f"{list(calibration.x.shape)}, the model takes "
+            f"[N, {', '.join(map(str, source.input_shape))}]"
         )
-    eval_set = request.eval
-    if isinstance(eval_set, Path):
-        eval_set = load_eval(eval_set, spec, labels)
-    return _Prepared(model, labels, spec, calibration, eval_set, facts.input_name)
+    eval_set: TaskEval | None = None
+    if isinstance(request.eval, Path):
+        eval_set = task.load_eval(request.eval, spec, labels)
+    elif request.eval is not None:
+        eval_set = TaskEval(request.eval.x, request.eval.y, request.eval.source)
+    return _Prepared(source, task, labels, spec, calibration, eval_set)
+
+
+def _input_spec(request: ConvertRequest, source: SourceModel, task: Task) -> InputSpec:
+    default: InputSpec | None = None
+    if source.is_image:
+        height, width, channels = source.input_shape
+        colour = request.colour or ("gray" if channels == 1 else "rgb")
+        if (colour == "gray") != (channels == 1):
+            raise ConversionError(
+                f"colour {colour!r} does not fit a model with {channels} input channels",
+                hint="use gray for 1 channel, rgb or bgr for 3",
+            )
+        default = InputSpec(
+            width=width,
+            height=height,
+            channels=channels,
+            colour=colour,
+            resize=request.resize,
+            scale=request.input_scale,
+            offset=request.input_offset,
+        )
+    hook = getattr(task, "input_spec", None)
+    if hook is not None:
+        spec: InputSpec = hook(source.input_shape, default)
+        return spec
+    if default is None:
+        raise ConversionError(
+            f"{str(request.model)!r} takes input [batch, "
+            f"{', '.join(map(str, source.input_shape))}], not an image [batch, height, width, "
+            f"1 or 3], and task {task.name!r} only handles images",
+            hint="choose the --task that matches the model (generate takes latent vectors)",
+        )
+    return default
+
+
+def _decoder(
+    request: ConvertRequest, task: Task, float_out: Outputs, data: TaskEval, labels: list[str]
+) -> DecoderSpec:
+    decoder = task.decoder(float_out, data, labels)
+    if decoder.name == "classify":
+        decoder = DecoderSpec(name="classify",
+                              params={**decoder.params, "threshold": request.threshold})
+    return decoder
+
+
+def _calibrated(mode: str) -> bool:
+    return mode == MIXED or (mode in MODES and MODES[mode].calibrated)
+
+
+def speed_summary(mode: str, float_ms: float, quant_ms: float) -> str:
+    """The one sentence nobody should miss: is the chosen model faster or slower?"""
+    where = f"on this machine ({platform.machine() or 'unknown CPU'}, XNNPACK); ARM differs"
+    if float_ms <= 0 or quant_ms <= 0:
+        return f"{mode} latency could not be measured {where}"
+    if mode == "float32":
+        return f"float32 chosen: not quantized, {float_ms:.3f} ms per invoke {where}"
+    ratio = float_ms / quant_ms
+    if ratio >= 1:
+        return f"{mode} is {ratio:.1f}x faster than float32 {where}"
+    return f"{mode} is {1 / ratio:.1f}x SLOWER than float32 {where}"
 
 
 def _report(
     request: ConvertRequest,
     ready: _Prepared,
-    metrics: ClassifyMetrics,
+    chosen: _Step,
+    ladder: list[LadderStep],
     *,
+    float_metrics: dict[str, float | None],
     float_bytes: bytes,
     content: bytes,
+    out_path: Path,
+    plot_path: Path,
+    rewrites: list[str],
+    max_drop: float | None,
     versions: dict[str, str],
 ) -> Report:
-    calibrated = MODES[request.mode].calibrated
-    quantized = {"accuracy": metrics.quantized_accuracy}
+    calibrated = _calibrated(chosen.mode)
+    compare = chosen.compare
+    float_ms = median_latency_ms(float_bytes, min_seconds=request.latency_seconds)
+    quant_ms = median_latency_ms(content, min_seconds=request.latency_seconds)
+    warnings = [SLOW_MODES[chosen.mode]] if chosen.mode in SLOW_MODES else []
+    fidelity: dict[str, float] = {
+        k: float(compare[k]) for k in ("mean_abs_diff", "max_abs_diff") if k in compare
+    }
+    confusion = compare.get("confusion")
+    agreement = compare.get("agreement")
     return Report(
         task=request.task,
-        mode=request.mode,
+        mode=chosen.mode,
         model=str(request.model),
-        out=str(request.out_path),
+        out=str(out_path),
         size_bytes={"float": len(float_bytes), "quantized": len(content)},
-        metrics={"float": {"accuracy": metrics.float_accuracy}, "quantized": quantized},
-        agreement=metrics.agreement,
+        metrics={"float": float_metrics, "quantized": chosen.metrics},
+        agreement=None if agreement is None else float(agreement),
         agreement_data="eval" if ready.eval_set is not None else "calibration",
-        fidelity={"mean_abs_diff": metrics.mean_abs_diff, "max_abs_diff": metrics.max_abs_diff},
-        confusion=None
-        if metrics.confusion is None
-        else {"labels": ready.labels, "matrix": metrics.confusion},
+        fidelity=fidelity,
+        confusion=None if confusion is None else {"labels": ready.labels, "matrix": confusion},
         float_ops=float_ops(content),
-        ladder=[
-            LadderStep(
-                mode=request.mode,
-                size_bytes=len(content),
-                metrics=quantized,
-                agreement=metrics.agreement,
-                accepted=True,
-                reason=f"requested with --mode {request.mode}",
-            )
-        ],
+        ladder=ladder,
         latency_ms={
-            "float": median_latency_ms(float_bytes, min_seconds=request.latency_seconds),
-            "quantized": median_latency_ms(content, min_seconds=request.latency_seconds),
+            "float": float_ms,
+            "quantized": quant_ms,
             "threads": 1,
+            "summary": speed_summary(chosen.mode, float_ms, quant_ms),
             "note": LATENCY_NOTE,
         },
-        samples={
-            "calibration": ready.calibration.samples,
-            "eval": len(ready.eval_set) if ready.eval_set is not None else 0,
-        },
+        samples={"calibration": ready.calibration.samples, "eval": len(ready.eval_set)
+                 if ready.eval_set is not None else 0},
         calibration_sha256=ready.calibration.sha256 if calibrated else None,
-        io_dtype=request.io_dtype if calibrated else None,
+        io_dtype=request.io_dtype if chosen.mode == "int8" else None,
         versions=versions,
-    )
-
-
-def _classes(num_outputs: int, output_shape: tuple[int, ...], path: Path) -> int:
-    if num_outputs != 1 or len(output_shape) != 1 or output_shape[0] < 2:
-        raise ConversionError(
-            f"{str(path)!r} does not look like a classifier: it has {num_outputs} output(s), "
-            f"the first of shape [batch, {', '.join(map(str, output_shape))}]; expected one "
-            "output [batch, classes]",
-            hint="only --task classify is supported so far",
-        )
-    return output_shape[0]
+        gate={"metric": ready.task.gate.metric, "higher_is_better":
+              ready.task.gate.higher_is_better, "max_drop": max_drop,
+              "drop": chosen.judgement.drop, "basis": chosen.judgement.basis},
+        comparison={k: v for k, v in compare.items()
+                    if not isinstance(v, (list, dict))},
+        rewrites=rewrites,
+        plot=str(plot_path),
+        warnings=warnings,
+    )  # fmt: skip
 
 
 def _manifest(
     request: ConvertRequest,
     ready: _Prepared,
-    metrics: ClassifyMetrics,
+    chosen: _Step,
+    float_metrics: dict[str, float | None],
     *,
-    activation: str,
+    decoder: DecoderSpec,
     versions: dict[str, str],
 ) -> Manifest:
-    calibrated = MODES[request.mode].calibrated
+    calibrated = _calibrated(chosen.mode)
+    gate = ready.task.gate.metric
     return Manifest(
         name=request.model.stem,
-        task="classify",
+        task=ready.task.name,
         labels=ready.labels,
         input=ready.spec,
-        decoder=DecoderSpec(
-            name="classify",
-            params={"top_k": 1, "threshold": request.threshold, "activation": activation},
-        ),
+        decoder=decoder,
         quantization=QuantizationInfo(
-            mode=request.mode,
+            mode=chosen.mode,
             calibration_sha256=ready.calibration.sha256 if calibrated else None,
             calibration_samples=ready.calibration.samples if calibrated else None,
         ),
         accuracy={
-            "float": metrics.float_accuracy,
-            "quantized": metrics.quantized_accuracy,
-            "agreement": metrics.agreement,
-            "samples": metrics.samples,
+            "metric": gate,
+            "float": float_metrics.get(gate),
+            "quantized": chosen.metrics.get(gate),
+            "agreement": chosen.compare.get("agreement"),
+            "samples": len(ready.data),
             "data": "eval" if ready.eval_set is not None else "calibration",
         },
         converter={
@@ -325,6 +540,15 @@ def _manifest(
             "keras": versions["keras"],
         },
     )
+
+
+def _remove_stale(request: ConvertRequest) -> None:
+    """Remove what an earlier run left at this run's output paths (nothing is written)."""
+    for mode in request.steps:
+        for path in (request.out_for(mode), request.report_for(mode)):
+            for stale in (path, path.with_suffix(".png")) if path.suffix == ".json" else (path,):
+                with contextlib.suppress(FileNotFoundError):
+                    stale.unlink()
 
 
 @contextlib.contextmanager
@@ -346,6 +570,10 @@ def _write(path: Path, content: bytes) -> None:
             f"cannot write {str(path)!r}: {exc.strerror}",
             hint="check that the folder exists and is writable, or choose another --out",
         ) from exc
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "unknown error"
 
 
 def _version(distribution: str) -> str:

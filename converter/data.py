@@ -82,14 +82,15 @@ def load_arrays(path: Path, names: Sequence[str]) -> dict[str, npt.NDArray[np.ge
         ) from exc
 
 
-def fit_shape(x: npt.NDArray[np.generic], shape: tuple[int, int, int], origin: str) -> FloatArray:
-    """Check ``x`` against the model input ``(H, W, C)``; add a missing channel axis."""
-    if x.ndim == 3 and shape[2] == 1:
+def fit_shape(x: npt.NDArray[np.generic], shape: tuple[int, ...], origin: str) -> FloatArray:
+    """Check ``x`` against the model input shape (batch excluded); images ``(H, W, C)``
+    with one channel may come without the channel axis."""
+    if len(shape) == 3 and x.ndim == 3 and shape[2] == 1:
         x = x[..., np.newaxis]
-    if x.ndim != 4 or tuple(x.shape[1:]) != shape:
+    if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
         raise DataError(
             f"{origin} holds an array of shape {list(x.shape)}, but the model takes "
-            f"[N, {shape[0]}, {shape[1]}, {shape[2]}]",
+            f"[N, {', '.join(map(str, shape))}]",
             hint="arrays hold inputs exactly as model.predict takes them; for image "
             "files, give a folder instead",
         )

@@ -10,19 +10,16 @@ Evaluation data (``--eval``): an ``.npz`` with ``x`` (model inputs, as for calib
 and ``y`` (integer class ids), or a folder with one subfolder of images per label whose
 names are entries of the label list (``eval/7/*.png`` -> the class labelled "7").
 
-Classification metrics: accuracy of each model, top-1 agreement between them (the
-fraction of samples where both pick the same class, the fairest single number for
-"did int8 change the model's behaviour"), the quantized model's confusion matrix
-(rows = true class, columns = predicted), and the mean/max absolute difference of the
-output probabilities.
+Outputs are returned by output name, stacked over the samples: ``{name: (N, *shape)}``;
+the metrics on them belong to the task (``converter.tasks``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -37,10 +34,13 @@ from converter.data import (
 )
 from converter.quiet import native_output_captured
 from edge.backends.base import dequantize
-from edge.backends.litert import LiteRTBackend
-from edge.errors import DataError
+from edge.backends.litert import LiteRTBackend, load_interpreter_class
+from edge.errors import ConversionError, DataError
 from edge.manifest import InputSpec
 from edge.processing.preprocess import quantize
+
+if TYPE_CHECKING:
+    from converter.source_model import SourceModel
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -53,17 +53,6 @@ class EvalSet:
 
     def __len__(self) -> int:
         return len(self.x)
-
-
-@dataclass(frozen=True)
-class ClassifyMetrics:
-    float_accuracy: float | None
-    quantized_accuracy: float | None
-    agreement: float
-    confusion: list[list[int]] | None
-    mean_abs_diff: float
-    max_abs_diff: float
-    samples: int
 
 
 def load_eval(path: Path, spec: InputSpec, labels: Sequence[str]) -> EvalSet:
@@ -117,13 +106,13 @@ def _load_eval_folder(path: Path, spec: InputSpec, labels: Sequence[str]) -> Eva
     return EvalSet(read_images(files, spec), np.asarray(ids, np.int64), source=str(path))
 
 
-def keras_outputs(
-    model: Any, x: FloatArray, progress: TextIO | None, batch: int = 64
-) -> FloatArray:
-    """The float model's outputs for ``x`` (one output tensor)."""
+def float_outputs(
+    model: SourceModel, x: FloatArray, progress: TextIO | None, batch: int = 64
+) -> dict[str, FloatArray]:
+    """The float model's outputs for ``x``, by output name, stacked over the samples."""
     from tqdm import tqdm
 
-    parts = []
+    parts: dict[str, list[FloatArray]] = {}
     starts = range(0, len(x), batch)
     for start in tqdm(
         starts,
@@ -133,21 +122,49 @@ def keras_outputs(
         leave=False,
         disable=None if progress is not None else True,
     ):
-        parts.append(np.asarray(model.predict_on_batch(x[start : start + batch]), np.float32))
-    return np.concatenate(parts).reshape(len(x), -1)
+        for name, value in model.predict(x[start : start + batch]).items():
+            parts.setdefault(name, []).append(value)
+    return {name: np.concatenate(values) for name, values in parts.items()}
 
 
-def tflite_outputs(content: bytes, x: FloatArray, progress: TextIO | None) -> FloatArray:
-    """The converted model's outputs for ``x``, run the way the device runs it."""
+def tflite_outputs(
+    content: bytes,
+    x: FloatArray,
+    progress: TextIO | None,
+    names: Mapping[str, str],
+    shapes: Mapping[str, tuple[int, ...]],
+) -> dict[str, FloatArray]:
+    """The converted model's outputs for ``x``, run the way the device runs it, by name.
+
+    ``names`` maps the TFLite signature's output keys to output names; each output is
+    checked against the float model's shape (``shapes``) so a mix-up cannot pass
+    silently.
+    """
     from tqdm import tqdm
 
     # LiteRT prints "Created TensorFlow Lite XNNPACK delegate" from C++ on creation.
     with native_output_captured():
         backend = LiteRTBackend(content, threads=2, runtime="ai_edge_litert", origin="converted")
+        by_index = _signature_outputs(content)
     try:
         (input_spec,) = backend.inputs
-        (output_spec,) = backend.outputs
-        out = np.empty((len(x), int(np.prod(output_spec.shape))), np.float32)
+        named: list[tuple[int, str]] = []
+        for position, spec in enumerate(backend.outputs):
+            key = by_index.get(spec.index)
+            if key is None or key not in names:
+                raise ConversionError(
+                    f"the converted model's output {spec.name!r} (signature key {key!r}) "
+                    f"matches none of the model's outputs {sorted(names.values())}"
+                )
+            name = names[key]
+            if tuple(spec.shape[1:]) != tuple(shapes[name]):
+                raise ConversionError(
+                    f"the converted model's output {key!r} has shape {list(spec.shape)}, but "
+                    f"the float model's output {name!r} is [batch, "
+                    f"{', '.join(map(str, shapes[name]))}]"
+                )
+            named.append((position, name))
+        out = {name: np.empty((len(x), *shapes[name]), np.float32) for _, name in named}
         for i in tqdm(
             range(len(x)),
             desc="converted model",
@@ -156,36 +173,23 @@ def tflite_outputs(content: bytes, x: FloatArray, progress: TextIO | None) -> Fl
             leave=False,
             disable=None if progress is not None else True,
         ):
-            (raw,) = backend.infer([quantize(x[i : i + 1], input_spec)])
-            out[i] = dequantize(raw, output_spec).reshape(-1)
+            raw = backend.infer([quantize(x[i : i + 1], input_spec)])
+            for position, name in named:
+                out[name][i] = dequantize(raw[position], backend.outputs[position])[0]
         return out
     finally:
         backend.close()
 
 
-def classify_metrics(
-    float_out: FloatArray, quant_out: FloatArray, y: npt.NDArray[np.int64] | None, classes: int
-) -> ClassifyMetrics:
-    float_top = float_out.argmax(axis=1)
-    quant_top = quant_out.argmax(axis=1)
-    diff = np.abs(float_out - quant_out)
-    confusion = None
-    float_acc = quant_acc = None
-    if y is not None:
-        float_acc = float((float_top == y).mean())
-        quant_acc = float((quant_top == y).mean())
-        matrix = np.zeros((classes, classes), np.int64)
-        np.add.at(matrix, (y, quant_top), 1)
-        confusion = matrix.tolist()
-    return ClassifyMetrics(
-        float_accuracy=float_acc,
-        quantized_accuracy=quant_acc,
-        agreement=float((float_top == quant_top).mean()),
-        confusion=confusion,
-        mean_abs_diff=float(diff.mean()),
-        max_abs_diff=float(diff.max()),
-        samples=len(float_out),
-    )
+def _signature_outputs(content: bytes) -> dict[int, str]:
+    """Tensor index -> signature output key (``output_0`` ...) of the default signature."""
+    _, interpreter_class = load_interpreter_class("ai_edge_litert")
+    interpreter = interpreter_class(model_content=content)
+    signatures = interpreter.get_signature_list()
+    if not signatures:
+        return {}
+    runner = interpreter.get_signature_runner(next(iter(signatures)))
+    return {int(d["index"]): str(key) for key, d in runner.get_output_details().items()}
 
 
 def looks_like_probabilities(outputs: FloatArray) -> bool:

@@ -6,6 +6,10 @@ the internet should not execute code on the workstation just by being converted.
 ``--trust-model`` lifts it, and Keras's ValueError is translated into a message that
 says so.
 
+Formats: ``.keras`` (Keras 3) and legacy Keras 2 ``.h5``/``.hdf5`` (loaded by Keras 3's
+legacy HDF5 path, ``compile=False`` so a Keras 2 optimizer or loss that no longer exists
+does not matter). SavedModel folders are handled in ``converter.source_model``.
+
 Custom layers: ``--custom-objects MODULE`` imports a module (a dotted name, or a path
 to a ``.py`` file) before loading, so its ``@keras.saving.register_keras_serializable``
 decorators run. The registry key is ``package>ClassName``; passing classes by bare name
@@ -21,7 +25,7 @@ import importlib.util
 import os
 import re
 import sys
-from dataclasses import dataclass
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +33,6 @@ from converter.quiet import import_tensorflow, native_output_captured
 from edge.errors import ConversionError
 
 SUFFIXES = (".keras", ".h5", ".hdf5")
-
-
-@dataclass(frozen=True)
-class ModelFacts:
-    """What the converter reads off a loaded Keras classifier."""
-
-    name: str
-    input_shape: tuple[int, int, int]  # (height, width, channels), batch excluded
-    input_name: str
-    num_outputs: int
-    output_shape: tuple[int, ...]  # batch excluded, first output
 
 
 def import_custom_objects(spec: str) -> None:
@@ -82,7 +75,8 @@ def load_keras_model(path: Path, *, trust: bool = False, custom_objects: str | N
         )
     if path.is_dir() or path.suffix.lower() not in SUFFIXES:
         raise ConversionError(
-            f"{str(path)!r} is not a Keras model file; expected one of {', '.join(SUFFIXES)}",
+            f"{str(path)!r} is not a Keras model file; expected one of {', '.join(SUFFIXES)} "
+            "or a SavedModel folder",
             hint="save the model with model.save('NAME.keras') and convert that file",
         )
     if custom_objects:
@@ -91,7 +85,11 @@ def load_keras_model(path: Path, *, trust: bool = False, custom_objects: str | N
     import keras
 
     try:
-        with native_output_captured():
+        with native_output_captured(), warnings.catch_warnings():
+            # Keras 2 files put ``batch_input_shape`` on a Sequential's first layer; Keras 3
+            # loads them correctly but warns the user about a choice they did not make.
+            warnings.filterwarnings("ignore", message="Do not pass an `input_shape`",
+                                    category=UserWarning)
             return keras.saving.load_model(path, compile=False, safe_mode=not trust)
     except ValueError as exc:
         if "safe_mode" in str(exc):
@@ -115,33 +113,6 @@ def load_keras_model(path: Path, *, trust: bool = False, custom_objects: str | N
         raise ConversionError(f"cannot load {str(path)!r}: {_first_line(exc)}") from exc
     except OSError as exc:
         raise ConversionError(f"cannot read {str(path)!r}: {exc}") from exc
-
-
-def model_facts(model: Any, path: Path) -> ModelFacts:
-    """Check that the model is a single-image NHWC model and read its shapes."""
-    inputs = list(model.inputs)
-    if len(inputs) != 1:
-        raise ConversionError(
-            f"{str(path)!r} has {len(inputs)} inputs; the converter handles image models "
-            "with exactly one input",
-        )
-    shape = tuple(inputs[0].shape)
-    if len(shape) != 4 or None in shape[1:] or shape[3] not in (1, 3):
-        raise ConversionError(
-            f"{str(path)!r} takes input of shape {list(shape)}; expected an image batch "
-            "[batch, height, width, 1 or 3] with a fixed height and width",
-            hint="give the Input layer a fixed size, e.g. keras.Input((224, 224, 3))",
-        )
-    outputs = list(model.outputs)
-    # The name becomes the TFLite signature input; TF accepts only [A-Za-z0-9_.-] there.
-    name = re.sub(r"[^A-Za-z0-9_]", "_", str(getattr(inputs[0], "name", "")).split(":")[0])
-    return ModelFacts(
-        name=str(model.name),
-        input_shape=(int(shape[1]), int(shape[2]), int(shape[3])),
-        input_name=name or "input",
-        num_outputs=len(outputs),
-        output_shape=tuple(int(d) if d is not None else -1 for d in outputs[0].shape[1:]),
-    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -12,11 +12,23 @@ function and one ``MODES`` entry; the fallback ladder (``--mode auto``) will wal
 of these names, which is why conversion takes the exported SavedModel directory and can
 be called once per mode without exporting again.
 
-Modes now:
-- ``float32``: plain conversion; the reference for size and latency.
+Modes (``MODES``; the fallback ladder of ``--mode auto`` lives in ``converter.ladder``):
 - ``int8``: full integer. Weights and activations int8 (``TFLITE_BUILTINS_INT8`` only, so
   an op without an int8 kernel fails the conversion instead of silently staying float),
-  input and output int8 or uint8 (``io_dtype``).
+  input and output int8 or uint8 (``io_dtype``). The fast path on CPUs (XNNPACK).
+- ``int16x8``: 16-bit activations, 8-bit weights
+  (``EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8``), float input/output.
+  Much more accurate than int8, but there are NO fast kernels for it: measured 10-50x
+  slower than float32 on this machine (toolchain notes, pitfall 3). An accuracy
+  reference, a last resort for deployment.
+- ``float16``: float16 weights, float32 compute; half the size, float accuracy.
+- ``dynamic``: dynamic-range quantization (int8 weights, float activations, no
+  calibration). Slow for Conv2DTranspose and unloadable by tflite-runtime 2.14 (pitfall
+  4), so it is offered but never picked by the ladder.
+- ``float32``: plain conversion; the reference for size and latency.
+
+The ladder's "int8 with the worst layers kept in float" step is not a ``Mode``: it needs
+TensorFlow's QuantizationDebugger to choose the layers (``converter.layer_debug``).
 """
 
 from __future__ import annotations
@@ -71,15 +83,47 @@ def _int8(tf: Any, converter: Any, settings: Settings) -> None:
     converter.inference_output_type = io_type
 
 
+def _int16x8(tf: Any, converter: Any, settings: Settings) -> None:
+    calibration = settings.calibration
+    if calibration is None:
+        raise ConversionError("int16x8 conversion needs calibration data")
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: calibration.representative_dataset(settings.progress)
+    converter.target_spec.supported_ops = [
+        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+    ]
+
+
+def _float16(tf: Any, converter: Any, settings: Settings) -> None:
+    del settings
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+
+
+def _dynamic(tf: Any, converter: Any, settings: Settings) -> None:
+    del settings
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+
+
 MODES: dict[str, Mode] = {
-    "float32": Mode("float32", False, "float32 weights and activations", _float32),
     "int8": Mode("int8", True, "full integer: int8 weights and activations", _int8),
+    "int16x8": Mode(
+        "int16x8", True, "int16 activations, int8 weights (no fast kernels)", _int16x8
+    ),
+    "float16": Mode("float16", False, "float16 weights, float32 compute", _float16),
+    "dynamic": Mode("dynamic", False, "dynamic range: int8 weights, float activations", _dynamic),
+    "float32": Mode("float32", False, "float32 weights and activations", _float32),
+}
+# Modes whose kernels are known to be slow on CPUs: the report says so when one is chosen.
+SLOW_MODES = {
+    "int16x8": "int16x8 has no fast (XNNPACK) kernels: measured 10-50x slower than float32 "
+    "on x86; use it when accuracy matters more than speed, and benchmark it on the device",
 }
 
 
 @contextlib.contextmanager
 def exported_saved_model(
-    model: Any, input_shape: tuple[int, int, int], input_name: str
+    model: Any, input_shape: tuple[int, ...], input_name: str
 ) -> Iterator[Path]:
     """Export ``model`` with a fixed batch-1 signature into a temporary directory."""
     tf = import_tensorflow()
@@ -98,8 +142,8 @@ def exported_saved_model(
         if failure is not None:
             raise ConversionError(
                 f"exporting the Keras model to a SavedModel failed: {failure}"
-                + _log_excerpt(log.tail()),
-                hint="the model must run on a single (1, H, W, C) float32 input; "
+                + log_excerpt(log.tail()),
+                hint="the model must run on a single batch-1 float32 input; "
                 "check custom layers for Python-side shape logic",
             ) from failure
         yield directory
@@ -122,7 +166,7 @@ def convert_saved_model(
     with native_output_captured() as log:
         settings = Settings(calibration=calibration, io_dtype=io_dtype, progress=log.terminal)
         try:
-            converter = tf.lite.TFLiteConverter.from_saved_model(str(directory))
+            converter = new_converter(directory)
             MODES[mode].configure(tf, converter, settings)
             content = converter.convert()
         except ConversionError:
@@ -132,11 +176,17 @@ def convert_saved_model(
         else:
             failure = None
     if failure is not None:
-        raise _explain(failure, mode, log.tail()) from failure
+        raise explain(failure, mode, log.tail()) from failure
     return bytes(content)
 
 
-def _explain(failure: Exception, mode: str, log_tail: str) -> ConversionError:
+def new_converter(directory: Path) -> Any:
+    """A ``TFLiteConverter`` for the exported SavedModel (or a user's SavedModel folder)."""
+    tf = import_tensorflow()
+    return tf.lite.TFLiteConverter.from_saved_model(str(directory))
+
+
+def explain(failure: Exception, mode: str, log_tail: str) -> ConversionError:
     """Turn the MLIR converter's error into what the user must change."""
     text = str(failure)
     missing = sorted(set(_NO_KERNEL.findall(text)))
@@ -149,7 +199,7 @@ def _explain(failure: Exception, mode: str, log_tail: str) -> ConversionError:
             "GELU(approximate=True) avoids Erf)",
         )
     return ConversionError(
-        f"{mode} conversion failed: {_first_line(failure)}" + _log_excerpt(log_tail),
+        f"{mode} conversion failed: {_first_line(failure)}" + log_excerpt(log_tail),
         hint="an op without an int8 kernel stops full-integer conversion; "
         "`--mode float32` converts without quantizing",
     )
@@ -160,6 +210,6 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _log_excerpt(tail: str) -> str:
+def log_excerpt(tail: str) -> str:
     tail = "\n".join(line[:200] for line in tail.splitlines())
     return "\n  converter log (last lines):\n    " + tail.replace("\n", "\n    ") if tail else ""

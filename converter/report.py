@@ -9,7 +9,14 @@ metrics), ``latency_ms`` {``float``, ``quantized``, ``note``}. Also: ``schema``,
 ``samples`` {``calibration``, ``eval``}, ``agreement_data`` (``eval``, or
 ``calibration`` when no eval data was given), ``fidelity`` (mean/max absolute output
 difference), ``confusion`` (the quantized model's, rows = true class), ``calibration_sha256``,
-``model``/``out`` paths and ``versions``.
+``model``/``out`` paths and ``versions``; ``gate`` (metric, budget ``max_drop``, the
+chosen model's ``drop``), ``comparison`` (the task's scalar cross metrics),
+``rewrites`` (what ``converter.rewrite`` changed), ``plot`` (the PNG written next to the
+report), ``warnings`` (e.g. int16x8 is slow) and ``latency_ms.summary``: one plain
+sentence "<mode> is N.Nx faster/SLOWER than float32 on this machine (...); ARM differs".
+Each ladder step has ``mode``, ``size_bytes``, ``metrics``, ``drop``, ``accepted`` and
+``reason``. Fields added after the first release have defaults, so older report files
+still load into ``Report(**json)``.
 
 ``size_bytes.float`` is the float32 ``.tflite`` of the same model (converted for the
 comparison, not written); ``size_bytes.quantized`` is the file written, manifest included.
@@ -36,9 +43,10 @@ class LadderStep:
     mode: str
     size_bytes: int
     metrics: dict[str, float | None]
-    agreement: float
+    agreement: float | None
     accepted: bool
     reason: str
+    drop: float | None = None
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,7 @@ class Report:
     out: str
     size_bytes: dict[str, int]
     metrics: dict[str, dict[str, float | None]]
-    agreement: float
+    agreement: float | None
     agreement_data: str
     fidelity: dict[str, float]
     confusion: dict[str, Any] | None
@@ -61,6 +69,11 @@ class Report:
     io_dtype: str | None
     versions: dict[str, str]
     schema: str = field(default=SCHEMA)
+    gate: dict[str, Any] = field(default_factory=dict)
+    comparison: dict[str, Any] = field(default_factory=dict)
+    rewrites: list[str] = field(default_factory=list)
+    plot: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,8 +89,6 @@ class Report:
     def table(self) -> str:
         """A readable summary for the terminal (the JSON has everything)."""
         chosen = self.mode if self.mode != "float32" else "float32 (not quantized)"
-        float_acc = self.metrics.get("float", {}).get("accuracy")
-        quant_acc = self.metrics.get("quantized", {}).get("accuracy")
         rows = [
             ("", "float32", self.mode, "change"),
             (
@@ -86,21 +97,20 @@ class Report:
                 _kb(self.size_bytes["quantized"]),
                 f"{100 * self.size_bytes['quantized'] / max(1, self.size_bytes['float']):.1f} %",
             ),
-            (
-                "accuracy",
-                _pct(float_acc),
-                _pct(quant_acc),
-                "-"
-                if float_acc is None or quant_acc is None
-                else f"{100 * (quant_acc - float_acc):+.2f} pt",
-            ),
+        ]
+        for metric in self.metrics.get("float", {}):
+            before = self.metrics["float"].get(metric)
+            after = self.metrics.get("quantized", {}).get(metric)
+            rows.append((metric, _value(metric, before), _value(metric, after),
+                         _change(metric, before, after)))
+        rows.append(
             (
                 "latency, 1 thread",
                 f"{self.latency_ms['float']:.3f} ms",
                 f"{self.latency_ms['quantized']:.3f} ms",
                 _speed(self.latency_ms["float"], self.latency_ms["quantized"]),
-            ),
-        ]
+            )
+        )
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         lines = [f"edge convert: {self.model} -> {self.out}", f"  task {self.task}, mode {chosen}"]
         for row in rows:
@@ -108,20 +118,37 @@ class Report:
                 c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
             ]
             lines.append(("  " + "  ".join(cells)).rstrip())
+        if self.latency_ms.get("summary"):
+            lines.append(f"  SPEED: {self.latency_ms['summary']}")
+        lines += [f"  WARNING: {warning}" for warning in self.warnings]
+        if self.agreement is not None:
+            lines.append(
+                f"  top-1 agreement    {100 * self.agreement:.2f} % on "
+                f"{self.samples.get(self.agreement_data, 0)} {self.agreement_data} samples"
+            )
+        if self.gate:
+            drop = self.gate.get("drop")
+            budget = self.gate.get("max_drop")
+            lines.append(
+                f"  gate               {self.gate.get('metric')} drop "
+                f"{'-' if drop is None else f'{drop:.4f}'}"
+                + ("" if budget is None else f", budget {budget:g}")
+            )
         lines += [
-            f"  top-1 agreement    {100 * self.agreement:.2f} % on "
-            f"{self.samples.get(self.agreement_data, 0)} {self.agreement_data} samples",
             f"  ops left in float  {_ops(self.float_ops)}",
             f"  calibration        {self.samples['calibration']} samples"
             + (f", sha256 {self.calibration_sha256[:12]}" if self.calibration_sha256 else ""),
-            "  ladder             " + ", ".join(_step(s) for s in self.ladder),
-            f"  note: {self.latency_ms.get('note', '')}",
+            f"  rewrites           {'; '.join(self.rewrites) or 'none'}",
+            "  ladder:",
         ]
+        lines += [f"    {_step(s)}" for s in self.ladder]
+        lines.append(f"  note: {self.latency_ms.get('note', '')}")
         return "\n".join(lines) + "\n"
 
 
 def _step(step: LadderStep) -> str:
-    return f"{step.mode} {'accepted' if step.accepted else 'rejected'} ({step.reason})"
+    size = f", {_kb(step.size_bytes)}" if step.size_bytes else ""
+    return f"{step.mode} {'accepted' if step.accepted else 'rejected'}{size}: {step.reason}"
 
 
 def _kb(size: int) -> str:
@@ -130,6 +157,24 @@ def _kb(size: int) -> str:
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f} %"
+
+
+# Metrics that are fractions 0..1, shown as percentages (others as plain numbers).
+_FRACTIONS = {"accuracy", "agreement", "map50", "map", "roc_auc", "recall", "precision"}
+
+
+def _value(metric: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    return _pct(value) if metric in _FRACTIONS else f"{value:.4g}"
+
+
+def _change(metric: str, before: float | None, after: float | None) -> str:
+    if before is None or after is None:
+        return "-"
+    if metric in _FRACTIONS:
+        return f"{100 * (after - before):+.2f} pt"
+    return f"{after - before:+.4g}"
 
 
 def _speed(reference: float, value: float) -> str:

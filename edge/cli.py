@@ -59,25 +59,37 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_cmd_run)
 
     convert = commands.add_parser(
-        "convert", help="convert a Keras model to an int8 .tflite with a report",
-        description="Convert a Keras model (.keras) to a self-describing .tflite file, "
-        "and report what quantization cost against the float model. Needs the converter "
-        "extra: pip install 'edge-infer[convert]'.",
+        "convert", help="convert a Keras model to a quantized .tflite with a report",
+        description="Convert a Keras model (.keras, legacy .h5, or a SavedModel folder) to a "
+        "self-describing .tflite file, and report what quantization cost against the float "
+        "model. --mode auto (default) tries full int8 first and falls back (int8 with the "
+        "worst layers in float, int16x8, float16) until the quality drop is within "
+        "--max-drop; if none is, nothing is written and the exit code is 1. Needs the "
+        "converter extra: pip install 'edge-infer[convert]'.",
     )
-    convert.add_argument("model", help="Keras model: .keras file")
+    convert.add_argument("model", help="Keras model: .keras or .h5 file, or SavedModel folder")
     convert.add_argument("--calibration", required=True,
                          help="folder of images, .npy array, or .npz with array x")
-    convert.add_argument("--out", help="output .tflite (default: <model>.int8.tflite)")
-    convert.add_argument("--task", choices=["classify"], default="classify",
-                         help="model task (default classify)")
+    convert.add_argument("--out", help="output .tflite (default: <model>.<mode>.tflite)")
+    convert.add_argument("--task", choices=["classify", "detect", "generate", "anomaly"],
+                         default="classify",
+                         help="model task (default classify; a task must be installed in "
+                         "the converter to work)")
     convert.add_argument("--labels", help="labels file, one per line, in class order")
-    convert.add_argument("--mode", choices=["int8", "float32"], default="int8",
-                         help="precision (default int8: full integer)")
+    convert.add_argument("--mode", default="auto",
+                         choices=["auto", "int8", "int8-mixed", "int16x8", "float16",
+                                  "dynamic", "float32"],
+                         help="precision (default auto: the fallback ladder from full int8)")
+    convert.add_argument("--max-drop", type=float, metavar="X",
+                         help="largest acceptable loss on the task's gate metric, e.g. 0.01 "
+                         "= one accuracy point (default: the task's budget with --mode auto, "
+                         "no gate with an explicit --mode)")
     convert.add_argument("--io-dtype", choices=["int8", "uint8"], default="int8",
-                         help="input/output type of an int8 model (default int8)")
+                         help="input/output type of a full-int8 model (default int8)")
     convert.add_argument("--eval", help="held-out data: .npz with x and y, or a folder with "
                          "one subfolder of images per label")
-    convert.add_argument("--report", help="report JSON path (default: next to --out)")
+    convert.add_argument("--report", help="report JSON path (default: next to --out); the "
+                         "picture goes to <report stem>.png")
     convert.add_argument("--resize", choices=["stretch", "crop", "letterbox"], default="stretch",
                          help="how the device fits a frame to the input (default stretch)")
     convert.add_argument("--colour", choices=["gray", "rgb", "bgr"],
@@ -87,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="module to import first; it registers the model's custom layers")
     convert.add_argument("--trust-model", action="store_true",
                          help="allow Lambda layers and other code inside the model file")
+    convert.add_argument("--no-rewrite", action="store_true",
+                         help="convert the model as it is, without the quantization-friendly "
+                         "layer rewrites")
     convert.add_argument("--json", action="store_true", help="print the report as JSON")
     convert.set_defaults(handler=_cmd_convert)
 

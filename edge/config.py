@@ -74,6 +74,10 @@ class SyntheticSource(Strict):
     digit_scale: float = Field(
         0.9, gt=0.1, le=1.5, description="digit tile height as a fraction of the frame height"
     )
+    digits: int = Field(
+        1, ge=1, le=4, description="digits per frame; more than 1 draws them at non-overlapping "
+        "places (2-4, for detector models) and the truth lists every digit's label and box",
+    )
 
 
 class CameraSource(Strict):

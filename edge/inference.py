@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from edge.backends.base import dequantize
+from edge.errors import ConfigError
 from edge.model import LoadedModel
 from edge.processing.decoders import get_decoder
 from edge.processing.preprocess import Preprocessor
@@ -18,6 +19,13 @@ from edge.types import Detections, Frame, Latency
 class Inference:
     def __init__(self, model: LoadedModel) -> None:
         manifest = model.manifest
+        if manifest.task == "generate":
+            raise ConfigError(
+                f"{model.file.path.name} is a generator: it turns latent vectors into images "
+                "and takes no camera frames, so `edge run` cannot feed it",
+                hint="run a model that looks at frames (classify, detect or anomaly); the "
+                "shipped anomaly model runs this generator on-device behind its encoder",
+            )
         if len(model.backend.inputs) != 1:
             raise ValueError("only single-input image models are supported")
         self._backend = model.backend

@@ -13,6 +13,17 @@ A task decides:
   whether higher is better; ``drop`` is how much the quantized model lost on it;
 - the decoder the device will use (``decoder``), written into the manifest;
 - a picture for the report (``plot``), written next to the model as PNG.
+
+Optional hooks ``convert`` looks up with ``getattr`` (a task defines them when the
+defaults do not fit):
+- ``default_labels(output_shapes) -> list[str]``: labels when none are given (classify:
+  "0".."N-1"); without it the manifest's label list is empty unless ``--labels``.
+- ``input_spec(input_shape, default) -> InputSpec``: the manifest's input description.
+  ``default`` is the image spec built from the flags, or None when the input is not an
+  image ``(H, W, 1|3)`` (e.g. a generator's latent vector ``(latent_dim,)``); such a task
+  must return a spec, and its calibration/eval data come from ``.npy``/``.npz`` only.
+- ``drop_without_labels(compare) -> float | None``: the gate drop when ``metrics`` could
+  not compute the gate metric (no labelled eval data), from the cross metrics.
 """
 
 from __future__ import annotations
@@ -62,6 +73,10 @@ class Gate:
 class Task(Protocol):
     name: str
     gate: Gate
+    default_max_drop: float
+    """The quality budget when the user gives no ``--max-drop``: the largest ``gate.drop``
+    the ladder accepts, in the gate metric's own units (0.01 = one accuracy point for
+    accuracy-like metrics; a task with a dB or mAP gate picks its own)."""
 
     def check_outputs(self, output_shapes: Mapping[str, tuple[int, ...]], source: str) -> None:
         """Raise ``ConversionError`` naming what is wrong when the heads do not fit."""

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from converter.tasks.anomaly import ANOMALY
 from converter.tasks.base import Task
+from converter.tasks.classify import CLASSIFY
+from converter.tasks.detect import DETECT
+from converter.tasks.generate import GENERATE
 
-TASKS: dict[str, Task] = {}
+TASKS: dict[str, Task] = {
+    "classify": CLASSIFY,
+    "detect": DETECT,
+    "generate": GENERATE,
+    "anomaly": ANOMALY,
+}

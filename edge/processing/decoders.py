@@ -19,6 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.errors import ConfigError
+from edge.processing.anomaly import decode_anomaly
+from edge.processing.detector import decode_centernet
 from edge.processing.preprocess import Placement
 from edge.types import Detections
 
@@ -57,8 +59,9 @@ def _is_probability(scores: npt.NDArray[np.float32]) -> bool:
     return bool(scores.min() >= -0.01 and scores.max() <= 1.01 and abs(scores.sum() - 1) < 0.05)
 
 
-DECODERS: dict[str, Decoder] = {"classify": classify}
-TASK_DECODERS = {"classify": "classify"}
+DECODERS: dict[str, Decoder] = {"classify": classify, "centernet": decode_centernet,
+                               "anomaly": decode_anomaly}
+TASK_DECODERS = {"classify": "classify", "detect": "centernet", "anomaly": "anomaly"}
 
 
 def get_decoder(name: str) -> Decoder:

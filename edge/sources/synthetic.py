@@ -7,6 +7,15 @@ Everything is a pure function of (seed, frame index): ``truth(i)`` gives what fr
 
 The digits are the held-out split of the training recipe (models/zoo/digits-holdout.npz),
 never seen in training, so agreement with the truth measures real accuracy.
+
+Scene mode (``digit_count`` > 1, config ``digits``), for detectors: each frame shows that
+many held-out digits at once, changing every ``hold_frames`` frames. The frame is cut
+into a grid of cells (2x1 for two digits, 2x2 for three or four) and each digit sits at
+a random place inside its own cell, so digits never overlap; tiles are 30-50 % of the
+frame height (22-36 px once a 320x240 frame is letterboxed to the detector's 96x96,
+within the 20-40 px tiles it was trained on).
+``truth(i)`` then returns a ``SceneTruth`` listing every digit's label and ink box. The
+single-digit mode (the default) is unchanged.
 """
 
 from __future__ import annotations
@@ -25,6 +34,8 @@ from edge.errors import SourceError
 from edge.types import Frame, Image
 from edge.zoo import HOLDOUT_DIGITS, zoo_file
 
+MAX_SCENE_DIGITS = 4
+
 
 @dataclass(frozen=True, slots=True)
 class DigitTruth:
@@ -33,6 +44,21 @@ class DigitTruth:
     label: int
     box: tuple[float, float, float, float]
     digit_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class SceneTruth:
+    """What a multi-digit frame shows: every digit, in drawing order."""
+
+    digits: tuple[DigitTruth, ...]
+
+    @property
+    def labels(self) -> list[int]:
+        return [d.label for d in self.digits]
+
+    @property
+    def boxes(self) -> list[tuple[float, float, float, float]]:
+        return [d.box for d in self.digits]
 
 
 def load_digits(path: Path | None = None) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
@@ -65,7 +91,12 @@ class SyntheticCamera:
         hold_frames: int = 15,
         digit_scale: float = 0.9,
         digits: tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]] | None = None,
+        digit_count: int = 1,
     ) -> None:
+        if not 1 <= digit_count <= MAX_SCENE_DIGITS:
+            raise SourceError(f"the synthetic camera draws 1..{MAX_SCENE_DIGITS} digits per "
+                              f"frame, not {digit_count}")
+        self.digit_count = digit_count
         self.name = "synthetic"
         self.width, self.height, self.fps = width, height, fps
         self.seed, self.hold_frames, self.digit_scale = seed, hold_frames, digit_scale
@@ -79,9 +110,28 @@ class SyntheticCamera:
         slot = frame // self.hold_frames
         return int(self._order[slot % len(self._order)])
 
-    def truth(self, frame: int) -> DigitTruth:
-        index = self.digit_index(frame)
-        x, y, size = self._placement(frame)
+    def truth(self, frame: int) -> DigitTruth | SceneTruth:
+        """``DigitTruth`` in single-digit mode, ``SceneTruth`` with ``digit_count`` > 1."""
+        if self.digit_count > 1:
+            return SceneTruth(tuple(self._truth(index, x, y, size)
+                                    for index, (x, y, size) in self._scene(frame)))
+        return self._truth(self.digit_index(frame), *self._placement(frame))
+
+    def render(self, frame: int) -> Image:
+        image = self._background.copy()
+        noise_rng = np.random.default_rng((self.seed, frame))
+        noise = noise_rng.integers(0, 12, size=image.shape[:2], dtype=np.uint8)
+        image = np.asarray(cv2.add(image, cv2.merge([noise, noise, noise])), np.uint8)
+        if self.digit_count > 1:
+            tiles = self._scene(frame)
+        else:
+            tiles = [(self.digit_index(frame), self._placement(frame))]
+        for index, (x, y, size) in tiles:
+            digit = cv2.resize(self._images[index], (size, size), interpolation=cv2.INTER_LINEAR)
+            _paste_max(image, digit, x, y)
+        return image
+
+    def _truth(self, index: int, x: int, y: int, size: int) -> DigitTruth:
         rows, cols = np.nonzero(self._images[index])
         tile = self._images[index].shape[0]
         if len(rows) == 0:
@@ -97,16 +147,21 @@ class SyntheticCamera:
             )
         return DigitTruth(int(self._labels[index]), box, index)
 
-    def render(self, frame: int) -> Image:
-        image = self._background.copy()
-        noise_rng = np.random.default_rng((self.seed, frame))
-        noise = noise_rng.integers(0, 12, size=image.shape[:2], dtype=np.uint8)
-        image = np.asarray(cv2.add(image, cv2.merge([noise, noise, noise])), np.uint8)
-        x, y, size = self._placement(frame)
-        digit = cv2.resize(self._images[self.digit_index(frame)], (size, size),
-                           interpolation=cv2.INTER_LINEAR)
-        _paste_max(image, digit, x, y)
-        return image
+    def _scene(self, frame: int) -> list[tuple[int, tuple[int, int, int]]]:
+        """Scene mode: (digit index, (x, y, size)) of each digit, one grid cell each."""
+        slot = frame // self.hold_frames
+        rng = np.random.default_rng((self.seed, slot, self.digit_count))
+        cols, rows = (2, 1) if self.digit_count == 2 else (2, 2)
+        cells = rng.permutation(cols * rows)[: self.digit_count]
+        cell_w, cell_h = self.width // cols, self.height // rows
+        tiles = []
+        for j, cell in enumerate(cells):
+            index = int(self._order[(slot * self.digit_count + j) % len(self._order)])
+            size = min(round(self.height * rng.uniform(0.3, 0.5)), cell_w, cell_h)
+            x = (int(cell) % cols) * cell_w + int(rng.integers(0, cell_w - size + 1))
+            y = (int(cell) // cols) * cell_h + int(rng.integers(0, cell_h - size + 1))
+            tiles.append((index, (x, y, size)))
+        return tiles
 
     def __iter__(self) -> Iterator[Frame]:
         start = time.monotonic()

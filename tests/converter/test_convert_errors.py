@@ -126,8 +126,8 @@ def test_data_errors_come_before_any_model_work(tmp_path: Path) -> None:
 
     with pytest.raises(DataError, match=r"calibration data .* does not exist"):
         convert(ConvertRequest(model=tmp_path / "m.keras", calibration=tmp_path / "none"))
-    with pytest.raises(ConversionError, match="task 'detect' is not supported"):
-        convert(ConvertRequest(model=tmp_path / "m.keras", calibration=tmp_path, task="detect"))
+    with pytest.raises(ConversionError, match="task 'segment' is not supported"):
+        convert(ConvertRequest(model=tmp_path / "m.keras", calibration=tmp_path, task="segment"))
 
 
 def _unary_model(tmp_path: Path, op: str) -> Path:

@@ -77,3 +77,12 @@ def test_calibration_folder_with_no_images(run_edge: RunEdge, tmp_path: Path) ->
     assert done.returncode != 0
     assert "empty" in done.stderr and ".png" in done.stderr
     assert not (tmp_path / "x.tflite").exists()
+
+
+def test_generator_is_refused_by_run(run_edge: RunEdge) -> None:
+    from edge.zoo import zoo_file
+
+    done = run_edge(["run", "--model", str(zoo_file("digits-dcgan-generator.int8.tflite")),
+                     "--max-frames", "1"])
+    assert done.returncode == 78
+    assert "is a generator" in done.stderr and "Traceback" not in done.stderr

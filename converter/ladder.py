@@ -1,0 +1,97 @@
+"""The fallback ladder of ``--mode auto`` and the quality gate every mode passes through.
+
+Steps, in order (``AUTO_LADDER``); the first within budget wins:
+
+1. ``int8``: full integer, the fast path (XNNPACK int8 kernels).
+2. ``int8-mixed``: int8 with the layers int8 hurts most kept in float. The layers are
+   ranked by TensorFlow's QuantizationDebugger (RMSE in quantization steps, see
+   ``converter.layer_debug``); every layer above 0.7 steps (at least the worst one,
+   at most five) is denylisted. Float input/output.
+3. ``int16x8``: 16-bit activations. Accurate, but no fast kernels (10-50x slower than
+   float32 measured on x86): the report says so when it is chosen.
+4. ``float16``: float16 weights; float accuracy, half the float32 size.
+
+``float32`` and ``dynamic`` are never picked automatically: float32 is always available
+with ``--mode float32``, and dynamic range is slow for Conv2DTranspose and unloadable
+by old runtimes.
+
+The gate: ``task.gate.drop(float metrics, quantized metrics)`` (how much the gate metric
+got worse), against ``max_drop`` (``--max-drop``, else ``task.default_max_drop``). When
+the task cannot compute its gate metric (no labelled eval data), the task's
+``drop_without_labels`` hook judges instead (classify: top-1 disagreement). An explicit
+``--mode`` is only judged when ``--max-drop`` is given; otherwise it is accepted and
+its drop reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from converter.layer_debug import LayerError
+from converter.tasks.base import Task
+
+AUTO_LADDER = ("int8", "int8-mixed", "int16x8", "float16")
+MIXED = "int8-mixed"
+STEPS = (*AUTO_LADDER, "dynamic", "float32")
+
+
+@dataclass(frozen=True)
+class Judgement:
+    drop: float | None
+    basis: str  # what the drop was measured on, for the reason text
+    within_budget: bool
+
+
+def judge(
+    task: Task,
+    float_metrics: Mapping[str, float | None],
+    quant_metrics: Mapping[str, float | None],
+    compare: Mapping[str, Any],
+    max_drop: float | None,
+) -> Judgement:
+    """How much the quantized model lost on the gate, and whether that is acceptable."""
+    gate = task.gate
+    before, after = float_metrics.get(gate.metric), quant_metrics.get(gate.metric)
+    if before is not None and after is not None:
+        drop: float | None = gate.drop({gate.metric: before}, {gate.metric: after})
+        basis = f"{gate.metric} drop"
+    else:
+        hook = getattr(task, "drop_without_labels", None)
+        drop = hook(compare) if hook is not None else None
+        basis = f"no labelled eval data: disagreement with float instead of {gate.metric} drop"
+    if max_drop is None:
+        return Judgement(drop, basis, True)
+    return Judgement(drop, basis, drop is not None and drop <= max_drop)
+
+
+def failure_message(
+    *,
+    model: str,
+    task: Task,
+    max_drop: float,
+    tried: list[tuple[str, float | None]],
+    worst: LayerError | None,
+) -> tuple[str, str]:
+    """``(message, hint)`` when no step met the budget."""
+    steps = ", ".join(
+        f"{mode} ({'failed' if drop is None else f'drop {drop:.4f}'})" for mode, drop in tried
+    )
+    message = (
+        f"no conversion of {model!r} keeps the {task.gate.metric} drop within --max-drop "
+        f"{max_drop:g}: tried {steps}; nothing was written"
+    )
+    if worst is not None:
+        message += f". The layer int8 hurts most: {worst.describe()}"
+    hint = (
+        "try --mode int16x8 (accurate, but slow on CPUs) or --mode float16, calibrate on "
+        "more representative data (the same preprocessing the device uses), raise "
+        "--max-drop if the loss is acceptable"
+    )
+    if worst is not None:
+        hint += (
+            f", or change the layer producing {worst.tensor!r} (e.g. keep its input range "
+            "small and symmetric, or normalise before it)"
+        )
+    return message, hint

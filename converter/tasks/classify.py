@@ -1,0 +1,154 @@
+"""Image classification: one output ``(N, classes)``, probabilities or logits.
+
+Evaluation data: an ``.npz`` with ``x`` and integer ``y``, or a folder with one subfolder
+of images per label (``converter.evaluate.load_eval``).
+
+Metrics: ``accuracy`` per model (only with labelled eval data). Cross metrics
+(``compare``): top-1 ``agreement`` (the fraction of samples where both models pick the
+same class: "did quantization change the model's behaviour", measurable without
+labels), ``mean_abs_diff``/``max_abs_diff`` of the outputs, and the confusion matrices
+(rows = true class, columns = predicted) of both models.
+
+Gate: accuracy, higher is better, default budget 0.01 (one point). Without labels the
+gate falls back to disagreement (``1 - agreement``), the accuracy a model would lose if
+the float model were always right.
+
+Plot: the float and the quantized confusion matrices side by side (without labels:
+quantized top-1 against float top-1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from converter.evaluate import load_eval, looks_like_probabilities
+from converter.tasks.base import Gate, Outputs, TaskEval
+from edge.errors import ConversionError
+from edge.manifest import DecoderSpec, InputSpec
+
+DEFAULT_THRESHOLD = 0.5
+
+
+class ClassifyTask:
+    name = "classify"
+    gate = Gate("accuracy", higher_is_better=True)
+    default_max_drop = 0.01
+
+    def check_outputs(self, output_shapes: Mapping[str, tuple[int, ...]], source: str) -> None:
+        shapes = list(output_shapes.values())
+        if len(shapes) != 1 or len(shapes[0]) != 1 or shapes[0][0] < 2:
+            described = ", ".join(f"{n} [batch, {', '.join(map(str, s))}]"
+                                  for n, s in output_shapes.items())
+            raise ConversionError(
+                f"{source!r} does not look like a classifier: its output(s) are {described}; "
+                "expected one output [batch, classes]",
+                hint="choose the --task that matches the model (detect, generate, anomaly)",
+            )
+
+    def default_labels(self, output_shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
+        (shape,) = output_shapes.values()
+        return [str(i) for i in range(shape[0])]
+
+    def load_eval(self, path: Path, spec: InputSpec, labels: Sequence[str]) -> TaskEval:
+        data = load_eval(path, spec, labels)
+        return TaskEval(data.x, data.y, data.source)
+
+    def metrics(self, outputs: Outputs, data: TaskEval) -> dict[str, float]:
+        if data.y is None:
+            return {}
+        top = _top1(outputs)
+        return {"accuracy": float((top == np.asarray(data.y)).mean())}
+
+    def compare(self, float_outputs: Outputs, quant_outputs: Outputs,
+                data: TaskEval) -> dict[str, Any]:
+        (float_out,) = float_outputs.values()
+        (quant_out,) = quant_outputs.values()
+        float_top, quant_top = float_out.argmax(axis=1), quant_out.argmax(axis=1)
+        diff = np.abs(float_out.astype(np.float64) - quant_out)
+        classes = float_out.shape[1]
+        result: dict[str, Any] = {
+            "agreement": float((float_top == quant_top).mean()),
+            "mean_abs_diff": float(diff.mean()),
+            "max_abs_diff": float(diff.max()),
+            "samples": len(float_out),
+        }
+        if data.y is not None:
+            y = np.asarray(data.y, np.int64)
+            result["confusion_float"] = _confusion(y, float_top, classes)
+            result["confusion"] = _confusion(y, quant_top, classes)
+        return result
+
+    def drop_without_labels(self, compare: Mapping[str, Any]) -> float | None:
+        agreement = compare.get("agreement")
+        return None if agreement is None else 1.0 - float(agreement)
+
+    def decoder(self, float_outputs: Outputs, data: TaskEval,
+                labels: Sequence[str]) -> DecoderSpec:
+        del data, labels
+        (float_out,) = float_outputs.values()
+        activation = "none" if looks_like_probabilities(float_out) else "softmax"
+        return DecoderSpec(
+            name="classify",
+            params={"top_k": 1, "threshold": DEFAULT_THRESHOLD, "activation": activation},
+        )
+
+    def plot(self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval,
+             labels: Sequence[str], path: Path) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        (float_out,) = float_outputs.values()
+        (quant_out,) = quant_outputs.values()
+        classes = float_out.shape[1]
+        float_top, quant_top = float_out.argmax(axis=1), quant_out.argmax(axis=1)
+        if data.y is not None:
+            y = np.asarray(data.y, np.int64)
+            panels = [("float32", _confusion(y, float_top, classes)),
+                      ("quantized", _confusion(y, quant_top, classes))]
+            ylabel = "true class"
+        else:
+            panels = [("quantized vs float top-1", _confusion(float_top, quant_top, classes))]
+            ylabel = "float model's class"
+        figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.4),
+                                    squeeze=False)
+        names = [str(label) for label in labels] or [str(i) for i in range(classes)]
+        for axis, (title, matrix) in zip(axes[0], panels, strict=True):
+            grid = np.asarray(matrix)
+            axis.imshow(grid, cmap="Blues")
+            correct = int(np.trace(grid))
+            axis.set_title(f"{title}: {correct}/{int(grid.sum())} on the diagonal")
+            axis.set_xlabel("predicted class")
+            axis.set_ylabel(ylabel)
+            ticks = range(classes)
+            axis.set_xticks(ticks, names, fontsize=7)
+            axis.set_yticks(ticks, names, fontsize=7)
+            if classes <= 20:
+                for (row, col), count in np.ndenumerate(grid):
+                    if count:
+                        axis.text(col, row, str(count), ha="center", va="center", fontsize=6,
+                                  color="white" if count > grid.max() / 2 else "black")
+        figure.tight_layout()
+        figure.savefig(path, dpi=80)
+        plt.close(figure)
+
+
+def _top1(outputs: Outputs) -> npt.NDArray[np.int64]:
+    (out,) = outputs.values()
+    return np.asarray(out.argmax(axis=1), np.int64)
+
+
+def _confusion(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64],
+               classes: int) -> list[list[int]]:
+    matrix = np.zeros((classes, classes), np.int64)
+    np.add.at(matrix, (rows, cols), 1)
+    return [[int(v) for v in row] for row in matrix]
+
+
+CLASSIFY = ClassifyTask()

@@ -1,0 +1,56 @@
+"""Class-aware non-maximum suppression in numpy (no TensorFlow on the device).
+
+Greedy NMS: take the highest score, drop every box of the SAME class whose IoU with it
+exceeds the threshold, repeat. Boxes of different classes never suppress each other.
+Boxes are ``x0, y0, x1, y1`` in any one unit; degenerate boxes have IoU 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+IndexArray = npt.NDArray[np.int64]
+
+
+def iou(box: FloatArray, boxes: FloatArray) -> FloatArray:
+    """IoU of one box ``(4,)`` with each of ``boxes`` ``(N, 4)``."""
+    ix0 = np.maximum(box[0], boxes[:, 0])
+    iy0 = np.maximum(box[1], boxes[:, 1])
+    ix1 = np.minimum(box[2], boxes[:, 2])
+    iy1 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
+    area = max(float(box[2] - box[0]), 0.0) * max(float(box[3] - box[1]), 0.0)
+    widths = np.clip(boxes[:, 2] - boxes[:, 0], 0, None)
+    areas = widths * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+    union = area + areas - inter
+    out: FloatArray = np.where(union > 0, inter / np.where(union > 0, union, 1), 0).astype(
+        np.float32
+    )
+    return out
+
+
+def nms(
+    boxes: FloatArray,
+    scores: FloatArray,
+    classes: IndexArray,
+    *,
+    iou_threshold: float,
+    max_detections: int,
+) -> IndexArray:
+    """Indices of the kept boxes, highest score first (at most ``max_detections``)."""
+    order = np.argsort(-scores, kind="stable")
+    suppressed = np.zeros(len(scores), bool)
+    keep: list[int] = []
+    for position, i in enumerate(order):
+        if suppressed[i]:
+            continue
+        keep.append(int(i))
+        if len(keep) >= max_detections:
+            break
+        rest = order[position + 1 :]
+        rest = rest[(classes[rest] == classes[i]) & ~suppressed[rest]]
+        if len(rest):
+            suppressed[rest[iou(boxes[i], boxes[rest]) > iou_threshold]] = True
+    return np.asarray(keep, np.int64)

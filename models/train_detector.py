@@ -1,0 +1,196 @@
+"""Train and ship the digit detector: ``python -m models.train_detector [--out DIR]``.
+
+Writes ``digits-detector.keras`` (weights, no optimizer state), ``digits-detector.int8.tflite``
+(full int8, manifest embedded), ``digits-detector.report.json`` and
+``digits-detector.report.png`` (held-out scenes, float vs int8 boxes).
+
+Recipe: ``EPOCHS`` epochs, each over ``SCENES_PER_EPOCH`` fresh synthetic scenes
+(``models.scenes``) drawn from the TRAINING digits only, Adam with cosine decay from
+2e-3, batch 32 (``models.detector`` has the head and the losses). Deterministic: one
+seed drives the split, the scenes, Keras's initialisers and shuffling; TensorFlow's op
+determinism is on.
+
+Calibration: 200 training scenes. Evaluation: ``EVAL_SCENES`` scenes of HELD-OUT digits
+(seed ``seed + 2``), regenerated identically by the tests from
+``models/zoo/digits-holdout.npz`` (``eval_scenes``), so nothing extra ships.
+
+Conversion: the converter API (``converter.convert.convert``, task ``detect``, mode
+``int8``, ``max_drop`` 0.03 mAP points), the same code path as ``edge convert``; the
+metrics, the decoder parameters and the plot come from ``converter.tasks.detect``, and
+the int8 numbers come from the device's own runtime path (LiteRT backend, device
+quantize/dequantize, device decoder). ``--convert-only`` re-converts a trained
+``.keras`` without training again.
+
+Manifest: input 96x96 gray, resize ``letterbox`` (half the training scenes carry the
+letterbox bars a 4:3 camera frame gets), decoder ``centernet``.
+
+The run fails (exit 1) when int8 mAP@0.5 is below ``MIN_MAP_RATIO`` of float (and the
+converter itself refuses to write a model that lost more than ``MAX_MAP_DROP``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from converter.quiet import import_tensorflow
+from converter.report import Report
+from models.data import DEFAULT_SEED, Split, split_digits
+from models.scenes import Scenes, make_scenes
+
+ZOO = Path(__file__).resolve().parent / "zoo"
+STEM = "digits-detector"
+EPOCHS = 12
+SCENES_PER_EPOCH = 3000
+CALIBRATION_SCENES = 200
+EVAL_SCENES = 300
+MIN_MAP_RATIO = 0.97
+MAX_MAP_DROP = 0.03  # the converter's gate: int8 may lose at most 3 mAP points
+LABELS = [str(i) for i in range(10)]
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+def inputs(scenes: Scenes) -> npt.NDArray[np.float32]:
+    """uint8 canvases -> what the model takes: float32 (N, 96, 96, 1) raw pixels."""
+    return scenes.images[..., np.newaxis].astype(np.float32)
+
+
+def eval_scenes(holdout_x: npt.NDArray[np.uint8], holdout_y: npt.NDArray[np.int64],
+                seed: int = DEFAULT_SEED) -> Scenes:
+    """The evaluation scenes: held-out digits only (the tests rebuild them with this)."""
+    return make_scenes(holdout_x, holdout_y, EVAL_SCENES, seed=seed + 2)
+
+
+def fit_detector(split: Split, *, seed: int, epochs: int = EPOCHS) -> Any:
+    tf = import_tensorflow()
+    import keras
+
+    from models.detector import box_loss, build_detector, encode_targets, focal_loss
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    x_train, y_train = split.part("train")
+    model = build_detector()
+    batch = 32
+    steps = epochs * -(-SCENES_PER_EPOCH // batch)
+    model.compile(
+        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps)),
+        loss=[focal_loss, box_loss],
+    )
+    _log(f"detector: {epochs} epochs x {SCENES_PER_EPOCH} scenes of {len(x_train)} training "
+         f"digits ({model.count_params()} parameters)")
+    start = time.monotonic()
+    for epoch in range(1, epochs + 1):
+        scenes = make_scenes(x_train, y_train, SCENES_PER_EPOCH, seed=seed * 1000 + epoch)
+        heat, ltrb = encode_targets(scenes.boxes, scenes.classes, scenes.image_index, len(scenes))
+        history = model.fit(inputs(scenes), [heat, ltrb], batch_size=batch,
+                            epochs=1, verbose=0)
+        losses = "  ".join(f"{k} {v[0]:.4f}" for k, v in sorted(history.history.items()))
+        _log(f"  epoch {epoch:2d}/{epochs}  {losses}  {time.monotonic() - start:5.1f} s")
+    return model
+
+
+def train(out: Path, *, seed: int = DEFAULT_SEED, epochs: int = EPOCHS) -> Report:
+    """Train, save the ``.keras``, then convert it (``convert_detector``); returns the report."""
+    from models.detector import build_detector
+
+    split = split_digits(seed)
+    trained = fit_detector(split, seed=seed, epochs=epochs)
+    # Ship the weights without the optimizer's state.
+    model = build_detector()
+    model.set_weights(trained.get_weights())
+    out.mkdir(parents=True, exist_ok=True)
+    keras_path = _relative(out / f"{STEM}.keras")
+    model.save(keras_path)
+    return convert_detector(keras_path, split, seed=seed, epochs=epochs)
+
+
+def convert_detector(keras_path: Path, split: Split, *, seed: int, epochs: int) -> Report:
+    """int8 conversion through the converter API, gated on mAP@0.5 (held-out scenes)."""
+    from converter.calibration import Calibration
+    from converter.convert import ConvertRequest, convert
+    from converter.tasks.base import TaskEval
+    from converter.tasks.detect import truth_lists
+
+    x_train, y_train = split.part("train")
+    calibration = Calibration(
+        inputs(make_scenes(x_train, y_train, CALIBRATION_SCENES, seed=seed + 1)),
+        source=f"{CALIBRATION_SCENES} training scenes (seed {seed + 1})",
+    )
+    scenes = eval_scenes(*split.part("holdout"), seed=seed)
+    data = TaskEval(inputs(scenes), truth_lists(scenes.boxes, scenes.classes,
+                                                scenes.image_index, len(scenes)),
+                    f"{EVAL_SCENES} held-out scenes (seed {seed + 2})")
+    _log(f"detector: converting {keras_path.name} to int8 (calibration: {calibration.source})")
+    report = convert(
+        ConvertRequest(
+            model=keras_path,
+            calibration=calibration,
+            out=keras_path.with_name(f"{STEM}.int8.tflite"),
+            task="detect",
+            labels=LABELS,
+            mode="int8",
+            max_drop=MAX_MAP_DROP,
+            eval=data,
+            report=keras_path.with_name(f"{STEM}.report.json"),
+            resize="letterbox",
+            progress=sys.stderr.isatty(),
+            extra_versions={"training": f"models.train_detector seed={seed} epochs={epochs}"},
+        )
+    )
+    sys.stdout.write(report.table())
+    return report
+
+
+def check_bar(report: Report) -> list[str]:
+    """The ways ``report`` misses the detector's bar (empty when it meets it)."""
+    float_map = report.metrics["float"].get("map50")
+    quant_map = report.metrics["quantized"].get("map50")
+    if not float_map or quant_map is None:
+        return ["no held-out mAP@0.5 was measured"]
+    if quant_map / float_map < MIN_MAP_RATIO:
+        return [f"int8 mAP@0.5 {quant_map:.4f} is below {MIN_MAP_RATIO} x float {float_map:.4f}"]
+    return []
+
+
+def _relative(path: Path) -> Path:
+    """``path`` relative to the working directory when inside it (the report names
+    ``models/zoo/...``, not the build machine's home folder)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m models.train_detector",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=ZOO, help=f"output folder (default {ZOO})")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--convert-only", action="store_true",
+                        help=f"skip training: convert the existing {STEM}.keras in --out")
+    args = parser.parse_args(argv)
+    import_tensorflow()
+    if args.convert_only:
+        report = convert_detector(_relative(args.out / f"{STEM}.keras"),
+                                  split_digits(args.seed), seed=args.seed, epochs=args.epochs)
+    else:
+        report = train(args.out, seed=args.seed, epochs=args.epochs)
+    failures = check_bar(report)
+    for failure in failures:
+        print(f"models.train_detector: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,28 @@
+"""Training the detector reproduces the shipped one (slow: about 10 minutes on 2 cores)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.data import DEFAULT_SEED
+from models.train_detector import STEM, ZOO, check_bar, train
+
+
+@pytest.mark.slow
+def test_training_reproduces_the_shipped_detector(tmp_path: Path) -> None:
+    from converter.quiet import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    report = train(tmp_path, seed=DEFAULT_SEED)
+    assert check_bar(report) == []
+    for suffix in (".keras", ".int8.tflite", ".report.json", ".report.png"):
+        assert (tmp_path / f"{STEM}{suffix}").is_file()
+    fresh = keras.saving.load_model(tmp_path / f"{STEM}.keras", compile=False)
+    shipped = keras.saving.load_model(ZOO / f"{STEM}.keras", compile=False)
+    for new, old in zip(fresh.get_weights(), shipped.get_weights(), strict=True):
+        np.testing.assert_allclose(new, old, atol=1e-5)
