@@ -54,7 +54,7 @@ from converter.measure import LATENCY_NOTE, float_ops, median_latency_ms
 from converter.quantize import MODES, SLOW_MODES, IoDtype, convert_saved_model
 from converter.quiet import import_tensorflow, native_output_captured
 from converter.report import LadderStep, Report
-from converter.rewrite import rewrite_for_quantization
+from converter.rewrite import rewrite_for_quantization, symmetric_batch_matmul_rhs
 from converter.source_model import SourceModel, load_source_model
 from converter.tasks.base import Outputs, Task, TaskEval
 from converter.tasks.registry import TASKS
@@ -273,6 +273,11 @@ def _walk(
                     saved, mode, calibration=ready.calibration, io_dtype=request.io_dtype
                 )
                 note = ""
+            if mode in ("int8", MIXED) and not request.no_rewrite:
+                # XNNPACK runs int8 BATCH_MATMUL only with a symmetric right-hand input;
+                # otherwise attention falls back to a kernel ~8x slower (docs/int8-speed.md).
+                content, fixes = symmetric_batch_matmul_rhs(content)
+                note = "; ".join(filter(None, [note, *fixes]))
         except ConversionError as err:
             if request.mode != "auto":
                 raise

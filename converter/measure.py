@@ -9,7 +9,7 @@ do not count.
 Latency: the median ``invoke()`` time (batch 1, 1 thread, XNNPACK as on the device)
 under ai_edge_litert on THIS machine, after a warm-up. It is what the report compares
 between float and quantized; the ratio on an ARM board (Cortex-A72/A76) differs, so the
-report says so and ``edge bench`` on the device is the number to trust.
+report says so, and a measurement on the device is the number to trust.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from edge.backends.litert import load_interpreter_class
 BOUNDARY_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
 LATENCY_NOTE = (
     "median invoke() on this workstation (ai_edge_litert, 1 thread, batch 1); "
-    "int8/float ratios on ARM boards differ: measure there with `edge bench`"
+    "int8/float ratios on ARM boards differ: measure there (`edge run` prints infer ms)"
 )
 
 

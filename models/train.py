@@ -193,9 +193,9 @@ def _vit(split: Split, out: Path, seed: int) -> list[Report]:
 
 
 def _vit_check(report: Report) -> list[str]:
-    from models.train_vit import check_bar as vit_check
+    from models.train_vit import check_drop
 
-    return vit_check(report)
+    return check_drop(report)
 
 
 def _gan(split: Split, out: Path, seed: int) -> list[Report]:
