@@ -11,6 +11,7 @@ signature's output keys, and those are what ``tflite_names`` maps to our names:
 
 - Keras 3 ``model.export`` names the signature outputs ``output_0``, ``output_1``, ...
   in the order of ``model.outputs`` (measured), so ``output_i`` -> ``model.output_names[i]``;
+  a model with dict outputs keeps its dict keys as signature keys (``_signature_keys``);
   shapes are checked against each other when the converted model is read.
 - A SavedModel folder's serving signature already has named outputs; they are kept.
 
@@ -125,7 +126,7 @@ def _keras_source(model: Any, path: Path) -> SourceModel:
         input_shape=tuple(int(d) for d in shape),
         input_name=_tensor_name(str(getattr(inputs[0], "name", ""))),
         output_shapes=shapes,
-        tflite_names={f"output_{i}": name for i, name in enumerate(names)},
+        tflite_names=_signature_keys(model, names),
         keras_model=model,
     )
 
@@ -173,8 +174,29 @@ def _load_saved_model(path: Path) -> SourceModel:
     )
 
 
+def _signature_keys(model: Any, names: list[str]) -> dict[str, str]:
+    """Signature output key -> output name.
+
+    Keras 3 export keys outputs ``output_0``, ``output_1``, ... in the order of
+    ``model.outputs``, but keeps a dict-output model's dict keys
+    (``keras.Model(x, {"boxes": b, "scores": s})``), measured on Keras 3.15; for those
+    the dict keys are the names (``_output_names``), so the map is the identity.
+    """
+    if isinstance(getattr(model, "_outputs_struct", None), dict):
+        return {name: name for name in names}
+    return {f"output_{i}": name for i, name in enumerate(names)}
+
+
 def _output_names(model: Any) -> list[str]:
-    """Functional models name their outputs; a Sequential's one output is its last layer."""
+    """Names of ``model.outputs``, in order: the dict keys of a dict-output model (what
+    ``predict`` and the export signature use), else the output layers' names (a
+    Sequential's one output is its last layer)."""
+    structure = getattr(model, "_outputs_struct", None)
+    if isinstance(structure, dict):
+        by_tensor = {id(tensor): str(key) for key, tensor in structure.items()}
+        keys = [by_tensor.get(id(output)) for output in model.outputs]
+        if all(keys):
+            return [str(key) for key in keys]
     names = getattr(model, "output_names", None)
     if names:
         return [str(n) for n in names]

@@ -209,3 +209,28 @@ def test_rewrite_is_called_and_its_notes_reported(
         ))  # fmt: skip
         assert report.rewrites == [f"fake rewrite, enabled={not no_rewrite}"]
     assert calls == [((32, 28, 28, 1), True), ((32, 28, 28, 1), False)]
+
+
+def test_dict_outputs_are_matched_by_their_keys(tmp_path: Path) -> None:
+    """Keras keeps dict keys as signature keys; the heads still map by name."""
+    from converter.calibration import Calibration
+    from converter.evaluate import float_outputs, tflite_outputs
+    from converter.quantize import convert_saved_model
+    from converter.source_model import load_source_model
+
+    keras = _keras()
+    inputs = keras.Input((6, 6, 1), name="pixels")
+    hidden = keras.layers.Dense(4, name="hidden")(keras.layers.Flatten()(inputs))
+    heads = {"zboxes": keras.layers.Dense(4, name="box_head")(hidden),
+             "ascores": keras.layers.Dense(3, activation="sigmoid", name="score_head")(hidden)}
+    keras.Model(inputs, heads).save(tmp_path / "dict.keras")
+    source = load_source_model(tmp_path / "dict.keras")
+    x = np.random.default_rng(0).uniform(0, 1, (20, 6, 6, 1)).astype(np.float32)
+    expected = float_outputs(source, x, None)
+    with source.saved_model() as saved:
+        content = convert_saved_model(saved, "float32", calibration=Calibration(x, "test"))
+    got = tflite_outputs(content, x, None, source.tflite_names, source.output_shapes)
+    assert set(got) == set(expected) == set(source.output_shapes)
+    for name in got:
+        np.testing.assert_allclose(got[name], expected[name], atol=1e-4)
+    assert {shape[0] for shape in source.output_shapes.values()} == {3, 4}

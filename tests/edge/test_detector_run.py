@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import numpy as np
@@ -19,6 +20,21 @@ MODEL = ZOO / f"{STEM}.int8.tflite"
 def _cameras() -> list[SyntheticCamera]:
     return [SyntheticCamera(fps=None, seed=seed, hold_frames=1, digit_count=count)
             for seed, count in ((11, 2), (12, 3), (13, 4))]
+
+
+def _matches(records: list[dict[str, Any]], truths: list[Any]) -> tuple[int, int]:
+    """(drawn digits found with IoU >= 0.5 and the right label, drawn digits)."""
+    found = drawn = 0
+    for record, truth in zip(records, truths, strict=True):
+        assert isinstance(truth, SceneTruth)
+        boxes = np.asarray([d["box"] for d in record["detections"]], np.float32).reshape(-1, 4)
+        labels = [d["label"] for d in record["detections"]]
+        for digit in truth.digits:
+            drawn += 1
+            overlaps = iou(np.asarray(digit.box, np.float32), boxes)
+            found += any(o >= 0.5 and label == str(digit.label)
+                         for o, label in zip(overlaps, labels, strict=True))
+    return found, drawn
 
 
 def test_run_finds_the_drawn_digits(run_edge: RunEdge, tmp_path: Path,
@@ -39,16 +55,9 @@ def test_run_finds_the_drawn_digits(run_edge: RunEdge, tmp_path: Path,
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "out.jsonl")
     assert len(records) == 60
-    found = drawn = 0
-    for record, truth in zip(records, truths, strict=True):
+    for record in records:
         result_validator.validate(record)
-        boxes = np.asarray([d["box"] for d in record["detections"]], np.float32).reshape(-1, 4)
-        labels = [d["label"] for d in record["detections"]]
-        for digit in truth.digits:
-            drawn += 1
-            overlaps = iou(np.asarray(digit.box, np.float32), boxes)
-            found += any(o >= 0.5 and label == str(digit.label)
-                         for o, label in zip(overlaps, labels, strict=True))
+    found, drawn = _matches(records, truths)
     assert found / drawn >= 0.9, f"{found}/{drawn} drawn digits found (IoU >= 0.5, right label)"
 
 
@@ -83,16 +92,8 @@ def test_synthetic_scene_mode_from_config(run_edge: RunEdge, tmp_path: Path) -> 
                      "60", "--sink", "jsonl:o.jsonl"])
     assert done.returncode == 0, done.stderr
     camera = SyntheticCamera(fps=None, hold_frames=1, digit_count=3)
-    found = drawn = 0
-    for record in read_jsonl(tmp_path / "o.jsonl"):
-        truth = camera.truth(record["source"]["frame"])
-        assert isinstance(truth, SceneTruth)
-        boxes = np.asarray([d["box"] for d in record["detections"]], np.float32).reshape(-1, 4)
-        labels = [d["label"] for d in record["detections"]]
-        for digit in truth.digits:
-            drawn += 1
-            overlaps = iou(np.asarray(digit.box, np.float32), boxes)
-            found += any(o >= 0.5 and label == str(digit.label)
-                         for o, label in zip(overlaps, labels, strict=True))
+    records = read_jsonl(tmp_path / "o.jsonl")
+    truths = [camera.truth(record["source"]["frame"]) for record in records]
+    found, drawn = _matches(records, truths)
     assert drawn >= 150  # frames may be dropped by the live camera, not many at 200 fps
     assert found / drawn >= 0.9, f"{found}/{drawn} drawn digits found (IoU >= 0.5, right label)"
