@@ -50,6 +50,7 @@ from converter.quiet import import_tensorflow
 from converter.report import Report
 from models.augment import Augmentation
 from models.data import DEFAULT_SEED, Split, split_digits, write_holdout
+from models.fit import train_epochs
 
 ZOO = Path(__file__).resolve().parent / "zoo"
 CNN_STEM = "digits-cnn"
@@ -113,7 +114,6 @@ def fit_cnn(split: Split, *, seed: int, epochs: int) -> Any:
     x_train, y_train = split.part("train")
     x_val, y_val = split.part("validation")
     rng = np.random.default_rng(seed)
-    augment = Augmentation()
     model = build_cnn()
     batch = 64
     steps = epochs * -(-len(x_train) // batch)
@@ -122,20 +122,8 @@ def fit_cnn(split: Split, *, seed: int, epochs: int) -> Any:
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    _log(f"cnn: training on {len(x_train)} digits for {epochs} epochs (batch {batch})")
-    start = time.monotonic()
-    for epoch in range(1, epochs + 1):
-        # A fresh augmentation per epoch: the model never sees the same variant twice.
-        x_epoch = _inputs(augment(x_train, rng))
-        history = model.fit(x_epoch, y_train, batch_size=batch, epochs=1, verbose=0)
-        _, val_acc = model.evaluate(_inputs(x_val), y_val, batch_size=256, verbose=0)
-        _log(
-            f"  epoch {epoch:2d}/{epochs}  loss {history.history['loss'][0]:.4f}  "
-            f"train acc {history.history['accuracy'][0]:.4f}  val acc {val_acc:.4f}  "
-            f"{time.monotonic() - start:5.1f} s"
-        )
-    _log(f"cnn: trained in {time.monotonic() - start:.1f} s")
-    return model
+    return train_epochs(model, "cnn", x_train=x_train, targets=y_train, x_val=x_val,
+                        y_val=y_val, rng=rng, epochs=epochs, batch=batch)
 
 
 def check_bar(report: Report) -> list[str]:

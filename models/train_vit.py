@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ from converter.quiet import import_tensorflow
 from converter.report import Report
 from models.augment import Augmentation
 from models.data import DEFAULT_SEED, HOLDOUT_FILE, Split, split_digits, write_holdout
+from models.fit import train_epochs
 from models.train import CALIBRATION_SAMPLES, ZOO, _inputs, _log, _relative
 
 VIT_STEM = "digits-vit"
@@ -111,7 +111,6 @@ def fit_vit(split: Split, *, seed: int, epochs: int) -> Any:
     x_train, y_train = split.part("train")
     x_val, y_val = split.part("validation")
     rng = np.random.default_rng(seed)
-    augment = Augmentation()
     model = build_vit()
     batch = 64
     per_epoch = -(-len(x_train) // batch)
@@ -124,20 +123,8 @@ def fit_vit(split: Split, *, seed: int, epochs: int) -> Any:
         metrics=["accuracy"],
     )
     targets = keras.utils.to_categorical(y_train, 10)
-    _log(f"vit: training on {len(x_train)} digits for {epochs} epochs (batch {batch})")
-    start = time.monotonic()
-    for epoch in range(1, epochs + 1):
-        x_epoch = _inputs(augment(x_train, rng))
-        history = model.fit(x_epoch, targets, batch_size=batch, epochs=1, verbose=0)
-        predicted = model.predict(_inputs(x_val), batch_size=250, verbose=0).argmax(axis=1)
-        _log(
-            f"  epoch {epoch:2d}/{epochs}  loss {history.history['loss'][0]:.4f}  "
-            f"train acc {history.history['accuracy'][0]:.4f}  "
-            f"val acc {float((predicted == y_val).mean()):.4f}  "
-            f"{time.monotonic() - start:5.1f} s"
-        )
-    _log(f"vit: trained in {time.monotonic() - start:.1f} s")
-    return model
+    return train_epochs(model, "vit", x_train=x_train, targets=targets, x_val=x_val,
+                        y_val=y_val, rng=rng, epochs=epochs, batch=batch)
 
 
 def check_drop(report: Report) -> list[str]:
