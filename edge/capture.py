@@ -4,6 +4,10 @@ A camera delivers frames whether or not inference keeps up. Queuing them would m
 every result older than the one before, so the slot holds one frame: a new frame
 replaces an unread one, and the replaced frame is counted in ``dropped``. Errors on the
 capture thread are handed to the reader and re-raised there.
+
+``frames`` yields ``None`` when no frame arrived within ``poll`` seconds: an idle tick, so
+the main loop keeps supervising (status line, watchdog, stop flag) while a camera is
+stalled or reconnecting instead of blocking inside the reader.
 """
 
 from __future__ import annotations
@@ -27,11 +31,12 @@ class LatestFrameReader:
         self._thread = threading.Thread(target=self._capture, name="capture", daemon=True)
         self._thread.start()
 
-    def frames(self, stop: threading.Event, poll: float = 0.1) -> Iterator[Frame]:
-        """Yield the newest frame each time one is ready, until the source ends or ``stop``."""
+    def frames(self, stop: threading.Event, poll: float = 0.1) -> Iterator[Frame | None]:
+        """Yield the newest frame each time one is ready (``None`` after ``poll`` seconds
+        without one), until the source ends or ``stop`` is set."""
         while not stop.is_set():
             with self._lock:
-                while self._frame is None and not self._finished and not stop.is_set():
+                if self._frame is None and not self._finished and not stop.is_set():
                     self._lock.wait(poll)
                 frame, self._frame = self._frame, None
                 finished, error = self._finished, self._error
@@ -41,6 +46,8 @@ class LatestFrameReader:
                 raise error
             elif finished:
                 return
+            else:
+                yield None
 
     def close(self, timeout: float = 2.0) -> None:
         self._stopping = True

@@ -18,10 +18,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge import __version__
 from edge.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, EdgeError
+
+if TYPE_CHECKING:
+    from edge.pipeline import RunStats
 
 log = logging.getLogger("edge")
 
@@ -167,7 +170,6 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def _cmd_run(args: argparse.Namespace) -> int:
     from edge import app
     from edge.config import load_config
-    from edge.pipeline import RunStats
 
     config = load_config(args.config, _run_overrides(args))
     last: dict[str, float] = {"frames": 0, "time": 0.0}
@@ -178,18 +180,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
         last.update(frames=stats.frames, time=stats.elapsed)
         recent = list(stats.infer_ms)[-max(1, int(window_frames)):]
         infer = sum(recent) / len(recent) if recent else 0.0
-        log.info("%d frames | %.1f fps | infer %.2f ms | dropped %d", stats.frames,
-                 window_frames / window_time if window_time > 0 else 0.0, infer, stats.dropped)
+        log.info("%d frames | %.1f fps | infer %.2f ms | dropped %d%s", stats.frames,
+                 window_frames / window_time if window_time > 0 else 0.0, infer, stats.dropped,
+                 _health_text(stats))
 
     sinks = ", ".join(str(getattr(s, "path", s.kind)) for s in config.sinks)
     log.info("running on %s -> %s (Ctrl-C stops)", config.source.kind, sinks)
     with _stop_on_signals() as stop:
         stats = app.run(config, stop=stop, status=status)
     summary = stats.summary()
-    log.info("done: %d frames in %.1f s (%.1f fps), infer p50 %.2f ms p95 %.2f ms, dropped %d",
-             summary["frames"], summary["seconds"], summary["fps"], summary["infer_ms_p50"],
-             summary["infer_ms_p95"], summary["dropped"])
+    log.info("done: %d frames in %.1f s (%.1f fps), infer p50 %.2f ms p95 %.2f ms, dropped %d"
+             ", reconnects %d, sink drops %d", summary["frames"], summary["seconds"],
+             summary["fps"], summary["infer_ms_p50"], summary["infer_ms_p95"],
+             summary["dropped"], summary["reconnects"], summary["sink_drops"])
     return EXIT_OK
+
+
+def _health_text(stats: RunStats) -> str:
+    """The status line's tail: only what is not normal, so a healthy line stays short."""
+    parts = []
+    if stats.source_state not in ("running", "opening") or stats.reconnects:
+        parts.append(f"source {stats.source_state} (reconnects {stats.reconnects})")
+    for name, state in sorted(stats.sink_state.items()):
+        parts.append(f"{name} {state}")
+    if stats.sink_drops:
+        parts.append(f"sink drops {stats.sink_drops}")
+    return "".join(f" | {part}" for part in parts)
 
 
 @contextmanager

@@ -1,9 +1,18 @@
-"""The only loop: frames -> inference -> records -> sinks.
+"""The only loop: frames -> inference -> records -> sinks (and frame observers).
 
 Live sources are read through ``LatestFrameReader`` (newest frame only, drops counted);
 files and folders are iterated directly so no frame is lost. Inference runs on the
-calling thread, which is also where the systemd watchdog will be fed, so a stalled
-pipeline stops the pings. ``stop`` (set by a signal handler) ends the loop cleanly.
+calling thread. The reader yields idle ticks while a live source delivers nothing, so
+the loop keeps supervising during a stall: it refreshes the health counters, prints
+the status line and runs the tick hooks (the systemd watchdog is one), and a stalled
+or hung pipeline is visible there rather than silent. ``stop`` (set by a signal
+handler) ends the loop cleanly.
+
+Extension points, each optional:
+- ``observers``: objects with ``observe(frame, record)`` and ``close()`` that need the
+  picture as well as the record (preview window, video recorder, snapshots);
+- ``tick_hooks``: callables run on every loop turn, frame or idle, with the stats;
+- a source's ``health()`` and a sink's ``dropped`` / ``state`` feed ``RunStats``.
 """
 
 from __future__ import annotations
@@ -13,14 +22,15 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
 from edge.capture import LatestFrameReader
 from edge.inference import Inference
 from edge.record import RecordContext, to_record
-from edge.sinks.base import Sink
-from edge.sources.base import Source
+from edge.sinks.base import Record, Sink
+from edge.sources.base import Source, SourceHealth
 from edge.types import Frame, Result
 
 _WINDOW = 2048
@@ -36,6 +46,13 @@ class RunStats:
     dropped: int = 0
     infer_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_WINDOW))
     total_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_WINDOW))
+    # Health, refreshed on every loop turn (frame or idle tick).
+    source_state: str = "opening"
+    reconnects: int = 0
+    last_frame_at: float = 0.0  # time.monotonic() of the last frame processed, 0 = none
+    source_activity_at: float = 0.0  # the source's own last_activity (see SourceHealth)
+    sink_dropped: dict[str, int] = field(default_factory=dict)  # per sink name
+    sink_state: dict[str, str] = field(default_factory=dict)  # sinks that report one
 
     @property
     def elapsed(self) -> float:
@@ -45,7 +62,11 @@ class RunStats:
     def fps(self) -> float:
         return self.frames / self.elapsed if self.elapsed > 0 else 0.0
 
-    def summary(self) -> dict[str, float]:
+    @property
+    def sink_drops(self) -> int:
+        return sum(self.sink_dropped.values())
+
+    def summary(self) -> dict[str, Any]:
         infer = np.asarray(self.infer_ms or [0.0])
         total = np.asarray(self.total_ms or [0.0])
         return {
@@ -56,10 +77,21 @@ class RunStats:
             "infer_ms_p50": round(float(np.percentile(infer, 50)), 3),
             "infer_ms_p95": round(float(np.percentile(infer, 95)), 3),
             "total_ms_p50": round(float(np.percentile(total, 50)), 3),
+            "reconnects": self.reconnects,
+            "sink_drops": self.sink_drops,
         }
 
 
 StatusCallback = Callable[[RunStats], None]
+TickHook = Callable[[RunStats], None]
+
+
+class FrameObserver(Protocol):
+    """Something that needs the frame itself beside its record (preview, recorder)."""
+
+    def observe(self, frame: Frame, record: Record) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class Pipeline:
@@ -74,6 +106,8 @@ class Pipeline:
         max_frames: int | None = None,
         status: StatusCallback | None = None,
         status_interval: float = 5.0,
+        observers: Sequence[FrameObserver] = (),
+        tick_hooks: Sequence[TickHook] = (),
     ) -> None:
         self.source = source
         self.inference = inference
@@ -83,18 +117,24 @@ class Pipeline:
         self.max_frames = max_frames
         self.status = status
         self.status_interval = status_interval
+        self.observers = list(observers)
+        self.tick_hooks = list(tick_hooks)
         self.stats = RunStats()
 
     def run(self, stop: threading.Event | None = None) -> RunStats:
         stop = stop or threading.Event()
         reader = LatestFrameReader(self.source) if self.source.live else None
-        frames: Iterator[Frame] = reader.frames(stop) if reader else iter(self.source)
+        frames: Iterator[Frame | None] = reader.frames(stop) if reader else iter(self.source)
         next_status = time.monotonic() + self.status_interval
         try:
             for frame in frames:
-                self._process(frame)
+                if frame is not None:
+                    self._process(frame)
                 if reader is not None:
                     self.stats.dropped = reader.dropped
+                self._refresh_health()
+                for hook in self.tick_hooks:
+                    hook(self.stats)
                 if self.status and time.monotonic() >= next_status:
                     self.status(self.stats)
                     next_status = time.monotonic() + self.status_interval
@@ -106,7 +146,26 @@ class Pipeline:
                 self.stats.dropped = reader.dropped
             else:
                 self.source.close()
+            self._refresh_health()
         return self.stats
+
+    def _refresh_health(self) -> None:
+        health: SourceHealth | None = None
+        reporter = getattr(self.source, "health", None)
+        if callable(reporter):
+            health = reporter()
+        if health is not None:
+            self.stats.source_state = health.state
+            self.stats.reconnects = health.reconnects
+            self.stats.source_activity_at = health.last_activity
+        elif self.stats.frames:
+            self.stats.source_state = "running"
+            self.stats.source_activity_at = self.stats.last_frame_at
+        for sink in self.sinks:
+            self.stats.sink_dropped[sink.name] = int(getattr(sink, "dropped", 0))
+            state = getattr(sink, "state", None)
+            if isinstance(state, str):
+                self.stats.sink_state[sink.name] = state
 
     def _process(self, frame: Frame) -> None:
         detections, extra, latency = self.inference(frame)
@@ -114,6 +173,9 @@ class Pipeline:
         record = to_record(result, self.context)
         for sink in self.sinks:
             sink.write(record)
+        for observer in self.observers:
+            observer.observe(frame, record)
         self.stats.frames += 1
+        self.stats.last_frame_at = time.monotonic()
         self.stats.infer_ms.append(latency.infer)
         self.stats.total_ms.append(latency.total)
