@@ -6,20 +6,27 @@ Constructors below take the values they use, never the whole config.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 
 from edge.config import RunConfig
 from edge.inference import Inference
 from edge.model import load_model
-from edge.pipeline import Pipeline, RunStats, StatusCallback
+from edge.pipeline import Pipeline, RunStats, StatusCallback, TickHook
 from edge.record import RecordContext
 from edge.sinks import BackgroundSink, open_sink
 from edge.sources import open_source
 
 
 def run(config: RunConfig, *, stop: threading.Event | None = None,
-        status: StatusCallback | None = None) -> RunStats:
-    """Run until the source ends, ``max_frames`` is reached or ``stop`` is set."""
+        status: StatusCallback | None = None, tick_hooks: Sequence[TickHook] = (),
+        on_start: Callable[[Pipeline], None] | None = None) -> RunStats:
+    """Run until the source ends, ``max_frames`` is reached or ``stop`` is set.
+
+    ``on_start`` is called with the pipeline once the model is loaded and the sinks and
+    the source are open, just before the first frame (the service's READY=1); the
+    ``tick_hooks`` run on every loop turn (the service's watchdog, status and reload).
+    """
     with ExitStack() as stack:
         model = load_model(config.model, config.decoder)
         stack.callback(model.close)
@@ -40,5 +47,8 @@ def run(config: RunConfig, *, stop: threading.Event | None = None,
         pipeline = Pipeline(
             source, inference, sinks, context, model.manifest.labels,
             max_frames=config.max_frames, status=status, status_interval=config.status_interval,
+            tick_hooks=tick_hooks,
         )
+        if on_start is not None:
+            on_start(pipeline)
         return pipeline.run(stop)

@@ -12,11 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -168,10 +165,11 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from edge import app
     from edge.config import load_config
+    from edge.service.runner import run_service
 
-    config = load_config(args.config, _run_overrides(args))
+    overrides = _run_overrides(args)
+    config = load_config(args.config, overrides)
     last: dict[str, float] = {"frames": 0, "time": 0.0}
 
     def status(stats: RunStats) -> None:
@@ -186,8 +184,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     sinks = ", ".join(str(getattr(s, "path", s.kind)) for s in config.sinks)
     log.info("running on %s -> %s (Ctrl-C stops)", config.source.kind, sinks)
-    with _stop_on_signals() as stop:
-        stats = app.run(config, stop=stop, status=status)
+    # SIGINT/SIGTERM stop cleanly, SIGHUP reloads the config's model (edge.service.signals).
+    stats = run_service(config, lambda: load_config(args.config, overrides), status)
     summary = stats.summary()
     log.info("done: %d frames in %.1f s (%.1f fps), infer p50 %.2f ms p95 %.2f ms, dropped %d"
              ", reconnects %d, sink drops %d", summary["frames"], summary["seconds"],
@@ -206,31 +204,6 @@ def _health_text(stats: RunStats) -> str:
     if stats.sink_drops:
         parts.append(f"sink drops {stats.sink_drops}")
     return "".join(f" | {part}" for part in parts)
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
-    """SIGINT/SIGTERM set an event the loop checks, so sinks are flushed and closed."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def handle(signum: int, frame: object) -> None:
-        del frame
-        if stop.is_set():  # a second Ctrl-C: the user really wants out
-            raise KeyboardInterrupt
-        log.info("stopping on %s", signal.Signals(signum).name)
-        stop.set()
-
-    for sig in previous:
-        signal.signal(sig, handle)
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:

@@ -78,6 +78,11 @@ class SyntheticSource(Strict):
         1, ge=1, le=4, description="digits per frame; more than 1 draws them at non-overlapping "
         "places (2-4, for detector models) and the truth lists every digit's label and box",
     )
+    freeze_after: int | None = Field(
+        None, ge=0, description="simulate a hung camera: after this many frames the camera "
+        "delivers nothing more and its read blocks until the run stops (no activity, so the "
+        "systemd watchdog stops being fed); for testing the watchdog",
+    )
 
 
 class CameraSource(Strict):
@@ -123,6 +128,19 @@ class StdoutSink(Strict):
 SinkConfig = Annotated[JsonlSink | StdoutSink, Field(discriminator="kind")]
 
 
+class ServiceConfig(Strict):
+    """How ``edge run`` behaves under systemd (read only when systemd asks for it)."""
+
+    watchdog_window: float | None = Field(
+        None, gt=0, description="seconds without a processed frame (or, while the source "
+        "reconnects, without a reopen attempt) after which WATCHDOG=1 pings stop so systemd "
+        "restarts the service; default: the unit's WatchdogSec (WATCHDOG_USEC)",
+    )
+    status_every: float = Field(
+        2.0, gt=0, description="seconds between STATUS= updates sent to systemd",
+    )
+
+
 class RunConfig(Strict):
     device: str = Field(default_factory=socket.gethostname, description="name in every record")
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -133,6 +151,9 @@ class RunConfig(Strict):
     )
     max_frames: int | None = Field(None, ge=1, description="stop after this many frames")
     status_interval: float = Field(5.0, gt=0, description="seconds between status lines")
+    service: ServiceConfig = Field(
+        default_factory=ServiceConfig, description="systemd watchdog and status settings"
+    )
 
 
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:

@@ -149,6 +149,15 @@ class Pipeline:
             self._refresh_health()
         return self.stats
 
+    def swap_model(self, inference: Inference, context: RecordContext,
+                   labels: Sequence[str]) -> None:
+        """Run the next frame through another model (a reload). Call it on the loop thread
+        (from a tick hook), so no frame is ever half through the old model and half through
+        the new one; records carry the new model's name and sha256 from the next frame on."""
+        self.inference = inference
+        self.context = context
+        self.labels = tuple(labels)
+
     def _refresh_health(self) -> None:
         health: SourceHealth | None = None
         reporter = getattr(self.source, "health", None)

@@ -43,7 +43,7 @@ def open_source(config: SourceConfig) -> Source:
         return SyntheticCamera(
             width=config.width, height=config.height, fps=config.fps, seed=config.seed,
             hold_frames=config.hold_frames, digit_scale=config.digit_scale,
-            digit_count=config.digits,
+            digit_count=config.digits, freeze_after=config.freeze_after,
         )
     if isinstance(config, CameraSource):
         return OpenCVSource.camera(config.device, width=config.width, height=config.height,

@@ -16,11 +16,16 @@ frame height (22-36 px once a 320x240 frame is letterboxed to the detector's 96x
 within the 20-40 px tiles it was trained on).
 ``truth(i)`` then returns a ``SceneTruth`` listing every digit's label and ink box. The
 single-digit mode (the default) is unchanged.
+
+Hung camera (``freeze_after``, config ``[source] freeze_after = N``), for the watchdog
+tests: after N frames the iterator blocks until ``close()``, delivering nothing and
+reporting no activity, the way a camera read that never returns looks to the loop.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -92,6 +97,7 @@ class SyntheticCamera:
         digit_scale: float = 0.9,
         digits: tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]] | None = None,
         digit_count: int = 1,
+        freeze_after: int | None = None,
     ) -> None:
         if not 1 <= digit_count <= MAX_SCENE_DIGITS:
             raise SourceError(f"the synthetic camera draws 1..{MAX_SCENE_DIGITS} digits per "
@@ -104,7 +110,8 @@ class SyntheticCamera:
         order_rng = np.random.default_rng(seed)
         self._order = order_rng.permutation(len(self._images))
         self._background = _background(width, height, seed)
-        self._closed = False
+        self.freeze_after = freeze_after
+        self._closed = threading.Event()
 
     def digit_index(self, frame: int) -> int:
         slot = frame // self.hold_frames
@@ -166,7 +173,10 @@ class SyntheticCamera:
     def __iter__(self) -> Iterator[Frame]:
         start = time.monotonic()
         frame = 0
-        while not self._closed:
+        while not self._closed.is_set():
+            if self.freeze_after is not None and frame >= self.freeze_after:
+                self._closed.wait()  # a hung read: no frame, no error, until closed
+                return
             if self.fps:
                 delay = start + frame / self.fps - time.monotonic()
                 if delay > 0:
@@ -175,7 +185,7 @@ class SyntheticCamera:
             frame += 1
 
     def close(self) -> None:
-        self._closed = True
+        self._closed.set()
 
     def _placement(self, frame: int) -> tuple[int, int, int]:
         """Top-left corner and size of the digit tile: a slow Lissajous drift about the centre."""

@@ -1,0 +1,159 @@
+"""SIGHUP: re-read the config and the model, validate the new model, then swap it in.
+
+What reloads live, and what needs a restart:
+
+- reloaded: ``[model]`` (path, threads, runtime, task, labels, input) and ``[decoder]``;
+  the model file is read again even when its path did not change;
+- applied with the new model: ``device``, ``status_interval``;
+- needs a restart (logged as such, the running values stay): ``[source]``,
+  ``[[sinks]]``, ``max_frames``, ``[service]`` (``systemctl restart edge``).
+
+Flags given on the command line still override the file, as at start.
+
+The new model is loaded and checked on a worker thread while the old one keeps
+running: load it, then run one inference on a blank frame of the model's input size.
+Only a model that passed is handed to the loop thread, which swaps it in between two
+frames (``Pipeline.swap_model``), so records switch from one model to the other with
+no gap and every record names the model that produced it. A config that does not
+validate, a model that does not load or fails its test inference is refused: the
+refusal is logged with the reason and the old model keeps running.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from edge.config import RunConfig
+from edge.errors import EdgeError
+from edge.inference import Inference
+from edge.model import LoadedModel, load_model
+from edge.pipeline import Pipeline, RunStats
+from edge.types import Frame
+
+log = logging.getLogger("edge")
+
+RESTART_KEYS = ("source", "sinks", "max_frames", "service")
+
+
+@dataclasses.dataclass
+class _Candidate:
+    config: RunConfig
+    model: LoadedModel
+    inference: Inference
+    load_seconds: float
+
+
+class Reloader:
+    """The loop's reload hook. ``request()`` is safe to call from a signal handler."""
+
+    def __init__(self, running: RunConfig, read_config: Callable[[], RunConfig]) -> None:
+        self.running = running
+        self._read_config = read_config
+        self._requested = threading.Event()
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._candidate: _Candidate | None = None
+        self._pipeline: Pipeline | None = None
+        self._model: LoadedModel | None = None  # the reloaded model in use (closed by us)
+        self.reloads = 0
+        self.refusals = 0
+
+    def attach(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+
+    def request(self) -> None:
+        self._requested.set()
+
+    def __call__(self, stats: RunStats) -> None:
+        """Tick hook (loop thread): start a check when asked, swap a model that passed."""
+        del stats
+        if self._requested.is_set() and (self._worker is None or not self._worker.is_alive()):
+            self._requested.clear()
+            self._worker = threading.Thread(target=self._prepare, name="reload", daemon=True)
+            self._worker.start()
+        with self._lock:
+            candidate, self._candidate = self._candidate, None
+        if candidate is not None:
+            self._swap(candidate)
+
+    def close(self) -> None:
+        """Wait for a check under way, then close models that never reached the loop."""
+        if self._worker is not None:
+            self._worker.join(timeout=30)
+        with self._lock:
+            leftover, self._candidate = self._candidate, None
+        if leftover is not None:
+            leftover.model.close()
+        if self._model is not None:
+            self._model.close()
+
+    def _prepare(self) -> None:
+        """Worker thread: read and validate; hand a good model to the loop thread."""
+        log.info("reload: re-reading the config and the model")
+        try:
+            config = self._read_config()
+        except EdgeError as exc:
+            self._refuse(f"the config is not valid: {exc}")
+            return
+        changed = [key for key in RESTART_KEYS
+                   if getattr(config, key) != getattr(self.running, key)]
+        if changed:
+            log.warning("reload: %s changed: needs a restart (systemctl restart edge); "
+                        "not applied, the running values stay", ", ".join(changed))
+        started = time.monotonic()
+        try:
+            model = load_model(config.model, config.decoder)
+        except EdgeError as exc:
+            self._refuse(str(exc))
+            return
+        try:
+            inference = Inference(model)
+            inference(blank_frame(model))
+        except Exception as exc:  # any failure of the new model is a refusal
+            model.close()
+            self._refuse(f"{model.file.path} failed its test inference: {exc}")
+            return
+        seconds = time.monotonic() - started
+        kept = {key: getattr(self.running, key) for key in RESTART_KEYS}
+        with self._lock:
+            self._candidate = _Candidate(config.model_copy(update=kept), model, inference,
+                                         seconds)
+
+    def _refuse(self, reason: str) -> None:
+        self.refusals += 1
+        log.error("reload refused: %s; the old model keeps running", reason)
+
+    def _swap(self, candidate: _Candidate) -> None:
+        pipeline = self._pipeline
+        if pipeline is None:
+            candidate.model.close()
+            return
+        model, config = candidate.model, candidate.config
+        context = dataclasses.replace(
+            pipeline.context, device=config.device, model_name=model.manifest.name,
+            model_sha256=model.file.sha256, task=model.manifest.task,
+        )
+        pipeline.swap_model(candidate.inference, context, model.manifest.labels)
+        pipeline.status_interval = config.status_interval
+        if self._model is not None:
+            self._model.close()
+        self._model = model
+        self.running = config
+        self.reloads += 1
+        log.info("reload: now running %s (%s, sha256 %s…), loaded and checked in %.2f s",
+                 model.manifest.name, model.file.path, model.file.sha256[:12],
+                 candidate.load_seconds)
+
+
+def blank_frame(model: LoadedModel) -> Frame:
+    """A black frame of the model's input size: the reload's test inference."""
+    shape = model.backend.inputs[0].shape
+    height, width = (int(shape[1]), int(shape[2])) if len(shape) == 4 else (64, 64)
+    image = np.zeros((max(height, 1), max(width, 1), 3), np.uint8)
+    return Frame(image, 0, time.time(), "reload-check")
