@@ -1,6 +1,6 @@
 """The ``edge`` command: ``main(argv) -> exit code``.
 
-Subcommands: run, convert, inspect, check-config. Importing this module imports no
+Subcommands: run, convert, inspect, check-config, service. Importing this module imports no
 TensorFlow: ``convert`` imports the ``converter`` package inside its handler, only when
 called, and names the extra to install when it is missing.
 
@@ -114,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path, help="TOML config file")
     check.add_argument("--json", action="store_true", help="print the resolved config as JSON")
     check.set_defaults(handler=_cmd_check_config)
+
+    from edge.service.command import add_service_parser
+
+    add_service_parser(commands)
     return parser
 
 
