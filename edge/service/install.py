@@ -24,6 +24,7 @@ a later user given the same uid would own the files left behind (``userdel edge`
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -101,7 +102,7 @@ def uninstall_steps(root: Path | None, purge: bool) -> list[Step]:
     ]
     data = [in_root(root, d) for d in (unit.STATE_DIR, unit.LOGS_DIR, unit.CONFIG_DIR)]
     if purge:
-        steps.extend(Step(f"remove {d} and everything in it", lambda d=d: remove(d))
+        steps.extend(Step(f"remove {d} and everything in it", functools.partial(remove, d))
                      for d in data)
     else:
         steps.append(Step(f"keep {', '.join(map(str, data))} (--purge removes them)",
