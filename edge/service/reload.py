@@ -127,7 +127,7 @@ class Reloader:
 
     def _refuse(self, reason: str) -> None:
         self.refusals += 1
-        log.error("reload refused: %s; the old model keeps running", reason)
+        log.error("reload refused, the old model keeps running: %s", reason)
 
     def _swap(self, candidate: _Candidate) -> None:
         pipeline = self._pipeline

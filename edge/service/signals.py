@@ -4,8 +4,9 @@
   sink writes out its queue and closes, and the exit code is 0.
 - A second SIGTERM while stopping is logged and ignored, so the flush is never cut
   short into exit 130 (systemd sends SIGKILL itself after ``TimeoutStopSec=`` if the
-  flush really hangs). A second SIGINT (Ctrl-C twice in a terminal) still means "out
-  now": it raises ``KeyboardInterrupt`` and the exit code is 130.
+  flush really hangs); once the run is over, SIGTERM is ignored until the process
+  exits (it only has its summary line left to write). A second SIGINT (Ctrl-C twice
+  in a terminal) still means "out now": it raises ``KeyboardInterrupt``, exit code 130.
 - SIGHUP calls ``on_reload`` (see ``edge.service.reload``); it no longer ends the run,
   so closing the terminal of a foreground ``edge run`` does not stop it: use Ctrl-C.
 """
@@ -60,3 +61,7 @@ def handle_signals(on_stop: Callable[[], None] | None = None,
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if stop.is_set():
+            # Stopping: the summary is still to be written and the process to exit. A
+            # SIGTERM now must not turn a clean stop into death by signal.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -1,0 +1,73 @@
+"""The watchdog rule and the status line as pure functions of (stats, now), and the
+supervisor driven by a test clock against a real socket (no sleeping)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge.notify import Notifier
+from edge.pipeline import RunStats
+from edge.service.supervisor import ServiceSupervisor, is_fresh, status_text
+from tests.edge.notify_listener import NotifyListener
+
+
+def stats(**values: object) -> RunStats:
+    result = RunStats()
+    for key, value in values.items():
+        setattr(result, key, value)
+    return result
+
+
+@pytest.mark.parametrize(("case", "kwargs", "now", "fresh"), [
+    ("a frame 2 s ago", {"last_frame_at": 98.0, "source_state": "running"}, 100.0, True),
+    ("last frame 11 s ago", {"last_frame_at": 89.0, "source_state": "running"}, 100.0, False),
+    ("no frame yet, ready 5 s ago", {"last_frame_at": 0.0, "source_state": "opening"}, 55.0,
+     True),
+    ("no frame yet, ready 20 s ago", {"last_frame_at": 0.0, "source_state": "opening"}, 70.0,
+     False),
+    ("reconnecting, tried 3 s ago", {"last_frame_at": 10.0, "source_state": "reconnecting",
+                                     "source_activity_at": 97.0}, 100.0, True),
+    ("reconnecting, hung for 30 s", {"last_frame_at": 10.0, "source_state": "reconnecting",
+                                     "source_activity_at": 70.0}, 100.0, False),
+    ("running but the read hangs", {"last_frame_at": 10.0, "source_state": "running",
+                                    "source_activity_at": 99.0}, 100.0, False),
+])
+def test_is_fresh(case: str, kwargs: dict[str, object], now: float, fresh: bool) -> None:
+    assert is_fresh(stats(**kwargs), now, window=10.0, since=50.0) is fresh, case
+
+
+def test_status_text_says_what_is_degraded() -> None:
+    healthy = stats(frames=300, source_state="running")
+    assert status_text(healthy, 29.96, True) == "running: 30.0 fps, 300 frames, source running"
+    sick = stats(frames=300, source_state="reconnecting", reconnects=2,
+                 sink_state={"mqtt:broker": "offline"}, sink_dropped={"mqtt:broker": 4})
+    assert status_text(sick, 0.0, False) == (
+        "degraded: 0.0 fps, 300 frames, source reconnecting (reconnects 2), "
+        "mqtt:broker offline, sink drops 4, no progress: watchdog not fed")
+
+
+def test_supervisor_pings_at_the_interval_only_while_fresh(tmp_path: Path) -> None:
+    listener = NotifyListener(tmp_path)
+    now = [1000.0]
+    notifier = Notifier(listener.address)
+    supervisor = ServiceSupervisor(notifier, watchdog_interval=0.5,
+                                   window=None, status_every=100.0, clock=lambda: now[0])
+    run = stats(source_state="running")
+    try:
+        assert supervisor.window == 1.0  # default: the whole WATCHDOG_USEC
+        for step in range(40):  # 4 s of loop ticks every 0.1 s; frames for the first 2 s
+            now[0] = 1000.0 + step * 0.1
+            if step < 20:
+                run.frames, run.last_frame_at = step + 1, now[0]
+            supervisor(run)
+        supervisor.stopping()
+        supervisor(run)  # nothing after STOPPING=1
+        listener.wait_for("STOPPING", "1", timeout=5)
+    finally:
+        notifier.close()
+        listener.close()
+    # pings at 0.0, 0.5, ..., then the last frame at 1.9 s keeps it fresh until 2.9 s
+    assert supervisor.pings == 6
+    assert len(listener.lines("WATCHDOG")) == 6
