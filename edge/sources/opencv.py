@@ -20,7 +20,13 @@ import numpy as np
 from edge.errors import SourceError
 from edge.types import Frame
 
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+# OpenCV 5 has cv2.utils.logging; the 4.x wheels (what a numpy<2 venv on Pi OS Bookworm
+# gets) only have the older cv2.setLogLevel, where 2 is ERROR.
+_cv_logging = getattr(cv2.utils, "logging", None)
+if _cv_logging is not None:
+    _cv_logging.setLogLevel(_cv_logging.LOG_LEVEL_ERROR)
+elif hasattr(cv2, "setLogLevel"):
+    cv2.setLogLevel(2)
 
 URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 # A live device that stops delivering this many reads in a row is treated as gone.
