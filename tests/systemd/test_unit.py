@@ -1,0 +1,119 @@
+"""The unit as ``edge service print-unit`` prints it, checked by systemd's own tools.
+
+``systemd-analyze verify`` loads the unit the way PID 1 would: unknown sections and
+keys, bad values and an ``ExecStart=`` binary that does not exist are reported (it
+exits 0 even then, so the test requires empty output; the negative control shows a
+typo is caught). It does not look ``User=`` up, so the unit's user ``edge``, which
+exists only on an installed device, is no warning here.
+
+``systemd-analyze security --offline=true`` scores the hardening from 0 (locked down)
+to 10; EXPOSURE is the figure recorded in the README. A change that raises it fails.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from edge.config import load_config
+from edge.service import unit
+from tests.conftest import REPO, RunEdge
+
+EXPOSURE = 1.5  # recorded in README.md ("Running as a service") and systemd/README.md
+ISSUE_LIMIT = 2.0
+
+needs_analyze = pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None,
+    reason="systemd-analyze is not installed (apt install systemd; scripts/test.sh does)",
+)
+
+
+@pytest.fixture
+def printed_unit(run_edge: RunEdge, tmp_path: Path) -> Path:
+    done = run_edge(["service", "print-unit"])
+    assert done.returncode == 0, done.stderr
+    path = tmp_path / "edge.service"
+    path.write_text(done.stdout)
+    return path
+
+
+def analyze(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["systemd-analyze", *args], capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+@needs_analyze
+def test_verify_gives_no_warning(printed_unit: Path) -> None:
+    done = analyze("verify", "--man=no", str(printed_unit))
+    assert done.returncode == 0
+    assert done.stdout + done.stderr == ""
+
+
+@needs_analyze
+def test_verify_catches_a_typo(printed_unit: Path) -> None:
+    broken = printed_unit.with_name("broken.service")
+    broken.write_text(printed_unit.read_text().replace("NoNewPrivileges=", "NoNewPrivilege="))
+    done = analyze("verify", "--man=no", str(broken))
+    assert "Unknown key 'NoNewPrivilege'" in done.stdout + done.stderr
+
+
+@needs_analyze
+def test_security_exposure_is_at_most_the_recorded_figure(printed_unit: Path) -> None:
+    done = analyze("security", "--offline=true", str(printed_unit))
+    found = re.search(r"Overall exposure level for edge\.service: (\d+\.\d+)", done.stdout)
+    assert found, done.stdout + done.stderr
+    exposure = float(found.group(1))
+    assert exposure <= EXPOSURE <= ISSUE_LIMIT, (
+        f"exposure {exposure} is above the recorded {EXPOSURE}: a change weakened the "
+        f"hardening\n{done.stdout}")
+    assert "Invalid" not in done.stderr, done.stderr
+
+
+def test_printed_unit_runs_this_install(printed_unit: Path) -> None:
+    text = printed_unit.read_text()
+    exec_start = re.search(r"^ExecStart=(\S+) run --config /etc/edge/edge.toml$", text,
+                           re.MULTILINE)
+    assert exec_start, text
+    executable = Path(exec_start.group(1))
+    assert executable.is_absolute() and executable.is_file()
+    assert executable == unit.edge_executable()
+    assert "@" not in text.replace("@system-service", "").replace("@privileged", "") \
+        .replace("@resources", "")  # every placeholder filled in
+
+
+def test_unit_has_what_the_service_needs(printed_unit: Path) -> None:
+    lines = set(printed_unit.read_text().splitlines())
+    for line in ("Type=notify", "NotifyAccess=main", "WatchdogSec=30s", "Restart=on-failure",
+                 "RestartPreventExitStatus=78", "ExecReload=/bin/kill -HUP $MAINPID",
+                 "User=edge", "SupplementaryGroups=video", "StateDirectory=edge",
+                 "LogsDirectory=edge", "ConfigurationDirectory=edge", "DevicePolicy=closed",
+                 "DeviceAllow=char-video4linux rw", "DeviceAllow=char-media rw",
+                 "DeviceAllow=char-dma_heap rw", "ProtectHome=yes",
+                 "LoadCredential=mqtt-password:/etc/edge/mqtt-password",
+                 "SetCredential=mqtt-password:\\n"):
+        assert line in lines, line
+    # These would hide the camera or the video group from the service.
+    assert not any(line.startswith(("PrivateDevices=", "PrivateUsers=", "DynamicUser="))
+                   for line in lines)
+
+
+def test_a_venv_under_home_gets_protect_home_read_only(run_edge: RunEdge) -> None:
+    done = run_edge(["service", "print-unit", "--executable", "/home/pi/edge/bin/edge"])
+    assert done.returncode == 0
+    assert "ProtectHome=read-only" in done.stdout.splitlines()
+    assert "under a home directory" in done.stderr
+
+
+def test_repository_files_are_the_shipped_templates() -> None:
+    for name in ("edge.service", "edge.sysusers.conf", "edge.toml"):
+        assert (REPO / "systemd" / name).read_text() == unit.template(name)
+
+
+def test_config_template_is_a_valid_config() -> None:
+    config = load_config(REPO / "systemd" / "edge.toml")
+    assert [str(s.path) for s in config.sinks if s.kind == "jsonl"] == \
+        ["/var/log/edge/detections.jsonl"]
