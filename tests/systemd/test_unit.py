@@ -71,6 +71,8 @@ def test_security_exposure_is_at_most_the_recorded_figure(printed_unit: Path) ->
         f"exposure {exposure} is above the recorded {EXPOSURE}: a change weakened the "
         f"hardening\n{done.stdout}")
     assert "Invalid" not in done.stderr, done.stderr
+    for doc in ("README.md", "systemd/README.md"):  # the figure the docs give
+        assert f"**{EXPOSURE}**" in (REPO / doc).read_text(), doc
 
 
 def test_printed_unit_runs_this_install(printed_unit: Path) -> None:
