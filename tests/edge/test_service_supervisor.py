@@ -71,3 +71,58 @@ def test_supervisor_pings_at_the_interval_only_while_fresh(tmp_path: Path) -> No
     # pings at 0.0, 0.5, ..., then the last frame at 1.9 s keeps it fresh until 2.9 s
     assert supervisor.pings == 6
     assert len(listener.lines("WATCHDOG")) == 6
+
+
+def test_a_hung_invoke_stops_the_pings(tmp_path: Path) -> None:
+    """The loop is the only thing that pings: an invoke that never returns starves it."""
+    import threading
+    import time
+
+    from edge.config import ModelConfig
+    from edge.inference import Inference
+    from edge.model import load_model
+    from edge.pipeline import Pipeline
+    from edge.record import RecordContext
+    from edge.sinks.memory import MemorySink
+    from edge.sources.synthetic import SyntheticCamera
+    from edge.types import Frame
+
+    model = load_model(ModelConfig())
+    real = Inference(model)
+    unblock, hung = threading.Event(), threading.Event()
+    calls = [0]
+
+    def inference(frame: Frame) -> object:
+        calls[0] += 1
+        if calls[0] > 20:
+            hung.set()
+            unblock.wait()  # the invoke that never returns (until the test lets it)
+        return real(frame)
+
+    listener = NotifyListener(tmp_path)
+    notifier = Notifier(listener.address)
+    supervisor = ServiceSupervisor(notifier, watchdog_interval=0.1, window=0.3)
+    sink = MemorySink()
+    pipeline = Pipeline(SyntheticCamera(fps=50), inference, [sink],  # type: ignore[arg-type]
+                        RecordContext("test", "digits-cnn", model.file.sha256, "classify"),
+                        model.manifest.labels, tick_hooks=[supervisor])
+    stop = threading.Event()
+    supervisor.ready(pipeline)
+    loop = threading.Thread(target=pipeline.run, args=(stop,))
+    loop.start()
+    try:
+        assert hung.wait(timeout=30)
+        hung_at = time.time()
+        time.sleep(1.0)
+        records_while_hung = len(sink.records)
+    finally:
+        stop.set()
+        unblock.set()
+        loop.join(timeout=10)
+        notifier.close()
+        listener.close()
+        model.close()
+    pings = [at for at, _ in listener.lines("WATCHDOG")]
+    assert pings and pings[0] < hung_at
+    assert not [at for at in pings if hung_at + 0.05 < at < hung_at + 1.0]
+    assert records_while_hung == 20
