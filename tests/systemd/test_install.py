@@ -139,6 +139,18 @@ def test_install_without_systemd_says_to_use_a_staging_root(run_edge: RunEdge) -
     assert not Path("/etc/systemd/system/edge.service").exists()
 
 
+def test_install_as_a_normal_user_asks_for_root(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Tests run as root here; a non-root euid is faked (the one thing patched)."""
+    from edge.cli import main
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert main(["service", "install"]) == 2
+    err = capsys.readouterr().err
+    assert "it needs root" in err and "fix: sudo " in err and "service install" in err
+    assert main(["service", "uninstall", "--dry-run"]) == 0  # a dry run needs no root
+
+
 @pytest.mark.skipif(not SYSTEMD_RUNNING or os.geteuid() != 0,
                     reason="needs systemd as PID 1 and root: PID 1 here is "
                     f"{Path('/proc/1/comm').read_text().strip() or 'unknown'}, not systemd")
