@@ -85,7 +85,7 @@ class Reloader:
     def close(self) -> None:
         """Wait for a check under way, then close models that never reached the loop."""
         if self._worker is not None:
-            self._worker.join(timeout=30)
+            self._worker.join(timeout=5)  # a daemon thread: a stuck load does not hold the exit
         with self._lock:
             leftover, self._candidate = self._candidate, None
         if leftover is not None:
