@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 
 from edge.annotate import RateMeter, annotate
 from edge.errors import ConfigError
@@ -47,13 +48,13 @@ class VideoRecorder:
         image = annotate(frame.image, record, self._meter.tick())
         if self._writer is None:
             self._open(frame.width, frame.height)
-        if (frame.width, frame.height) != self._size:
-            image = cv2.resize(image, self._size)
+        if self._size is not None and (frame.width, frame.height) != self._size:
+            image = np.asarray(cv2.resize(image, self._size), np.uint8)
         self._writer.write(image)
         self.frames += 1
 
     def _open(self, width: int, height: int) -> None:
-        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self._fourcc),
+        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*self._fourcc),
                                  self.fps, (width, height))
         if not writer.isOpened():
             raise ConfigError(f"OpenCV cannot write {self._fourcc} video to {str(self.path)!r}",

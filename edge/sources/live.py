@@ -72,7 +72,7 @@ class Backoff:
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         base = min(self.maximum, self.first * 2 ** min(attempt, 30))
-        return base * rng.uniform(0.5, 1.0)
+        return float(base * rng.uniform(0.5, 1.0))
 
 
 class LiveSource:

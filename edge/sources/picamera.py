@@ -12,6 +12,8 @@ Facts this module relies on (sources in ``shared/notes/picamera2.md``):
   cropped (a 320-wide YUV420 array is 384 wide on a Pi 5).
 - Every capture has a timeout: without one a capture blocks forever when the sensor
   stops. After a timeout the abandoned job is cancelled, or it would swallow a request.
+- The colour space is set to Smpte170m (BT.601, limited range) when lores is YUV, since
+  that is the matrix OpenCV's I420 conversion inverts.
 - ``SensorTimestamp`` (ns, CLOCK_MONOTONIC as picamera2 uses it) dates the frame.
 - No camera and no permission both surface as a bare ``IndexError`` from the
   constructor, so the camera list is checked first. One ``Picamera2`` per camera per
@@ -174,6 +176,7 @@ def open_picamera2(*, camera: int | str, main: tuple[int, int], lores: tuple[int
         raise ConfigError(f"the lores stream {lores[0]}x{lores[1]} is larger than the main "
                           f"stream {main[0]}x{main[1]}",
                           hint="raise [source] width/height or lower lores_width/lores_height")
+    colour_space = _smpte170m() if yuv else None
     try:
         cam = cls(index)
     except IndexError as exc:  # listed a moment ago, gone now (or no permission)
@@ -188,10 +191,11 @@ def open_picamera2(*, camera: int | str, main: tuple[int, int], lores: tuple[int
             "stop it" if busy else NO_CAMERA_HINT,
         ) from exc
     try:
+        extra = {} if colour_space is None else {"colour_space": colour_space}
         config = cam.create_video_configuration(
             main={"size": main, "format": "RGB888"},
             lores={"size": lores, "format": "YUV420" if yuv else "RGB888"},
-            raw=None, buffer_count=buffer_count, controls={"FrameRate": float(fps)},
+            raw=None, buffer_count=buffer_count, controls={"FrameRate": float(fps)}, **extra,
         )
         cam.configure(config)
         cam.start()
@@ -206,6 +210,17 @@ def open_picamera2(*, camera: int | str, main: tuple[int, int], lores: tuple[int
     return PiCamera2Device(cam, lores=tuple(stream["size"]), yuv=yuv, keep_full=keep_full,
                            capture_timeout=capture_timeout,
                            timeout_error=picamera2_timeout_error(picamera2))
+
+
+def _smpte170m() -> Any:
+    """BT.601 limited range, the matrix ``COLOR_YUV2BGR_I420`` inverts. picamera2 would
+    pick Rec709 for a main stream of 1280x720 or more, and the colours would drift."""
+    try:
+        import libcamera
+
+        return libcamera.ColorSpace.Smpte170m()
+    except (ImportError, AttributeError):
+        return None
 
 
 def picamera2_timeout_error(module: Any) -> type[BaseException]:
