@@ -153,7 +153,7 @@ class LiveSource:
             if capture is not None:
                 return capture
             if time.monotonic() >= deadline:
-                log.warning("%s delivered no frame for %.1f s; reconnecting", self.name,
+                log.warning("%s delivered no frame for %g s; reconnecting", self.name,
                             self._stall_timeout)
                 self._state = "reconnecting"
                 return None
