@@ -31,7 +31,7 @@ def annotate(image: Image, record: dict[str, Any], fps: float | None = None) -> 
     canvas: Image = np.ascontiguousarray(image.copy())
     h, w = canvas.shape[:2]
     scale = max(0.35, min(w, h) / 600)
-    thickness = max(1, round(min(w, h) / 240))
+    thickness = max(2, round(min(w, h) / 160))  # 1 px lines lose their colour in 4:2:0 video
     lines: list[str] = []
     for item in record.get("detections", []):
         text = f"{item['label']} {item['score']:.2f}"
