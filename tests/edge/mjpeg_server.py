@@ -24,7 +24,7 @@ def main() -> None:
     camera = SyntheticCamera(fps=None)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             if self.path != "/stream.mjpg":
                 self.send_error(404)
                 return

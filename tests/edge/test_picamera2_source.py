@@ -71,7 +71,7 @@ def rgb_model_input(image: np.ndarray) -> np.ndarray:
     ("VC4", "auto", (320, 240), 320),      # Pi 4: lores must be YUV420
     ("VC4", "yuv420", (300, 300), 320),    # Pi 4: 300 wide padded to 320
 ])
-def test_lores_frames_have_the_right_colours_on_the_model_input(
+def test_lores_frames_have_the_right_colours_on_the_model_input(  # noqa: PLR0917
         fake: ModuleType, monkeypatch: pytest.MonkeyPatch, platform: str, fmt: str,
         size: tuple[int, int], stride: int) -> None:
     monkeypatch.setattr(fake.Picamera2, "platform", fake.Platform[platform])

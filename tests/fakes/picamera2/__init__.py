@@ -53,11 +53,10 @@ import time
 from typing import Any
 
 import cv2
+import libcamera
 import numpy as np
 
-import libcamera
-
-TimeoutError = TimeoutError  # noqa: A001, PLW0127 - picamera2 re-exports it (3.11: the builtin)
+TimeoutError = TimeoutError  # noqa: PLW0127 - picamera2 re-exports it (3.11: the builtin)
 
 __all__ = ["CompletedRequest", "Picamera2", "Platform", "TimeoutError"]
 
@@ -289,7 +288,8 @@ class Picamera2:
                 "lores": lores_cfg, "raw": raw_cfg, "controls": {**defaults, **controls},
                 "sensor": {}, "display": "main", "encode": "main"}
 
-    def create_video_configuration(self, main: dict[str, Any] | None = None,
+    def create_video_configuration(  # noqa: PLR0917 - picamera2's own signature
+            self, main: dict[str, Any] | None = None,
                                    lores: dict[str, Any] | None = None,
                                    raw: dict[str, Any] | None = None, transform: Any = None,
                                    colour_space: Any = None, buffer_count: int = 6,
@@ -306,7 +306,8 @@ class Picamera2:
                                       "FrameDurationLimits": (33333, 33333)},
                             use_case=use_case)
 
-    def create_preview_configuration(self, main: dict[str, Any] | None = None,
+    def create_preview_configuration(  # noqa: PLR0917 - picamera2's own signature
+            self, main: dict[str, Any] | None = None,
                                      lores: dict[str, Any] | None = None,
                                      raw: dict[str, Any] | None = None,
                                      buffer_count: int = 4,
@@ -367,7 +368,8 @@ class Picamera2:
     def set_controls(self, controls: dict[str, Any]) -> None:
         self.controls.update(controls)
 
-    def start(self, config: dict[str, Any] | None = None, show_preview: bool | None = False) -> None:
+    def start(self, config: dict[str, Any] | None = None,
+              show_preview: bool | None = False) -> None:
         del show_preview
         if self.started:
             return
