@@ -28,7 +28,7 @@ from tests.conftest import RunEdge, read_jsonl
 REPO = Path(__file__).resolve().parent.parent.parent
 DETECTOR = REPO / "models" / "zoo" / "digits-detector.int8.tflite"
 # Where the test command puts the GUI build of OpenCV (see scripts/test.sh).
-GUI_OPENCV = Path(os.environ.get("EDGE_TEST_OPENCV_GUI", "/tmp/cvgui"))
+GUI_OPENCV = Path(os.environ.get("EDGE_TEST_OPENCV_GUI", str(REPO / ".venv" / "opencv-gui")))
 
 SCENE = ("status_interval = 0.5\n[source]\nkind = 'synthetic'\ndigits = 3\nfps = 10\n"
          "[model]\npath = '{model}'\n")

@@ -37,7 +37,8 @@ def test_video_file_runs_to_the_end_with_every_frame(run_edge: RunEdge, tmp_path
                                                      name: str, fourcc: str) -> None:
     if not write_clip(tmp_path / name, fourcc):
         pytest.skip(f"this OpenCV build ({cv2.__version__}) has no {fourcc} encoder, so it "
-                    "cannot write the H.264 test clip (pip wheels ship FFmpeg without x264)")
+                    "cannot write the H.264 test clip (the pip wheels bundle an LGPL FFmpeg "
+                    "without the x264 encoder)")
     done = run_edge(["run", "--source", name, "--sink", "jsonl:v.jsonl"])
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "v.jsonl")
