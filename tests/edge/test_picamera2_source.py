@@ -210,3 +210,32 @@ def test_no_camera_attached(run_edge: RunEdge) -> None:
                     env=fake_env(FAKE_PICAMERA2_CAMERAS=""))
     assert done.returncode == 1
     assert "error: no Raspberry Pi camera was found" in done.stderr
+
+
+def test_the_fake_starves_when_every_buffer_is_held(fake: ModuleType) -> None:
+    camera = fake.Picamera2(0)
+    camera.configure(camera.create_video_configuration(buffer_count=2, raw=None))
+    camera.start()
+    held = [camera.capture_request(wait=1.0), camera.capture_request(wait=1.0)]
+    with pytest.raises(fake.TimeoutError):
+        camera.capture_request(wait=0.2)
+    held[0].release()
+    with pytest.raises(RuntimeError, match="negative ref_count"):
+        held[0].release()
+    with pytest.raises(RuntimeError, match="is not defined"):
+        held[0].make_array("main")
+    camera.cancel_all_and_flush()  # else the timed-out job swallows the next frame
+    held.append(camera.capture_request(wait=1.0))
+    camera.close()
+
+
+def test_the_on_pi_check_runs_against_the_fake(tmp_path: Path) -> None:
+    """tests/hardware is meant for a real Pi; running it here keeps it from rotting."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "hardware",
+                           "-p", "no:cacheprovider", str(REPO / "tests" / "hardware")],
+                          cwd=tmp_path, env={**os.environ, **fake_env()}, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "8 passed" in done.stdout

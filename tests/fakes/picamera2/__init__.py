@@ -405,7 +405,7 @@ class Picamera2:
         del signal_function, flush
         if wait is False:
             raise NotImplementedError("the fake implements blocking captures only")
-        timeout = None if wait in (None, True) else float(wait)
+        timeout = None if wait is None or wait is True else float(wait)  # 1.0 == True
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             frame = self._next_frame(deadline)
