@@ -11,6 +11,7 @@ white wall) for the colour check. Needs nothing but the camera: no network.
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -78,7 +79,7 @@ def test_lores_frames_and_colour_order(cameras: object, fmt: str,
     swapped = np.corrcoef(image[:, :, 0].ravel(), small[:, :, 2].ravel())[0, 1]
     print(f"B-vs-R correlation {swapped:.2f} (a colourful scene keeps this well below 1)")
     stamps = [c.timestamp for c in captures]
-    assert all(b > a for a, b in zip(stamps, stamps[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(stamps))
     assert abs(time.time() - stamps[-1]) < 1.0
 
 
