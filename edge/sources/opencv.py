@@ -15,6 +15,7 @@ and a read timeout, so an unreachable server fails in seconds instead of hanging
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -29,6 +30,11 @@ from edge.sources.live import Backoff, Capture, LiveSource
 from edge.types import Frame, Image
 
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+# FFmpeg prints its own line on every failed connection ("Connection refused"); a stream
+# retried forever would fill the journal with them, and our log says it once. 8 is
+# AV_LOG_FATAL; read when the first capture opens, so setting it here is in time. An
+# explicit OPENCV_FFMPEG_LOGLEVEL (e.g. 32 while debugging a stream) wins.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")
 
 URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 

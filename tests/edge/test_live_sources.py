@@ -322,3 +322,11 @@ def test_stream_unreachable_at_start_with_retry_keeps_trying(tmp_path: Path) -> 
     assert run.returncode == 0, stderr
     assert "source reconnecting (reconnects 0)" in stderr
     assert "cannot be opened" in stderr and "opened after" in stderr
+
+
+def test_a_refused_stream_is_reported_once_not_by_ffmpeg_on_every_attempt(
+        run_edge: RunEdge) -> None:
+    url = f"http://127.0.0.1:{free_port()}/stream.mjpg"
+    done = run_edge(["run", "--source", url], timeout=60)
+    assert done.returncode == 1
+    assert "Connection refused" not in done.stderr  # FFmpeg's own line is silenced
