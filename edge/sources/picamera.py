@@ -99,6 +99,8 @@ class PiCamera2Device:
             # The job stays queued after a timeout and would take the next frame.
             self._camera.cancel_all_and_flush()
             return None
+        except RuntimeError as exc:  # the camera went away under us: reopen it
+            raise SourceError(f"the camera stopped: {exc}", hint=NO_CAMERA_HINT) from exc
         try:
             lores = request.make_array("lores")
             full = request.make_array("main") if self._keep_full else None
@@ -199,11 +201,16 @@ def open_picamera2(*, camera: int | str, main: tuple[int, int], lores: tuple[int
         )
         cam.configure(config)
         cam.start()
-    except (RuntimeError, ValueError, OSError) as exc:
+    except (RuntimeError, ValueError) as exc:  # picamera2's checks: retrying cannot help
         cam.close()
-        raise SourceError(f"the camera refused the configuration: {exc}",
-                          hint="lower [source] width/height or buffer_count (CMA memory), "
-                          "or check the format for this Pi") from exc
+        raise ConfigError(f"the camera refused the configuration: {exc}",
+                          hint="check [source] width/height, lores_width/lores_height (even, "
+                          "lores not larger than main) and format for this Pi") from exc
+    except OSError as exc:  # CMA memory exhausted: may pass when other users free it
+        cam.close()
+        raise SourceError(f"the camera could not allocate its buffers: {exc}",
+                          hint="lower [source] buffer_count or width/height, or raise the "
+                          "CMA size (dtoverlay=vc4-kms-v3d,cma-512)") from exc
     stream = config["lores"]
     log.debug("picamera2 %s lores %s stride %s", cls.platform, stream.get("size"),
               stream.get("stride"))

@@ -239,3 +239,16 @@ def test_the_on_pi_check_runs_against_the_fake(tmp_path: Path) -> None:
                           text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "8 passed" in done.stdout
+
+
+def test_odd_lores_sizes_are_rounded_down_by_picamera2(fake: ModuleType) -> None:
+    source = open_camera((64, 48), lores_width=63, lores_height=48)
+    frames = iter(source)  # type: ignore[call-overload]
+    assert next(frames).image.shape == (48, 62, 3)
+    source.close()  # type: ignore[attr-defined]
+    frames.close()
+
+
+def test_lores_larger_than_main_is_a_config_error(fake: ModuleType) -> None:
+    with pytest.raises(ConfigError, match="larger than the main stream"):
+        open_camera((64, 48), width=640, height=480, lores_width=800, lores_height=600)
