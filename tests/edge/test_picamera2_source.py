@@ -252,3 +252,21 @@ def test_odd_lores_sizes_are_rounded_down_by_picamera2(fake: ModuleType) -> None
 def test_lores_larger_than_main_is_a_config_error(fake: ModuleType) -> None:
     with pytest.raises(ConfigError, match="larger than the main stream"):
         open_camera((64, 48), width=640, height=480, lores_width=800, lores_height=600)
+
+
+def test_detector_on_the_pi_camera_snapshots_the_main_stream(run_edge: RunEdge,
+                                                             tmp_path: Path) -> None:
+    detector = REPO / "models" / "zoo" / "digits-detector.int8.tflite"
+    done = run_edge(["run", "--source", "picamera2", "--model", str(detector), "--max-frames",
+                     "10", "--sink", "jsonl:d.jsonl", "--snapshot-dir", "shots"],
+                    env=fake_env(FAKE_PICAMERA2_SCENE="digits:3"))
+    assert done.returncode == 0, done.stderr
+    records = read_jsonl(tmp_path / "d.jsonl")
+    # The detector letterboxes 96x96: lores keeps main's 16:9 at 96 px high.
+    assert {(r["source"]["width"], r["source"]["height"]) for r in records} == {(172, 96)}
+    assert any(r["detections"] for r in records)
+    shots = list((tmp_path / "shots").glob("*.jpg"))
+    assert shots
+    import cv2
+
+    assert cv2.imread(str(shots[0])).shape == (720, 1280, 3)  # the main stream, not lores
