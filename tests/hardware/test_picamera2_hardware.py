@@ -17,19 +17,26 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 pytestmark = pytest.mark.hardware
 
-picamera2 = pytest.importorskip("picamera2", reason="picamera2 is not importable here: on a "
-                                "Pi, `sudo apt install python3-picamera2` and a venv made with "
-                                "--system-site-packages")
+
+
+def import_picamera2() -> Any:
+    """Imported when a hardware test runs, not at collection: a normal test run deselects
+    these tests and should not report them as skipped."""
+    return pytest.importorskip("picamera2", reason="picamera2 is not importable here: on a "
+                               "Pi, `sudo apt install python3-picamera2` and a venv made with "
+                               "--system-site-packages")
 
 
 @pytest.fixture(scope="module")
 def cameras() -> list[dict[str, object]]:
+    picamera2 = import_picamera2()
     found = list(picamera2.Picamera2.global_camera_info())
     if not found:
         pytest.fail("picamera2 lists no camera: check the ribbon cable and "
@@ -46,16 +53,18 @@ def open_device(fmt: str, lores: tuple[int, int] = (320, 240)) -> object:
 
 
 def formats() -> list[str]:
-    vc4 = str(picamera2.Picamera2.platform).upper().endswith("VC4")
+    vc4 = str(import_picamera2().Picamera2.platform).upper().endswith("VC4")
     return ["yuv420"] if vc4 else ["yuv420", "rgb"]
 
 
-@pytest.mark.parametrize("fmt", formats())
+@pytest.mark.parametrize("fmt", ["yuv420", "rgb"])
 @pytest.mark.parametrize("lores", [(320, 240), (300, 300), (96, 96)])
 def test_lores_frames_and_colour_order(cameras: object, fmt: str,
                                        lores: tuple[int, int]) -> None:
     import cv2
 
+    if fmt not in formats():
+        pytest.skip("a Pi 4 and earlier (VC4) gives lores only in YUV")
     device = open_device(fmt, lores)
     try:
         camera = device._camera  # type: ignore[attr-defined]
@@ -85,6 +94,7 @@ def test_lores_frames_and_colour_order(cameras: object, fmt: str,
 
 def test_capture_timeout_returns(cameras: object) -> None:
     """Holding every buffer starves the camera: the capture must time out, not hang."""
+    picamera2 = import_picamera2()
     device = open_device(formats()[0])
     camera = device._camera  # type: ignore[attr-defined]
     held = []
