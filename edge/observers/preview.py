@@ -56,6 +56,7 @@ class PreviewWindow:
         self._stop = stop
         self._meter = RateMeter()
         self._open = True
+        self._seen_visible = False
 
     def observe(self, frame: Frame, record: dict[str, Any]) -> None:
         if not self._open:
@@ -63,7 +64,11 @@ class PreviewWindow:
         cv2.imshow(self.title, annotate(frame.image, record, self._meter.tick()))
         self.shown += 1
         key = cv2.waitKey(1)
-        closed = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
+        # A backend that cannot report visibility answers -1 every time; only a window
+        # once seen visible and now not was closed by the user.
+        visible = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) >= 1
+        closed = self._seen_visible and not visible
+        self._seen_visible = self._seen_visible or visible
         if (key & 0xFF) in _STOP_KEYS or closed:
             self._stop.set()
 
