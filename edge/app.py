@@ -12,6 +12,7 @@ from contextlib import ExitStack
 from edge.config import RunConfig
 from edge.inference import Inference
 from edge.model import load_model
+from edge.observers import build_observers
 from edge.pipeline import Pipeline, RunStats, StatusCallback, TickHook
 from edge.record import RecordContext
 from edge.sinks import BackgroundSink, open_sink
@@ -36,8 +37,15 @@ def run(config: RunConfig, *, stop: threading.Event | None = None,
             sink = BackgroundSink(open_sink(sink_config))
             stack.callback(sink.close)
             sinks.append(sink)
-        source = open_source(config.source)
+        spec = model.manifest.input
+        source = open_source(config.source, input_size=(spec.width, spec.height),
+                             input_resize=spec.resize,
+                             keep_full=config.output.snapshot_dir is not None)
         stack.callback(source.close)
+        stop = stop or threading.Event()
+        observers = build_observers(config.output, stop=stop, fps=getattr(source, "fps", None))
+        for observer in observers:
+            stack.callback(observer.close)
         context = RecordContext(
             device=config.device,
             model_name=model.manifest.name,
@@ -47,6 +55,7 @@ def run(config: RunConfig, *, stop: threading.Event | None = None,
         pipeline = Pipeline(
             source, inference, sinks, context, model.manifest.labels,
             max_frames=config.max_frames, status=status, status_interval=config.status_interval,
+            observers=observers,
             tick_hooks=tick_hooks,
         )
         if on_start is not None:

@@ -49,13 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--labels", type=Path, help="labels file, one per line")
     run.add_argument("--decoder", help="output decoder (default: the manifest's)")
     run.add_argument("--source", help="synthetic | webcam index | /dev/videoN | video file | "
-                     "URL | image folder (default: synthetic)")
+                     "URL | image folder | picamera2[:N|:MODEL] (default: synthetic)")
     run.add_argument("--sink", action="append", metavar="SPEC",
                      help="jsonl:PATH | stdout; repeat for several (default: "
                      "jsonl:detections.jsonl)")
     run.add_argument("--threads", type=int, help="interpreter threads (default 2)")
     run.add_argument("--max-frames", type=int, help="stop after N frames")
     run.add_argument("--device", help="device name written in every record (default: hostname)")
+    _add_output_flags(run)
     run.set_defaults(handler=_cmd_run)
 
     convert = commands.add_parser(
@@ -165,7 +166,32 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["max_frames"] = args.max_frames
     if args.device:
         overrides["device"] = args.device
+    output = _output_overrides(args)
+    if output:
+        overrides["output"] = output
     return overrides
+
+
+def _add_output_flags(run: argparse.ArgumentParser) -> None:
+    """The picture side of a run ([output] in the config)."""
+    run.add_argument("--preview", action="store_true", default=None,
+                     help="show a window with boxes, labels and scores (q or Esc stops; needs "
+                     "opencv-python, not -headless)")
+    run.add_argument("--record", type=Path, metavar="PATH",
+                     help="write the annotated video (.mp4, .avi or .mkv)")
+    run.add_argument("--snapshot-dir", type=Path, metavar="DIR",
+                     help="save an annotated JPEG when a detection or anomaly appears")
+
+
+def _output_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    output: dict[str, Any] = {}
+    if args.preview:
+        output["preview"] = True
+    if args.record is not None:
+        output["record"] = str(args.record)
+    if args.snapshot_dir is not None:
+        output["snapshot_dir"] = str(args.snapshot_dir)
+    return output
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -85,8 +85,26 @@ class SyntheticSource(Strict):
     )
 
 
-class CameraSource(Strict):
-    """A V4L2 webcam by index (0) or device path (/dev/video0), read with OpenCV."""
+class LiveOptions(Strict):
+    """How a live source (webcam, stream, Pi camera) survives the real world."""
+
+    stall_timeout: float = Field(
+        5.0, gt=0, description="seconds without a frame before the source is closed and reopened"
+    )
+    reconnect_delay: float = Field(
+        0.5, gt=0, description="first wait before reopening; doubles per failed attempt"
+    )
+    reconnect_delay_max: float = Field(
+        30.0, gt=0, description="longest wait between reopening attempts (jitter is added)"
+    )
+    retry_at_start: bool = Field(
+        False, description="a source that cannot be opened at start: keep trying in state "
+        "'reconnecting' instead of exiting 1 (the service template sets this)",
+    )
+
+
+class CameraSource(LiveOptions):
+    """A webcam by index (0) or device path (/dev/video0, Linux), read with OpenCV."""
 
     kind: Literal["camera"] = "camera"
     device: int | str = Field(0, description="index or /dev/videoN path")
@@ -95,12 +113,47 @@ class CameraSource(Strict):
     fps: float | None = Field(None, gt=0, description="requested capture frame rate")
 
 
-class VideoSource(Strict):
-    """A video file (read without dropping) or an rtsp/http(s) stream (live)."""
+class VideoSource(LiveOptions):
+    """A video file (read without dropping) or an rtsp/http(s) stream (live, reopened on
+    failure; the live options apply to streams only)."""
 
     kind: Literal["video"] = "video"
     uri: str = Field(description="file path or rtsp:// http(s):// URL")
     loop: bool = Field(False, description="restart a file at its end")
+    pace: bool = Field(
+        False, description="play a file at its own frame rate instead of as fast as the model "
+        "goes (frames are never dropped either way)",
+    )
+    open_timeout: float = Field(
+        10.0, gt=0, description="seconds a stream may take to open, and a read to return"
+    )
+
+
+class PiCamera2Source(LiveOptions):
+    """The Raspberry Pi camera (CSI ribbon, libcamera) through picamera2."""
+
+    kind: Literal["picamera2"] = "picamera2"
+    camera: int | str = Field(
+        0, description="camera index (0 = first) or sensor model name such as 'imx708'"
+    )
+    width: int = Field(1280, ge=64, le=9152, description="main stream width (snapshots)")
+    height: int = Field(720, ge=64, le=6944, description="main stream height (snapshots)")
+    lores_width: int | None = Field(
+        None, ge=16, description="width of the stream the model sees; default: just above the "
+        "model's input, in the main stream's aspect ratio, even",
+    )
+    lores_height: int | None = Field(
+        None, ge=16, description="height of the stream the model sees; default as lores_width"
+    )
+    fps: float = Field(30.0, gt=0, le=240, description="sensor frame rate (FrameRate control)")
+    format: Literal["auto", "rgb", "yuv420"] = Field(
+        "auto", description="lores pixel format: auto = RGB where the ISP gives it (Pi 5), "
+        "YUV420 where lores must be YUV (Pi 4 and earlier)",
+    )
+    buffer_count: int = Field(4, ge=2, le=16, description="camera buffers (fewer saves CMA)")
+    capture_timeout: float = Field(
+        2.0, gt=0, description="seconds a capture may take before it counts as a stall"
+    )
 
 
 class ImagesSource(Strict):
@@ -112,7 +165,8 @@ class ImagesSource(Strict):
 
 
 SourceConfig = Annotated[
-    SyntheticSource | CameraSource | VideoSource | ImagesSource, Field(discriminator="kind")
+    SyntheticSource | CameraSource | VideoSource | ImagesSource | PiCamera2Source,
+    Field(discriminator="kind"),
 ]
 
 
@@ -141,6 +195,26 @@ class ServiceConfig(Strict):
     )
 
 
+class OutputConfig(Strict):
+    """The picture side of a run (flags --preview, --record, --snapshot-dir): what the
+    model saw, annotated with its records."""
+
+    preview: bool = Field(False, description="show a window with boxes, labels and scores")
+    record: Path | None = Field(
+        None, description="write the annotated video here (.mp4 mp4v, .avi MJPG, .mkv XVID)"
+    )
+    record_fps: float | None = Field(
+        None, gt=0, description="frame rate written into the video; default: the source's, "
+        "else 30",
+    )
+    snapshot_dir: Path | None = Field(
+        None, description="save an annotated JPEG here when a detection or anomaly appears"
+    )
+    snapshot_interval: float = Field(
+        10.0, ge=0, description="seconds before the same label is saved again"
+    )
+
+
 class RunConfig(Strict):
     device: str = Field(default_factory=socket.gethostname, description="name in every record")
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -148,6 +222,9 @@ class RunConfig(Strict):
     source: SourceConfig = Field(default_factory=SyntheticSource)
     sinks: list[SinkConfig] = Field(
         default_factory=lambda: list[SinkConfig]([JsonlSink()]), description="where results go"
+    )
+    output: OutputConfig = Field(
+        default_factory=OutputConfig, description="preview window, recorded video, snapshots"
     )
     max_frames: int | None = Field(None, ge=1, description="stop after this many frames")
     status_interval: float = Field(5.0, gt=0, description="seconds between status lines")

@@ -24,6 +24,9 @@ class Frame:
 
     ``truth`` carries the ground truth when the source knows it (the synthetic camera
     does); it never reaches the result record, only tests and benchmarks read it.
+    ``full`` is the same moment at a higher resolution when the source has one and was
+    asked for it (the Pi camera's main stream, kept for snapshots); boxes are normalised,
+    so they apply to both.
     """
 
     image: Image
@@ -31,6 +34,7 @@ class Frame:
     timestamp: float
     source: str
     truth: Any = None
+    full: Image | None = None
 
     def __post_init__(self) -> None:
         if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:

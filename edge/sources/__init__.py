@@ -9,25 +9,37 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edge.config import CameraSource, ImagesSource, SourceConfig, SyntheticSource, VideoSource
+from edge.config import (
+    CameraSource,
+    ImagesSource,
+    LiveOptions,
+    PiCamera2Source,
+    SourceConfig,
+    SyntheticSource,
+    VideoSource,
+)
 from edge.errors import UsageError
 from edge.sources.base import Source
-from edge.sources.opencv import OpenCVSource, is_url
+from edge.sources.live import Backoff
+from edge.sources.opencv import is_url
 
 __all__ = ["Source", "open_source", "parse_source_spec"]
 
 
 def parse_source_spec(spec: str) -> dict[str, Any]:
-    """``synthetic`` | ``0`` | ``/dev/video0`` | file | URL | folder -> a [source] table."""
+    """``synthetic`` | ``0`` | ``/dev/video0`` | ``picamera2[:N|:MODEL]`` | file | URL |
+    folder -> a [source] table."""
     if spec == "synthetic":
         return {"kind": "synthetic"}
     if spec.isdigit() or spec.startswith("/dev/video"):
         return {"kind": "camera", "device": int(spec) if spec.isdigit() else spec}
-    if spec.startswith("picamera2"):
-        raise UsageError(
-            "the picamera2 source is not part of this release yet",
-            hint="on a Raspberry Pi use the camera through V4L2 meanwhile (--source /dev/video0)",
-        )
+    if spec == "picamera2" or spec.startswith("picamera2:"):
+        _, _, which = spec.partition(":")
+        if spec.endswith(":") or (which and not which.strip()):
+            raise UsageError(f"source {spec!r} names no camera",
+                             hint="use picamera2, picamera2:1 or picamera2:imx708")
+        return {"kind": "picamera2", "camera": (int(which) if which.isdigit() else which)
+                if which else 0}
     if is_url(spec):
         return {"kind": "video", "uri": spec}
     if Path(spec).is_dir():
@@ -35,8 +47,15 @@ def parse_source_spec(spec: str) -> dict[str, Any]:
     return {"kind": "video", "uri": spec}
 
 
-def open_source(config: SourceConfig) -> Source:
-    """Build the source a config describes (imports stay inside each branch's module)."""
+def open_source(config: SourceConfig, *, input_size: tuple[int, int] | None = None,
+                input_resize: str = "stretch", keep_full: bool = False) -> Source:
+    """Build the source a config describes (imports stay inside each branch's module).
+
+    ``input_size`` (width, height) and ``input_resize`` describe the model's input: the Pi
+    camera sizes its lores stream from them. ``keep_full`` asks a source that has a larger
+    picture than the one the model sees (the Pi camera's main stream) to attach it to
+    each frame, for snapshots.
+    """
     if isinstance(config, SyntheticSource):
         from edge.sources.synthetic import SyntheticCamera
 
@@ -46,12 +65,39 @@ def open_source(config: SourceConfig) -> Source:
             digit_count=config.digits, freeze_after=config.freeze_after,
         )
     if isinstance(config, CameraSource):
-        return OpenCVSource.camera(config.device, width=config.width, height=config.height,
-                                   fps=config.fps)
+        from edge.sources.opencv import camera_source
+
+        return camera_source(config.device, width=config.width, height=config.height,
+                             fps=config.fps, **_live_options(config))
     if isinstance(config, VideoSource):
-        return OpenCVSource.video(config.uri, loop=config.loop)
+        from edge.sources.opencv import VideoFile, stream_source
+
+        if is_url(config.uri):
+            return stream_source(config.uri, open_timeout=config.open_timeout,
+                                 **_live_options(config))
+        return VideoFile(config.uri, loop=config.loop, pace=config.pace)
     if isinstance(config, ImagesSource):
         from edge.sources.images import ImageFolder
 
         return ImageFolder(config.path, loop=config.loop)
+    if isinstance(config, PiCamera2Source):
+        from edge.sources.picamera import lores_size, picamera2_source
+
+        main = (config.width, config.height)
+        lores = lores_size(input_size or (320, 240), main, input_resize)
+        lores = (config.lores_width or lores[0], config.lores_height or lores[1])
+        return picamera2_source(
+            camera=config.camera, main=main, lores=lores, fps=config.fps,
+            pixel_format=config.format, buffer_count=config.buffer_count,
+            capture_timeout=config.capture_timeout, keep_full=keep_full,
+            **_live_options(config),
+        )
     raise AssertionError(f"unhandled source config {config!r}")  # the union is exhaustive
+
+
+def _live_options(config: LiveOptions) -> dict[str, Any]:
+    return {
+        "stall_timeout": config.stall_timeout,
+        "backoff": Backoff(config.reconnect_delay, config.reconnect_delay_max),
+        "retry_at_start": config.retry_at_start,
+    }

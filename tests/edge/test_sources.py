@@ -12,7 +12,7 @@ import pytest
 from edge.capture import LatestFrameReader
 from edge.errors import SourceError
 from edge.sources.images import ImageFolder
-from edge.sources.opencv import OpenCVSource
+from edge.sources.opencv import VideoFile, open_camera
 from edge.sources.synthetic import SyntheticCamera
 from edge.types import Frame
 
@@ -95,7 +95,7 @@ def write_video(path: Path, frames: int) -> None:
 def test_video_file_is_read_to_the_end(tmp_path: Path) -> None:
     path = tmp_path / "clip.avi"
     write_video(path, 25)
-    source = OpenCVSource.video(str(path))
+    source = VideoFile(str(path))
     frames = list(source)
     source.close()
     assert not source.live
@@ -105,26 +105,26 @@ def test_video_file_is_read_to_the_end(tmp_path: Path) -> None:
 
 def test_missing_video_file(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="does not exist"):
-        OpenCVSource.video(str(tmp_path / "nope.mp4"))
+        VideoFile(str(tmp_path / "nope.mp4"))
 
 
 def test_undecodable_video_file(tmp_path: Path) -> None:
     path = tmp_path / "fake.mp4"
     path.write_bytes(b"\x00" * 1000)
     with pytest.raises(SourceError, match="could not open"):
-        OpenCVSource.video(str(path))
+        VideoFile(str(path))
 
 
 def test_webcam_index_with_no_camera() -> None:
     with pytest.raises(SourceError) as info:
-        OpenCVSource.camera(57)
+        open_camera(57)
     assert "no camera could be opened at index 57" in str(info.value)
     assert "fix:" in str(info.value)
 
 
 def test_missing_video_device_path() -> None:
     with pytest.raises(SourceError, match="/dev/video57"):
-        OpenCVSource.camera("/dev/video57")
+        open_camera("/dev/video57")
 
 
 class FastSource:

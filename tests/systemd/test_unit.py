@@ -119,3 +119,18 @@ def test_config_template_is_a_valid_config() -> None:
     config = load_config(REPO / "systemd" / "edge.toml")
     assert [str(s.path) for s in config.sinks if s.kind == "jsonl"] == \
         ["/var/log/edge/detections.jsonl"]
+
+
+@pytest.mark.parametrize("kind", ["picamera2", "camera"])
+def test_commented_camera_blocks_of_the_template_are_valid(tmp_path: Path, kind: str) -> None:
+    """The template tells users to uncomment a camera block: what they get must validate."""
+    text = (REPO / "systemd" / "edge.toml").read_text()
+    head, source, tail = text.partition("[source]\n")[0], "", text.partition("\n[[sinks]]")[2]
+    block = text.split(f'# kind = "{kind}"\n', 1)[1].split("\n#\n", 1)[0].split("\n\n", 1)[0]
+    source = f'[source]\nkind = "{kind}"\n' + "\n".join(
+        line[2:] for line in block.splitlines() if line.startswith("# ") and "=" in line)
+    path = tmp_path / "edge.toml"
+    path.write_text(head + source + "\n\n[[sinks]]" + tail)
+    config = load_config(path)
+    assert config.source.kind == kind
+    assert getattr(config.source, "retry_at_start", False) is True

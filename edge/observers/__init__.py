@@ -1,0 +1,34 @@
+"""Frame observers: what needs the picture as well as the record (``observe(frame,
+record)`` + ``close()``, see ``edge.pipeline.FrameObserver``).
+
+``build_observers`` makes the ones ``[output]`` asks for: the preview window, the video
+recorder and the snapshot saver. Each draws with ``edge.annotate``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from edge.config import OutputConfig
+from edge.pipeline import FrameObserver
+
+__all__ = ["build_observers"]
+
+
+def build_observers(config: OutputConfig, *, stop: threading.Event,
+                    fps: float | None = None) -> list[FrameObserver]:
+    """The observers ``config`` asks for; the preview checks for a GUI before the run."""
+    observers: list[FrameObserver] = []
+    if config.preview:
+        from edge.observers.preview import PreviewWindow
+
+        observers.append(PreviewWindow(stop))
+    if config.record is not None:
+        from edge.observers.recorder import VideoRecorder
+
+        observers.append(VideoRecorder(config.record, fps=config.record_fps or fps or 30.0))
+    if config.snapshot_dir is not None:
+        from edge.observers.snapshots import SnapshotSaver
+
+        observers.append(SnapshotSaver(config.snapshot_dir, interval=config.snapshot_interval))
+    return observers

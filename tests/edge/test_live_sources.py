@@ -1,0 +1,332 @@
+"""Live sources survive: reopening with backoff, stalls, blocking reads, a real stream
+that drops (an MJPEG-over-HTTP server on loopback, stopped and restarted mid-run)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.capture import LatestFrameReader
+from edge.errors import ConfigError, SourceError
+from edge.sources.live import Backoff, Capture, LiveSource
+from edge.sources.opencv import camera_backends, camera_hint
+from tests.conftest import RunEdge, read_jsonl
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+FAST = Backoff(0.02, 0.1)
+
+
+class ScriptedDevice:
+    """A device that delivers ``frames`` pictures, then fails every read."""
+
+    def __init__(self, frames: int) -> None:
+        self.left = frames
+        self.released = False
+        self.reader_threads: set[str] = set()
+
+    def read(self) -> Capture | None:
+        self.reader_threads.add(threading.current_thread().name)
+        if self.left <= 0:
+            return None
+        self.left -= 1
+        return Capture(np.zeros((4, 4, 3), np.uint8), time.time())
+
+    def release(self) -> None:
+        self.released = True
+
+
+def test_backoff_doubles_up_to_the_cap_with_jitter() -> None:
+    import random
+
+    backoff, rng = Backoff(0.5, 4.0), random.Random(1)
+    delays = [backoff.delay(n, rng) for n in range(6)]
+    for n, delay in enumerate(delays):
+        base = min(4.0, 0.5 * 2**n)
+        assert base * 0.5 <= delay <= base
+    assert len({round(d, 6) for d in delays}) == 6  # jittered, not a fixed ladder
+
+
+def test_a_stalled_device_is_released_and_reopened() -> None:
+    devices: list[ScriptedDevice] = []
+
+    def opener() -> ScriptedDevice:
+        devices.append(ScriptedDevice(3))
+        return devices[-1]
+
+    source = LiveSource("scripted", opener, stall_timeout=0.05, backoff=FAST)
+    assert source.health().state == "opening"
+    frames = []
+    for frame in source:
+        frames.append(frame)
+        if len(frames) == 9:
+            health = source.health()
+            break
+    source.close()
+    assert [f.index for f in frames] == list(range(9))
+    assert len(devices) == 3 and all(d.released for d in devices[:2])
+    assert health.reconnects == 2 and health.state == "running"
+
+
+def test_open_failures_retry_with_backoff_and_count_as_activity() -> None:
+    attempts: list[float] = []
+
+    def opener() -> ScriptedDevice:
+        attempts.append(time.monotonic())
+        if len(attempts) < 4:
+            raise SourceError("not yet")
+        return ScriptedDevice(100)
+
+    source = LiveSource("flaky", opener, retry_at_start=True, backoff=FAST)
+    assert source.health().state == "reconnecting"  # nothing opened in the constructor
+    assert attempts == []
+    frame = next(iter(source))
+    assert frame.index == 0 and len(attempts) == 4
+    assert source.health().reconnects == 0  # the first open is not a reopening
+    assert source.health().last_activity >= attempts[-1]
+    source.close()
+
+
+def test_without_retry_at_start_the_first_open_fails_at_once() -> None:
+    def opener() -> ScriptedDevice:
+        raise SourceError("no such camera")
+
+    with pytest.raises(SourceError, match="no such camera"):
+        LiveSource("missing", opener)
+
+
+def test_a_config_error_while_reopening_ends_the_run() -> None:
+    calls = []
+
+    def opener() -> ScriptedDevice:
+        calls.append(1)
+        if len(calls) > 1:
+            raise ConfigError("picamera2 vanished")
+        return ScriptedDevice(1)
+
+    source = LiveSource("cfg", opener, stall_timeout=0.02, backoff=FAST)
+    with pytest.raises(ConfigError):
+        list(source)
+
+
+class BlockingDevice:
+    """A read that never returns (a driver stuck in the kernel, a capture without timeout)."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.never = threading.Event()
+        self.released_by: list[str] = []
+
+    def read(self) -> Capture | None:
+        self.entered.set()
+        self.never.wait()
+        return None
+
+    def release(self) -> None:
+        self.released_by.append(threading.current_thread().name)
+
+
+def test_closing_while_a_read_blocks_returns_within_the_stop_timeout() -> None:
+    device = BlockingDevice()
+    source = LiveSource("stuck", lambda: device, stall_timeout=0.05, backoff=FAST)
+    reader = LatestFrameReader(source)
+    assert device.entered.wait(2)
+    activity = source.health().last_activity
+    time.sleep(0.3)
+    assert source.health().last_activity == activity  # a blocked read makes no activity
+    start = time.monotonic()
+    reader.close(timeout=1.0)
+    assert time.monotonic() - start < 1.5
+    assert device.released_by == []  # never released under the blocked read's feet
+    device.never.set()  # the driver finally returns: the capture thread releases it
+    deadline = time.monotonic() + 2
+    while not device.released_by and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert device.released_by == ["capture"]
+    assert source.health().state == "ended"
+
+
+def test_the_capture_thread_owns_the_device() -> None:
+    devices: list[ScriptedDevice] = []
+
+    def opener() -> ScriptedDevice:
+        devices.append(ScriptedDevice(2))
+        return devices[-1]
+
+    source = LiveSource("owned", opener, stall_timeout=0.02, backoff=FAST)
+    reader = LatestFrameReader(source)
+    stop = threading.Event()
+    seen = 0
+    for frame in reader.frames(stop):
+        seen += frame is not None
+        if seen >= 5:
+            break
+    reader.close()
+    for device in devices:
+        assert device.reader_threads == {"capture"}
+
+
+def test_a_never_iterated_source_is_released_by_close() -> None:
+    device = ScriptedDevice(1)
+    source = LiveSource("unused", lambda: device)
+    source.close()
+    assert device.released and source.health().state == "ended"
+
+
+@pytest.mark.parametrize(("platform", "backends"), [
+    ("linux", ("CAP_V4L2",)), ("darwin", ("CAP_AVFOUNDATION",)),
+    ("win32", ("CAP_DSHOW", "CAP_MSMF")), ("freebsd14", ("CAP_ANY",)),
+])
+def test_webcam_backend_per_platform(platform: str, backends: tuple[str, ...]) -> None:
+    import cv2
+
+    assert camera_backends(platform) == tuple(getattr(cv2, b) for b in backends)
+
+
+def test_webcam_hints_point_at_what_works_per_platform() -> None:
+    assert "--source picamera2" in camera_hint("linux")
+    assert "Privacy & Security > Camera" in camera_hint("darwin")
+    assert "/dev/video" not in camera_hint("darwin") + camera_hint("win32")
+
+
+# --- a real stream over loopback -------------------------------------------------------
+
+
+def start_server(port: int, fps: float = 25.0) -> tuple[subprocess.Popen[str], int]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get(
+        "PYTHONPATH", "")])}
+    process = subprocess.Popen([sys.executable, str(HERE / "mjpeg_server.py"), str(port),
+                                str(fps)], stdout=subprocess.PIPE, text=True, env=env)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.strip().isdigit(), "the MJPEG server did not start"
+    return process, int(line)
+
+
+def stop_process(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait(10)
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+def wait_for_records(path: Path, count: int, timeout: float) -> list[dict[str, object]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            records = read_jsonl(path) if path.stat().st_size else []
+            if len(records) >= count:
+                return records
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {count} records in {path} after {timeout} s")
+
+
+@pytest.fixture
+def mjpeg_server() -> Iterator[list[subprocess.Popen[str] | int]]:
+    process, port = start_server(0)
+    state: list[subprocess.Popen[str] | int] = [process, port]
+    try:
+        yield state
+    finally:
+        stop_process(state[0])  # type: ignore[arg-type]
+
+
+def test_a_stream_that_drops_is_reopened_and_the_run_goes_on(
+        mjpeg_server: list[subprocess.Popen[str] | int], tmp_path: Path) -> None:
+    port = mjpeg_server[1]
+    (tmp_path / "run.toml").write_text(
+        "status_interval = 0.2\n[source]\nkind = 'video'\n"
+        f"uri = 'http://127.0.0.1:{port}/stream.mjpg'\n"
+        "stall_timeout = 0.5\nreconnect_delay = 0.2\nreconnect_delay_max = 0.5\n"
+        "open_timeout = 2\n")
+    out = tmp_path / "out.jsonl"
+    command = [sys.executable, "-c", "from edge.cli import entry; entry()", "run", "--config",
+               "run.toml", "--sink", f"jsonl:{out}"]
+    run = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        before = len(wait_for_records(out, 10, 60))
+        stop_process(mjpeg_server[0])  # type: ignore[arg-type]
+        time.sleep(1.5)  # longer than the stall timeout: the source must notice
+        stalled = len(read_jsonl(out))
+        mjpeg_server[0], _ = start_server(port)
+        wait_for_records(out, stalled + 10, 60)
+        time.sleep(0.5)  # at least one status line after the reopening
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert run.returncode == 0, stderr
+    assert stalled >= before
+    assert "delivered no frame for 0.5 s; reconnecting" in stderr
+    assert "reopened (reconnect 1)" in stderr
+    assert "source reconnecting (reconnects 0)" in stderr  # the status line while down
+    assert "source running (reconnects 1)" in stderr  # and after it came back
+    summary = [line for line in stderr.splitlines() if "done:" in line][-1]
+    assert "reconnects 1" in summary
+    assert stderr.count("reopened") == 1  # each reopening is logged once
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_stream_unreachable_at_start_exits_1(run_edge: RunEdge) -> None:
+    url = f"http://127.0.0.1:{free_port()}/stream.mjpg"
+    done = run_edge(["run", "--source", url, "--max-frames", "1"], timeout=60)
+    assert done.returncode == 1
+    assert f"error: the stream '{url}' could not be opened" in done.stderr
+    assert "retry_at_start = true" in done.stderr
+
+
+def test_stream_unreachable_at_start_with_retry_keeps_trying(tmp_path: Path) -> None:
+    port = free_port()
+    (tmp_path / "run.toml").write_text(
+        f"status_interval = 0.2\n[source]\nkind = 'video'\n"
+        f"uri = 'http://127.0.0.1:{port}/stream.mjpg'\n"
+        "retry_at_start = true\nreconnect_delay = 0.1\nreconnect_delay_max = 0.3\n")
+    out = tmp_path / "late.jsonl"
+    command = [sys.executable, "-c", "from edge.cli import entry; entry()", "run", "--config",
+               "run.toml", "--sink", f"jsonl:{out}"]
+    run = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    server = None
+    try:
+        time.sleep(2.0)
+        assert run.poll() is None  # still up, waiting for the camera
+        server, _ = start_server(port)
+        wait_for_records(out, 5, 60)
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+        if server is not None:
+            stop_process(server)
+    assert run.returncode == 0, stderr
+    assert "source reconnecting (reconnects 0)" in stderr
+    assert "cannot be opened" in stderr and "opened after" in stderr
+
+
+def test_a_refused_stream_is_reported_once_not_by_ffmpeg_on_every_attempt(
+        run_edge: RunEdge) -> None:
+    url = f"http://127.0.0.1:{free_port()}/stream.mjpg"
+    done = run_edge(["run", "--source", url], timeout=60)
+    assert done.returncode == 1
+    assert "Connection refused" not in done.stderr  # FFmpeg's own line is silenced
