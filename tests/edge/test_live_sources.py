@@ -97,6 +97,38 @@ def test_open_failures_retry_with_backoff_and_count_as_activity() -> None:
     source.close()
 
 
+def test_a_long_backoff_wait_keeps_showing_activity_a_hung_open_does_not() -> None:
+    """The watchdog reads last_activity: waiting on purpose between attempts is progress
+    (a 30 s backoff must not restart the service), an open that never returns is not."""
+    release_open = threading.Event()
+    attempts: list[float] = []
+
+    def opener() -> ScriptedDevice:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            raise SourceError("camera unplugged")
+        release_open.wait(10)  # the second attempt hangs inside the open
+        raise SourceError("still unplugged")
+
+    source = LiveSource("slow", opener, retry_at_start=True, backoff=Backoff(4.0, 4.0))
+    thread = threading.Thread(target=lambda: next(iter(source), None), daemon=True)
+    thread.start()
+    try:
+        time.sleep(1.8)  # inside the 2-4 s backoff wait after the first failure
+        waiting = source.health()
+        assert len(attempts) == 1 and waiting.state == "reconnecting"
+        assert time.monotonic() - waiting.last_activity < 1.2
+        deadline = time.monotonic() + 5
+        while len(attempts) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(2.0)  # now hung inside the second open
+        assert time.monotonic() - source.health().last_activity >= 1.9
+    finally:
+        release_open.set()
+        source.close()
+        thread.join(5)
+
+
 def test_without_retry_at_start_the_first_open_fails_at_once() -> None:
     def opener() -> ScriptedDevice:
         raise SourceError("no such camera")
