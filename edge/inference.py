@@ -37,7 +37,8 @@ class Inference:
         self._backend = model.backend
         self._preprocess = Preprocessor(manifest.input, model.backend.inputs[0])
         self._decode = get_decoder(manifest.decoder.name)
-        self._params = params_model(manifest.decoder.name).coerce(manifest.decoder.params)
+        self.decoder = manifest.decoder.name
+        self.params = params_model(manifest.decoder.name).coerce(manifest.decoder.params)
         self._filter = detection_filter
         self.task = manifest.task
 
@@ -51,7 +52,7 @@ class Inference:
             spec.name: dequantize(value, spec)
             for spec, value in zip(self._backend.outputs, raw, strict=True)
         }
-        detections, extra = self._decode(outputs, placement, self._params)
+        detections, extra = self._decode(outputs, placement, self.params)
         if self._filter is not None:
             detections = self._filter(detections)
         t3 = time.perf_counter()

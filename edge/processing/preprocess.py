@@ -84,6 +84,15 @@ class Preprocessor:
 
     def __init__(self, spec: InputSpec, tensor: TensorSpec) -> None:
         expected = (1, spec.height, spec.width, spec.channels)
+        colour_channels = 1 if spec.colour == "gray" else 3
+        if colour_channels != spec.channels or len(tensor.shape) != 4 \
+                or tensor.shape[3] != colour_channels:
+            raise ConfigError(
+                f"colour {spec.colour!r} gives {colour_channels} channel(s) but the model's "
+                f"input tensor {tensor.name!r} is {list(tensor.shape)}",
+                hint="the colour override must match the model's channels (gray for 1, rgb/bgr "
+                "for 3)",
+            )
         if tuple(tensor.shape) != expected:
             raise ConfigError(
                 f"the manifest describes input {list(expected)} but the model's input tensor "
