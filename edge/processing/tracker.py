@@ -57,9 +57,9 @@ class IouTracker:
 
     def update(self, detections: Detections, timestamp: float) -> list[TrackEvent]:
         """Feed one inferred frame's detections; returns the events it causes."""
-        if detections.xyxy is None:
-            return []
-        boxes = detections.xyxy
+        if detections.xyxy is None and len(detections):
+            return []  # a classifier's classes: nothing to track
+        boxes = detections.xyxy if detections.xyxy is not None else np.zeros((0, 4), np.float32)
         pairs = self._pairs(detections, boxes)
         matched_tracks: set[int] = set()
         matched_rows: set[int] = set()

@@ -148,6 +148,6 @@ def test_filters(kwargs: dict[str, object], kept: list[int]) -> None:
 
 
 def test_filter_with_unknown_label_is_refused() -> None:
-    with pytest.raises(ConfigError, match="filters.deny names labels the model does not have: "
-                       "cta"):
+    with pytest.raises(ConfigError, match=r"filters\.deny names labels the model does not have: "
+                       r"cta"):
         build_filter(["cat", "dog"], {}, None, ["cta"], 0.0)

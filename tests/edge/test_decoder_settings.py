@@ -61,7 +61,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("text", "flags", "model", "expected"), CASES)
-def test_bad_setting_exits_78_everywhere(run_edge: RunEdge, tmp_path: Path, text: str,
+def test_bad_setting_exits_78_everywhere(run_edge: RunEdge, tmp_path: Path, *, text: str,
                                          flags: list[str], model: Path | None,
                                          expected: list[str]) -> None:
     model_lines = f"[model]\npath = '{model}'\n" if model else ""

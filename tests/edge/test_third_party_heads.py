@@ -77,7 +77,7 @@ def test_ssd_picked_from_the_outputs_without_a_manifest(
 
 
 @pytest.mark.parametrize(("version", "truths"), [(8, YOLOV8_TRUTH), (5, YOLOV5_TRUTH)])
-def test_yolo_format(run_edge: RunEdge, tmp_path: Path, heads: dict[str, Path],
+def test_yolo_format(run_edge: RunEdge, tmp_path: Path, heads: dict[str, Path], *,
                      result_validator: jsonschema.Draft202012Validator, version: int,
                      truths: list[Truth]) -> None:
     model = heads[f"yolov{version}"]
