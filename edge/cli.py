@@ -315,10 +315,16 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     from edge.inference import open_inference
 
     config = load_config(args.file)  # sources, sinks and every table are validated here
+    from edge.service.reload import blank_frame
+
     # The whole inference path, as `edge run` builds it at start: model, input recipe
-    # against the input tensor, decoder and its settings, filters, event mode.
-    model, _ = open_inference(config)
-    model.close()
+    # against the input tensor, decoder and its settings, filters, event mode; then one
+    # inference on a blank frame, so a decoder that does not fit the outputs fails here.
+    model, inference = open_inference(config)
+    try:
+        inference(blank_frame(model))
+    finally:
+        model.close()
     if args.json:
         print(config.model_dump_json(indent=2))
     else:

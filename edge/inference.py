@@ -40,7 +40,6 @@ class Inference:
         self.decoder = manifest.decoder.name
         self.params = params_model(manifest.decoder.name).coerce(manifest.decoder.params)
         self._filter = detection_filter
-        self.task = manifest.task
 
     def __call__(self, frame: Frame) -> tuple[Detections, dict[str, Any], Latency]:
         t0 = time.perf_counter()

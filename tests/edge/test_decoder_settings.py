@@ -195,3 +195,13 @@ def test_reload_carries_the_new_decoder_settings() -> None:
     finally:
         reloader.close()
         model.close()
+
+
+def test_check_config_runs_the_decoder_once(run_edge: RunEdge, tmp_path: Path) -> None:
+    """A decoder that does not fit the model's outputs is refused by check-config too."""
+    (tmp_path / "edge.toml").write_text("[decoder]\nname = 'ssd'\n")
+    for command in (["check-config", "edge.toml"],
+                    ["run", "--config", "edge.toml", "--max-frames", "1"]):
+        done = run_edge(command)
+        assert done.returncode == 78, (command, done.stderr)
+        assert "the ssd decoder expects four outputs" in done.stderr
