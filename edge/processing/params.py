@@ -17,6 +17,7 @@ without loading OpenCV or numpy.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
@@ -47,13 +48,18 @@ class ClassifyParams(DecoderParams):
     )
 
 
-class _BoxParams(DecoderParams):
+class _ScoreParams(DecoderParams):
     score_threshold: float = Field(0.3, ge=0.0, le=1.0, description="minimum box score")
+    max_detections: int = Field(20, ge=1, le=1000, description="boxes reported per frame")
+
+
+class _BoxParams(_ScoreParams):
+    """Heads whose NMS runs here (SSD's runs inside the model, so it has no iou_threshold)."""
+
     iou_threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="class-aware NMS: a box overlapping a better box of "
         "its class by more than this is dropped",
     )
-    max_detections: int = Field(20, ge=1, le=1000, description="boxes reported per frame")
 
 
 class CenternetParams(_BoxParams):
@@ -72,7 +78,7 @@ class AnomalyParams(DecoderParams):
     )
 
 
-class SsdParams(_BoxParams):
+class SsdParams(_ScoreParams):
     score_threshold: float = Field(0.5, ge=0.0, le=1.0, description="minimum box score")
     label_offset: int = Field(
         0, ge=0, le=1000, description="added to the model's class index before the label "
@@ -157,7 +163,9 @@ def check_settings(name: str, settings: Mapping[str, Any]) -> None:
         if key in model.model_fields:
             continue
         owners = sorted(n for n, m in PARAMS.items() if key in m.model_fields)
-        whose = f" (it is a setting of {', '.join(owners)})" if owners else ""
+        near = difflib.get_close_matches(key, list(model.model_fields), n=1)
+        whose = f" (it is a setting of {', '.join(owners)})" if owners else \
+            (f"; did you mean {near[0]!r}?" if near else "")
         raise ConfigError(
             f"decoder {canonical(name)!r} has no setting {key!r}{whose}",
             hint=f"valid keys of the {canonical(name)} decoder: {keys}",

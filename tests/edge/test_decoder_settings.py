@@ -47,7 +47,7 @@ CASES = [
                   CLASSIFY_KEYS], id="wrong-type"),
     pytest.param("[decoder]\niou_threshold = 0.5\n", ["iou_threshold=0.5"], None,
                  ["decoder 'classify' has no setting 'iou_threshold' (it is a setting of "
-                  "centernet, ssd, yolov5, yolov8)", CLASSIFY_KEYS], id="other-decoders-key"),
+                  "centernet, yolov5, yolov8)", CLASSIFY_KEYS], id="other-decoders-key"),
     pytest.param("[decoder]\ntop_k = 3\n", ["top_k=3"], ANOMALY,
                  ["decoder 'anomaly' has no setting 'top_k' (it is a setting of classify)",
                   "valid keys of the anomaly decoder: threshold"], id="top_k-on-anomaly"),
@@ -91,6 +91,12 @@ def test_key_no_decoder_has_names_each_decoders_keys(run_edge: RunEdge,
             "'score_threshold'?" in done.stderr
         assert "classify: activation, threshold, top_k" in done.stderr
         assert "yolov8: coordinates, iou_threshold, layout" in done.stderr
+    done = run_edge(["run", "--decoder", "ssd", "--decoder-opt", "label_ofset=1"])
+    assert done.returncode == 78
+    assert "decoder 'ssd' has no setting 'label_ofset'; did you mean 'label_offset'?" \
+        in done.stderr
+    assert "valid keys of the ssd decoder: boxes, classes, count, label_offset, " \
+        "max_detections, score_threshold, scores" in done.stderr
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -119,8 +125,8 @@ def test_check_config_shows_the_resolved_decoder(run_edge: RunEdge, tmp_path: Pa
                                         "[decoder]\nmax_detections = 5\n")
     done = run_edge(["check-config", "edge.toml"])
     assert done.returncode == 0, done.stderr
-    assert "decoder centernet {'score_threshold': 0.4, 'iou_threshold': 0.5, " \
-        "'max_detections': 5, 'heads': 'by-shape', 'num_classes': 10}" in done.stdout
+    assert "decoder centernet {'score_threshold': 0.4, 'max_detections': 5, " \
+        "'iou_threshold': 0.5, 'heads': 'by-shape', 'num_classes': 10}" in done.stdout
 
 
 def test_manifest_values_stay_unless_set_by_name() -> None:
