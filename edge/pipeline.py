@@ -160,13 +160,13 @@ class Pipeline:
                 if stop.is_set() or (self.max_frames and seen >= self.max_frames):
                     break
         finally:
-            self._end_events()
             if reader is not None:
                 reader.close()
                 self.stats.dropped = reader.dropped
             else:
                 self.source.close()
             self._refresh_health()
+            self._end_events()
         return self.stats
 
     def swap_model(self, inference: Inference, context: RecordContext,
