@@ -115,3 +115,24 @@ def test_events_instead_of_per_frame_records(run_edge: RunEdge, tmp_path: Path,
         event_validator.validate(record)
     assert [r["event"] for r in records] == ["new", "end"]  # a 60 s interval: no update
     assert "events: 2 written" in done.stderr
+
+
+def test_parked_object_with_the_motion_gate(run_edge: RunEdge, tmp_path: Path,
+                                            event_validator: jsonschema.Draft202012Validator,
+                                            ) -> None:
+    """The parked car: an object that never moves gives one ``new`` and, when the run
+    stops, one ``end`` (reason ``stopped``); the gate skips the frames between, and
+    skipped frames do not count as missed sightings."""
+    write_video(tmp_path / "parked.avi", 60, {i: (100, 70) for i in range(60)})
+    (tmp_path / "edge.toml").write_text(
+        "[motion]\nenabled = true\nheartbeat = 0\n"
+        "[events]\nenabled = true\nper_frame = false\nmax_missed = 2\nupdate_interval = 0\n")
+    done = run_edge(["run", "--config", "edge.toml", "--model", str(DETECTOR), "--source",
+                     "parked.avi", "--sink", "jsonl:out.jsonl"])
+    assert done.returncode == 0, done.stderr
+    records = read_jsonl(tmp_path / "out.jsonl")
+    for record in records:
+        event_validator.validate(record)
+    assert [(r["event"], r.get("reason")) for r in records] == [("new", None),
+                                                                ("end", "stopped")]
+    assert "motion gate: 59 frames skipped; events: 2 written" in done.stderr
