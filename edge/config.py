@@ -78,7 +78,7 @@ class DecoderConfig(BaseModel):
 class FiltersConfig(Strict):
     """Applied after any decoder, to every detection (labels as written in records)."""
 
-    thresholds: dict[str, float] = Field(
+    thresholds: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
         default_factory=dict, description="per-label minimum score, e.g. {person = 0.6}"
     )
     allow: list[str] | None = Field(None, description="report only these labels")

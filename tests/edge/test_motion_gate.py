@@ -64,3 +64,22 @@ def test_slow_change_adds_up() -> None:
         decisions.append(gate.should_infer(Frame(image, i, float(i), "t")))
     woken = [i for i, d in enumerate(decisions) if d]
     assert woken == [0, 11, 22, 33], woken  # each time the sum passes pixel_threshold 20
+
+
+def test_bad_motion_and_events_settings_exit_78(run_edge: RunEdge, tmp_path: Path) -> None:
+    cases = {
+        "[motion]\nenabled = true\nmin_changed = 0\n": "motion.min_changed: Input should be "
+        "greater than 0",
+        "[motion]\nheartbet = 5\n": "unknown key 'heartbet' in [motion] (line 2); did you "
+        "mean 'heartbeat'?",
+        "[events]\nupdate_interval = -1\n": "events.update_interval: Input should be greater "
+        "than or equal to 0",
+        "[filters]\nthresholds = {cat = 1.5}\n": "filters.thresholds.cat: Input should be less "
+        "than or equal to 1",
+    }
+    for text, expected in cases.items():
+        (tmp_path / "edge.toml").write_text(text)
+        for command in (["check-config", "edge.toml"], ["run", "--config", "edge.toml"]):
+            done = run_edge(command)
+            assert done.returncode == 78, (text, done.stderr)
+            assert expected in done.stderr, (text, done.stderr)
