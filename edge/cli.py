@@ -277,17 +277,30 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         "inputs": [_tensor(t) for t in backend.inputs],
         "outputs": [_tensor(t) for t in backend.outputs],
     }
+    if manifest is None:
+        info["decoder_guess"] = _decoder_guess(backend)
     backend.close()
     if args.json:
         print(json.dumps(info, indent=2))
         return EXIT_OK
     print(f"{info['path']}  ({info['size_bytes']:,} bytes, runtime {info['runtime']})")
     _print_manifest(info["manifest"])
+    guess = info.get("decoder_guess")
+    if guess:
+        print(f"  its outputs fit decoder {guess['name'] or '(none)'}: {guess['reason']}")
     for kind in ("inputs", "outputs"):
         for t in info[kind]:
             print(f"  {kind[:-1]:6} {t['name']:40} {t['shape']!s:18} {t['dtype']:8} "
                   f"scale {t['scale']:.6g} zero_point {t['zero_point']}")
     return EXIT_OK
+
+
+def _decoder_guess(backend: Any) -> dict[str, str]:
+    """What `edge run` would pick for this model without a manifest or --decoder."""
+    from edge.processing.heads import guess_decoder
+
+    name, reason = guess_decoder(backend.outputs, backend.inputs[0].shape)
+    return {"name": name, "reason": reason}
 
 
 def _print_manifest(manifest: dict[str, Any] | None) -> None:

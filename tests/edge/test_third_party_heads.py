@@ -122,3 +122,21 @@ def test_settings_and_filters_change_what_is_reported(
     assert done.returncode == 0, done.stderr
     found = read_jsonl(tmp_path / "out.jsonl")[0]["detections"]
     assert sorted(d["label"] for d in found) == ["cat", "cat"]
+
+
+def test_inspect_says_which_decoder_the_outputs_fit(run_edge: RunEdge,
+                                                    heads: dict[str, Path]) -> None:
+    import json
+
+    done = run_edge(["inspect", str(heads["yolov8"])])
+    assert done.returncode == 0, done.stderr
+    assert "its outputs fit decoder yolov8: one head [1, 7, 525] with one candidate per grid " \
+        "cell (525)" in done.stdout
+    as_json = json.loads(run_edge(["inspect", "--json", str(heads["ssd"])]).stdout)
+    assert as_json["decoder_guess"]["name"] == "ssd"
+    assert [t["name"] for t in as_json["outputs"]] == [
+        "TFLite_Detection_PostProcess", *(f"TFLite_Detection_PostProcess:{i}" for i in (1, 2, 3))]
+    # The TF-Lite examples' format: uint8 image in, four float32 tensors out.
+    assert as_json["inputs"][0]["dtype"] == "uint8"
+    assert [(t["shape"], t["dtype"]) for t in as_json["outputs"]] == [
+        ([1, 10, 4], "float32"), ([1, 10], "float32"), ([1, 10], "float32"), ([1], "float32")]
