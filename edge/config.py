@@ -59,9 +59,9 @@ class DecoderConfig(BaseModel):
 
     The settings depend on the decoder, which may only be known once the model is read
     (its manifest names it), so they are kept as extra keys here and validated against
-    the chosen decoder's parameter model: at load when ``name`` is given, otherwise
-    when the model is opened (``edge.model.load_model``). A key that no decoder has is
-    refused at load either way, with its line.
+    the chosen decoder's parameter model: when the config is loaded if ``name`` is given,
+    otherwise when the model is opened (``edge.model.load_model``). A key that no decoder
+    has is refused when the config is loaded either way, with its line.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
