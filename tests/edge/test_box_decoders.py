@@ -151,3 +151,13 @@ def test_filter_with_unknown_label_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"filters\.deny names labels the model does not have: "
                        r"cta"):
         build_filter(["cat", "dog"], {}, None, ["cta"], 0.0)
+
+
+def test_ssd_output_errors_name_the_tensors() -> None:
+    boxes, classes, scores, count = ssd_outputs()
+    four = {"b": boxes, "c": classes, "s": scores, "n": count}
+    with pytest.raises(ConfigError, match=r"told to read outputs \['x'\], which do not exist"):
+        decode_ssd(four, Placement(), {"boxes": "x", "classes": "c", "scores": "s",
+                                       "count": "n"})
+    with pytest.raises(ConfigError, match="cannot tell its outputs apart by shape"):
+        decode_ssd({**four, "n": np.zeros((1, 3), np.float32)}, Placement(), {})

@@ -22,7 +22,7 @@ from edge.service.reload import Reloader
 from edge.sinks.memory import MemorySink
 from edge.sources.synthetic import SyntheticCamera
 from edge.zoo import zoo_file
-from tests.conftest import RunEdge
+from tests.conftest import RunEdge, read_jsonl
 
 ANOMALY = zoo_file("digits-anomaly.int8.tflite")
 DETECTOR = zoo_file("digits-detector.int8.tflite")
@@ -211,3 +211,19 @@ def test_check_config_runs_the_decoder_once(run_edge: RunEdge, tmp_path: Path) -
         done = run_edge(command)
         assert done.returncode == 78, (command, done.stderr)
         assert "the ssd decoder expects four outputs" in done.stderr
+
+
+def test_decoder_opt_without_value_is_a_usage_error(run_edge: RunEdge) -> None:
+    done = run_edge(["run", "--decoder-opt", "top_k", "--max-frames", "1"])
+    assert done.returncode == 2
+    assert "--decoder-opt 'top_k' is not KEY=VALUE" in done.stderr and "fix:" in done.stderr
+
+
+def test_decoder_alone_says_the_task_of_a_model_without_manifest(
+        run_edge: RunEdge, tmp_path: Path, plain_tflite: Path) -> None:
+    done = run_edge(["run", "--model", str(plain_tflite), "--decoder", "classify",
+                     "--decoder-opt", "top_k=2", "--max-frames", "2", "--sink", "jsonl:o.jsonl"])
+    assert done.returncode == 0, done.stderr
+    records = read_jsonl(tmp_path / "o.jsonl")
+    assert [r["model"]["task"] for r in records] == ["classify", "classify"]
+    assert all(len(r["detections"]) == 2 for r in records)
