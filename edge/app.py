@@ -9,11 +9,13 @@ import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 
-from edge.config import RunConfig
-from edge.inference import Inference
-from edge.model import load_model
+from edge.config import EventsConfig, MotionConfig, RunConfig
+from edge.events import EventWriter
+from edge.inference import open_inference
 from edge.observers import build_observers
 from edge.pipeline import Pipeline, RunStats, StatusCallback, TickHook
+from edge.processing.motion import MotionGate
+from edge.processing.tracker import IouTracker
 from edge.record import RecordContext
 from edge.sinks import BackgroundSink, open_sink
 from edge.sources import open_source
@@ -29,9 +31,8 @@ def run(config: RunConfig, *, stop: threading.Event | None = None,
     ``tick_hooks`` run on every loop turn (the service's watchdog, status and reload).
     """
     with ExitStack() as stack:
-        model = load_model(config.model, config.decoder)
+        model, inference = open_inference(config)
         stack.callback(model.close)
-        inference = Inference(model)
         sinks = []
         for sink_config in config.sinks:
             sink = BackgroundSink(open_sink(sink_config))
@@ -56,8 +57,25 @@ def run(config: RunConfig, *, stop: threading.Event | None = None,
             source, inference, sinks, context, model.manifest.labels,
             max_frames=config.max_frames, status=status, status_interval=config.status_interval,
             observers=observers,
-            tick_hooks=tick_hooks,
+            tick_hooks=tick_hooks, gate=motion_gate(config.motion),
+            events=event_writer(config.events),
+            per_frame=not config.events.enabled or config.events.per_frame,
         )
         if on_start is not None:
             on_start(pipeline)
         return pipeline.run(stop)
+
+
+def motion_gate(config: MotionConfig) -> MotionGate | None:
+    if not config.enabled:
+        return None
+    return MotionGate(width=config.width, pixel_threshold=config.pixel_threshold,
+                      min_changed=config.min_changed, heartbeat=config.heartbeat)
+
+
+def event_writer(config: EventsConfig) -> EventWriter | None:
+    if not config.enabled:
+        return None
+    return EventWriter(IouTracker(iou_threshold=config.iou_threshold,
+                                  max_missed=config.max_missed,
+                                  update_interval=config.update_interval))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edge import __version__
-from edge.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, EdgeError
+from edge.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, EdgeError, UsageError
 
 if TYPE_CHECKING:
     from edge.pipeline import RunStats
@@ -47,7 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--task", choices=["classify", "detect", "anomaly", "generate"],
                      help="task of a model that has no manifest")
     run.add_argument("--labels", type=Path, help="labels file, one per line")
-    run.add_argument("--decoder", help="output decoder (default: the manifest's)")
+    run.add_argument("--decoder", help="output decoder: classify, centernet, anomaly, ssd, "
+                     "yolov5, yolov8 (= yolo11) (default: the manifest's, or the one the "
+                     "model's outputs fit)")
+    run.add_argument("--decoder-opt", action="append", metavar="KEY=VALUE",
+                     help="a setting of the decoder, as in [decoder] (e.g. score_threshold=0.4,"
+                     " label_offset=1); repeat for several")
     run.add_argument("--source", help="synthetic | webcam index | /dev/videoN | video file | "
                      "URL | image folder | picamera2[:N|:MODEL] (default: synthetic)")
     run.add_argument("--sink", action="append", metavar="SPEC",
@@ -156,8 +161,9 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     if model:
         overrides["model"] = model
-    if args.decoder:
-        overrides["decoder"] = {"name": args.decoder}
+    decoder = decoder_overrides(args.decoder, args.decoder_opt or [])
+    if decoder:
+        overrides["decoder"] = decoder
     if args.source:
         overrides["source"] = parse_source_spec(args.source)
     if args.sink:
@@ -194,6 +200,29 @@ def _output_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return output
 
 
+def decoder_overrides(name: str | None, options: Sequence[str]) -> dict[str, Any]:
+    """``--decoder`` and ``--decoder-opt KEY=VALUE`` -> the ``[decoder]`` table. A value is
+    read as TOML (``0.4``, ``1``, ``true``, ``"x"``), else taken as a string, so a flag
+    and the same key in the file mean the same."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10 on older Pi OS images
+        import tomli as tomllib
+
+    table: dict[str, Any] = {"name": name} if name else {}
+    for option in options:
+        key, sep, text = option.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--decoder-opt {option!r} is not KEY=VALUE",
+                             hint="e.g. --decoder-opt score_threshold=0.4")
+        try:
+            value = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()
+        table[key.strip()] = value
+    return table
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from edge.config import load_config
     from edge.service.runner import run_service
@@ -208,9 +237,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         last.update(frames=stats.frames, time=stats.elapsed)
         recent = list(stats.infer_ms)[-max(1, int(window_frames)):]
         infer = sum(recent) / len(recent) if recent else 0.0
-        log.info("%d frames | %.1f fps | infer %.2f ms | dropped %d%s", stats.frames,
+        log.info("%d frames | %.1f fps | infer %.2f ms | dropped %d%s%s", stats.frames,
                  window_frames / window_time if window_time > 0 else 0.0, infer, stats.dropped,
-                 _health_text(stats))
+                 _skipped_text(stats), _health_text(stats))
 
     sinks = ", ".join(str(getattr(s, "path", s.kind)) for s in config.sinks)
     log.info("running on %s -> %s (Ctrl-C stops)", config.source.kind, sinks)
@@ -221,7 +250,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
              ", reconnects %d, sink drops %d", summary["frames"], summary["seconds"],
              summary["fps"], summary["infer_ms_p50"], summary["infer_ms_p95"],
              summary["dropped"], summary["reconnects"], summary["sink_drops"])
+    if config.motion.enabled or config.events.enabled:
+        log.info("motion gate: %d frames skipped; events: %d written", summary["skipped"],
+                 summary["events"])
     return EXIT_OK
+
+
+def _skipped_text(stats: RunStats) -> str:
+    """Frames the motion gate let through without inference (only when it skipped any)."""
+    return f" | skipped {stats.skipped}" if stats.skipped else ""
 
 
 def _health_text(stats: RunStats) -> str:
@@ -266,17 +303,30 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         "inputs": [_tensor(t) for t in backend.inputs],
         "outputs": [_tensor(t) for t in backend.outputs],
     }
+    if manifest is None:
+        info["decoder_guess"] = _decoder_guess(backend)
     backend.close()
     if args.json:
         print(json.dumps(info, indent=2))
         return EXIT_OK
     print(f"{info['path']}  ({info['size_bytes']:,} bytes, runtime {info['runtime']})")
     _print_manifest(info["manifest"])
+    guess = info.get("decoder_guess")
+    if guess:
+        print(f"  its outputs fit decoder {guess['name'] or '(none)'}: {guess['reason']}")
     for kind in ("inputs", "outputs"):
         for t in info[kind]:
             print(f"  {kind[:-1]:6} {t['name']:40} {t['shape']!s:18} {t['dtype']:8} "
                   f"scale {t['scale']:.6g} zero_point {t['zero_point']}")
     return EXIT_OK
+
+
+def _decoder_guess(backend: Any) -> dict[str, str]:
+    """What `edge run` would pick for this model without a manifest or --decoder."""
+    from edge.processing.heads import guess_decoder
+
+    name, reason = guess_decoder(backend.outputs, backend.inputs[0].shape)
+    return {"name": name, "reason": reason}
 
 
 def _print_manifest(manifest: dict[str, Any] | None) -> None:
@@ -301,15 +351,24 @@ def _tensor(spec: Any) -> dict[str, Any]:
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
     from edge.config import load_config
-    from edge.model import load_model
+    from edge.inference import open_inference
 
-    config = load_config(args.file)
-    model = load_model(config.model, config.decoder)  # catches a missing or bad model too
-    model.close()
+    config = load_config(args.file)  # sources, sinks and every table are validated here
+    from edge.service.reload import blank_frame
+
+    # The whole inference path, as `edge run` builds it at start: model, input recipe
+    # against the input tensor, decoder and its settings, filters, event mode; then one
+    # inference on a blank frame, so a decoder that does not fit the outputs fails here.
+    model, inference = open_inference(config)
+    try:
+        inference(blank_frame(model))
+    finally:
+        model.close()
     if args.json:
         print(config.model_dump_json(indent=2))
     else:
         print(f"{args.file}: ok (model {model.file.path.name}, task {model.manifest.task}, "
+              f"decoder {model.manifest.decoder.name} {model.manifest.decoder.params}, "
               f"source {config.source.kind}, sinks {', '.join(s.kind for s in config.sinks)})")
     return EXIT_OK
 

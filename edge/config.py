@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge.errors import ConfigError
 from edge.manifest import Colour, ResizeMode, Task
+from edge.processing.params import PARAMS, all_keys, check_settings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -53,12 +54,73 @@ class ModelConfig(Strict):
     input: InputOverride = Field(default_factory=InputOverride)
 
 
-class DecoderConfig(Strict):
-    name: str | None = Field(None, description="decoder; default: the manifest's")
-    top_k: int | None = Field(None, ge=1, description="classes reported per frame")
-    threshold: float | None = Field(None, ge=0.0, le=1.0, description="minimum score reported")
-    activation: Literal["auto", "softmax", "none"] | None = Field(
-        None, description="classifier output activation"
+class DecoderConfig(BaseModel):
+    """``name`` plus the settings of that decoder (``edge.processing.params``).
+
+    The settings depend on the decoder, which may only be known once the model is read
+    (its manifest names it), so they are kept as extra keys here and validated against
+    the chosen decoder's parameter model: when the config is loaded if ``name`` is given,
+    otherwise when the model is opened (``edge.model.load_model``). A key that no decoder
+    has is refused when the config is loaded either way, with its line.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str | None = Field(None, description="decoder; default: the manifest's, or the one "
+                             "that fits the model's outputs")
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The explicit decoder settings (every key but ``name``)."""
+        return dict(self.model_extra or {})
+
+
+class FiltersConfig(Strict):
+    """Applied after any decoder, to every detection (labels as written in records)."""
+
+    thresholds: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=dict, description="per-label minimum score, e.g. {person = 0.6}"
+    )
+    allow: list[str] | None = Field(None, description="report only these labels")
+    deny: list[str] = Field(default_factory=list, description="never report these labels")
+    min_area: float = Field(
+        0.0, ge=0.0, le=1.0, description="drop boxes smaller than this fraction of the frame"
+    )
+
+
+class MotionConfig(Strict):
+    """Skip inference while nothing changes (differencing on a small grey frame)."""
+
+    enabled: bool = Field(False, description="turn the motion gate on")
+    width: int = Field(64, ge=8, le=640, description="width of the grey frame compared")
+    pixel_threshold: int = Field(
+        20, ge=1, le=255, description="grey-level change that counts a pixel as changed"
+    )
+    min_changed: float = Field(
+        0.005, gt=0.0, le=1.0, description="fraction of changed pixels that counts as motion"
+    )
+    heartbeat: float = Field(
+        30.0, ge=0.0, description="seconds: run the model at least this often while nothing "
+        "moves, so a record still says the device is alive (0 = never)",
+    )
+
+
+class EventsConfig(Strict):
+    """Track objects and write ``edge.event/1`` records: new, update, end."""
+
+    enabled: bool = Field(False, description="turn event mode on (detection models)")
+    per_frame: bool = Field(
+        True, description="keep writing the per-frame edge.result/1 records beside the events"
+    )
+    iou_threshold: float = Field(
+        0.3, gt=0.0, le=1.0, description="a detection continues a track of its label when "
+        "their boxes overlap by at least this IoU",
+    )
+    max_missed: int = Field(
+        10, ge=1, description="inferred frames a track may go unseen before it ends"
+    )
+    update_interval: float = Field(
+        5.0, ge=0.0, description="seconds between update events of one track"
     )
 
 
@@ -219,6 +281,15 @@ class RunConfig(Strict):
     device: str = Field(default_factory=socket.gethostname, description="name in every record")
     model: ModelConfig = Field(default_factory=ModelConfig)
     decoder: DecoderConfig = Field(default_factory=DecoderConfig)
+    filters: FiltersConfig = Field(
+        default_factory=FiltersConfig, description="post-decoder label and size filters"
+    )
+    motion: MotionConfig = Field(
+        default_factory=MotionConfig, description="skip inference while nothing moves"
+    )
+    events: EventsConfig = Field(
+        default_factory=EventsConfig, description="object tracks and event records"
+    )
     source: SourceConfig = Field(default_factory=SyntheticSource)
     sinks: list[SinkConfig] = Field(
         default_factory=lambda: list[SinkConfig]([JsonlSink()]), description="where results go"
@@ -252,6 +323,7 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
 
 def build_config(data: dict[str, Any], *, origin: str = "config", text: str = "") -> RunConfig:
     """Validate a config dict; errors name the key, its table and (with ``text``) its line."""
+    _check_decoder_table(data, origin, text)
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
@@ -295,6 +367,35 @@ def _explain(exc: ValidationError, data: dict[str, Any], origin: str, text: str)
             field = ".".join(place) or "the top level"
             lines.append(f"{origin}: {field}: {error['msg']}")
     return "\n".join(lines)
+
+
+def _check_decoder_table(data: dict[str, Any], origin: str, text: str) -> None:
+    """Decoder settings: all of them when the name is known, else keys no decoder has."""
+    table = data.get("decoder")
+    if not isinstance(table, dict):
+        return
+    settings = {key: value for key, value in table.items() if key != "name"}
+    name = table.get("name")
+    if isinstance(name, str):
+        try:
+            check_settings(name, settings)
+        except ConfigError as exc:
+            raise ConfigError(f"{origin}: [decoder]: {exc.message}", hint=exc.hint) from None
+        return
+    known = all_keys()
+    for key in settings:
+        if key in known:
+            continue
+        near = difflib.get_close_matches(key, sorted(known), n=1)
+        line = _line_of(text, key, "decoder")
+        message = f"{origin}: unknown key {key!r} in [decoder]" + (f" (line {line})" if line
+                                                                  else "")
+        if near:
+            message += f"; did you mean {near[0]!r}?"
+        per_decoder = "; ".join(f"{n}: {', '.join(sorted(m.model_fields))}"
+                                for n, m in sorted(PARAMS.items()))
+        raise ConfigError(message, hint=f"[decoder] takes name and the settings of that "
+                          f"decoder: {per_decoder}")
 
 
 def _walk(loc: tuple[int | str, ...], data: Any) -> tuple[list[str], type[BaseModel] | None]:

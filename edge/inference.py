@@ -1,6 +1,9 @@
-"""One frame through the model: preprocess -> infer -> dequantize -> decode, timed.
+"""One frame through the model: preprocess -> infer -> dequantize -> decode -> filter, timed.
 
-Shared by ``edge run`` and (later) ``edge bench``, so both measure the same work.
+Shared by ``edge run``, ``edge check-config`` and the reload check (and later
+``edge bench``), so all of them build and measure the same work: ``open_inference``
+is the one place that turns a config into a ready model + inference, so whatever
+``edge run`` would refuse at start, ``edge check-config`` refuses too.
 """
 
 from __future__ import annotations
@@ -9,15 +12,18 @@ import time
 from typing import Any
 
 from edge.backends.base import dequantize
+from edge.config import RunConfig
 from edge.errors import ConfigError
-from edge.model import LoadedModel
+from edge.model import LoadedModel, load_model
 from edge.processing.decoders import get_decoder
+from edge.processing.filters import DetectionFilter, build_filter
+from edge.processing.params import params_model
 from edge.processing.preprocess import Preprocessor
 from edge.types import Detections, Frame, Latency
 
 
 class Inference:
-    def __init__(self, model: LoadedModel) -> None:
+    def __init__(self, model: LoadedModel, detection_filter: DetectionFilter | None = None) -> None:
         manifest = model.manifest
         if manifest.task == "generate":
             raise ConfigError(
@@ -31,7 +37,9 @@ class Inference:
         self._backend = model.backend
         self._preprocess = Preprocessor(manifest.input, model.backend.inputs[0])
         self._decode = get_decoder(manifest.decoder.name)
-        self._params = dict(manifest.decoder.params)
+        self.decoder = manifest.decoder.name
+        self.params = params_model(manifest.decoder.name).coerce(manifest.decoder.params)
+        self._filter = detection_filter
 
     def __call__(self, frame: Frame) -> tuple[Detections, dict[str, Any], Latency]:
         t0 = time.perf_counter()
@@ -43,6 +51,29 @@ class Inference:
             spec.name: dequantize(value, spec)
             for spec, value in zip(self._backend.outputs, raw, strict=True)
         }
-        detections, extra = self._decode(outputs, placement, self._params)
+        detections, extra = self._decode(outputs, placement, self.params)
+        if self._filter is not None:
+            detections = self._filter(detections)
         t3 = time.perf_counter()
         return detections, extra, Latency(1000 * (t1 - t0), 1000 * (t2 - t1), 1000 * (t3 - t2))
+
+
+def open_inference(config: RunConfig) -> tuple[LoadedModel, Inference]:
+    """The model (the caller closes it) and its inference, with the config's decoder
+    settings and filters; raises what ``edge run`` would refuse at start."""
+    model = load_model(config.model, config.decoder)
+    try:
+        f = config.filters
+        detection_filter = build_filter(model.manifest.labels, f.thresholds, f.allow, f.deny,
+                                        f.min_area)
+        inference = Inference(model, detection_filter)
+        if config.events.enabled and model.manifest.task != "detect":
+            raise ConfigError(
+                f"event mode tracks boxes, and {model.file.path.name} is a "
+                f"{model.manifest.task} model with none",
+                hint="turn [events] enabled off, or run a detection model",
+            )
+    except BaseException:
+        model.close()
+        raise
+    return model, inference

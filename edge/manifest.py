@@ -108,8 +108,10 @@ def parse_manifest(raw: bytes, *, origin: str) -> Manifest:
 def default_input_spec(tensor: TensorSpec) -> InputSpec:
     """Guess the input recipe of a third-party model from its input tensor.
 
-    Quantized inputs take raw pixels (the convention of uint8/int8 TFLite models);
-    float inputs take pixels scaled to 0..1. Both can be overridden in the config.
+    Quantized inputs take raw pixels (the convention of uint8/int8 TFLite models), and
+    so do integer inputs without quantization parameters (some detector exports take
+    plain uint8 pixels and cast them inside); float inputs take pixels scaled to 0..1.
+    All can be overridden in the config.
     """
     if len(tensor.shape) != 4 or tensor.shape[3] not in (1, 3):
         raise ModelError(
@@ -124,6 +126,8 @@ def default_input_spec(tensor: TensorSpec) -> InputSpec:
         scale = tensor.scale
         shift = -128 if tensor.dtype == "int8" else 0
         offset = (shift - tensor.zero_point) * scale
+    elif tensor.dtype in ("uint8", "int8"):
+        scale, offset = 1.0, -128.0 if tensor.dtype == "int8" else 0.0
     else:
         scale, offset = 1.0 / 255.0, 0.0
     return InputSpec(

@@ -1,12 +1,20 @@
 """Open a model for running: file + manifest + interpreter, with config overrides.
 
 The manifest inside the file is the default for every fact; the config (or flags)
-overrides single facts. A model without a manifest needs at least ``task``; its input
-recipe is derived from the input tensor (see ``edge.manifest.default_input_spec``).
+overrides single facts. A model without a manifest needs its task or its decoder
+(``--task``, ``--decoder``), or a head the outputs identify (``edge.processing.heads``:
+SSD, YOLO, the project's detector), which makes it a detector; the choice is logged.
+Its input recipe is derived from the input tensor (``edge.manifest.default_input_spec``).
+
+The decoder's parameters are resolved here, once (``edge.processing.params``): the
+manifest's values (only when the decoder is the manifest's own) under the explicit
+settings, validated against the decoder; the result is the manifest's
+``decoder.params``, complete.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +32,11 @@ from edge.manifest import (
 )
 from edge.modelfile import ModelFile, read_model_file
 from edge.processing.decoders import TASK_DECODERS
+from edge.processing.heads import guess_decoder
+from edge.processing.params import DECODER_TASKS, canonical, params_model, resolve_params
 from edge.zoo import DEFAULT_MODEL, zoo_file
+
+log = logging.getLogger("edge")
 
 
 @dataclass
@@ -43,16 +55,23 @@ def resolve_model_path(path: Path | None) -> Path:
 
 
 def load_model(config: ModelConfig, decoder: DecoderConfig | None = None) -> LoadedModel:
+    decoder = decoder or DecoderConfig()
+    if decoder.name is not None:
+        params_model(decoder.name)  # an unknown name fails before the model is read
     model_file = read_model_file(resolve_model_path(config.path))
     backend = LiteRTBackend(model_file.content, threads=config.threads, runtime=config.runtime,
                             origin=str(model_file.path))
-    raw = model_file.metadata.get(METADATA_NAME)
-    if raw is not None:
-        manifest = parse_manifest(raw, origin=str(model_file.path))
-    else:
-        manifest = _manifest_from_config(model_file, backend, config)
-    manifest = _apply_overrides(manifest, config, decoder or DecoderConfig())
-    _check_labels(manifest, backend, model_file.path)
+    try:
+        raw = model_file.metadata.get(METADATA_NAME)
+        if raw is not None:
+            manifest = parse_manifest(raw, origin=str(model_file.path))
+        else:
+            manifest = _manifest_from_config(model_file, backend, config, decoder)
+        manifest = _apply_overrides(manifest, config, decoder)
+        _check_labels(manifest, backend, model_file.path)
+    except BaseException:
+        backend.close()
+        raise
     return LoadedModel(model_file, manifest, backend, embedded_manifest=raw is not None)
 
 
@@ -76,23 +95,38 @@ def read_labels(path: Path) -> list[str]:
     return [line.strip() for line in lines]
 
 
-def _manifest_from_config(model_file: ModelFile, backend: Backend, config: ModelConfig) -> Manifest:
-    if config.task is None:
-        raise ModelError(
-            f"{model_file.path} has no edge manifest, so its task is unknown",
-            hint="say what it is, e.g. `--task classify --labels labels.txt` "
-            "(or [model] task/labels in the config), or convert it with `edge convert`",
-        )
+def _manifest_from_config(model_file: ModelFile, backend: Backend, config: ModelConfig,
+                          decoder: DecoderConfig) -> Manifest:
     if len(backend.inputs) != 1:
         raise ModelError(f"{model_file.path} has {len(backend.inputs)} inputs; "
                          "only single-image models are supported")
-    return Manifest(
+    task: str | None = config.task
+    name = decoder.name
+    if name is not None:
+        task = task or DECODER_TASKS[canonical(name)]
+    elif task in (None, "detect"):
+        guess, reason = guess_decoder(backend.outputs, backend.inputs[0].shape)
+        if DECODER_TASKS.get(guess) == "detect":
+            task, name = "detect", guess
+            log.info("%s has no manifest: decoder %s picked from its outputs (%s); "
+                     "another one with --decoder", model_file.path.name, guess, reason)
+        elif task == "detect":
+            name = "centernet"
+    if task is None:
+        raise ModelError(
+            f"{model_file.path} has no edge manifest, so its task is unknown",
+            hint="say what it is, e.g. `--task classify --labels labels.txt` or "
+            "`--decoder yolov8` (or [model] task/labels in the config), or convert it "
+            "with `edge convert`",
+        )
+    return Manifest.model_validate(dict(
         name=model_file.name,
-        task=config.task,
+        task=task,
         labels=[],
         input=default_input_spec(backend.inputs[0]),
-        decoder=DecoderSpec(name=TASK_DECODERS.get(config.task, config.task)),
-    )
+        decoder=DecoderSpec(name=name or TASK_DECODERS.get(task, task)),
+    ))
+
 
 
 def _apply_overrides(manifest: Manifest, config: ModelConfig, decoder: DecoderConfig) -> Manifest:
@@ -104,10 +138,18 @@ def _apply_overrides(manifest: Manifest, config: ModelConfig, decoder: DecoderCo
     input_changes = config.input.model_dump(exclude_none=True)
     if input_changes:
         updates["input"] = manifest.input.model_copy(update=input_changes)
-    params = dict(manifest.decoder.params)
-    params.update(decoder.model_dump(exclude_none=True, exclude={"name"}))
+    task = updates.get("task", manifest.task)
     name = decoder.name or manifest.decoder.name
-    updates["decoder"] = DecoderSpec(name=name, params=params)
+    if task == "generate":
+        # A generator takes no frames; Inference refuses it with that reason.
+        updates["decoder"] = DecoderSpec(name=name, params=dict(manifest.decoder.params))
+        return manifest.model_copy(update=updates)
+    # The manifest's values are calibrated for its own decoder only.
+    own = canonical(name) == canonical(manifest.decoder.name)
+    base = manifest.decoder.params if own else {}
+    params = resolve_params(name, base, decoder.settings)
+    updates["decoder"] = DecoderSpec(name=canonical(name),
+                                     params=params.model_dump(exclude_none=True))
     return manifest.model_copy(update=updates)
 
 

@@ -12,7 +12,13 @@ Extension points, each optional:
 - ``observers``: objects with ``observe(frame, record)`` and ``close()`` that need the
   picture as well as the record (preview window, video recorder, snapshots);
 - ``tick_hooks``: callables run on every loop turn, frame or idle, with the stats;
-- a source's ``health()`` and a sink's ``dropped`` / ``state`` feed ``RunStats``.
+- a source's ``health()`` and a sink's ``dropped`` / ``state`` feed ``RunStats``;
+- ``gate`` (the motion gate, ``edge.processing.motion``): asked before inference; a frame
+  it skips is counted in ``RunStats.skipped`` and still counts as progress for the
+  watchdog, since the loop is alive and the scene simply did not change;
+- ``events`` (``edge.events.EventWriter``): fed the detections after decoding; its
+  ``edge.event/1`` records go to the same sinks, and with ``per_frame`` false they are
+  the only records written.
 """
 
 from __future__ import annotations
@@ -27,11 +33,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge.capture import LatestFrameReader
+from edge.events import EventWriter
 from edge.inference import Inference
+from edge.processing.motion import MotionGate
 from edge.record import RecordContext, to_record
 from edge.sinks.base import Record, Sink
 from edge.sources.base import Source, SourceHealth
-from edge.types import Frame, Result
+from edge.types import Detections, Frame, Result
 
 _WINDOW = 2048
 
@@ -53,6 +61,8 @@ class RunStats:
     source_activity_at: float = 0.0  # the source's own last_activity (see SourceHealth)
     sink_dropped: dict[str, int] = field(default_factory=dict)  # per sink name
     sink_state: dict[str, str] = field(default_factory=dict)  # sinks that report one
+    skipped: int = 0  # frames the motion gate let pass without inference
+    events: int = 0  # edge.event/1 records written
 
     @property
     def elapsed(self) -> float:
@@ -79,6 +89,8 @@ class RunStats:
             "total_ms_p50": round(float(np.percentile(total, 50)), 3),
             "reconnects": self.reconnects,
             "sink_drops": self.sink_drops,
+            "skipped": self.skipped,
+            "events": self.events,
         }
 
 
@@ -108,6 +120,9 @@ class Pipeline:
         status_interval: float = 5.0,
         observers: Sequence[FrameObserver] = (),
         tick_hooks: Sequence[TickHook] = (),
+        gate: MotionGate | None = None,
+        events: EventWriter | None = None,
+        per_frame: bool = True,
     ) -> None:
         self.source = source
         self.inference = inference
@@ -119,6 +134,9 @@ class Pipeline:
         self.status_interval = status_interval
         self.observers = list(observers)
         self.tick_hooks = list(tick_hooks)
+        self.gate = gate
+        self.events = events
+        self.per_frame = per_frame
         self.stats = RunStats()
 
     def run(self, stop: threading.Event | None = None) -> RunStats:
@@ -138,7 +156,8 @@ class Pipeline:
                 if self.status and time.monotonic() >= next_status:
                     self.status(self.stats)
                     next_status = time.monotonic() + self.status_interval
-                if stop.is_set() or (self.max_frames and self.stats.frames >= self.max_frames):
+                seen = self.stats.frames + self.stats.skipped
+                if stop.is_set() or (self.max_frames and seen >= self.max_frames):
                     break
         finally:
             if reader is not None:
@@ -147,6 +166,7 @@ class Pipeline:
             else:
                 self.source.close()
             self._refresh_health()
+            self._end_events()
         return self.stats
 
     def swap_model(self, inference: Inference, context: RecordContext,
@@ -177,14 +197,41 @@ class Pipeline:
                 self.stats.sink_state[sink.name] = state
 
     def _process(self, frame: Frame) -> None:
+        if self._gate_skips(frame):
+            return
         detections, extra, latency = self.inference(frame)
         result = Result(self.stats.frames, frame, detections, self.labels, latency, extra)
         record = to_record(result, self.context)
-        for sink in self.sinks:
-            sink.write(record)
+        if self.per_frame:
+            for sink in self.sinks:
+                sink.write(record)
+        self._write_events(frame, detections)
         for observer in self.observers:
             observer.observe(frame, record)
         self.stats.frames += 1
         self.stats.last_frame_at = time.monotonic()
         self.stats.infer_ms.append(latency.infer)
         self.stats.total_ms.append(latency.total)
+
+    def _gate_skips(self, frame: Frame) -> bool:
+        """Motion gate: True when this frame is skipped (nothing changed)."""
+        if self.gate is None or self.gate.should_infer(frame):
+            return False
+        self.stats.skipped += 1
+        self.stats.last_frame_at = time.monotonic()
+        return True
+
+    def _write_events(self, frame: Frame, detections: Detections) -> None:
+        if self.events is not None:
+            self._emit(self.events.on_frame(frame, detections, self.context, self.labels))
+
+    def _end_events(self) -> None:
+        """Close the tracks still open, so every ``new`` has its ``end``."""
+        if self.events is not None:
+            self._emit(self.events.on_close(self.context, self.labels))
+
+    def _emit(self, records: list[Record]) -> None:
+        for record in records:
+            for sink in self.sinks:
+                sink.write(record)
+            self.stats.events += 1

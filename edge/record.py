@@ -60,6 +60,11 @@ def to_record(result: Result, context: RecordContext) -> dict[str, Any]:
     return record
 
 
+def iso_timestamp(timestamp: float) -> str:
+    """``time.time()`` -> ``2026-11-26T13:00:00.123Z``, the ``ts`` of every record."""
+    return _iso(timestamp)
+
+
 def _iso(timestamp: float) -> str:
     moment = dt.datetime.fromtimestamp(timestamp, tz=dt.timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

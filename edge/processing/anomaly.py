@@ -23,13 +23,14 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.errors import ConfigError
+from edge.processing.params import AnomalyParams
 from edge.processing.preprocess import Placement
 from edge.types import Detections
 
 
 def decode_anomaly(
     outputs: Mapping[str, npt.NDArray[np.float32]], placement: Placement,
-    params: Mapping[str, Any],
+    params: Mapping[str, Any] | AnomalyParams,
 ) -> tuple[Detections, dict[str, Any]]:
     del placement  # the score describes the whole input window
     if len(outputs) != 1 or next(iter(outputs.values())).size != 1:
@@ -39,13 +40,13 @@ def decode_anomaly(
             f"{described}",
             hint="choose the decoder that matches the model's head with --decoder",
         )
-    if "threshold" not in params:
+    threshold = AnomalyParams.coerce(params).threshold
+    if threshold is None:
         raise ConfigError(
             "the anomaly decoder needs a threshold and the model's manifest has none",
             hint="convert the model with `edge convert --task anomaly --eval DATA`, or set "
             "the decoder parameter threshold in the config",
         )
-    threshold = float(params["threshold"])
     score = max(0.0, float(next(iter(outputs.values())).reshape(-1)[0]))
     record = {"score": score, "threshold": threshold, "anomalous": score > threshold}
     return Detections.empty(), {"anomaly": record}

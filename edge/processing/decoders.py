@@ -2,12 +2,16 @@
 
 A decoder receives the dequantized outputs keyed by tensor name (never by position:
 a converted model's output order can differ from Keras's), the placement of the model
-window in the frame, and its parameters from the manifest or config. It returns the
-``Detections`` and a dict of extra record fields (``{}`` for most; the anomaly decoder
-returns ``{"anomaly": {...}}``), which the record merges at its top level.
+window in the frame, and its parameters: the pydantic model of ``edge.processing.params``
+(validated once at start), or a plain dict that the decoder validates itself (unit
+tests). It returns the ``Detections`` and a dict of extra record fields (``{}`` for
+most; the anomaly decoder returns ``{"anomaly": {...}}``), which the record merges at
+its top level.
 
-Only ``classify`` exists so far; the detector heads (ssd, yolov5, yolov8, the
-project's own) and ``anomaly`` plug in here with their own issue.
+Registered: ``classify``, ``centernet`` (the project's own detector head), ``anomaly``,
+``ssd`` (TF-Lite's detection post-process), ``yolov5`` and ``yolov8`` (``yolo11`` is
+an alias). ``edge.processing.heads`` picks one from the output tensors of a model that
+has no manifest.
 """
 
 from __future__ import annotations
@@ -21,15 +25,19 @@ import numpy.typing as npt
 from edge.errors import ConfigError
 from edge.processing.anomaly import decode_anomaly
 from edge.processing.detector import decode_centernet
+from edge.processing.params import ClassifyParams, DecoderParams, canonical
 from edge.processing.preprocess import Placement
+from edge.processing.ssd import decode_ssd
+from edge.processing.yolo import decode_yolov5, decode_yolov8
 from edge.types import Detections
 
 Outputs = Mapping[str, npt.NDArray[np.float32]]
 Decoded = tuple[Detections, dict[str, Any]]
-Decoder = Callable[[Outputs, Placement, Mapping[str, Any]], Decoded]
+Params = Mapping[str, Any] | DecoderParams
+Decoder = Callable[[Outputs, Placement, Any], Decoded]
 
 
-def classify(outputs: Outputs, placement: Placement, params: Mapping[str, Any]) -> Decoded:
+def classify(outputs: Outputs, placement: Placement, params: Params) -> Decoded:
     """Top-k classes above ``threshold``; boxes are None.
 
     ``activation``: ``softmax`` applies it, ``none`` takes scores as they are, ``auto``
@@ -42,15 +50,13 @@ def classify(outputs: Outputs, placement: Placement, params: Mapping[str, Any]) 
             f"({', '.join(outputs)})",
             hint="choose the decoder that matches the model's head with --decoder",
         )
+    p = ClassifyParams.coerce(params)
     scores = next(iter(outputs.values())).reshape(-1).astype(np.float32)
-    activation = params.get("activation", "auto")
-    if activation == "softmax" or (activation == "auto" and not _is_probability(scores)):
+    if p.activation == "softmax" or (p.activation == "auto" and not _is_probability(scores)):
         shifted = np.exp(scores - scores.max())
         scores = (shifted / shifted.sum()).astype(np.float32)
-    top_k = int(params.get("top_k", 1))
-    threshold = float(params.get("threshold", 0.0))
-    order = np.argsort(-scores, kind="stable")[:top_k]
-    order = order[scores[order] >= threshold]
+    order = np.argsort(-scores, kind="stable")[: p.top_k]
+    order = order[scores[order] >= p.threshold]
     return Detections(order.astype(np.int64), np.clip(scores[order], 0.0, 1.0)), {}
 
 
@@ -60,15 +66,16 @@ def _is_probability(scores: npt.NDArray[np.float32]) -> bool:
 
 
 DECODERS: dict[str, Decoder] = {"classify": classify, "centernet": decode_centernet,
-                               "anomaly": decode_anomaly}
+                               "anomaly": decode_anomaly, "ssd": decode_ssd,
+                               "yolov5": decode_yolov5, "yolov8": decode_yolov8}
 TASK_DECODERS = {"classify": "classify", "detect": "centernet", "anomaly": "anomaly"}
 
 
 def get_decoder(name: str) -> Decoder:
     try:
-        return DECODERS[name]
+        return DECODERS[canonical(name)]
     except KeyError:
         raise ConfigError(
             f"unknown decoder {name!r}",
-            hint=f"choose one of: {', '.join(sorted(DECODERS))}",
+            hint=f"choose one of: {', '.join(sorted([*DECODERS, 'yolo11']))}",
         ) from None

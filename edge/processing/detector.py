@@ -34,28 +34,25 @@ import numpy.typing as npt
 
 from edge.errors import ConfigError
 from edge.processing.nms import nms
+from edge.processing.params import CenternetParams
 from edge.processing.preprocess import Placement
 from edge.types import Detections
 
 FloatArray = npt.NDArray[np.float32]
 Outputs = Mapping[str, FloatArray]
 
-DEFAULT_PARAMS: dict[str, Any] = {
-    "score_threshold": 0.3,
-    "iou_threshold": 0.5,
-    "max_detections": 20,
-    "heads": "by-shape",
-}
+# The converter evaluates with the same defaults as the device.
+DEFAULT_PARAMS: dict[str, Any] = CenternetParams().model_dump(exclude_none=True)
 
 
-def find_heads(outputs: Outputs, params: Mapping[str, Any]) -> tuple[FloatArray, FloatArray]:
+def find_heads(outputs: Outputs, params: CenternetParams) -> tuple[FloatArray, FloatArray]:
     """The (heatmap, boxes) arrays, as ``(G, G, C)`` and ``(G, G, 4)``."""
-    heat_name, box_name = params.get("heatmap"), params.get("boxes")
-    if isinstance(heat_name, str) and isinstance(box_name, str) \
+    heat_name, box_name = params.heatmap, params.boxes
+    if heat_name is not None and box_name is not None \
             and heat_name in outputs and box_name in outputs:
         heat, boxes = outputs[heat_name], outputs[box_name]
     else:
-        num_classes = params.get("num_classes")
+        num_classes = params.num_classes
         if len(outputs) != 2:
             raise _heads_error(outputs, "expects exactly two output tensors")
         ranked = sorted(outputs.items(), key=lambda item: item[1].shape[-1] == 4)
@@ -72,13 +69,13 @@ def find_heads(outputs: Outputs, params: Mapping[str, Any]) -> tuple[FloatArray,
 
 
 def decode_centernet(
-    outputs: Outputs, placement: Placement, params: Mapping[str, Any]
+    outputs: Outputs, placement: Placement, params: Mapping[str, Any] | CenternetParams
 ) -> tuple[Detections, dict[str, Any]]:
-    settings = {**DEFAULT_PARAMS, **params}
+    settings = CenternetParams.coerce(params)
     heat, ltrb = find_heads(outputs, settings)
     rows, cols = heat.shape[:2]
-    threshold = float(settings["score_threshold"])
-    max_detections = int(settings["max_detections"])
+    threshold = settings.score_threshold
+    max_detections = settings.max_detections
     peak = (heat >= _max3x3(heat)) & (heat >= threshold)
     r, c, k = np.nonzero(peak)
     scores = heat[r, c, k].astype(np.float32)
@@ -90,7 +87,7 @@ def decode_centernet(
     model_boxes = np.stack([cx - d[:, 0], cy - d[:, 1], cx + d[:, 2], cy + d[:, 3]], axis=1)
     classes = k.astype(np.int64)
     keep = nms(model_boxes.astype(np.float32), scores, classes,
-               iou_threshold=float(settings["iou_threshold"]), max_detections=max_detections)
+               iou_threshold=settings.iou_threshold, max_detections=max_detections)
     frame = to_frame(model_boxes[keep], placement)
     return Detections(classes[keep], np.clip(scores[keep], 0.0, 1.0), frame), {}
 

@@ -12,7 +12,7 @@ exactly one tensor value, computed once from the manifest and the input tensor's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -37,12 +37,16 @@ class Placement:
 
     A decoder maps boxes from model coordinates back to the frame with it:
     ``frame_x = x0 + model_x * (x1 - x0)`` (letterbox padding gives x0 < 0 or x1 > 1).
+    ``width``/``height`` are the model input's size in pixels (0 = unknown), for heads
+    that give boxes in input pixels (YOLO).
     """
 
     x0: float = 0.0
     y0: float = 0.0
     x1: float = 1.0
     y1: float = 1.0
+    width: int = 0
+    height: int = 0
 
 
 def prepare_pixels(image: Image, spec: InputSpec) -> tuple[Image, Placement]:
@@ -52,7 +56,7 @@ def prepare_pixels(image: Image, spec: InputSpec) -> tuple[Image, Placement]:
     pixels, placement = _resize(pixels, spec)
     if pixels.ndim == 2:
         pixels = pixels[:, :, np.newaxis]
-    return pixels, placement
+    return pixels, replace(placement, width=spec.width, height=spec.height)
 
 
 def model_values(pixels: npt.NDArray[np.uint8], spec: InputSpec) -> npt.NDArray[np.float32]:
@@ -80,6 +84,15 @@ class Preprocessor:
 
     def __init__(self, spec: InputSpec, tensor: TensorSpec) -> None:
         expected = (1, spec.height, spec.width, spec.channels)
+        colour_channels = 1 if spec.colour == "gray" else 3
+        if colour_channels != spec.channels or len(tensor.shape) != 4 \
+                or tensor.shape[3] != colour_channels:
+            raise ConfigError(
+                f"colour {spec.colour!r} gives {colour_channels} channel(s) but the model's "
+                f"input tensor {tensor.name!r} is {list(tensor.shape)}",
+                hint="the colour override must match the model's channels (gray for 1, rgb/bgr "
+                "for 3)",
+            )
         if tuple(tensor.shape) != expected:
             raise ConfigError(
                 f"the manifest describes input {list(expected)} but the model's input tensor "

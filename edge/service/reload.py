@@ -2,11 +2,13 @@
 
 What reloads live, and what needs a restart:
 
-- reloaded: ``[model]`` (path, threads, runtime, task, labels, input) and ``[decoder]``;
-  the model file is read again even when its path did not change;
+- reloaded: ``[model]`` (path, threads, runtime, task, labels, input), ``[decoder]``
+  (name and settings) and ``[filters]``; the model file is read again even when its
+  path did not change;
 - applied with the new model: ``device``, ``status_interval``;
 - needs a restart (logged as such, the running values stay): ``[source]``,
-  ``[[sinks]]``, ``max_frames``, ``[service]`` (``systemctl restart edge``).
+  ``[[sinks]]``, ``max_frames``, ``[service]``, ``[motion]``, ``[events]``
+  (``systemctl restart edge``).
 
 Flags given on the command line still override the file, as at start.
 
@@ -31,14 +33,14 @@ import numpy as np
 
 from edge.config import RunConfig
 from edge.errors import EdgeError
-from edge.inference import Inference
-from edge.model import LoadedModel, load_model
+from edge.inference import Inference, open_inference
+from edge.model import LoadedModel
 from edge.pipeline import Pipeline, RunStats
 from edge.types import Frame
 
 log = logging.getLogger("edge")
 
-RESTART_KEYS = ("source", "sinks", "max_frames", "service")
+RESTART_KEYS = ("source", "sinks", "max_frames", "service", "motion", "events")
 
 
 @dataclasses.dataclass
@@ -107,20 +109,20 @@ class Reloader:
             log.warning("reload: %s changed: needs a restart (systemctl restart edge); "
                         "not applied, the running values stay", ", ".join(changed))
         started = time.monotonic()
+        kept = {key: getattr(self.running, key) for key in RESTART_KEYS}
         try:
-            model = load_model(config.model, config.decoder)
-        except EdgeError as exc:
+            # The running [events] stay, so the new model is checked against them.
+            model, inference = open_inference(config.model_copy(update=kept))
+        except Exception as exc:  # EdgeError, or any failure to build the new model
             self._refuse(str(exc))
             return
         try:
-            inference = Inference(model)
             inference(blank_frame(model))
         except Exception as exc:  # any failure of the new model is a refusal
             model.close()
             self._refuse(f"{model.file.path} failed its test inference: {exc}")
             return
         seconds = time.monotonic() - started
-        kept = {key: getattr(self.running, key) for key in RESTART_KEYS}
         with self._lock:
             self._candidate = _Candidate(config.model_copy(update=kept), model, inference,
                                          seconds)

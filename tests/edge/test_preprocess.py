@@ -81,3 +81,13 @@ def test_default_input_spec_maps_black_to_raw_code(dtype: str, zero_point: int,
     lut = quantize(model_values(np.arange(256, dtype=np.uint8), recipe), tensor)
     assert int(lut[0]) == expected
     assert int(lut[255]) - int(lut[0]) == 255
+
+
+@pytest.mark.parametrize(("dtype", "black", "white"), [("uint8", 0, 255), ("int8", -128, 127)])
+def test_unquantized_integer_input_takes_raw_pixels(dtype: str, black: int, white: int) -> None:
+    """A uint8 input with no quantization parameters (scale 0) takes the pixel itself, not
+    the 0..1 float recipe, which would truncate every pixel to 0 or 1."""
+    tensor = TensorSpec("x", 0, (1, 8, 8, 3), dtype)
+    recipe = default_input_spec(tensor)
+    lut = quantize(model_values(np.arange(256, dtype=np.uint8), recipe), tensor)
+    assert (int(lut[0]), int(lut[128]), int(lut[255])) == (black, black + 128, white)
