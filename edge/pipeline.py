@@ -12,7 +12,9 @@ Extension points, each optional:
 - ``observers``: objects with ``observe(frame, record)`` and ``close()`` that need the
   picture as well as the record (preview window, video recorder, snapshots);
 - ``tick_hooks``: callables run on every loop turn, frame or idle, with the stats;
-- a source's ``health()`` and a sink's ``dropped`` / ``state`` feed ``RunStats``.
+- a source's ``health()`` and a sink's ``dropped`` / ``state`` feed ``RunStats``;
+- ``control`` (``edge.control.RunControl``): pause (frames read and dropped, counted in
+  ``paused_frames``, no record) and a score threshold applied before the record.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge.capture import LatestFrameReader
+from edge.control import RunControl
 from edge.inference import Inference
 from edge.record import RecordContext, to_record
 from edge.sinks.base import Record, Sink
@@ -53,6 +56,7 @@ class RunStats:
     source_activity_at: float = 0.0  # the source's own last_activity (see SourceHealth)
     sink_dropped: dict[str, int] = field(default_factory=dict)  # per sink name
     sink_state: dict[str, str] = field(default_factory=dict)  # sinks that report one
+    paused_frames: int = 0  # frames read while paused by a command (no record written)
 
     @property
     def elapsed(self) -> float:
@@ -79,6 +83,7 @@ class RunStats:
             "total_ms_p50": round(float(np.percentile(total, 50)), 3),
             "reconnects": self.reconnects,
             "sink_drops": self.sink_drops,
+            "paused_frames": self.paused_frames,
         }
 
 
@@ -108,6 +113,7 @@ class Pipeline:
         status_interval: float = 5.0,
         observers: Sequence[FrameObserver] = (),
         tick_hooks: Sequence[TickHook] = (),
+        control: RunControl | None = None,
     ) -> None:
         self.source = source
         self.inference = inference
@@ -119,6 +125,7 @@ class Pipeline:
         self.status_interval = status_interval
         self.observers = list(observers)
         self.tick_hooks = list(tick_hooks)
+        self.control = control
         self.stats = RunStats()
 
     def run(self, stop: threading.Event | None = None) -> RunStats:
@@ -128,7 +135,9 @@ class Pipeline:
         next_status = time.monotonic() + self.status_interval
         try:
             for frame in frames:
-                if frame is not None:
+                if frame is not None and self.control is not None and self.control.paused:
+                    self.stats.paused_frames += 1
+                elif frame is not None:
                     self._process(frame)
                 if reader is not None:
                     self.stats.dropped = reader.dropped
@@ -169,6 +178,9 @@ class Pipeline:
 
     def _process(self, frame: Frame) -> None:
         detections, extra, latency = self.inference(frame)
+        threshold = self.control.threshold if self.control is not None else None
+        if threshold is not None:
+            detections = detections.filter(detections.confidence >= threshold)
         result = Result(self.stats.frames, frame, detections, self.labels, latency, extra)
         record = to_record(result, self.context)
         for sink in self.sinks:
