@@ -490,11 +490,14 @@ class MqttSink:
         mark_time, mark_frames = self._stats_mark
         self._stats_mark = (now, stats.frames)
         span = now - mark_time
+        # The first message (or one right after a reconnect) has no window yet: use the
+        # run's average instead of a rate over a few milliseconds.
+        fps = (stats.frames - mark_frames) / span if span >= 0.5 else stats.fps
         infer = sorted(stats.infer_ms)
         return {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "device": self.device,
-            "fps": round((stats.frames - mark_frames) / span, 2) if span > 0 else 0.0,
+            "fps": round(fps, 2),
             "frames": stats.frames,
             "infer_ms_p50": _percentile(infer, 50),
             "infer_ms_p95": _percentile(infer, 95),
