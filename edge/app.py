@@ -41,7 +41,10 @@ def run(config: RunConfig, *, stop: threading.Event | None = None,
             max_frames=config.max_frames, status=status, status_interval=config.status_interval,
             tick_hooks=tick_hooks, control=control,
         )
-        return pipeline.run(stop)
+        stats = pipeline.run(stop)
+    for sink in sinks:  # closed now: drops made while flushing at shutdown count too
+        stats.sink_dropped[sink.name] = sink.dropped
+    return stats
 
 
 def _open_sinks(config: RunConfig, context: RecordContext, labels: Sequence[str],

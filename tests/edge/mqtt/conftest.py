@@ -10,6 +10,7 @@ client, writing one line per message with its arrival time. ``Device`` is the re
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import shutil
@@ -67,6 +68,9 @@ class Broker:
             "max_inflight_messages 100",
             f"log_dest file {self.log}",
             "log_type all",
+            # Started as root (CI containers), mosquitto would switch to the user
+            # "mosquitto", who cannot write this temp dir: stay the current user.
+            f"user {getpass.getuser()}",
         ]
         if password_file:
             lines.append(f"password_file {password_file}")
@@ -130,7 +134,7 @@ class Subscriber:
             args += ["-t", topic]
         self.probe = "probe/" + path.stem
         self._out = path.open("wb")
-        self.process = subprocess.Popen(args, stdout=self._out, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(args, stdout=self._out, stderr=subprocess.DEVNULL)
 
     def wait_ready(self, timeout: float = 10) -> None:
         """Publish probes until one comes back: the subscription is in place."""
@@ -179,14 +183,14 @@ class Device:
     """The real ``edge run`` in a subprocess, stderr to a file."""
 
     def __init__(self, directory: Path, config: str, *args: str,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, verbose: bool = False) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         (directory / "edge.toml").write_text(config)
         self.stderr_path = directory / "stderr.txt"
         self._stderr = self.stderr_path.open("ab")
-        command = [sys.executable, "-c", "from edge.cli import entry; entry()", "run",
-                   "--config", "edge.toml", *args]
+        command = [sys.executable, "-c", "from edge.cli import entry; entry()",
+                   *(["-v"] if verbose else []), "run", "--config", "edge.toml", *args]
         self.process = subprocess.Popen(command, cwd=directory, stdout=subprocess.DEVNULL,
                                         stderr=self._stderr, env={**os.environ, **(env or {})})
 
