@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from edge import __version__
 from edge.errors import ConfigError, EdgeError, SinkError
@@ -72,7 +72,8 @@ class Command(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    paused: bool | None = Field(None, description="true pauses detection, false resumes")
+    # Strict: pydantic would otherwise read "yes" or 1 as true; a command is exact JSON.
+    paused: StrictBool | None = Field(None, description="true pauses detection, false resumes")
     threshold: float | None = Field(None, ge=0.0, le=1.0,
                                     description="minimum score; null restores the model's")
 
