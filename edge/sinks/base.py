@@ -79,16 +79,17 @@ class BackgroundSink:
     def close(self) -> None:
         """Write out what is queued (waiting at most ``close_timeout``), then close."""
         deadline = time.monotonic() + self.close_timeout
-        while self._thread.is_alive():
+        stop_queued = False
+        while self._thread.is_alive() and not stop_queued:
             try:
                 self._queue.put(_STOP, timeout=0.05)
-                break
+                stop_queued = True
             except queue.Full:
                 if time.monotonic() >= deadline:
                     break
         self._thread.join(max(0.0, deadline - time.monotonic()))
         if self._thread.is_alive():
-            left = self._queue.qsize()
+            left = self._queue.qsize() - stop_queued
             self._dropped += left
             log.warning("sink %s did not finish within %.1f s; %d queued records not written",
                         self.name, self.close_timeout, left)

@@ -10,6 +10,7 @@ client, writing one line per message with its arrival time. ``Device`` is the re
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -29,8 +30,9 @@ import pytest
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 HAVE_TOOLS = Path(MOSQUITTO).exists() and shutil.which("mosquitto_sub") is not None
 
-pytestmark = pytest.mark.skipif(not HAVE_TOOLS, reason="mosquitto not installed "
-                                "(bash scripts/test.sh installs it)")
+# Modules that start brokers set ``pytestmark = needs_mosquitto``.
+needs_mosquitto = pytest.mark.skipif(not HAVE_TOOLS, reason="mosquitto not installed "
+                                     "(bash scripts/test.sh installs it)")
 
 
 def free_port() -> int:
@@ -254,15 +256,12 @@ def cleanup() -> Iterator[list[Any]]:
     items: list[Any] = []
     yield items
     for item in reversed(items):
-        try:
-            if isinstance(item, Device):
-                item.kill()
-            elif isinstance(item, Broker):
+        # Best effort: a failure here must never mask the test's own failure.
+        with contextlib.suppress(Exception):
+            if isinstance(item, (Device, Broker)):
                 item.kill()
             else:
                 item.close()
-        except Exception:  # noqa: BLE001 - best effort: never mask the test's own failure
-            pass
 
 
 def mqtt_config(broker: Broker, tmp: Path, *, fps: float = 20, extra: str = "",

@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import read_jsonl
-from tests.edge.mqtt.conftest import Broker, Device, Subscriber, mqtt_config, wait_for
+from tests.edge.mqtt.conftest import (
+    Broker,
+    Device,
+    Subscriber,
+    mqtt_config,
+    needs_mosquitto,
+    wait_for,
+)
+
+pytestmark = needs_mosquitto
 
 
 def outbox_rows(path: Path) -> list[dict[str, Any]]:

@@ -18,7 +18,16 @@ from typing import Any
 
 from edge.sinks.homeassistant import discovery_payload, discovery_topic
 from tests.conftest import read_jsonl
-from tests.edge.mqtt.conftest import Broker, Device, Subscriber, mqtt_config, wait_for
+from tests.edge.mqtt.conftest import (
+    Broker,
+    Device,
+    Subscriber,
+    mqtt_config,
+    needs_mosquitto,
+    wait_for,
+)
+
+pytestmark = needs_mosquitto
 
 # Full names of HA's documented abbreviation table (mqtt.markdown), the keys a component
 # or the root of a discovery payload may use, plus the keys every MQTT entity documents.

@@ -21,8 +21,11 @@ from tests.edge.mqtt.conftest import (
     Subscriber,
     TlsFiles,
     free_port,
+    needs_mosquitto,
     wait_for,
 )
+
+pytestmark = needs_mosquitto
 
 CANARY = "canary-Pw-7f3e9c1d"
 
