@@ -6,6 +6,8 @@ mosquitto-clients, which ``scripts/test.sh`` installs):
     nice .venv/bin/python benchmarks/mqtt_fleet.py                       # N = 1, 10, 50
     nice .venv/bin/python benchmarks/mqtt_fleet.py --devices 10 --fps 10 --seconds 30
     nice .venv/bin/python benchmarks/mqtt_fleet.py --drain 5000          # QoS 1 drain rate
+    nice .venv/bin/python benchmarks/mqtt_fleet.py --drain 20000 --drain-rate 100000 \
+        --max-inflight 100                                                # the ceiling
 
 Fleet mode: one broker; one ``mosquitto_sub`` on ``edge/+/results`` (QoS 1) stamping each
 arrival (``%U``); N real ``edge run`` processes (the shipped model on the synthetic
@@ -124,8 +126,9 @@ def fleet(n: int, fps: float, seconds: float, commit_interval: float) -> dict[st
             device_config(directory, port, fps, commit_interval)
             devices.append((directory, start_device(directory, f"fleet-{i}",
                                                     int(fps * seconds))))
-        for _, process in devices:
-            process.wait(seconds * 4 + 120)
+        for directory, process in devices:
+            if process.wait(seconds * 4 + 120) != 0:
+                raise RuntimeError((directory / "stderr.txt").read_text())
         produced: list[dict[str, Any]] = []
         for directory, _ in devices:
             ledger = directory / "ledger.jsonl"
@@ -164,23 +167,29 @@ def fleet(n: int, fps: float, seconds: float, commit_interval: float) -> dict[st
         }
 
 
-def drain(count: int, commit_interval: float) -> dict[str, Any]:
+def drain(count: int, commit_interval: float, rate: float, inflight: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="drain-") as tmp:
         root = Path(tmp)
         port = free_port()
         directory = root / "dev"
         directory.mkdir()
-        device_config(directory, port, 2000, commit_interval,
+        device_config(directory, port, 1000, commit_interval,
                       extra="outbox_max_rows = 1000000")
-        start_device(directory, "drain", count).wait(600)  # no broker: all stay in the outbox
+        filling = start_device(directory, "drain", count)
+        if filling.wait(600) != 0:  # no broker: all stay in the outbox
+            raise RuntimeError((directory / "stderr.txt").read_text())
+        ledger = directory / "ledger.jsonl"
+        wanted = {json.loads(x)["id"] for x in ledger.read_text().splitlines()}
         broker = start_broker(root, port)
         sub_out = root / "sub.txt"
         sub = start_subscriber(port, sub_out)
-        device_config(directory, port, 1, commit_interval)
+        device_config(directory, port, 1, commit_interval,
+                      extra=f"drain_rate = {rate}\nmax_inflight = {inflight}")
         started = time.time()
         device = start_device(directory, "drain", 1000)
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and len(arrivals(sub_out)) < count:
+        while time.monotonic() < deadline and not wanted <= {r["id"] for _, r in
+                                                             arrivals(sub_out)}:
             time.sleep(0.2)
         device.send_signal(signal.SIGINT)
         device.wait(60)
@@ -189,12 +198,12 @@ def drain(count: int, commit_interval: float) -> dict[str, Any]:
         broker.terminate()
         broker.wait(10)
         got = arrivals(sub_out)
-        backlog = [stamp for stamp, r in got if r["seq"] < count and r["device"] == "drain"]
+        backlog = [stamp for stamp, r in got if r["id"] in wanted]
         span = max(backlog) - min(backlog)
         return {"backlog": count, "received": len(backlog),
                 "drain_s_from_process_start": round(max(backlog) - started, 2),
                 "drain_rate_per_s": round(len(backlog) / span, 1) if span > 0 else None,
-                "settings": "max_inflight 10, drain_rate 500/s (defaults)"}
+                "max_inflight": inflight, "drain_rate": rate}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,9 +213,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="run length per device")
     parser.add_argument("--commit-interval", type=float, default=1.0)
     parser.add_argument("--drain", type=int, metavar="N", help="measure draining N results")
+    parser.add_argument("--drain-rate", type=float, default=500.0, help="drain mode: the "
+                        "sink's drain_rate (default 500, the sink's default)")
+    parser.add_argument("--max-inflight", type=int, default=10, help="drain mode: the sink's "
+                        "max_inflight (default 10, the sink's default)")
     args = parser.parse_args(argv)
     if args.drain:
-        print(json.dumps(drain(args.drain, args.commit_interval)))
+        print(json.dumps(drain(args.drain, args.commit_interval, args.drain_rate,
+                               args.max_inflight)))
         return 0
     for n in args.devices:
         print(json.dumps(fleet(n, args.fps, args.seconds, args.commit_interval)), flush=True)
