@@ -54,7 +54,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
 
 class Broker:
     def __init__(self, directory: Path, *, tls: TlsFiles | None = None,
-                 password_file: Path | None = None) -> None:
+                 password_file: Path | None = None, extra: str = "") -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -80,7 +80,7 @@ class Broker:
             lines += [f"cafile {tls.ca}", f"certfile {tls.server_cert}",
                       f"keyfile {tls.server_key}"]
         self.config = directory / "mosquitto.conf"
-        self.config.write_text("\n".join(lines) + "\n")
+        self.config.write_text("\n".join(lines) + "\n" + extra)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Broker:
