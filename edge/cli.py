@@ -54,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--source", help="synthetic | webcam index | /dev/videoN | video file | "
                      "URL | image folder (default: synthetic)")
     run.add_argument("--sink", action="append", metavar="SPEC",
-                     help="jsonl:PATH | stdout; repeat for several (default: "
-                     "jsonl:detections.jsonl)")
+                     help="jsonl:PATH | stdout | mqtt://[user@]host[:port][/prefix] | "
+                     "mqtts://...; repeat for several (default: jsonl:detections.jsonl)")
     run.add_argument("--threads", type=int, help="interpreter threads (default 2)")
     run.add_argument("--max-frames", type=int, help="stop after N frames")
     run.add_argument("--device", help="device name written in every record (default: hostname)")
