@@ -9,7 +9,7 @@ against the documented key lists.
 Entities:
 - ``event`` "Detection": fires when a label appears (``event_type`` = the label), with
   the score, record id and time as attributes; from ``<prefix>/event``.
-- ``binary_sensor`` per label: on while the label is detected, from ``<prefix>/labels``
+- ``binary_sensor`` per label (up to ``MAX_LABEL_SENSORS`` labels): on while the label is detected, from ``<prefix>/labels``
   (``{"present": [...]}``), which is republished at least every ``expire_after / 3`` s
   while the device runs, so ``expire_after`` turns the sensors unavailable (not stuck
   "on") when the device dies.
@@ -30,6 +30,7 @@ from typing import Any
 
 from edge import __version__
 
+MAX_LABEL_SENSORS = 100
 ORIGIN = {"name": "edge-infer", "sw_version": __version__,
           "support_url": "https://pypi.org/project/edge-infer/"}
 
@@ -77,7 +78,9 @@ def discovery_payload(*, device: str, prefix: str, labels: Sequence[str], model_
             "min": 0, "max": 1, "step": 0.01, "mode": "box",
         },
     }
-    for index, label in enumerate(labels):
+    # A binary sensor per label suits tens of labels; an ImageNet classifier's thousand
+    # would flood Home Assistant, so past MAX_LABEL_SENSORS only the event entity remains.
+    for index, label in enumerate(labels if len(labels) <= MAX_LABEL_SENSORS else ()):
         components[f"label_{index}"] = {
             "platform": "binary_sensor", "unique_id": f"{oid}_label_{index}",
             "name": f"Label {label}", "state_topic": f"{prefix}/labels",

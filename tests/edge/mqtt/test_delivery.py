@@ -150,3 +150,19 @@ def test_outbox_full_drops_oldest_exactly(tmp_path: Path, cleanup: list[Any]) ->
     assert max(steady) - min(steady) < 15_000, f"RSS grew from {min(steady)} to {max(steady)} kB"
     with sqlite3.connect(tmp_path / "outbox.sqlite3") as db:
         assert db.execute("SELECT value FROM counters WHERE name='dropped'").fetchone() == (2900,)
+
+
+def test_mqtt5_delivers_too(tmp_path: Path, cleanup: list[Any]) -> None:
+    broker = Broker(tmp_path / "broker").start()
+    cleanup.append(broker)
+    subscriber = Subscriber(broker, ["edge/+/results"], tmp_path / "sub.txt")
+    cleanup.append(subscriber)
+    subscriber.wait_ready()
+    config = mqtt_config(broker, tmp_path, sink_extra="protocol = '5'")
+    device = Device(tmp_path / "dev", config, "--device", "pi5")
+    cleanup.append(device)
+    wait_for(lambda: len(subscriber.results()) >= 20, 30, "results over MQTT 5")
+    assert device.stop() == 0, device.stderr
+    produced = {r["id"] for r in read_jsonl(tmp_path / "dev" / "ledger.jsonl")}
+    wait_for(lambda: produced <= {r["id"] for r in subscriber.results()}, 10, "all results")
+    assert "as edge-pi5 (p5," in broker.log.read_text()  # the broker saw protocol level 5

@@ -178,3 +178,11 @@ def test_commands_pause_resume_threshold(tmp_path: Path, cleanup: list[Any]) -> 
     assert "command: detection paused" in device.stderr
     assert "command: detection resumed" in device.stderr
     assert json.loads(sub.payloads("/state")[-1]) == {"paused": False, "threshold": None}
+
+
+def test_many_labels_keep_only_the_event_entity() -> None:
+    labels = [f"class{i}" for i in range(1000)]
+    payload = discovery_payload(device="d", prefix="edge/d", labels=labels, model_name="m",
+                                expire_after=60)
+    platforms = [c["platform"] for c in payload["components"].values()]
+    assert "binary_sensor" not in platforms and platforms.count("event") == 1
