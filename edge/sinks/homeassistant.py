@@ -10,9 +10,9 @@ Entities:
 - ``event`` "Detection": fires when a label appears (``event_type`` = the label), with
   the score, record id and time as attributes; from ``<prefix>/event``.
 - ``binary_sensor`` per label (up to ``MAX_LABEL_SENSORS`` labels): on while the label
-  is detected, from ``<prefix>/labels`` (``{"present": [...]}``), which is republished at least every ``expire_after / 3`` s
-  while the device runs, so ``expire_after`` turns the sensors unavailable (not stuck
-  "on") when the device dies.
+  is detected, from ``<prefix>/labels`` (``{"present": [...]}``), which is republished at
+  least every ``expire_after / 3`` s while the device runs, so ``expire_after`` turns the
+  sensors unavailable (not stuck "on") when the device dies.
 - ``sensor`` frame rate, inference p50/p95 and outbox depth, from the retained
   ``<prefix>/stats``.
 - ``switch`` "Detection enabled" and ``number`` "Score threshold", which send commands to
