@@ -104,11 +104,9 @@ class MqttSink:
         self.host = config.host
         self.name = f"{'mqtts' if tls is not None else 'mqtt'}://{config.host}:{self.port}"
         self.prefix = (config.prefix or f"edge/{device}").rstrip("/")
-        self.topic_results = f"{self.prefix}/results"
-        self.topic_availability = f"{self.prefix}/availability"
-        self.topic_stats = f"{self.prefix}/stats"
-        self.topic_set = f"{self.prefix}/set"
-        self.topic_state = f"{self.prefix}/state"
+        self.topic_results, self.topic_availability, self.topic_stats, self.topic_set, \
+            self.topic_state = (f"{self.prefix}/{name}" for name in
+                                ("results", "availability", "stats", "set", "state"))
         self._ha_status = f"{config.discovery_prefix}/{HA_STATUS_TOPIC_SUFFIX}"
         self._model = {"name": model_name, "sha256": model_sha256}
         self._labels = list(labels)
@@ -138,9 +136,17 @@ class MqttSink:
         self._batch: list[tuple[str, bytes]] = []
         self._ack_lock = threading.Lock()  # guards _acked (paho's thread appends)
         self._acked: list[int] = []
-        self._inflight: dict[int, int] = {}  # mid -> outbox row id (outbox thread only)
+        # Outbox-thread state: mid -> outbox row id, the send time of each mid, the last row
+        # handed to paho, and the connection count it last saw (see _send).
+        self._inflight: dict[int, int] = {}
+        self._sent_at: dict[int, float] = {}
+        self._last_sent = 0
+        self._connects = 0  # incremented by on_connect before the state says "connected"
+        self._seen_connects = 0
+        self._hold = False
         self._wake = threading.Event()
         self._closing = threading.Event()
+        self._stuck_after = max(60.0, 4.0 * config.keepalive)
         self._client = self._make_client(password)
         self._writer = threading.Thread(target=self._run_outbox, name="mqtt-outbox", daemon=True)
         self._writer.start()
@@ -257,7 +263,6 @@ class MqttSink:
     def _run_outbox(self) -> None:
         interval = self._config.commit_interval
         next_commit = time.monotonic() + interval
-        last_sent = 0
         tokens, last_refill = float(self._config.max_inflight), time.monotonic()
         to_delete: list[int] = []
         drain_deadline: float | None = None
@@ -275,6 +280,7 @@ class MqttSink:
                     acked, self._acked = self._acked, []
                 for mid in acked:
                     row_id = self._inflight.pop(mid, None)
+                    self._sent_at.pop(mid, None)
                     if row_id is not None:
                         to_delete.append(row_id)
                 if now >= next_commit or closing:
@@ -288,11 +294,11 @@ class MqttSink:
                              tokens + (now - last_refill) * self._config.drain_rate)
                 last_refill = now
                 if self.state == "connected":
-                    last_sent, tokens = self._send(last_sent, tokens)
+                    tokens = self._send(tokens, now)
                 if closing:
                     if drain_deadline is None:
                         drain_deadline = now + self._config.close_timeout
-                    done = not self._inflight and not self.outbox.after(last_sent, 1)
+                    done = not self._inflight and not self.outbox.after(self._last_sent, 1)
                     if done or self.state != "connected" or now >= drain_deadline:
                         if to_delete or self._acked:
                             continue  # one more pass commits the last acknowledgements
@@ -304,20 +310,41 @@ class MqttSink:
             self._fatal = SinkError(f"the MQTT outbox thread failed: {exc!r}")
             log.exception("the MQTT outbox thread failed")
 
-    def _send(self, last_sent: int, tokens: float) -> tuple[int, float]:
+    def _send(self, tokens: float, now: float) -> float:
+        """Hand the next committed rows to paho, within the window and the rate."""
+        if self._connects != self._seen_connects:
+            # Reconnected. paho resends what was in flight only after on_connect returns;
+            # new rows sent before that would overtake them. Hold new rows until the old
+            # ones are acknowledged.
+            self._seen_connects = self._connects
+            self._hold = bool(self._inflight)
+            self._sent_at = dict.fromkeys(self._sent_at, now)  # the outage does not count
+        if self._inflight and now - min(self._sent_at.values()) > self._stuck_after:
+            # Never seen with paho 2.x, but a lost in-flight message would otherwise block
+            # the window for good: forget the window and send those rows again (receivers
+            # drop a duplicate by id).
+            log.warning("MQTT: %d results unacknowledged for %.0f s; sending them again",
+                        len(self._inflight), self._stuck_after)
+            self._last_sent = min(self._inflight.values()) - 1
+            self._inflight.clear()
+            self._sent_at.clear()
+        if self._hold and self._inflight:
+            return tokens
+        self._hold = False
         free = min(self._config.max_inflight - len(self._inflight), int(tokens))
         if free <= 0:
-            return last_sent, tokens
-        for row_id, topic, payload in self.outbox.after(last_sent, free):
+            return tokens
+        for row_id, topic, payload in self.outbox.after(self._last_sent, free):
             info = self._client.publish(topic, payload, qos=1)
             if info.rc == self._mqtt.MQTT_ERR_QUEUE_SIZE:
                 break  # cannot happen with an unlimited paho queue; retried next pass
             # Whatever rc says (NO_CONN after a drop), paho queued the QoS 1 message and
             # will report it through on_publish once the broker acknowledges it.
             self._inflight[info.mid] = row_id
-            last_sent = row_id
+            self._sent_at[info.mid] = now
+            self._last_sent = row_id
             tokens -= 1
-        return last_sent, tokens
+        return tokens
 
     # ------------------------------------------------------------- paho callbacks
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
@@ -327,6 +354,7 @@ class MqttSink:
             self._refused(client, str(reason_code))
             return
         was = self.state
+        self._connects += 1  # before the state flips: see _send
         self.state = "connected"
         self._ever_connected = True
         self._outage_logged = False

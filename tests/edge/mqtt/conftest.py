@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -273,3 +274,77 @@ def mqtt_config(broker: Broker, tmp: Path, *, fps: float = 20, extra: str = "",
     text += (f"\n[[sinks]]\nkind = 'mqtt'\nhost = '127.0.0.1'\nport = {broker.port}\n"
              f"outbox = '{tmp}/outbox.sqlite3'\nstats_interval = 1.0\n{sink_extra}\n")
     return text
+
+
+class LinkCutter:
+    """A TCP proxy in front of a broker whose link can be cut: every connection through
+    it is closed at once and new ones are refused while it is down. ``cut(ack_loss=s)``
+    first swallows the broker's replies for ``s`` seconds (PUBLISHes still reach the
+    broker, PUBACKs never come back: a half-open link), so results are in flight when the
+    link drops. The broker and its other clients stay up, so what is lost or duplicated
+    is the device's doing only."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.up = threading.Event()
+        self.up.set()
+        self.replies = threading.Event()
+        self.replies.set()
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._lock = threading.Lock()
+        self._server = socket.create_server(("127.0.0.1", self.port))
+        self._server.settimeout(0.1)
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                continue
+            if not self.up.is_set():
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._pairs.append((client, upstream))
+            for a, b, gate in ((client, upstream, None), (upstream, client, self.replies)):
+                threading.Thread(target=self._pump, args=(a, b, gate), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket, gate: threading.Event | None) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if gate is None or gate.is_set():
+                    sink.sendall(data)
+        for s in (source, sink):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self, ack_loss: float = 0.0) -> None:
+        if ack_loss:
+            self.replies.clear()
+            time.sleep(ack_loss)
+        self.up.clear()
+        with self._lock:
+            pairs, self._pairs = self._pairs, []
+        for pair in pairs:
+            for s in pair:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+
+    def restore(self) -> None:
+        self.replies.set()
+        self.up.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self.cut()
+        self._server.close()
