@@ -313,9 +313,10 @@ class MqttSink:
     def _send(self, tokens: float, now: float) -> float:
         """Hand the next committed rows to paho, within the window and the rate."""
         if self._connects != self._seen_connects:
-            # Reconnected. paho resends what was in flight only after on_connect returns;
-            # new rows sent before that would overtake them. Hold new rows until the old
-            # ones are acknowledged.
+            # Reconnected. paho resends what was in flight right after on_connect returns;
+            # a new row published in between would overtake them and break seq order.
+            # The window is narrow (the link-drop test passes without this), so the hold
+            # makes it certain: no new row until the old ones are acknowledged.
             self._seen_connects = self._connects
             self._hold = bool(self._inflight)
             self._sent_at = dict.fromkeys(self._sent_at, now)  # the outage does not count
