@@ -385,6 +385,7 @@ class MqttSink:
         if self.state == "connected" and not self._closing.is_set():
             log.warning("MQTT connection to %s lost (%s); results wait in the outbox and are "
                         "sent after the reconnect", self.name, reason_code)
+            self._outage_logged = True  # that was this outage's one message
         if self.state == "connected":
             self.state = "disconnected"
 
@@ -430,9 +431,11 @@ class MqttSink:
                               "or the broker's TLS port; results wait in the outbox")
         else:
             reason = exc.strerror or exc.__class__.__name__
-            self._log_failure("unreachable", f"MQTT broker {self.name} is not reachable "
-                              f"({reason}); results wait in the outbox {self.outbox.path} and "
-                              "are sent when it is back")
+            message = (f"MQTT broker {self.name} is not reachable ({reason}); results wait in "
+                       f"the outbox {self.outbox.path} and are sent when it is back")
+            # Said once per outage (the status line shows the state meanwhile).
+            log.log(logging.DEBUG if self._outage_logged else logging.WARNING, "%s", message)
+            self._outage_logged = True
         if self.state == "connected":
             self.state = "disconnected"
 

@@ -66,7 +66,8 @@ def test_broker_outage_of_30_s_loses_nothing(tmp_path: Path, cleanup: list[Any])
     produced_in_outage = len(read_jsonl(ledger)) - produced_at_stop
     assert device.process.poll() is None, device.stderr  # ran on through the outage
     assert produced_in_outage >= 300, "at least 10 results/s during the outage"
-    assert device.stderr.count("is not reachable") == 1, device.stderr  # said so once
+    said = device.stderr.count("connection to mqtt://") + device.stderr.count("not reachable")
+    assert said == 1, device.stderr  # the outage is announced once, not per retry
     assert "disconnected" in device.stderr  # the status line shows the broker state
 
     broker.start()
@@ -104,6 +105,7 @@ def test_sigkill_while_broker_away_then_restart(tmp_path: Path, cleanup: list[An
     wait_for(lambda: ledger.exists() and len(read_jsonl(ledger)) >= 60, 30, "results")
     wait_for(lambda: "mqtt://127.0.0.1" in device.stderr and "connecting" in device.stderr,
              10, "a status line showing the broker state")
+    assert device.stderr.count("is not reachable") == 1  # once, not per retry
     device.kill()  # SIGKILL: no clean-up code runs
 
     committed = outbox_rows(tmp_path / "outbox.sqlite3")
@@ -197,7 +199,7 @@ def test_link_drops_with_results_in_flight(tmp_path: Path, cleanup: list[Any]) -
     wait_for(lambda: produced <= {r["id"] for r in subscriber.results()}, 30, "every result")
     received = subscriber.results()
     assert in_seq_order(received)
-    assert device.stderr.count("connection to") >= 3  # "MQTT connection to ... lost"
+    assert device.stderr.count("connection to mqtt://") == 3  # "... lost", once per drop
     duplicates = len(received) - len({r["id"] for r in received})
     assert duplicates > 0, "in-flight results were resent (DUP) after each drop"
     print(f"\nFIGURES link-drops=3 produced={len(produced)} received={len(received)} "
