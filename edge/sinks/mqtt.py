@@ -147,7 +147,11 @@ class MqttSink:
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._stuck_after = max(60.0, 4.0 * config.keepalive)
-        self._client = self._make_client(password)
+        try:
+            self._client = self._make_client(password)
+        except BaseException:
+            self.outbox.close()
+            raise
         self._writer = threading.Thread(target=self._run_outbox, name="mqtt-outbox", daemon=True)
         self._writer.start()
         self._client.connect_async(config.host, self.port, keepalive=config.keepalive)
@@ -254,6 +258,9 @@ class MqttSink:
         self._client.disconnect()
         self._client.loop_stop()
         self.state = "disconnected"
+        if self._writer.is_alive():  # stuck on the disk: closing under it is unsafe
+            log.warning("the MQTT outbox thread did not stop; what it committed is kept")
+            return
         if self.outbox.rows:
             log.info("%d results stay in the outbox %s for the next run", self.outbox.rows,
                      self.outbox.path)
