@@ -147,17 +147,23 @@ class MqttSink:
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._stuck_after = max(60.0, 4.0 * config.keepalive)
+        self._writer = threading.Thread(target=self._run_outbox, name="mqtt-outbox", daemon=True)
+        self._client = self._start(password)
+
+    # ----------------------------------------------------------------- client set-up
+    def _start(self, password: str | None) -> Any:
+        """Make the one client, start the outbox thread, connect in the background."""
         try:
-            self._client = self._make_client(password)
+            client = self._make_client(password)
         except BaseException:
             self.outbox.close()
             raise
-        self._writer = threading.Thread(target=self._run_outbox, name="mqtt-outbox", daemon=True)
+        self._client = client
         self._writer.start()
-        self._client.connect_async(config.host, self.port, keepalive=config.keepalive)
-        self._client.loop_start()
+        client.connect_async(self._config.host, self.port, keepalive=self._config.keepalive)
+        client.loop_start()
+        return client
 
-    # ----------------------------------------------------------------- client set-up
     def _make_client(self, password: str | None) -> Any:
         mqtt, config = self._mqtt, self._config
         protocol = mqtt.MQTTv5 if config.protocol == "5" else mqtt.MQTTv311
