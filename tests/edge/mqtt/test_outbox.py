@@ -168,3 +168,15 @@ def test_cpu_temperature_from_sysfs(tmp_path: Path) -> None:
     (zone / "temp").write_text("48312\n")
     assert cpu_temperature(tmp_path) == 48.3
     assert cpu_temperature(tmp_path / "none") is None
+
+
+def test_the_documented_config_is_valid(tmp_path: Path) -> None:
+    import re
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "mqtt.md").read_text()
+    block = re.findall(r"```toml\n(.*?)```", text, re.S)[0]
+    path = tmp_path / "edge.toml"
+    path.write_text(block)
+    sink = load_config(path).sinks[0]
+    assert isinstance(sink, MqttSink) and sink.tls is not None
+    assert sink.password_credential == "mqtt_password"
