@@ -391,10 +391,13 @@ class MqttSink:
             # TCP (and TLS) was up but the broker hung up before CONNACK: typically a plain
             # MQTT client talking to a TLS port.
             self._awaiting_connack = False
-            self._log_failure(
-                "no-connack", f"MQTT broker {self.name} closed the connection before "
-                "answering CONNECT; if that port expects TLS, use mqtts:// (or a [sinks.tls] "
-                "table); results wait in the outbox")
+            if self._config.tls is None:
+                cause = "if that port expects TLS, use mqtts:// (or a [sinks.tls] table)"
+            else:  # with TLS 1.3 a missing client certificate shows up only here
+                cause = ("the broker may require a client certificate (tls.cert_file and "
+                         "tls.key_file) or refuse this client id")
+            self._log_failure("no-connack", f"MQTT broker {self.name} closed the connection "
+                              f"before answering CONNECT; {cause}; results wait in the outbox")
         if self.state == "connected" and not self._closing.is_set():
             log.warning("MQTT connection to %s lost (%s); results wait in the outbox and are "
                         "sent after the reconnect", self.name, reason_code)

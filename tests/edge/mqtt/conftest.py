@@ -225,6 +225,8 @@ class TlsFiles:
     server_cert: Path
     server_key: Path
     other_ca: Path
+    client_cert: Path
+    client_key: Path
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -233,8 +235,8 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    """A CA, a server certificate it signs for 127.0.0.1 and localhost, and a second,
-    unrelated CA (the "unknown CA" case)."""
+    """A CA, a server certificate it signs for 127.0.0.1 and localhost, a client
+    certificate it signs, and a second, unrelated CA (the "unknown CA" case)."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl not installed")
     d = tmp_path_factory.mktemp("tls")
@@ -248,7 +250,12 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
              "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt",
              cwd=d)
-    return TlsFiles(d / "ca.crt", d / "server.crt", d / "server.key", d / "other-ca.crt")
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=pi-client", "-keyout",
+             "client.key", "-out", "client.csr", cwd=d)
+    _openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-CAcreateserial", "-days", "2", "-out", "client.crt", cwd=d)
+    return TlsFiles(d / "ca.crt", d / "server.crt", d / "server.key", d / "other-ca.crt",
+                    d / "client.crt", d / "client.key")
 
 
 @pytest.fixture

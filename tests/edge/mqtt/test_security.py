@@ -149,3 +149,26 @@ def test_missing_password_file_is_a_config_error(run_edge: RunEdge, tmp_path: Pa
                      f"{tmp_path}/nope", "--max-frames", "1"])
     assert done.returncode == 78
     assert "the MQTT password file" in done.stderr and "does not exist" in done.stderr
+
+
+def test_client_certificate_instead_of_a_password(tmp_path: Path, tls_files: TlsFiles,
+                                                  cleanup: list[Any]) -> None:
+    broker = Broker(tmp_path / "broker", tls=tls_files,
+                    extra="require_certificate true\nuse_identity_as_username true\n").start()
+    cleanup.append(broker)
+    base = (f"[source]\nkind = 'synthetic'\nfps = 20\n[[sinks]]\nkind = 'mqtt'\n"
+            f"host = '127.0.0.1'\nport = {broker.port}\noutbox = '{tmp_path}/o.sqlite3'\n"
+            f"[sinks.tls]\nca_file = '{tls_files.ca}'\n")
+    without = Device(tmp_path / "without", base, "--device", "pi1")
+    cleanup.append(without)
+    wait_for(lambda: "may require a client certificate (tls.cert_file" in without.stderr, 20,
+             "the broker refusing a client without a certificate")
+    assert without.stop() == 0
+
+    with_cert = base + f"cert_file = '{tls_files.client_cert}'\nkey_file = " \
+                       f"'{tls_files.client_key}'\n"
+    device = Device(tmp_path / "with", with_cert, "--device", "pi1")
+    cleanup.append(device)
+    wait_for(lambda: "MQTT connected to mqtts://" in device.stderr, 20, "a connection")
+    assert device.stop() == 0, device.stderr
+    assert "as edge-pi1" in broker.log.read_text()
