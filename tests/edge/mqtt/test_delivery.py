@@ -111,8 +111,9 @@ def test_sigkill_while_broker_away_then_restart(tmp_path: Path, cleanup: list[An
     committed = outbox_rows(tmp_path / "outbox.sqlite3")
     produced = read_jsonl(ledger)
     assert len(committed) >= 40
-    # Only results younger than the commit window can be missing from the outbox.
-    assert len(produced) - len(committed) <= 0.5 * 20 + 5
+    # Only results younger than the commit window (0.5 s = 10 results) can be missing
+    # from the outbox; 20 more allow for a loaded machine delaying the commit.
+    assert len(produced) - len(committed) <= 30
 
     broker.start()
     again = Device(tmp_path / "dev", config, "--device", "pi1")
@@ -187,12 +188,14 @@ def test_link_drops_with_results_in_flight(tmp_path: Path, cleanup: list[Any]) -
     config = config.replace(f"port = {broker.port}", f"port = {link.port}")
     device = Device(tmp_path / "dev", config, "--device", "pi1")
     cleanup.append(device)
-    for _ in range(3):
-        wait_for(lambda: "connected" in device.stderr, 20, "a connection")
+    for drop in range(3):
+        wait_for(lambda: device.stderr.count("MQTT connected") > drop, 20,  # noqa: B023
+                 "a connection")
         time.sleep(1.5)
         link.cut(ack_loss=0.5)
         time.sleep(1.0)
         link.restore()
+    wait_for(lambda: device.stderr.count("MQTT connected") > 3, 20, "the last reconnect")
     time.sleep(1.0)
     assert device.stop() == 0, device.stderr
     produced = {r["id"] for r in read_jsonl(tmp_path / "dev" / "ledger.jsonl")}

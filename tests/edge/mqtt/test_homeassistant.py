@@ -156,7 +156,7 @@ def test_commands_pause_resume_threshold(tmp_path: Path, cleanup: list[Any]) -> 
 
     pub(broker, "edge/pi1/set", '{"paused": true}')
     wait_for(lambda: json.loads(sub.payloads("/state")[-1])["paused"], 10, "paused state")
-    time.sleep(0.3)  # frames already past the check
+    time.sleep(0.6)  # frames already past the check reach the ledger
     paused_at = len(read_jsonl(ledger))
     time.sleep(1.5)
     assert len(read_jsonl(ledger)) == paused_at, "no records while paused"
