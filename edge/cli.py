@@ -303,6 +303,9 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.file)
     model = load_model(config.model, config.decoder)  # catches a missing or bad model too
     model.close()
+    from edge.sinks import check_sinks
+
+    check_sinks(config.sinks)  # an MQTT password source and TLS files that do not exist
     if args.json:
         print(config.model_dump_json(indent=2))
     else:

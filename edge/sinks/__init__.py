@@ -17,7 +17,8 @@ from edge.sinks.base import BackgroundSink, Record, Sink
 if TYPE_CHECKING:
     from edge.control import RunControl
 
-__all__ = ["BackgroundSink", "Record", "Sink", "SinkContext", "open_sink", "parse_sink_spec"]
+__all__ = ["BackgroundSink", "Record", "Sink", "SinkContext", "check_sinks", "open_sink",
+           "parse_sink_spec"]
 
 _SPECS = "jsonl:PATH, stdout, mqtt://[user@]host[:port][/prefix] or mqtts://..."
 # Query keys a mqtt:// spec may carry (never a password: it would show in `ps`).
@@ -85,6 +86,25 @@ def _parse_mqtt_spec(spec: str) -> dict[str, Any]:
     if parts.scheme == "mqtts" or tls:
         table["tls"] = tls
     return table
+
+
+def check_sinks(configs: Sequence[SinkConfig]) -> None:
+    """What ``edge check-config`` can verify without opening anything: an MQTT sink's
+    password source and TLS files exist (ConfigError, exit 78, otherwise)."""
+    from edge.errors import ConfigError
+    from edge.secrets import read_secret
+
+    for config in configs:
+        if not isinstance(config, MqttSinkConfig):
+            continue
+        read_secret(file=config.password_file, env=config.password_env,
+                    credential=config.password_credential)
+        tls = config.tls
+        for field_name in ("ca_file", "cert_file", "key_file"):
+            path = getattr(tls, field_name) if tls else None
+            if path is not None and not path.is_file():
+                raise ConfigError(f"tls.{field_name} {str(path)!r} does not exist",
+                                  hint="point it at a PEM file, or remove the key")
 
 
 def open_sink(config: SinkConfig, context: SinkContext | None = None) -> Sink:

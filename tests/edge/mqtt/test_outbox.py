@@ -13,6 +13,7 @@ from edge.secrets import read_secret
 from edge.sinks import parse_sink_spec
 from edge.sinks.mqtt import cpu_temperature, default_outbox_path
 from edge.sinks.outbox import Outbox
+from tests.conftest import RunEdge
 
 
 def rows(n: int, start: int = 0) -> list[tuple[str, bytes]]:
@@ -180,3 +181,14 @@ def test_the_documented_config_is_valid(tmp_path: Path) -> None:
     sink = load_config(path).sinks[0]
     assert isinstance(sink, MqttSink) and sink.tls is not None
     assert sink.password_credential == "mqtt_password"
+
+
+def test_check_config_finds_a_missing_password_file(run_edge: RunEdge, tmp_path: Path) -> None:
+    config = tmp_path / "edge.toml"
+    config.write_text("[[sinks]]\nkind = 'mqtt'\nusername = 'pi'\n"
+                      f"password_file = '{tmp_path}/missing'\n")
+    done = run_edge(["check-config", str(config)])
+    assert done.returncode == 78
+    assert "the MQTT password file" in done.stderr
+    (tmp_path / "missing").write_text("pw\n")
+    assert run_edge(["check-config", str(config)]).returncode == 0
