@@ -4,7 +4,7 @@ Sinks receive finished records (plain dicts, see ``edge.record``). No sink ever 
 the frame loop: ``BackgroundSink`` gives each sink a bounded queue and a writer thread,
 and ``write`` never waits. When the queue is full (the disk or the network stalled for
 longer than the queue covers) the record is dropped and counted in ``dropped``, which
-the loop reads into ``RunStats.sink_dropped``; the warning is logged once per stall,
+the loop reads into ``RunStats.sink_dropped``; the warning is logged at most every 30 s,
 not per record. A sink that drops on its own (the MQTT outbox when it overflows)
 exposes its own ``dropped``, which is added in, and may expose ``state`` (for example
 ``connected``), which is passed through to the status line.
