@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 
 from edge.config import EventsConfig, MotionConfig, RunConfig
+from edge.control import RunControl
 from edge.events import EventWriter
 from edge.inference import open_inference
 from edge.observers import build_observers
@@ -17,7 +18,7 @@ from edge.pipeline import Pipeline, RunStats, StatusCallback, TickHook
 from edge.processing.motion import MotionGate
 from edge.processing.tracker import IouTracker
 from edge.record import RecordContext
-from edge.sinks import BackgroundSink, open_sink
+from edge.sinks import BackgroundSink, SinkContext, open_sink
 from edge.sources import open_source
 
 
@@ -33,11 +34,14 @@ def run(config: RunConfig, *, stop: threading.Event | None = None,
     with ExitStack() as stack:
         model, inference = open_inference(config)
         stack.callback(model.close)
-        sinks = []
-        for sink_config in config.sinks:
-            sink = BackgroundSink(open_sink(sink_config))
-            stack.callback(sink.close)
-            sinks.append(sink)
+        context = RecordContext(
+            device=config.device,
+            model_name=model.manifest.name,
+            model_sha256=model.file.sha256,
+            task=model.manifest.task,
+        )
+        control = RunControl()
+        sinks, sink_hooks = _open_sinks(config, context, model.manifest.labels, control, stack)
         spec = model.manifest.input
         source = open_source(config.source, input_size=(spec.width, spec.height),
                              input_resize=spec.resize,
@@ -47,23 +51,19 @@ def run(config: RunConfig, *, stop: threading.Event | None = None,
         observers = build_observers(config.output, stop=stop, fps=getattr(source, "fps", None))
         for observer in observers:
             stack.callback(observer.close)
-        context = RecordContext(
-            device=config.device,
-            model_name=model.manifest.name,
-            model_sha256=model.file.sha256,
-            task=model.manifest.task,
-        )
         pipeline = Pipeline(
             source, inference, sinks, context, model.manifest.labels,
             max_frames=config.max_frames, status=status, status_interval=config.status_interval,
-            observers=observers,
-            tick_hooks=tick_hooks, gate=motion_gate(config.motion),
-            events=event_writer(config.events),
+            observers=observers, tick_hooks=[*sink_hooks, *tick_hooks], control=control,
+            gate=motion_gate(config.motion), events=event_writer(config.events),
             per_frame=not config.events.enabled or config.events.per_frame,
         )
         if on_start is not None:
             on_start(pipeline)
-        return pipeline.run(stop)
+        stats = pipeline.run(stop)
+    for sink in sinks:  # closed now: drops made while flushing at shutdown count too
+        stats.sink_dropped[sink.name] = sink.dropped
+    return stats
 
 
 def motion_gate(config: MotionConfig) -> MotionGate | None:
@@ -79,3 +79,24 @@ def event_writer(config: EventsConfig) -> EventWriter | None:
     return EventWriter(IouTracker(iou_threshold=config.iou_threshold,
                                   max_missed=config.max_missed,
                                   update_interval=config.update_interval))
+
+
+def _open_sinks(config: RunConfig, context: RecordContext, labels: Sequence[str],
+                control: RunControl, stack: ExitStack) -> tuple[list[BackgroundSink],
+                                                                list[TickHook]]:
+    """Each sink behind its own bounded queue; a sink with ``tick(stats)`` (MQTT stats)
+    also becomes a tick hook of the loop."""
+    sink_context = SinkContext(device=config.device, model_name=context.model_name,
+                               model_sha256=context.model_sha256, labels=tuple(labels),
+                               control=control)
+    sinks: list[BackgroundSink] = []
+    hooks: list[TickHook] = []
+    for sink_config in config.sinks:
+        inner = open_sink(sink_config, sink_context)
+        sink = BackgroundSink(inner)
+        stack.callback(sink.close)
+        sinks.append(sink)
+        tick = getattr(inner, "tick", None)
+        if callable(tick):
+            hooks.append(tick)
+    return sinks, hooks

@@ -56,8 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--source", help="synthetic | webcam index | /dev/videoN | video file | "
                      "URL | image folder | picamera2[:N|:MODEL] (default: synthetic)")
     run.add_argument("--sink", action="append", metavar="SPEC",
-                     help="jsonl:PATH | stdout; repeat for several (default: "
-                     "jsonl:detections.jsonl)")
+                     help="jsonl:PATH | stdout | mqtt://[user@]host[:port][/prefix] | "
+                     "mqtts://...; repeat for several (default: jsonl:detections.jsonl)")
     run.add_argument("--threads", type=int, help="interpreter threads (default 2)")
     run.add_argument("--max-frames", type=int, help="stop after N frames")
     run.add_argument("--device", help="device name written in every record (default: hostname)")
@@ -352,10 +352,10 @@ def _tensor(spec: Any) -> dict[str, Any]:
 def _cmd_check_config(args: argparse.Namespace) -> int:
     from edge.config import load_config
     from edge.inference import open_inference
+    from edge.service.reload import blank_frame
+    from edge.sinks import check_sinks
 
     config = load_config(args.file)  # sources, sinks and every table are validated here
-    from edge.service.reload import blank_frame
-
     # The whole inference path, as `edge run` builds it at start: model, input recipe
     # against the input tensor, decoder and its settings, filters, event mode; then one
     # inference on a blank frame, so a decoder that does not fit the outputs fails here.
@@ -364,6 +364,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         inference(blank_frame(model))
     finally:
         model.close()
+    check_sinks(config.sinks)  # an MQTT password source and TLS files that do not exist
     if args.json:
         print(config.model_dump_json(indent=2))
     else:

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edge.errors import ConfigError
 from edge.manifest import Colour, ResizeMode, Task
@@ -241,7 +241,89 @@ class StdoutSink(Strict):
     kind: Literal["stdout"] = "stdout"
 
 
-SinkConfig = Annotated[JsonlSink | StdoutSink, Field(discriminator="kind")]
+class MqttTls(Strict):
+    """TLS to the broker. The broker's certificate is always verified unless
+    ``insecure`` is set (only for a test bench: it accepts any server)."""
+
+    ca_file: Path | None = Field(
+        None, description="PEM file of the CA that signed the broker's certificate; default: "
+        "the system's trusted CAs")
+    cert_file: Path | None = Field(None, description="client certificate (PEM), if the broker "
+                                   "asks for one")
+    key_file: Path | None = Field(None, description="private key of cert_file (PEM, no "
+                                  "passphrase)")
+    insecure: bool = Field(False, description="skip verifying the broker's certificate and "
+                           "host name (never in production)")
+
+
+class MqttSink(Strict):
+    """Publish every record to an MQTT broker through a durable on-disk outbox.
+
+    See docs/mqtt.md for topics, payloads, the outbox policy and Home Assistant.
+    """
+
+    kind: Literal["mqtt"] = "mqtt"
+    host: str = Field("localhost", min_length=1, description="broker host name or address")
+    port: int | None = Field(None, ge=1, le=65535,
+                             description="broker port; default 1883, or 8883 with TLS")
+    prefix: str | None = Field(
+        None, min_length=1, description="topic prefix; default edge/<device>")
+    protocol: Literal["3.1.1", "5"] = Field("3.1.1", description="MQTT protocol version")
+    client_id: str | None = Field(None, description="MQTT client id; default edge-<device>")
+    keepalive: int = Field(30, ge=5, le=3600,
+                           description="seconds between keepalive pings (bounds how long a "
+                           "dead link goes unnoticed)")
+    reconnect_max_delay: int = Field(10, ge=1, le=600, description="longest wait between "
+                                     "reconnect attempts (paho doubles it from 1 s)")
+    tls: MqttTls | None = Field(None, description="TLS settings; mqtts:// turns TLS on")
+    username: str | None = Field(None, description="user name for the broker")
+    password_file: Path | None = Field(
+        None, description="file whose first line is the password (mode 0600)")
+    password_env: str | None = Field(
+        None, description="name of an environment variable holding the password")
+    password_credential: str | None = Field(
+        None, description="name of a systemd credential (LoadCredential=) holding the "
+        "password; read from $CREDENTIALS_DIRECTORY/<name>")
+    outbox: Path | None = Field(
+        None, description="SQLite outbox file; default $STATE_DIRECTORY/edge-outbox-<device>"
+        ".sqlite3 under systemd, else ./edge-outbox-<device>.sqlite3")
+    commit_interval: float = Field(
+        1.0, gt=0, le=60, description="seconds between outbox commits: the most results a "
+        "power cut can lose, and how long a result waits before it is sent")
+    outbox_max_rows: int = Field(100_000, ge=10, description="results kept while the "
+                                 "broker is away; beyond it the oldest are dropped (counted)")
+    outbox_max_bytes: int = Field(64 * 1024 * 1024, ge=4096,
+                                  description="outbox size cap in payload bytes; beyond it "
+                                  "the oldest results are dropped (counted)")
+    outbox_max_age: float = Field(7 * 86400.0, gt=0, description="seconds a result may wait "
+                                  "in the outbox before it is dropped (counted)")
+    max_inflight: int = Field(10, ge=1, le=1000, description="results sent but not yet "
+                              "acknowledged by the broker")
+    drain_rate: float = Field(500.0, gt=0, description="most results per second sent while "
+                              "a backlog drains, so a reconnect does not flood the broker")
+    stats_interval: float = Field(30.0, gt=0, description="seconds between retained "
+                                  "<prefix>/stats messages")
+    close_timeout: float = Field(5.0, ge=0, description="seconds a clean stop waits for the "
+                                 "outbox to drain; what is left is sent by the next run")
+    homeassistant: bool = Field(True, description="publish Home Assistant device discovery")
+    discovery_prefix: str = Field("homeassistant", min_length=1,
+                                  description="Home Assistant discovery prefix")
+    expire_after: int = Field(60, ge=1, description="seconds after which Home Assistant "
+                              "marks a label sensor unavailable without fresh state")
+    commands: bool = Field(True, description="accept pause/resume/threshold on <prefix>/set")
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> MqttSink:
+        sources = [self.password_file, self.password_env, self.password_credential]
+        if sum(s is not None for s in sources) > 1:
+            raise ValueError("give the password in one way only: password_file, password_env "
+                             "or password_credential")
+        if any(s is not None for s in sources) and self.username is None:
+            raise ValueError("a password needs a username")
+        return self
+
+
+SinkConfig = Annotated[JsonlSink | StdoutSink | MqttSink, Field(discriminator="kind")]
 
 
 class ServiceConfig(Strict):

@@ -19,6 +19,8 @@ Extension points, each optional:
 - ``events`` (``edge.events.EventWriter``): fed the detections after decoding; its
   ``edge.event/1`` records go to the same sinks, and with ``per_frame`` false they are
   the only records written.
+- ``control`` (``edge.control.RunControl``): pause (frames read and dropped, counted in
+  ``paused_frames``, no record) and a score threshold applied before the record.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge.capture import LatestFrameReader
+from edge.control import RunControl
 from edge.events import EventWriter
 from edge.inference import Inference
 from edge.processing.motion import MotionGate
@@ -63,6 +66,7 @@ class RunStats:
     sink_state: dict[str, str] = field(default_factory=dict)  # sinks that report one
     skipped: int = 0  # frames the motion gate let pass without inference
     events: int = 0  # edge.event/1 records written
+    paused_frames: int = 0  # frames read while paused by a command (no record written)
 
     @property
     def elapsed(self) -> float:
@@ -91,6 +95,7 @@ class RunStats:
             "sink_drops": self.sink_drops,
             "skipped": self.skipped,
             "events": self.events,
+            "paused_frames": self.paused_frames,
         }
 
 
@@ -123,6 +128,7 @@ class Pipeline:
         gate: MotionGate | None = None,
         events: EventWriter | None = None,
         per_frame: bool = True,
+        control: RunControl | None = None,
     ) -> None:
         self.source = source
         self.inference = inference
@@ -137,6 +143,7 @@ class Pipeline:
         self.gate = gate
         self.events = events
         self.per_frame = per_frame
+        self.control = control
         self.stats = RunStats()
 
     def run(self, stop: threading.Event | None = None) -> RunStats:
@@ -146,7 +153,7 @@ class Pipeline:
         next_status = time.monotonic() + self.status_interval
         try:
             for frame in frames:
-                if frame is not None:
+                if frame is not None and not self._paused():
                     self._process(frame)
                 if reader is not None:
                     self.stats.dropped = reader.dropped
@@ -200,6 +207,9 @@ class Pipeline:
         if self._gate_skips(frame):
             return
         detections, extra, latency = self.inference(frame)
+        threshold = self.control.threshold if self.control is not None else None
+        if threshold is not None:
+            detections = detections.filter(detections.confidence >= threshold)
         result = Result(self.stats.frames, frame, detections, self.labels, latency, extra)
         record = to_record(result, self.context)
         if self.per_frame:
@@ -212,6 +222,15 @@ class Pipeline:
         self.stats.last_frame_at = time.monotonic()
         self.stats.infer_ms.append(latency.infer)
         self.stats.total_ms.append(latency.total)
+
+    def _paused(self) -> bool:
+        """Paused by a command: the frame is read and dropped, no record. It still counts
+        as progress for the watchdog: the loop is alive, a user asked it to rest."""
+        if self.control is None or not self.control.paused:
+            return False
+        self.stats.paused_frames += 1
+        self.stats.last_frame_at = time.monotonic()
+        return True
 
     def _gate_skips(self, frame: Frame) -> bool:
         """Motion gate: True when this frame is skipped (nothing changed)."""

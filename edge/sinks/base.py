@@ -1,11 +1,17 @@
 """The sink contract: ``write(record)`` plus ``close()``, and the thread that runs it.
 
-Sinks receive finished records (plain dicts, see ``edge.record``). The inference loop
-never waits on disk or network: ``BackgroundSink`` gives each sink a bounded queue and
-a writer thread. When the queue is full (the disk or broker stalled for longer than
-the queue covers) the loop waits up to ``put_timeout`` and then counts the record as
-dropped, with a warning; a failed write stops the run with ``SinkError`` at the next
-``write`` so a broken sink is never silent.
+Sinks receive finished records (plain dicts, see ``edge.record``). No sink ever blocks
+the frame loop: ``BackgroundSink`` gives each sink a bounded queue and a writer thread,
+and ``write`` never waits. When the queue is full (the disk or the network stalled for
+longer than the queue covers) the record is dropped and counted in ``dropped``, which
+the loop reads into ``RunStats.sink_dropped``; the warning is logged at most every 30 s,
+not per record. A sink that drops on its own (the MQTT outbox when it overflows)
+exposes its own ``dropped``, which is added in, and may expose ``state`` (for example
+``connected``), which is passed through to the status line.
+
+A failed write stops the run with the sink's error at the next ``write``, so a broken
+sink is never silent. ``close`` waits at most ``close_timeout`` seconds for the queue to
+be written; what is still queued after that is counted as dropped and the stop goes on.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from typing import Any, Protocol
 
 from edge.errors import EdgeError, SinkError
@@ -30,33 +37,63 @@ class Sink(Protocol):
 
 
 _STOP = object()
+_WARN_EVERY = 30.0  # seconds between repeated "still dropping" warnings
 
 
 class BackgroundSink:
-    def __init__(self, inner: Sink, *, maxsize: int = 1024, put_timeout: float = 1.0) -> None:
+    def __init__(self, inner: Sink, *, maxsize: int = 1024, close_timeout: float = 10.0) -> None:
         self.inner = inner
         self.name = inner.name
-        self.dropped = 0
-        self._put_timeout = put_timeout
+        self.close_timeout = close_timeout
+        self._dropped = 0
+        self._last_warning = -_WARN_EVERY
         self._queue: queue.Queue[object] = queue.Queue(maxsize=maxsize)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._drain, name=f"sink-{inner.name}",
                                         daemon=True)
         self._thread.start()
 
+    @property
+    def dropped(self) -> int:
+        """Records this sink could not deliver: queue overflows plus the inner sink's own."""
+        return self._dropped + int(getattr(self.inner, "dropped", 0))
+
+    @property
+    def state(self) -> str | None:
+        state = getattr(self.inner, "state", None)
+        return state if isinstance(state, str) else None
+
     def write(self, record: Record) -> None:
         self._raise_pending()
         try:
-            self._queue.put(record, timeout=self._put_timeout)
+            self._queue.put_nowait(record)
         except queue.Full:
-            self.dropped += 1
-            log.warning("sink %s is %d records behind; dropped record %s", self.name,
-                        self._queue.qsize(), record.get("id"))
+            self._dropped += 1
+            now = time.monotonic()
+            if now - self._last_warning >= _WARN_EVERY:
+                self._last_warning = now
+                log.warning("sink %s is %d records behind and drops new ones (%d so far; "
+                            "counted in the status line)", self.name, self._queue.qsize(),
+                            self.dropped)
 
     def close(self) -> None:
-        """Write out what is queued, then close the inner sink."""
-        self._queue.put(_STOP)
-        self._thread.join()
+        """Write out what is queued (waiting at most ``close_timeout``), then close."""
+        deadline = time.monotonic() + self.close_timeout
+        stop_queued = False
+        while self._thread.is_alive() and not stop_queued:
+            try:
+                self._queue.put(_STOP, timeout=0.05)
+                stop_queued = True
+            except queue.Full:
+                if time.monotonic() >= deadline:
+                    break
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():
+            left = self._queue.qsize() - stop_queued
+            self._dropped += left
+            log.warning("sink %s did not finish within %.1f s; %d queued records not written",
+                        self.name, self.close_timeout, left)
+            return  # the inner sink is busy on its thread; closing under it is unsafe
         self.inner.close()
         self._raise_pending()
 

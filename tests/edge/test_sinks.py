@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -68,9 +69,54 @@ class Slow(MemorySink):
         super().write(record)
 
 
-def test_background_sink_counts_drops_when_stalled() -> None:
-    sink = BackgroundSink(Slow(), maxsize=1, put_timeout=0.01)
-    for i in range(5):
+def test_background_sink_never_blocks_and_counts_drops_exactly() -> None:
+    gate = threading.Event()
+
+    class Stuck(MemorySink):
+        def write(self, record: Record) -> None:
+            gate.wait()
+            super().write(record)
+
+    inner = Stuck()
+    sink = BackgroundSink(inner, maxsize=10)
+    sink.write({"seq": 0, "id": "0"})
+    time.sleep(0.1)  # the drain thread takes it and sticks in write()
+    started = time.monotonic()
+    for i in range(1, 100):
         sink.write({"seq": i, "id": str(i)})
-    assert sink.dropped >= 2
+    assert time.monotonic() - started < 0.5  # write() never waited on the stuck sink
+    # One record is inside the stuck write, ten are queued: the other 89 were dropped.
+    assert sink.dropped == 89
+    gate.set()
+    sink.close()
+    assert [r["seq"] for r in inner.records] == list(range(11))
+    assert sink.dropped == 89
+
+
+def test_background_sink_close_waits_only_up_to_its_timeout() -> None:
+    gate = threading.Event()
+
+    class Hung(MemorySink):
+        def write(self, record: Record) -> None:
+            gate.wait()
+
+    sink = BackgroundSink(Hung(), maxsize=10, close_timeout=0.5)
+    sink.write({"seq": 0})
+    time.sleep(0.1)  # the first record is now inside the hung write
+    for i in range(1, 6):
+        sink.write({"seq": i})
+    started = time.monotonic()
+    sink.close()
+    assert 0.4 < time.monotonic() - started < 2.0
+    assert sink.dropped == 5  # the queued ones; the one inside write() may still land
+    gate.set()
+
+
+def test_background_sink_adds_the_inner_sinks_own_drops_and_state() -> None:
+    class Counting(MemorySink):
+        dropped = 7
+        state = "connected"
+
+    sink = BackgroundSink(Counting())
+    assert sink.dropped == 7 and sink.state == "connected"
     sink.close()

@@ -1,0 +1,65 @@
+"""Read a secret (the MQTT password) from a file, an environment variable or a systemd
+credential, never from the command line.
+
+A password on the command line is visible to every user through ``ps`` and
+``/proc/<pid>/cmdline`` and ends up in shell history, so the CLI has no place for one.
+Under systemd, ``LoadCredential=mqtt_password:/etc/edge/mqtt_password`` exposes the file
+as ``$CREDENTIALS_DIRECTORY/mqtt_password``, readable only by the service; that is the
+recommended way. Errors name where the secret was looked for, never the secret itself.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from edge.errors import ConfigError
+
+
+def read_secret(*, file: Path | None = None, env: str | None = None,
+                credential: str | None = None, what: str = "password") -> str | None:
+    """Return the secret from the one source given, or ``None`` when none is given.
+
+    A file or credential holds the secret on its first line (a trailing newline, as
+    ``echo`` writes it, is not part of it).
+    """
+    if file is not None:
+        return _first_line(file, what, hint=f"write the {what} into {file} (chmod 600), or "
+                           "point password_file at the right file")
+    if env is not None:
+        value = os.environ.get(env)
+        if value is None or value == "":
+            raise ConfigError(
+                f"the environment variable {env} that should hold the MQTT {what} is not set",
+                hint=f"export {env}=... in the service's environment, or use password_file",
+            )
+        return value
+    if credential is not None:
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not directory:
+            raise ConfigError(
+                f"the MQTT {what} is a systemd credential ({credential!r}) but "
+                "$CREDENTIALS_DIRECTORY is not set: not running under systemd with "
+                "LoadCredential=",
+                hint=f"add LoadCredential={credential}:/etc/edge/{credential} to the unit, or "
+                "use password_file outside systemd",
+            )
+        return _first_line(Path(directory) / credential, what,
+                           hint=f"check LoadCredential={credential}:... in the unit")
+    return None
+
+
+def _first_line(path: Path, what: str, *, hint: str) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"the MQTT {what} file {str(path)!r} does not exist",
+                          hint=hint) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"cannot read the MQTT {what} file {str(path)!r}: {reason}",
+                          hint=hint) from None
+    lines = text.splitlines()
+    if not lines or not lines[0]:
+        raise ConfigError(f"the MQTT {what} file {str(path)!r} is empty", hint=hint)
+    return lines[0]

@@ -1,0 +1,188 @@
+"""Home Assistant discovery, availability and commands, against a real mosquitto.
+
+The key lists below are copied from Home Assistant's documentation
+(home-assistant/home-assistant.io, ``source/_integrations/mqtt.markdown``: "Device
+discovery payload", the "Supported abbreviations" tables for components, device registry
+and origin; ``event.mqtt.markdown`` and ``binary_sensor.mqtt.markdown`` configuration).
+HA ignores unknown keys silently, so a misspelt key would be a silent bug: every key we
+send must be a documented one.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from edge.sinks.homeassistant import discovery_payload, discovery_topic
+from tests.conftest import read_jsonl
+from tests.edge.mqtt.conftest import (
+    Broker,
+    Device,
+    Subscriber,
+    mqtt_config,
+    needs_mosquitto,
+    wait_for,
+)
+
+pytestmark = needs_mosquitto
+
+# Full names of HA's documented abbreviation table (mqtt.markdown), the keys a component
+# or the root of a discovery payload may use, plus the keys every MQTT entity documents.
+DOCUMENTED_KEYS = {
+    "action_topic", "availability", "availability_mode", "availability_topic",
+    "availability_template", "command_off_template", "command_on_template", "command_topic",
+    "command_template", "components", "content_type", "device", "device_class",
+    "display_precision", "encoding", "enabled_by_default", "entity_category", "entity_picture",
+    "event_types", "expire_after", "force_update", "icon", "json_attributes",
+    "json_attributes_topic", "json_attributes_template", "max", "min", "mode", "modes", "name",
+    "origin", "object_id", "off_delay", "optimistic", "options", "payload_available",
+    "payload_not_available", "payload_off", "payload_on", "payload_press", "platform",
+    "retain", "state_class", "state_off", "state_on", "state_topic", "state_template",
+    "state_value_template", "step", "suggested_display_precision", "unique_id",
+    "unit_of_measurement", "value_template", "qos",
+}
+DEVICE_KEYS = {"configuration_url", "connections", "identifiers", "name", "manufacturer",
+               "model", "model_id", "hw_version", "sw_version", "suggested_area",
+               "serial_number", "via_device"}
+ORIGIN_KEYS = {"name", "sw_version", "support_url"}
+AVAILABILITY_KEYS = {"payload_available", "payload_not_available", "topic", "value_template"}
+REQUIRED = {"event": {"state_topic", "event_types"}, "binary_sensor": {"state_topic"},
+            "sensor": {"state_topic"}, "switch": {"command_topic"},
+            "number": {"command_topic"}}
+
+
+def check_discovery(payload: dict[str, Any], labels: list[str]) -> None:
+    assert set(payload) <= DOCUMENTED_KEYS
+    assert {"device", "origin", "components"} <= set(payload)  # required for device discovery
+    assert set(payload["device"]) <= DEVICE_KEYS and payload["device"]["identifiers"]
+    assert set(payload["origin"]) <= ORIGIN_KEYS and payload["origin"]["name"]
+    for item in payload["availability"]:
+        assert set(item) <= AVAILABILITY_KEYS and "topic" in item
+    unique_ids = set()
+    for component_id, component in payload["components"].items():
+        assert set(component) <= DOCUMENTED_KEYS, component_id
+        platform = component["platform"]
+        assert REQUIRED[platform] <= set(component), component_id
+        unique_ids.add(component["unique_id"])
+    assert len(unique_ids) == len(payload["components"])
+    platforms = [c["platform"] for c in payload["components"].values()]
+    assert platforms.count("event") == 1 and platforms.count("binary_sensor") == len(labels)
+    sensors = {c["value_template"] for c in payload["components"].values()
+               if c["platform"] == "sensor"}
+    assert {"{{ value_json.fps }}", "{{ value_json.infer_ms_p50 }}"} <= sensors
+    event = next(c for c in payload["components"].values() if c["platform"] == "event")
+    assert event["event_types"] == labels
+    for component in payload["components"].values():
+        if component["platform"] == "binary_sensor":
+            assert isinstance(component["expire_after"], int) and component["expire_after"] > 0
+
+
+def test_discovery_payload_uses_documented_keys_only() -> None:
+    labels = ["person", 'say "hi"', "7"]
+    payload = discovery_payload(device="pi kitchen", prefix="edge/pi kitchen", labels=labels,
+                                model_name="m", expire_after=60)
+    check_discovery(payload, labels)
+    assert discovery_topic("homeassistant", "pi kitchen") == \
+        "homeassistant/device/pi_kitchen/config"
+    template = payload["components"]["label_1"]["value_template"]
+    assert '"say \\"hi\\"" in value_json.present' in template
+
+
+def pub(broker: Broker, topic: str, message: str, *, retain: bool = False) -> None:
+    subprocess.run(["mosquitto_pub", *broker.sub_args(), "-q", "1", "-t", topic, "-m", message,
+                    *(["-r"] if retain else [])], check=True, timeout=10)
+
+
+def test_discovery_availability_and_last_will(tmp_path: Path, cleanup: list[Any]) -> None:
+    broker = Broker(tmp_path / "broker").start()
+    cleanup.append(broker)
+    sub = Subscriber(broker, ["homeassistant/device/+/config", "edge/pi1/#"],
+                     tmp_path / "sub.txt", persistent=False)
+    cleanup.append(sub)
+    sub.wait_ready()
+    config = mqtt_config(broker, tmp_path, sink_extra="expire_after = 9")
+    device = Device(tmp_path / "dev", config, "--device", "pi1")
+    cleanup.append(device)
+    wait_for(lambda: sub.payloads("/config"), 20, "the discovery message")
+    labels = [str(i) for i in range(10)]  # the shipped digits model
+    discovery = [m for m in sub.messages() if m.topic == "homeassistant/device/pi1/config"]
+    check_discovery(json.loads(discovery[0].payload), labels)
+    wait_for(lambda: "online" in sub.payloads("/availability"), 10, "online")
+    wait_for(lambda: sub.payloads("/stats") and sub.payloads("/labels"), 10, "stats")
+    stats = json.loads(sub.payloads("/stats")[-1])
+    assert stats["model"]["name"] == "digits-cnn" and len(stats["model"]["sha256"]) == 64
+    assert {"fps", "infer_ms_p50", "infer_ms_p95", "dropped_frames", "sink_drops", "outbox",
+            "uptime_s", "cpu_temp_c"} <= set(stats)
+    labels_state = json.loads(sub.payloads("/labels")[-1])
+    assert set(labels_state["present"]) <= set(labels)
+
+    pub(broker, "homeassistant/status", "online")  # HA restarted: republish discovery
+    wait_for(lambda: len(sub.payloads("/config")) >= 2, 10, "discovery republished")
+
+    device.kill()  # SIGKILL: the broker publishes the last will
+    wait_for(lambda: sub.payloads("/availability")[-1:] == ["offline"], 10, "the last will")
+
+    again = Device(tmp_path / "dev2", config, "--device", "pi1")
+    cleanup.append(again)
+    wait_for(lambda: sub.payloads("/availability")[-1:] == ["online"], 20, "online again")
+    assert again.stop() == 0, again.stderr
+    wait_for(lambda: sub.payloads("/availability")[-1:] == ["stopped"], 10, "stopped")
+    # All retained, so a late subscriber (HA starting later) sees them too.
+    late = subprocess.run(["mosquitto_sub", *broker.sub_args(), "-t", "edge/pi1/availability",
+                           "-t", "homeassistant/device/pi1/config", "-t", "edge/pi1/stats",
+                           "-C", "3", "-W", "5", "-v"], capture_output=True, text=True,
+                          timeout=10, check=False)
+    assert "edge/pi1/availability stopped" in late.stdout
+    assert "homeassistant/device/pi1/config {" in late.stdout
+    assert "edge/pi1/stats {" in late.stdout
+
+
+def test_commands_pause_resume_threshold(tmp_path: Path, cleanup: list[Any]) -> None:
+    broker = Broker(tmp_path / "broker").start()
+    cleanup.append(broker)
+    pub(broker, "edge/pi1/set", '{"paused": true}', retain=True)  # stale: must be ignored
+    sub = Subscriber(broker, ["edge/pi1/results", "edge/pi1/state"], tmp_path / "sub.txt",
+                     persistent=False)
+    cleanup.append(sub)
+    sub.wait_ready()
+    device = Device(tmp_path / "dev", mqtt_config(broker, tmp_path), "--device", "pi1")
+    cleanup.append(device)
+    ledger = tmp_path / "dev" / "ledger.jsonl"
+    wait_for(lambda: "ignored a retained command" in device.stderr, 20, "retained ignored")
+    wait_for(lambda: len(sub.results()) >= 10, 20, "results while not paused")
+
+    pub(broker, "edge/pi1/set", '{"paused": true}')
+    wait_for(lambda: json.loads(sub.payloads("/state")[-1])["paused"], 10, "paused state")
+    time.sleep(0.6)  # frames already past the check reach the ledger
+    paused_at = len(read_jsonl(ledger))
+    time.sleep(1.5)
+    assert len(read_jsonl(ledger)) == paused_at, "no records while paused"
+
+    pub(broker, "edge/pi1/set", '{"paused": false, "threshold": 1.0}')
+    wait_for(lambda: len(read_jsonl(ledger)) >= paused_at + 10, 10, "records after resume")
+    time.sleep(0.3)
+    after = read_jsonl(ledger)[paused_at + 5:]
+    assert after and all(r["detections"] == [] for r in after)  # nothing scores >= 1.0
+
+    pub(broker, "edge/pi1/set", '{"threshold": null}')
+    pub(broker, "edge/pi1/set", '{"paused": "yes"}')  # invalid: logged, ignored
+    pub(broker, "edge/pi1/set", "not json")
+    wait_for(lambda: device.stderr.count("ignored an invalid command") >= 2, 10, "invalid")
+    count = len(read_jsonl(ledger))
+    wait_for(lambda: len(read_jsonl(ledger)) >= count + 10, 10, "still running")
+    assert read_jsonl(ledger)[-1]["detections"], "threshold restored"
+    assert device.stop() == 0, device.stderr
+    assert "command: detection paused" in device.stderr
+    assert "command: detection resumed" in device.stderr
+    assert json.loads(sub.payloads("/state")[-1]) == {"paused": False, "threshold": None}
+
+
+def test_many_labels_keep_only_the_event_entity() -> None:
+    labels = [f"class{i}" for i in range(1000)]
+    payload = discovery_payload(device="d", prefix="edge/d", labels=labels, model_name="m",
+                                expire_after=60)
+    platforms = [c["platform"] for c in payload["components"].values()]
+    assert "binary_sensor" not in platforms and platforms.count("event") == 1
