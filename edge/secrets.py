@@ -3,8 +3,8 @@ credential, never from the command line.
 
 A password on the command line is visible to every user through ``ps`` and
 ``/proc/<pid>/cmdline`` and ends up in shell history, so the CLI has no place for one.
-Under systemd, ``LoadCredential=mqtt_password:/etc/edge/mqtt_password`` exposes the file
-as ``$CREDENTIALS_DIRECTORY/mqtt_password``, readable only by the service; that is the
+Under systemd, ``LoadCredential=mqtt-password:/etc/edge/mqtt-password`` exposes the file
+as ``$CREDENTIALS_DIRECTORY/mqtt-password``, readable only by the service; that is the
 recommended way. Errors name where the secret was looked for, never the secret itself.
 """
 

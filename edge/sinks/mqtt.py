@@ -237,6 +237,10 @@ class MqttSink:
         # Event mode's edge.event/1 records travel through the same outbox on their own
         # topic; only per-frame results drive the Home Assistant label state.
         is_event = record.get("schema") == EVENT_SCHEMA
+        model = record.get("model")
+        if isinstance(model, dict) and model.get("sha256") != self._model["sha256"]:
+            # A SIGHUP reload swapped the model: the stats name the one now producing.
+            self._model = {"name": str(model.get("name")), "sha256": str(model.get("sha256"))}
         with self._lock:
             if len(self._batch) >= _BATCH_CAP:
                 self._batch_dropped += 1

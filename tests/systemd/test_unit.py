@@ -134,3 +134,17 @@ def test_commented_camera_blocks_of_the_template_are_valid(tmp_path: Path, kind:
     config = load_config(path)
     assert config.source.kind == kind
     assert getattr(config.source, "retry_at_start", False) is True
+
+
+def test_commented_mqtt_block_of_the_template_is_valid(tmp_path: Path) -> None:
+    """The MQTT block names the credential the unit loads (LoadCredential=mqtt-password)."""
+    text = (REPO / "systemd" / "edge.toml").read_text()
+    block = text.split("# [[sinks]]\n# kind = \"mqtt\"\n", 1)[1].split("\n\n", 1)[0]
+    sink = "[[sinks]]\nkind = \"mqtt\"\n" + "\n".join(line[2:] for line in block.splitlines())
+    path = tmp_path / "edge.toml"
+    path.write_text(text + "\n" + sink + "\n")
+    config = load_config(path)
+    mqtt = [s for s in config.sinks if s.kind == "mqtt"]
+    assert mqtt and mqtt[0].password_credential == "mqtt-password"
+    unit = (REPO / "systemd" / "edge.service").read_text()
+    assert f"LoadCredential={mqtt[0].password_credential}:" in unit

@@ -186,3 +186,27 @@ def test_many_labels_keep_only_the_event_entity() -> None:
                                 expire_after=60)
     platforms = [c["platform"] for c in payload["components"].values()]
     assert "binary_sensor" not in platforms and platforms.count("event") == 1
+
+
+def test_stats_name_the_model_after_a_reload(tmp_path: Path, cleanup: list[Any]) -> None:
+    """SIGHUP swaps the model: the retained stats follow it (name and sha256)."""
+    import signal
+
+    from edge.zoo import zoo_file
+
+    broker = Broker(tmp_path / "broker").start()
+    cleanup.append(broker)
+    sub = Subscriber(broker, ["edge/pi1/stats"], tmp_path / "sub.txt", persistent=False)
+    cleanup.append(sub)
+    sub.wait_ready()
+    config = mqtt_config(broker, tmp_path)
+    device = Device(tmp_path / "dev", config, "--device", "pi1")
+    cleanup.append(device)
+    wait_for(lambda: sub.payloads("/stats"), 20, "stats")
+    assert json.loads(sub.payloads("/stats")[-1])["model"]["name"] == "digits-cnn"
+    vit = zoo_file("digits-vit.int8.tflite")
+    (tmp_path / "dev" / "edge.toml").write_text(config + f"\n[model]\npath = '{vit}'\n")
+    device.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: json.loads(sub.payloads("/stats")[-1])["model"]["name"] == "digits-vit",
+             20, "stats naming the reloaded model")
+    assert device.stop() == 0, device.stderr
