@@ -23,11 +23,15 @@ where ``mode`` is the one chosen (with ``auto``: read ``Report.out``). The repor
 defaults to ``<out stem>.report.json``.
 
 Manifest choices:
-- ``input.scale = 1.0, offset = 0.0``: array data holds what the Keras model takes, and
-  models that follow the project's recipe take raw pixels (normalisation is a layer
-  inside the model); a model that expects 0..1 inputs from image files needs
-  ``input_scale`` set (API only for now). A task whose input is not an image provides
-  its own ``InputSpec`` (hook ``input_spec``, see ``converter.tasks.base``).
+- ``input.scale``/``offset``: from ``input_range`` (``--input-range 0..1``) or
+  ``input_scale``/``input_offset`` (``converter.input_range``), default 1.0/0.0 (raw
+  pixels: models that follow the project's recipe normalise in a layer). Image-folder
+  calibration and eval data go through the same values, so the device feeds what
+  calibration fed; array data holds what the Keras model takes and is not rescaled.
+  A task whose input is not an image provides its own ``InputSpec`` (hook
+  ``input_spec``, see ``converter.tasks.base``).
+- labels: ``--labels``, else numbered labels "0".."N-1" from the output shape when the
+  task can count classes (classify, detect); the report warns that it did so.
 - the decoder comes from the task; for ``classify`` the ``threshold`` is the request's.
 - ``name``: the model file's stem (``digits-cnn.keras`` -> ``digits-cnn``), because
   Keras model names are often defaults such as ``sequential``.
@@ -47,6 +51,7 @@ import edge
 from converter.calibration import Calibration, load_calibration
 from converter.data import require_exists
 from converter.evaluate import float_outputs, tflite_outputs
+from converter.input_range import resolve_input_range
 from converter.ladder import AUTO_LADDER, MIXED, STEPS, Judgement, failure_message, judge
 from converter.layer_debug import LayerDebugger, LayerError
 from converter.manifest import embed_manifest
@@ -56,9 +61,9 @@ from converter.quiet import import_tensorflow, native_output_captured
 from converter.report import LadderStep, Report
 from converter.rewrite import rewrite_for_quantization, symmetric_batch_matmul_rhs
 from converter.source_model import SourceModel, load_source_model
-from converter.tasks.base import Outputs, Task, TaskEval
+from converter.tasks.base import Gate, Outputs, Task, TaskEval
 from converter.tasks.registry import TASKS
-from edge.errors import ConversionError, DataError
+from edge.errors import ConfigError, ConversionError, DataError
 from edge.manifest import (
     Colour,
     DecoderSpec,
@@ -82,7 +87,7 @@ class ConvertRequest:
     out: Path | None = None
     task: str = "classify"
     labels: list[str] | None = None
-    mode: str = "int8"  # or "auto" (the CLI's default), or any of ladder.STEPS
+    mode: str = "auto"  # as the CLI; or any of ladder.STEPS
     io_dtype: IoDtype = "int8"
     eval: Path | TaskEval | Any | None = None  # anything with x, y, source (EvalSet too)
     report: Path | None = None
@@ -90,8 +95,9 @@ class ConvertRequest:
     trust_model: bool = False
     resize: ResizeMode = "stretch"
     colour: Colour | None = None
-    input_scale: float = 1.0
-    input_offset: float = 0.0
+    input_scale: float | None = None  # pixel * scale + offset; None: 1.0 (raw pixels)
+    input_offset: float | None = None  # None: 0.0
+    input_range: str | None = None  # "0..255", "0..1", "-1..1" (converter.input_range)
     threshold: float = DEFAULT_THRESHOLD
     latency_seconds: float = 0.5
     progress: bool = True
@@ -142,12 +148,26 @@ def check_request(request: ConvertRequest) -> None:
         )
     if not 0.0 <= request.threshold <= 1.0:
         raise ConversionError(f"threshold {request.threshold} must be within 0..1")
-    if request.max_drop is not None and request.max_drop < 0:
-        raise ConversionError(f"--max-drop {request.max_drop} must be 0 or more")
+    if request.max_drop is not None:
+        _check_max_drop(request.max_drop, TASKS[request.task].gate)
+    resolve_input_range(request.input_range, request.input_scale, request.input_offset)
     if isinstance(request.calibration, Path):
         require_exists(request.calibration, "calibration data")
     if isinstance(request.eval, Path):
         require_exists(request.eval, "evaluation data")
+
+
+def _check_max_drop(max_drop: float, gate: Gate) -> None:
+    if not max_drop >= 0:
+        raise ConfigError(f"--max-drop {max_drop} must be 0 or more",
+                          hint=f"the largest acceptable loss of {gate.metric}, e.g. 0.01")
+    if gate.unit == "fraction" and max_drop > 1:
+        raise ConfigError(
+            f"--max-drop {max_drop:g} is above 1, but {gate.metric} lies in 0..1, so this "
+            "budget would accept any loss",
+            hint=f"give the budget as a fraction: --max-drop {max_drop / 100:g} means "
+            f"{max_drop:g} points of {gate.metric}",
+        )
 
 
 @dataclass(frozen=True)
@@ -160,6 +180,7 @@ class _Prepared:
     spec: InputSpec
     calibration: Calibration
     eval_set: TaskEval | None
+    notes: list[str] = field(default_factory=list)  # for the report's warnings
 
     @property
     def data(self) -> TaskEval:
@@ -226,7 +247,6 @@ def convert(request: ConvertRequest) -> Report:
         chosen.content,
         _manifest(request, ready, chosen, float_metrics, decoder=decoder, versions=versions),
     )
-    _write(out_path, content)
     report = _report(
         request, ready, chosen, ladder,
         float_metrics=float_metrics, float_bytes=float_bytes, content=content,
@@ -235,7 +255,10 @@ def convert(request: ConvertRequest) -> Report:
         versions={**versions, "ai_edge_litert": _version("ai-edge-litert"),
                   **request.extra_versions},
     )  # fmt: skip
+    # The picture first: if drawing fails, no model is left on disk without its report.
+    _make_folder(report_path)
     task.plot(float_out, chosen.outputs, data, ready.labels, report_path.with_suffix(".png"))
+    _write(out_path, content)
     _write(report_path, report.to_json().encode("utf-8"))
     return report
 
@@ -321,7 +344,8 @@ def _ladder_step(step: _Step, request: ConvertRequest, max_drop: float | None) -
         reason = f"requested with --mode {request.mode} ({judgement.basis} {drop}, no --max-drop)"
     else:
         verdict = "within" if judgement.within_budget else "over"
-        reason = f"{judgement.basis} {drop} {verdict} the budget {max_drop:g}"
+        budget = _gate_of(request).budget_text(max_drop)
+        reason = f"{judgement.basis} {drop} {verdict} the budget {budget}"
     if step.note:
         reason += f"; {step.note}"
     agreement = step.compare.get("agreement")
@@ -334,6 +358,10 @@ def _ladder_step(step: _Step, request: ConvertRequest, max_drop: float | None) -
         reason=reason,
         drop=judgement.drop,
     )
+
+
+def _gate_of(request: ConvertRequest) -> Gate:
+    return TASKS[request.task].gate
 
 
 def _worst_layer(
@@ -363,6 +391,12 @@ def _prepare(request: ConvertRequest) -> _Prepared:
     default_labels = getattr(task, "default_labels", None)
     expected = default_labels(source.output_shapes) if default_labels is not None else None
     labels = request.labels or expected or []
+    notes = []
+    if not request.labels and expected:
+        notes.append(
+            f"no --labels given: the manifest carries numbered labels 0..{len(expected) - 1}; "
+            "pass --labels (one name per line, in class order) to name them"
+        )
     if expected is not None and len(labels) != len(expected):
         raise DataError(
             f"{len(labels)} labels were given, but the model has {len(expected)} outputs",
@@ -385,7 +419,7 @@ def _prepare(request: ConvertRequest) -> _Prepared:
         eval_set = task.load_eval(request.eval, spec, labels)
     elif request.eval is not None:
         eval_set = TaskEval(request.eval.x, request.eval.y, request.eval.source)
-    return _Prepared(source, task, labels, spec, calibration, eval_set)
+    return _Prepared(source, task, labels, spec, calibration, eval_set, notes)
 
 
 def _input_spec(request: ConvertRequest, source: SourceModel, task: Task) -> InputSpec:
@@ -398,14 +432,17 @@ def _input_spec(request: ConvertRequest, source: SourceModel, task: Task) -> Inp
                 f"colour {colour!r} does not fit a model with {channels} input channels",
                 hint="use gray for 1 channel, rgb or bgr for 3",
             )
+        scale, offset = resolve_input_range(
+            request.input_range, request.input_scale, request.input_offset
+        )
         default = InputSpec(
             width=width,
             height=height,
             channels=channels,
             colour=colour,
             resize=request.resize,
-            scale=request.input_scale,
-            offset=request.input_offset,
+            scale=scale,
+            offset=offset,
         )
     hook = getattr(task, "input_spec", None)
     if hook is not None:
@@ -468,6 +505,7 @@ def _report(
     float_ms = median_latency_ms(float_bytes, min_seconds=request.latency_seconds)
     quant_ms = median_latency_ms(content, min_seconds=request.latency_seconds)
     warnings = [SLOW_MODES[chosen.mode]] if chosen.mode in SLOW_MODES else []
+    warnings += ready.notes
     fidelity: dict[str, float] = {
         k: float(compare[k]) for k in ("mean_abs_diff", "max_abs_diff") if k in compare
     }
@@ -499,7 +537,8 @@ def _report(
         io_dtype=request.io_dtype if chosen.mode == "int8" else None,
         versions=versions,
         gate={"metric": ready.task.gate.metric, "higher_is_better":
-              ready.task.gate.higher_is_better, "max_drop": max_drop,
+              ready.task.gate.higher_is_better, "unit": ready.task.gate.unit,
+              "max_drop": max_drop,
               "drop": chosen.judgement.drop, "basis": chosen.judgement.basis},
         comparison={k: v for k, v in compare.items()
                     if not isinstance(v, (list, dict))},
@@ -563,10 +602,20 @@ def _progress(enabled: bool) -> Iterator[TextIO | None]:
         yield log.terminal if enabled else None
 
 
-def _write(path: Path, content: bytes) -> None:
-    """Write via a temporary file and rename, so a crash never leaves half a model."""
+def _make_folder(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConversionError(
+            f"cannot create the folder {str(path.parent)!r}: {exc.strerror}",
+            hint="check that the folder is writable, or choose another --out/--report",
+        ) from exc
+
+
+def _write(path: Path, content: bytes) -> None:
+    """Write via a temporary file and rename, so a crash never leaves half a model."""
+    _make_folder(path)
+    try:
         partial = path.with_name(f".{path.name}.partial")
         partial.write_bytes(content)
         os.replace(partial, path)

@@ -80,7 +80,7 @@ def failure_message(
     )
     message = (
         f"no conversion of {model!r} keeps the {task.gate.metric} drop within --max-drop "
-        f"{max_drop:g}: tried {steps}; nothing was written"
+        f"{task.gate.budget_text(max_drop)}: tried {steps}; nothing was written"
     )
     if worst is not None:
         message += f". The layer int8 hurts most: {worst.describe()}"

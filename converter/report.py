@@ -132,7 +132,8 @@ class Report:
             lines.append(
                 f"  gate               {self.gate.get('metric')} drop "
                 f"{'-' if drop is None else f'{drop:.4f}'}"
-                + ("" if budget is None else f", budget {budget:g}")
+                + ("" if budget is None else f", budget {budget:g}"
+                   + (" dB" if self.gate.get("unit") == "dB" else ""))
             )
         lines += [
             f"  ops left in float  {_ops(self.float_ops)}",

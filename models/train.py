@@ -91,6 +91,7 @@ def train_cnn(split: Split, out: Path, *, seed: int, epochs: int = EPOCHS) -> Re
             model=keras_path,
             calibration=calibration,
             out=keras_path.with_name(f"{CNN_STEM}.int8.tflite"),
+            mode="int8",
             eval=EvalSet(_inputs(x_hold), y_hold, source="held-out digits"),
             report=keras_path.with_name(f"{CNN_STEM}.report.json"),
             resize="crop",

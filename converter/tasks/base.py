@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -59,10 +59,23 @@ class TaskEval:
         return len(self.x)
 
 
+GateUnit = Literal["fraction", "dB"]
+
+
 @dataclass(frozen=True)
 class Gate:
     metric: str  # a key of ``metrics()``, e.g. "accuracy", "map50", "psnr_db", "roc_auc"
     higher_is_better: bool = True
+    # "fraction": the metric lies in 0..1, so a budget above 1 can only be a typo for
+    # points (2 meaning 0.02) and is refused; "dB": the budget is in decibels.
+    unit: GateUnit = "fraction"
+
+    def budget_text(self, max_drop: float) -> str:
+        """``max_drop`` in words: "0.02 (2 points of accuracy)" or "3 dB"."""
+        if self.unit == "dB":
+            return f"{max_drop:g} dB"
+        points = 100 * max_drop
+        return f"{max_drop:g} ({points:g} point{'' if points == 1 else 's'} of {self.metric})"
 
     def drop(self, float_metrics: Mapping[str, float], quant_metrics: Mapping[str, float]) -> float:
         """Loss of the quantized model on the gate metric (positive = worse)."""

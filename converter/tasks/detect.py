@@ -21,7 +21,12 @@ matching by descending score, each ground-truth box matched at most once, a seco
 match is a false positive); plus ``precision``/``recall`` at the device's threshold.
 ``compare`` adds the quantized/float ``map50_ratio``, the ``agreement`` (fraction of the
 float model's device-threshold detections that the quantized model reproduces: same
-class, IoU >= 0.5) and per-head output differences.
+class, IoU >= 0.5) and per-head output differences. Without labelled eval data
+(``y`` None: the calibration inputs) there is no mAP; the gate judges the detections
+int8 loses instead, ``1 - agreement`` (``drop_without_labels``).
+
+Labels: without ``--labels``, numbered labels "0".."C-1" from the heatmap's classes
+(``default_labels``), so the manifest's ``num_classes`` always fits the model.
 
 The manifest's ``score_threshold`` is ``DEVICE_SCORE_THRESHOLD`` (0.4: on the shipped
 detector's held-out scenes it gave the best F1 of 0.2..0.6 in steps of 0.05), the same
@@ -154,6 +159,11 @@ class DetectTask:
                 "(models/detector.py)",
             )
 
+    def default_labels(self, output_shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
+        """Numbered labels, one per heatmap channel (the device needs ``num_classes``)."""
+        heat = [s for s in output_shapes.values() if len(s) == 3 and s[-1] != 4]
+        return [str(i) for i in range(heat[0][-1])] if heat else []
+
     def load_eval(self, path: Path, spec: InputSpec, labels: Sequence[str]) -> TaskEval:
         require_exists(path, "evaluation data")
         if path.suffix.lower() != ".npz":
@@ -182,6 +192,8 @@ class DetectTask:
         return TaskEval(x, truth_lists(boxes, classes, owner, len(x)), str(path))
 
     def metrics(self, outputs: Outputs, data: TaskEval) -> dict[str, float]:
+        if data.y is None:  # no labelled eval data: judged by agreement with float
+            return {}
         predictions = decode_all(outputs, {**self.params,
                                            "score_threshold": EVAL_SCORE_THRESHOLD})
         precision, recall = precision_recall(predictions, data.y,
@@ -191,18 +203,29 @@ class DetectTask:
 
     def compare(self, float_outputs: Outputs, quant_outputs: Outputs,
                 data: TaskEval) -> dict[str, Any]:
-        float_map = self.metrics(float_outputs, data)["map50"]
-        quant_map = self.metrics(quant_outputs, data)["map50"]
+        ratio: dict[str, float] = {}
+        if data.y is not None:
+            float_map = self.metrics(float_outputs, data)["map50"]
+            quant_map = self.metrics(quant_outputs, data)["map50"]
+            ratio["map50_ratio"] = quant_map / float_map if float_map > 0 else 0.0
         float_pred = decode_all(float_outputs, self.params)
         quant_pred = decode_all(quant_outputs, self.params)
         reference: Truth = [(boxes, classes) for boxes, _, classes in float_pred]
         _, agreement = precision_recall(quant_pred, reference, 0.0)
+        if not any(len(boxes) for boxes, _ in reference):
+            # Nothing to reproduce: agreeing means finding nothing either.
+            agreement = float(not any(len(boxes) for boxes, _, _ in quant_pred))
         diffs = {
             f"{name}_max_abs_diff": float(np.abs(float_outputs[name] - quant_outputs[name]).max())
             for name in float_outputs
         }
-        return {"map50_ratio": quant_map / float_map if float_map > 0 else 0.0,
-                "agreement": agreement, **diffs}
+        return {**ratio, "agreement": agreement,
+                "float_detections": sum(len(boxes) for boxes, _ in reference), **diffs}
+
+    def drop_without_labels(self, compare: Mapping[str, Any]) -> float | None:
+        """Without labels: the share of the float model's detections int8 loses."""
+        agreement = compare.get("agreement")
+        return None if agreement is None else 1.0 - float(agreement)
 
     def decoder(self, float_outputs: Outputs, data: TaskEval,
                 labels: Sequence[str]) -> DecoderSpec:

@@ -92,7 +92,7 @@ def load_latents(path: Path, dim: int) -> FloatArray:
 
 class GenerateTask:
     name = "generate"
-    gate = Gate("psnr_db", higher_is_better=True)
+    gate = Gate("psnr_db", higher_is_better=True, unit="dB")
     default_max_drop = 0.0  # dB below MIN_PSNR_DB
     minimum = MIN_PSNR_DB
 
