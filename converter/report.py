@@ -122,8 +122,10 @@ class Report:
             lines.append(f"  SPEED: {self.latency_ms['summary']}")
         lines += [f"  WARNING: {warning}" for warning in self.warnings]
         if self.agreement is not None:
+            # What "agreement" means is the task's: top-1, a binary decision, boxes kept.
             lines.append(
-                f"  top-1 agreement    {100 * self.agreement:.2f} % on "
+                f"  {self.comparison.get('agreement_is', 'top-1 agreement')}: "
+                f"{100 * self.agreement:.2f} % on "
                 f"{self.samples.get(self.agreement_data, 0)} {self.agreement_data} samples"
             )
         if self.gate:
