@@ -333,19 +333,21 @@ def _evaluate(
         )
     quant_metrics = _with_gate(ready.task, ready.task.metrics(quant_out, data))
     compare = ready.task.compare(float_out, quant_out, data)
+    # Fidelity in dB (generate's PSNR/SQNR) is measured against float, so it exists for
+    # the quantized model only: it stands in its metrics, where accuracy stands elsewhere.
+    for key, value in compare.items():
+        if key.endswith("_db") and quant_metrics.get(key) is None \
+                and isinstance(value, (int, float)):
+            quant_metrics[key] = float(value)
     judgement = judge(ready.task, float_metrics, quant_metrics, compare, max_drop)
     return _Step(mode, content, quant_out, quant_metrics, compare, judgement, note)
 
 
 def _ladder_step(step: _Step, request: ConvertRequest, max_drop: float | None) -> LadderStep:
     judgement = step.judgement
-    drop = "-" if judgement.drop is None else f"{judgement.drop:.4f}"
+    reason = judgement.reason
     if max_drop is None:
-        reason = f"requested with --mode {request.mode} ({judgement.basis} {drop}, no --max-drop)"
-    else:
-        verdict = "within" if judgement.within_budget else "over"
-        budget = _gate_of(request).budget_text(max_drop)
-        reason = f"{judgement.basis} {drop} {verdict} the budget {budget}"
+        reason = f"requested with --mode {request.mode}: {reason}"
     if step.note:
         reason += f"; {step.note}"
     agreement = step.compare.get("agreement")
@@ -358,10 +360,6 @@ def _ladder_step(step: _Step, request: ConvertRequest, max_drop: float | None) -
         reason=reason,
         drop=judgement.drop,
     )
-
-
-def _gate_of(request: ConvertRequest) -> Gate:
-    return TASKS[request.task].gate
 
 
 def _worst_layer(
@@ -388,8 +386,7 @@ def _prepare(request: ConvertRequest) -> _Prepared:
         request.model, trust=request.trust_model, custom_objects=request.custom_objects
     )
     task.check_outputs(source.output_shapes, str(request.model))
-    default_labels = getattr(task, "default_labels", None)
-    expected = default_labels(source.output_shapes) if default_labels is not None else None
+    expected = task.default_labels(source.output_shapes)
     labels = request.labels or expected or []
     notes = []
     if not request.labels and expected:
@@ -444,18 +441,15 @@ def _input_spec(request: ConvertRequest, source: SourceModel, task: Task) -> Inp
             scale=scale,
             offset=offset,
         )
-    hook = getattr(task, "input_spec", None)
-    if hook is not None:
-        spec: InputSpec = hook(source.input_shape, default)
-        return spec
-    if default is None:
+    spec = task.input_spec(source.input_shape, default)
+    if spec is None:
         raise ConversionError(
             f"{str(request.model)!r} takes input [batch, "
             f"{', '.join(map(str, source.input_shape))}], not an image [batch, height, width, "
             f"1 or 3], and task {task.name!r} only handles images",
             hint="choose the --task that matches the model (generate takes latent vectors)",
         )
-    return default
+    return spec
 
 
 def _decoder(
@@ -539,7 +533,8 @@ def _report(
         gate={"metric": ready.task.gate.metric, "higher_is_better":
               ready.task.gate.higher_is_better, "unit": ready.task.gate.unit,
               "max_drop": max_drop,
-              "drop": chosen.judgement.drop, "basis": chosen.judgement.basis},
+              "drop": chosen.judgement.drop, "basis": chosen.judgement.basis,
+              "reason": chosen.judgement.reason},
         comparison={k: v for k, v in compare.items()
                     if not isinstance(v, (list, dict))},
         rewrites=rewrites,

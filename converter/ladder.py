@@ -40,8 +40,9 @@ STEPS = (*AUTO_LADDER, "dynamic", "float32")
 @dataclass(frozen=True)
 class Judgement:
     drop: float | None
-    basis: str  # what the drop was measured on, for the reason text
+    basis: str  # what the drop was measured on: "<metric> drop" or "agreement with float"
     within_budget: bool
+    reason: str  # the verdict as a sentence (the task's ``explain``)
 
 
 def judge(
@@ -54,16 +55,17 @@ def judge(
     """How much the quantized model lost on the gate, and whether that is acceptable."""
     gate = task.gate
     before, after = float_metrics.get(gate.metric), quant_metrics.get(gate.metric)
+    labelled = before is not None and after is not None
     if before is not None and after is not None:
         drop: float | None = gate.drop({gate.metric: before}, {gate.metric: after})
         basis = f"{gate.metric} drop"
     else:
-        hook = getattr(task, "drop_without_labels", None)
-        drop = hook(compare) if hook is not None else None
-        basis = f"no labelled eval data: disagreement with float instead of {gate.metric} drop"
-    if max_drop is None:
-        return Judgement(drop, basis, True)
-    return Judgement(drop, basis, drop is not None and drop <= max_drop)
+        drop = task.drop_without_labels(compare)
+        basis = "agreement with float"
+    within = max_drop is None or (drop is not None and drop <= max_drop)
+    reason = task.explain(drop, labelled=labelled, max_drop=max_drop, within=within,
+                          compare=compare)
+    return Judgement(drop, basis, within, reason)
 
 
 def failure_message(

@@ -98,9 +98,15 @@ class Report:
                 f"{100 * self.size_bytes['quantized'] / max(1, self.size_bytes['float']):.1f} %",
             ),
         ]
-        for metric in self.metrics.get("float", {}):
-            before = self.metrics["float"].get(metric)
-            after = self.metrics.get("quantized", {}).get(metric)
+        quantized = self.metrics.get("quantized", {})
+        for metric in dict.fromkeys([*self.metrics.get("float", {}), *quantized]):
+            before = self.metrics.get("float", {}).get(metric)
+            after = quantized.get(metric)
+            if before is None and after is None:
+                continue  # not measurable here (e.g. accuracy without labelled eval data)
+            if before is None and metric.endswith("_db"):
+                rows.append((metric, "reference", _value(metric, after), "vs float"))
+                continue
             rows.append((metric, _value(metric, before), _value(metric, after),
                          _change(metric, before, after)))
         rows.append(
@@ -128,15 +134,12 @@ class Report:
                 f"{100 * self.agreement:.2f} % on "
                 f"{self.samples.get(self.agreement_data, 0)} {self.agreement_data} samples"
             )
-        if self.gate:
+        if self.gate.get("reason"):
+            lines.append(f"  gate: {self.gate['reason']}")
+        elif self.gate:  # a report written before gate reasons existed
             drop = self.gate.get("drop")
-            budget = self.gate.get("max_drop")
-            lines.append(
-                f"  gate               {self.gate.get('metric')} drop "
-                f"{'-' if drop is None else f'{drop:.4f}'}"
-                + ("" if budget is None else f", budget {budget:g}"
-                   + (" dB" if self.gate.get("unit") == "dB" else ""))
-            )
+            lines.append(f"  gate               {self.gate.get('metric')} drop "
+                         f"{'-' if drop is None else f'{drop:.4f}'}")
         lines += [
             f"  ops left in float  {_ops(self.float_ops)}",
             f"  calibration        {self.samples['calibration']} samples"
@@ -169,6 +172,8 @@ _FRACTIONS = {"accuracy", "agreement", "map50", "map", "roc_auc", "recall", "pre
 def _value(metric: str, value: float | None) -> str:
     if value is None:
         return "-"
+    if metric.endswith("_db"):
+        return f"{value:.1f} dB"
     return _pct(value) if metric in _FRACTIONS else f"{value:.4g}"
 
 

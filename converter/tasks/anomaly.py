@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from converter.data import fit_shape, load_arrays, require_exists
-from converter.tasks.base import FloatArray, Gate, Outputs, TaskEval
+from converter.tasks.base import FloatArray, Gate, Outputs, TaskDefaults, TaskEval
 from edge.errors import ConversionError, DataError
 from edge.manifest import DecoderSpec, InputSpec
 
@@ -92,7 +92,8 @@ def single_score(outputs: Outputs) -> FloatArray:
     return np.asarray(scores, np.float32).reshape(len(scores), -1)[:, 0]
 
 
-class AnomalyTask:
+class AnomalyTask(TaskDefaults):
+    without_labels = "the share of samples whose anomaly verdict changed"
     name = "anomaly"
     gate = Gate("roc_auc", higher_is_better=True)
     default_max_drop = MAX_DROP

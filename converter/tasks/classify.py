@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from converter.evaluate import load_eval, looks_like_probabilities
-from converter.tasks.base import Gate, Outputs, TaskEval
+from converter.tasks.base import Gate, Outputs, TaskDefaults, TaskEval
 from edge.errors import ConversionError
 from edge.manifest import DecoderSpec, InputSpec
 
@@ -42,7 +42,8 @@ DEFAULT_THRESHOLD = 0.5
 DECISION_THRESHOLD = 0.5  # binary (one-output) models: class 1 from this probability
 
 
-class ClassifyTask:
+class ClassifyTask(TaskDefaults):
+    without_labels = "the share of samples whose class changed"
     name = "classify"
     gate = Gate("accuracy", higher_is_better=True)
     default_max_drop = 0.01

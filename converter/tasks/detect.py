@@ -44,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from converter.data import load_arrays, require_exists
-from converter.tasks.base import FloatArray, Gate, Outputs, TaskEval
+from converter.tasks.base import FloatArray, Gate, Outputs, TaskDefaults, TaskEval
 from edge.errors import ConversionError, DataError
 from edge.manifest import DecoderSpec, InputSpec
 from edge.processing.detector import DEFAULT_PARAMS, decode_centernet
@@ -135,7 +135,8 @@ def decode_all(outputs: Outputs, params: Mapping[str, Any]) -> Predictions:
     return result
 
 
-class DetectTask:
+class DetectTask(TaskDefaults):
+    without_labels = "the share of the float model's detections int8 lost"
     name = "detect"
     gate = Gate("map50")
     default_max_drop = 0.03  # mAP@0.5 points: int8 keeps >= 97 % of a ~0.9+ float mAP
