@@ -52,10 +52,19 @@ from converter.calibration import Calibration, load_calibration
 from converter.data import require_exists
 from converter.evaluate import float_outputs, tflite_outputs
 from converter.input_range import resolve_input_range
-from converter.ladder import AUTO_LADDER, MIXED, STEPS, Judgement, failure_message, judge
+from converter.ladder import (
+    AUTO_LADDER,
+    MIXED,
+    STEPS,
+    Judgement,
+    describe_float_set,
+    failure_message,
+    judge,
+    mixed_sizes,
+)
 from converter.layer_debug import LayerDebugger, LayerError
 from converter.manifest import embed_manifest
-from converter.measure import LATENCY_NOTE, float_ops, median_latency_ms
+from converter.measure import LATENCY_NOTE, float_ops, int8_share, median_latency_ms
 from converter.quantize import MODES, SLOW_MODES, IoDtype, convert_saved_model
 from converter.quiet import import_tensorflow, native_output_captured
 from converter.report import LadderStep, Report
@@ -63,7 +72,7 @@ from converter.rewrite import rewrite_for_quantization, symmetric_batch_matmul_r
 from converter.source_model import SourceModel, load_source_model
 from converter.tasks.base import Gate, Outputs, Task, TaskEval
 from converter.tasks.registry import TASKS
-from edge.errors import ConfigError, ConversionError, DataError
+from edge.errors import ConfigError, ConversionError, DataError, ModelError
 from edge.manifest import (
     Colour,
     DecoderSpec,
@@ -280,40 +289,62 @@ def _walk(
     float_metrics: dict[str, float | None],
     max_drop: float | None,
 ) -> _Walk:
-    """Try the requested steps in order; stop at the first within budget."""
+    """Try the requested steps in order; stop at the first within budget.
+
+    A step may try several candidates (int8-mixed: growing float sets); the first
+    candidate within budget ends the walk, so the most int8 that passes is kept."""
     walk = _Walk(None, [], None)
     for mode in request.steps:
-        try:
-            if mode == MIXED:
-                walk.debugger = walk.debugger or LayerDebugger(saved, ready.calibration)
-                mixed = walk.debugger.selective_int8(walk.debugger.suspects())
-                content = mixed.content
-                note = "kept in float: " + "; ".join(
-                    layer.describe() for layer in mixed.denylisted
-                )
-            else:
-                content = float_bytes if mode == "float32" else convert_saved_model(
-                    saved, mode, calibration=ready.calibration, io_dtype=request.io_dtype
-                )
-                note = ""
-            if mode in ("int8", MIXED) and not request.no_rewrite:
-                # XNNPACK runs int8 BATCH_MATMUL only with a symmetric right-hand input;
-                # otherwise attention falls back to a kernel ~8x slower (docs/int8-speed.md).
-                content, fixes = symmetric_batch_matmul_rhs(content)
-                note = "; ".join(filter(None, [note, *fixes]))
-        except ConversionError as err:
-            if request.mode != "auto":
-                raise
-            walk.ladder.append(LadderStep(mode, 0, {}, None, False,
-                                          f"conversion failed: {_first_line(str(err))}"))
-            continue
-        step = _evaluate(request, ready, step=(mode, content, note), float_out=float_out,
-                         float_metrics=float_metrics, max_drop=max_drop)
-        walk.ladder.append(_ladder_step(step, request, max_drop))
-        if step.judgement.within_budget:
-            walk.chosen = step
-            break
+        candidates = _candidates(mode, request, ready, saved, float_bytes=float_bytes,
+                                 walk=walk)
+        while True:
+            try:
+                candidate = next(candidates, None)
+                if candidate is None:
+                    break
+                step = _evaluate(request, ready, step=(mode, *candidate), float_out=float_out,
+                                 float_metrics=float_metrics, max_drop=max_drop)
+            except (ConversionError, ModelError) as err:
+                # ModelError: the bytes converted but LiteRT cannot load them (e.g.
+                # XNNPACK refusing a tensor's quantization): the step failed, not the run.
+                if request.mode != "auto":
+                    raise
+                walk.ladder.append(LadderStep(mode, 0, {}, None, False,
+                                              f"conversion failed: {_first_line(str(err))}"))
+                break
+            walk.ladder.append(_ladder_step(step, request, max_drop))
+            if step.judgement.within_budget:
+                walk.chosen = step
+                return walk
     return walk
+
+
+def _candidates(
+    mode: str, request: ConvertRequest, ready: _Prepared, saved: Path, *, float_bytes: bytes,
+    walk: _Walk,
+) -> Iterator[tuple[bytes, str]]:
+    """``(content, note)`` for each candidate of one ladder step, in the order to try."""
+    if mode == MIXED:
+        walk.debugger = walk.debugger or LayerDebugger(saved, ready.calibration)
+        ranking = walk.debugger.ranking
+        for size in mixed_sizes(len(ranking)):
+            mixed = walk.debugger.selective_int8(ranking[:size])
+            yield _symmetric(mode, request, mixed.content, describe_float_set(ranking, size))
+        return
+    content = float_bytes if mode == "float32" else convert_saved_model(
+        saved, mode, calibration=ready.calibration, io_dtype=request.io_dtype
+    )
+    yield _symmetric(mode, request, content, "")
+
+
+def _symmetric(mode: str, request: ConvertRequest, content: bytes,
+               note: str) -> tuple[bytes, str]:
+    if mode in ("int8", MIXED) and not request.no_rewrite:
+        # XNNPACK runs int8 BATCH_MATMUL only with a symmetric right-hand input;
+        # otherwise attention falls back to a kernel ~8x slower (docs/int8-speed.md).
+        content, fixes = symmetric_batch_matmul_rhs(content)
+        note = "; ".join(filter(None, [note, *fixes]))
+    return content, note
 
 
 def _evaluate(
@@ -351,6 +382,7 @@ def _ladder_step(step: _Step, request: ConvertRequest, max_drop: float | None) -
     if step.note:
         reason += f"; {step.note}"
     agreement = step.compare.get("agreement")
+    share = int8_share(step.content)
     return LadderStep(
         mode=step.mode,
         size_bytes=len(step.content),
@@ -359,6 +391,7 @@ def _ladder_step(step: _Step, request: ConvertRequest, max_drop: float | None) -
         accepted=judgement.within_budget,
         reason=reason,
         drop=judgement.drop,
+        int8_share={"ops": share.ops, "params": share.params},
     )
 
 

@@ -5,8 +5,11 @@ Steps, in order (``AUTO_LADDER``); the first within budget wins:
 1. ``int8``: full integer, the fast path (XNNPACK int8 kernels).
 2. ``int8-mixed``: int8 with the layers int8 hurts most kept in float. The layers are
    ranked by TensorFlow's QuantizationDebugger (RMSE in quantization steps, see
-   ``converter.layer_debug``); every layer above 0.7 steps (at least the worst one,
-   at most five) is denylisted. Float input/output.
+   ``converter.layer_debug``); the float set grows 1, 2, 4, 8, ... of the top-ranked
+   layers (``mixed_sizes``: always fewer than all of them) and the step ends at the
+   SMALLEST set within budget, so as much stays int8 as the budget allows. Every set
+   tried is a ladder entry with its int8 share of ops and parameters. Each set is a
+   re-quantization of the same calibration (no second calibration). Float input/output.
 3. ``int16x8``: 16-bit activations. Accurate, but no fast kernels (10-50x slower than
    float32 measured on x86): the report says so when it is chosen.
 4. ``float16``: float16 weights; float accuracy, half the float32 size.
@@ -35,6 +38,22 @@ from converter.tasks.base import Task
 AUTO_LADDER = ("int8", "int8-mixed", "int16x8", "float16")
 MIXED = "int8-mixed"
 STEPS = (*AUTO_LADDER, "dynamic", "float32")
+
+
+def mixed_sizes(ranked: int) -> list[int]:
+    """Float-set sizes to try: 1, 2, 4, ... while fewer than the ``ranked`` layers."""
+    sizes, size = [], 1
+    while size < ranked or (size == 1 and ranked == 1):
+        sizes.append(size)
+        size *= 2
+    return sizes
+
+
+def describe_float_set(ranking: list[LayerError], size: int, shown: int = 3) -> str:
+    names = "; ".join(layer.describe() for layer in ranking[:min(size, shown)])
+    more = f"; and {size - shown} more" if size > shown else ""
+    return f"kept in float: the {size} of {len(ranking)} ranked layers int8 hurts most " \
+        f"({names}{more})"
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,10 @@ chosen model's ``drop``), ``comparison`` (the task's scalar cross metrics),
 ``rewrites`` (what ``converter.rewrite`` changed), ``plot`` (the PNG written next to the
 report), ``warnings`` (e.g. int16x8 is slow) and ``latency_ms.summary``: one plain
 sentence "<mode> is N.Nx faster/SLOWER than float32 on this machine (...); ARM differs".
-Each ladder step has ``mode``, ``size_bytes``, ``metrics``, ``drop``, ``accepted`` and
-``reason``. Fields added after the first release have defaults, so older report files
+Each ladder step has ``mode``, ``size_bytes``, ``metrics``, ``drop``, ``accepted``,
+``reason`` and ``int8_share`` (``ops``/``params``: the measured share of ops computing in
+int8 and of weight values stored as int8); int8-mixed may appear several times, once
+per float set tried. Fields added after the first release have defaults, so older report files
 still load into ``Report(**json)``.
 
 ``size_bytes.float`` is the float32 ``.tflite`` of the same model (converted for the
@@ -47,6 +49,7 @@ class LadderStep:
     accepted: bool
     reason: str
     drop: float | None = None
+    int8_share: dict[str, float] | None = None  # {"ops": 0..1, "params": 0..1}, measured
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,10 @@ class Report:
 
 def _step(step: LadderStep) -> str:
     size = f", {_kb(step.size_bytes)}" if step.size_bytes else ""
+    share = step.int8_share
+    if share is not None:
+        size += (f", int8 {100 * share['ops']:.0f} % of ops / "
+                 f"{100 * share['params']:.0f} % of parameters")
     return f"{step.mode} {'accepted' if step.accepted else 'rejected'}{size}: {step.reason}"
 
 

@@ -90,7 +90,9 @@ def test_ladder_repairs_what_int8_breaks(fragile: Path, tmp_path: Path) -> None:
     out = tmp_path / "fragile.tflite"
     report = convert(_request(fragile, mode="auto", out=out))  # type: ignore[arg-type]
     steps = [(s.mode, s.accepted) for s in report.ladder]
-    assert steps == [("int8", False), ("int8-mixed", False), ("int16x8", True)]
+    # int8-mixed tries growing float sets (1, 2, ...): none helps, the input is the problem.
+    assert steps[0] == ("int8", False) and steps[-1] == ("int16x8", True)
+    assert len(steps) > 2 and set(steps[1:-1]) == {("int8-mixed", False)}
     int8 = report.ladder[0]
     assert int8.drop is not None and int8.drop > 0.1  # int8 really loses
     assert "accuracy fell by" in int8.reason
