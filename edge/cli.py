@@ -77,10 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--calibration", required=True,
                          help="folder of images, .npy array, or .npz with array x")
     convert.add_argument("--out", help="output .tflite (default: <model>.<mode>.tflite)")
-    convert.add_argument("--task", choices=["classify", "detect", "generate", "anomaly"],
+    convert.add_argument("--task", choices=["classify", "detect", "generate", "anomaly", "raw"],
                          default="classify",
-                         help="model task (default classify; a task must be installed in "
-                         "the converter to work)")
+                         help="model task (default classify; raw: any other model, judged "
+                         "by SQNR and cosine similarity per output, no device decoder)")
     convert.add_argument("--labels", help="labels file, one per line, in class order")
     convert.add_argument("--mode", default="auto",
                          choices=["auto", "int8", "int8-mixed", "int16x8", "float16",
