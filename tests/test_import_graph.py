@@ -53,8 +53,11 @@ class _Imports(ast.NodeVisitor):
         self.generic_visit(node)
         self._function.pop()
 
-    visit_FunctionDef = _in_function
-    visit_AsyncFunctionDef = _in_function
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._in_function(node)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        self._in_function(node)
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
