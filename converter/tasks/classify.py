@@ -119,10 +119,9 @@ class ClassifyTask(TaskDefaults):
 
     def plot(self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval,
              labels: Sequence[str], path: Path) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A bare Figure renders to a file without pyplot: no global backend is chosen,
+        # so a caller of the library (a notebook, a GUI) keeps its own.
+        from matplotlib.figure import Figure
 
         (float_out,) = float_outputs.values()
         classes = _classes(float_out)
@@ -135,8 +134,8 @@ class ClassifyTask(TaskDefaults):
         else:
             panels = [("quantized vs float top-1", _confusion(float_top, quant_top, classes))]
             ylabel = "float model's class"
-        figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.4),
-                                    squeeze=False)
+        figure = Figure(figsize=(5 * len(panels), 4.4))
+        axes = figure.subplots(1, len(panels), squeeze=False)
         names = [str(label) for label in labels] or [str(i) for i in range(classes)]
         for axis, (title, matrix) in zip(axes[0], panels, strict=True):
             grid = np.asarray(matrix)
@@ -155,7 +154,6 @@ class ClassifyTask(TaskDefaults):
                                   color="white" if count > grid.max() / 2 else "black")
         figure.tight_layout()
         figure.savefig(path, dpi=80)
-        plt.close(figure)
 
 
 def _top1(outputs: Outputs) -> npt.NDArray[np.int64]:

@@ -303,10 +303,9 @@ class DetectTask(TaskDefaults):
 
     def plot(self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval,
              labels: Sequence[str], path: Path) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A bare Figure renders to a file without pyplot: no global backend is chosen,
+        # so a caller of the library (a notebook, a GUI) keeps its own.
+        from matplotlib.figure import Figure
         from matplotlib.patches import Rectangle
 
         shown = min(8, len(data.x))
@@ -314,7 +313,8 @@ class DetectTask(TaskDefaults):
                                    float_outputs, data)
         quant_pred = self._decoded({k: v[:shown] for k, v in quant_outputs.items()},
                                    float_outputs, data)
-        fig, axes = plt.subplots(2, 4, figsize=(12, 6.4))
+        fig = Figure(figsize=(12, 6.4))
+        axes = fig.subplots(2, 4)
         for i, ax in enumerate(axes.flat):
             ax.axis("off")
             if i >= shown:
@@ -333,7 +333,6 @@ class DetectTask(TaskDefaults):
         fig.suptitle("held-out scenes: float (green) vs quantized (red dashed) detections")
         fig.tight_layout()
         fig.savefig(path, dpi=80)
-        plt.close(fig)
 
 
 def truth_lists(boxes: FloatArray, classes: npt.NDArray[np.int64],

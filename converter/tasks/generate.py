@@ -171,14 +171,14 @@ class GenerateTask(TaskDefaults):
              labels: Sequence[str], path: Path) -> None:
         """Up to 8 samples: float on the top row, quantized below, |difference| at the bottom."""
         del data, labels
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A bare Figure renders to a file without pyplot: no global backend is chosen,
+        # so a caller of the library (a notebook, a GUI) keeps its own.
+        from matplotlib.figure import Figure
 
         f, q = single_output(float_outputs), single_output(quant_outputs)
         count = min(8, len(f))
-        figure, axes = plt.subplots(3, count, figsize=(1.3 * count, 4.2), squeeze=False)
+        figure = Figure(figsize=(1.3 * count, 4.2))
+        axes = figure.subplots(3, count, squeeze=False)
         for i in range(count):
             rows = ((f[i], "float", (-1, 1)), (q[i], "int8", (-1, 1)),
                     (np.abs(f[i] - q[i]), "|diff|", (0, 0.25)))
@@ -194,7 +194,6 @@ class GenerateTask(TaskDefaults):
                         f"(|diff| shown on 0..0.25)")
         figure.tight_layout()
         figure.savefig(path, dpi=90)
-        plt.close(figure)
 
 
 GENERATE = GenerateTask()
