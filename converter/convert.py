@@ -11,8 +11,14 @@ the fallback ladder (``converter.ladder``) until a step's gate-metric drop is wi
 ``max_drop``. The float side is always the ORIGINAL model (what the user trained); the
 quantized side is the converted bytes run through the device's code path.
 
-On success it writes the ``.tflite`` (manifest embedded), the JSON report and the
-report picture (``<report stem>.png``, from ``task.plot``) and returns the ``Report``.
+Checks before any TensorFlow work (``check_request``): the task and modes exist,
+``max_drop`` fits the gate metric's unit (a fraction for 0..1 metrics: above 1 is a
+``ConfigError``, exit 78; dB for generate/raw), the input range is well-formed.
+``ConvertRequest`` has the CLI's defaults (``mode="auto"``).
+
+On success it draws the report picture (``<report stem>.png``, from ``task.plot``) and
+then writes the ``.tflite`` (manifest embedded) and the JSON report, and returns the
+``Report``; drawing first means a failing picture never leaves a model behind.
 When no step meets the budget it raises ``ConversionError`` (exit code 1) naming the
 layer int8 hurts most and what to try, and leaves NOTHING at the output paths: a model
 or report from an earlier run there is removed, so a stale file cannot pass for this
