@@ -104,7 +104,7 @@ class ConvertRequest:
     labels: list[str] | None = None
     mode: str = "auto"  # as the CLI; or any of ladder.STEPS
     io_dtype: IoDtype = "int8"
-    eval: Path | TaskEval | Any | None = None  # anything with x, y, source (EvalSet too)
+    eval: Path | TaskEval | None = None  # a file/folder, or held-out data already loaded
     report: Path | None = None
     custom_objects: str | None = None
     trust_model: bool = False
@@ -454,7 +454,7 @@ def _prepare(request: ConvertRequest) -> _Prepared:
     if isinstance(request.eval, Path):
         eval_set = task.load_eval(request.eval, spec, labels)
     elif request.eval is not None:
-        eval_set = TaskEval(request.eval.x, request.eval.y, request.eval.source)
+        eval_set = request.eval
     return _Prepared(source, task, labels, spec, calibration, eval_set, notes)
 
 

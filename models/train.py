@@ -45,9 +45,9 @@ import numpy as np
 
 from converter.calibration import Calibration
 from converter.convert import ConvertRequest, convert
-from converter.evaluate import EvalSet
 from converter.quiet import import_tensorflow
 from converter.report import Report
+from converter.tasks.base import TaskEval
 from models.augment import Augmentation
 from models.data import DEFAULT_SEED, Split, split_digits, write_holdout
 from models.fit import train_epochs
@@ -87,7 +87,7 @@ def train_cnn(split: Split, out: Path, *, seed: int, epochs: int = EPOCHS) -> Re
             calibration=calibration,
             out=keras_path.with_name(f"{CNN_STEM}.int8.tflite"),
             mode="int8",
-            eval=EvalSet(digit_inputs(x_hold), y_hold, source="held-out digits"),
+            eval=TaskEval(digit_inputs(x_hold), y_hold, source="held-out digits"),
             report=keras_path.with_name(f"{CNN_STEM}.report.json"),
             resize="crop",
             progress=sys.stderr.isatty(),

@@ -39,9 +39,9 @@ import numpy as np
 
 from converter.calibration import Calibration
 from converter.convert import ConvertRequest, convert
-from converter.evaluate import EvalSet
 from converter.quiet import import_tensorflow
 from converter.report import Report
+from converter.tasks.base import TaskEval
 from models.augment import Augmentation
 from models.data import DEFAULT_SEED, HOLDOUT_FILE, Split, split_digits, write_holdout
 from models.fit import train_epochs
@@ -87,7 +87,7 @@ def convert_vit(keras_path: Path, split: Split, *, seed: int, epochs: int) -> Re
             calibration=calibration,
             mode=MODE,  # out=None: the file is named by the ladder step taken
             max_drop=MAX_ACCURACY_DROP,
-            eval=EvalSet(digit_inputs(x_hold), y_hold, source="held-out digits"),
+            eval=TaskEval(digit_inputs(x_hold), y_hold, source="held-out digits"),
             report=keras_path.with_name(f"{VIT_STEM}.report.json"),
             custom_objects="models.vit",
             resize="crop",

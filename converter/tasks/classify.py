@@ -65,8 +65,7 @@ class ClassifyTask(TaskDefaults):
         return [str(i) for i in range(max(2, shape[0]))]
 
     def load_eval(self, path: Path, spec: InputSpec, labels: Sequence[str]) -> TaskEval:
-        data = load_eval(path, spec, labels)
-        return TaskEval(data.x, data.y, data.source)
+        return load_eval(path, spec, labels)
 
     def metrics(self, outputs: Outputs, data: TaskEval) -> dict[str, float]:
         if data.y is None:
