@@ -23,7 +23,8 @@ got worse), against ``max_drop`` (``--max-drop``, else ``task.default_max_drop``
 the task cannot compute its gate metric (no labelled eval data), the task's
 ``drop_without_labels`` hook judges instead (classify: top-1 disagreement). An explicit
 ``--mode`` is only judged when ``--max-drop`` is given; otherwise it is accepted and
-its drop reported.
+its drop reported (``--mode int8-mixed`` without ``--max-drop`` therefore keeps only
+the top-ranked layer in float; with it, the float set grows as in ``auto``).
 """
 
 from __future__ import annotations
