@@ -3,7 +3,8 @@
 ``edge/cli.py`` defines the arguments and imports this module only when the subcommand
 runs (the device install has no TensorFlow). Attributes read from ``args``: model,
 calibration, out, task, labels, mode, max_drop, io_dtype, eval, report, custom_objects,
-trust_model, no_rewrite, json, resize, colour. Missing attributes take the defaults of
+trust_model, no_rewrite, json, resize, colour, input_range, input_scale,
+input_offset. Missing attributes take the defaults of
 ``ConvertRequest``, so the CLI can grow flags without breaking this function.
 
 Output: the readable table on stdout, or the report JSON with ``--json`` (scripts); a
@@ -43,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
             trust_model=bool(_get(args, "trust_model")),
             resize=_get(args, "resize") or "stretch",
             colour=_get(args, "colour"),
+            input_range=_get(args, "input_range"),
+            input_scale=_get(args, "input_scale"),
+            input_offset=_get(args, "input_offset"),
             progress=not _get(args, "json"),
         )
         report = convert(request)

@@ -11,8 +11,14 @@ the fallback ladder (``converter.ladder``) until a step's gate-metric drop is wi
 ``max_drop``. The float side is always the ORIGINAL model (what the user trained); the
 quantized side is the converted bytes run through the device's code path.
 
-On success it writes the ``.tflite`` (manifest embedded), the JSON report and the
-report picture (``<report stem>.png``, from ``task.plot``) and returns the ``Report``.
+Checks before any TensorFlow work (``check_request``): the task and modes exist,
+``max_drop`` fits the gate metric's unit (a fraction for 0..1 metrics: above 1 is a
+``ConfigError``, exit 78; dB for generate/raw), the input range is well-formed.
+``ConvertRequest`` has the CLI's defaults (``mode="auto"``).
+
+On success it draws the report picture (``<report stem>.png``, from ``task.plot``) and
+then writes the ``.tflite`` (manifest embedded) and the JSON report, and returns the
+``Report``; drawing first means a failing picture never leaves a model behind.
 When no step meets the budget it raises ``ConversionError`` (exit code 1) naming the
 layer int8 hurts most and what to try, and leaves NOTHING at the output paths: a model
 or report from an earlier run there is removed, so a stale file cannot pass for this
@@ -23,11 +29,15 @@ where ``mode`` is the one chosen (with ``auto``: read ``Report.out``). The repor
 defaults to ``<out stem>.report.json``.
 
 Manifest choices:
-- ``input.scale = 1.0, offset = 0.0``: array data holds what the Keras model takes, and
-  models that follow the project's recipe take raw pixels (normalisation is a layer
-  inside the model); a model that expects 0..1 inputs from image files needs
-  ``input_scale`` set (API only for now). A task whose input is not an image provides
-  its own ``InputSpec`` (hook ``input_spec``, see ``converter.tasks.base``).
+- ``input.scale``/``offset``: from ``input_range`` (``--input-range 0..1``) or
+  ``input_scale``/``input_offset`` (``converter.input_range``), default 1.0/0.0 (raw
+  pixels: models that follow the project's recipe normalise in a layer). Image-folder
+  calibration and eval data go through the same values, so the device feeds what
+  calibration fed; array data holds what the Keras model takes and is not rescaled.
+  A task whose input is not an image provides its own ``InputSpec`` (hook
+  ``input_spec``, see ``converter.tasks.base``).
+- labels: ``--labels``, else numbered labels "0".."N-1" from the output shape when the
+  task can count classes (classify, detect); the report warns that it did so.
 - the decoder comes from the task; for ``classify`` the ``threshold`` is the request's.
 - ``name``: the model file's stem (``digits-cnn.keras`` -> ``digits-cnn``), because
   Keras model names are often defaults such as ``sequential``.
@@ -47,18 +57,28 @@ import edge
 from converter.calibration import Calibration, load_calibration
 from converter.data import require_exists
 from converter.evaluate import float_outputs, tflite_outputs
-from converter.ladder import AUTO_LADDER, MIXED, STEPS, Judgement, failure_message, judge
+from converter.input_range import resolve_input_range
+from converter.ladder import (
+    AUTO_LADDER,
+    MIXED,
+    STEPS,
+    Judgement,
+    describe_float_set,
+    failure_message,
+    judge,
+    mixed_sizes,
+)
 from converter.layer_debug import LayerDebugger, LayerError
 from converter.manifest import embed_manifest
-from converter.measure import LATENCY_NOTE, float_ops, median_latency_ms
+from converter.measure import LATENCY_NOTE, float_ops, int8_share, median_latency_ms
 from converter.quantize import MODES, SLOW_MODES, IoDtype, convert_saved_model
 from converter.quiet import import_tensorflow, native_output_captured
 from converter.report import LadderStep, Report
 from converter.rewrite import rewrite_for_quantization, symmetric_batch_matmul_rhs
 from converter.source_model import SourceModel, load_source_model
-from converter.tasks.base import Outputs, Task, TaskEval
+from converter.tasks.base import Gate, Outputs, Task, TaskEval
 from converter.tasks.registry import TASKS
-from edge.errors import ConversionError, DataError
+from edge.errors import ConfigError, ConversionError, DataError, ModelError
 from edge.manifest import (
     Colour,
     DecoderSpec,
@@ -82,16 +102,17 @@ class ConvertRequest:
     out: Path | None = None
     task: str = "classify"
     labels: list[str] | None = None
-    mode: str = "int8"  # or "auto" (the CLI's default), or any of ladder.STEPS
+    mode: str = "auto"  # as the CLI; or any of ladder.STEPS
     io_dtype: IoDtype = "int8"
-    eval: Path | TaskEval | Any | None = None  # anything with x, y, source (EvalSet too)
+    eval: Path | TaskEval | None = None  # a file/folder, or held-out data already loaded
     report: Path | None = None
     custom_objects: str | None = None
     trust_model: bool = False
     resize: ResizeMode = "stretch"
     colour: Colour | None = None
-    input_scale: float = 1.0
-    input_offset: float = 0.0
+    input_scale: float | None = None  # pixel * scale + offset; None: 1.0 (raw pixels)
+    input_offset: float | None = None  # None: 0.0
+    input_range: str | None = None  # "0..255", "0..1", "-1..1" (converter.input_range)
     threshold: float = DEFAULT_THRESHOLD
     latency_seconds: float = 0.5
     progress: bool = True
@@ -142,12 +163,26 @@ def check_request(request: ConvertRequest) -> None:
         )
     if not 0.0 <= request.threshold <= 1.0:
         raise ConversionError(f"threshold {request.threshold} must be within 0..1")
-    if request.max_drop is not None and request.max_drop < 0:
-        raise ConversionError(f"--max-drop {request.max_drop} must be 0 or more")
+    if request.max_drop is not None:
+        _check_max_drop(request.max_drop, TASKS[request.task].gate)
+    resolve_input_range(request.input_range, request.input_scale, request.input_offset)
     if isinstance(request.calibration, Path):
         require_exists(request.calibration, "calibration data")
     if isinstance(request.eval, Path):
         require_exists(request.eval, "evaluation data")
+
+
+def _check_max_drop(max_drop: float, gate: Gate) -> None:
+    if not max_drop >= 0:
+        raise ConfigError(f"--max-drop {max_drop} must be 0 or more",
+                          hint=f"the largest acceptable loss of {gate.metric}, e.g. 0.01")
+    if gate.unit == "fraction" and max_drop > 1:
+        raise ConfigError(
+            f"--max-drop {max_drop:g} is above 1, but {gate.metric} lies in 0..1, so this "
+            "budget would accept any loss",
+            hint=f"give the budget as a fraction: --max-drop {max_drop / 100:g} means "
+            f"{max_drop:g} points of {gate.metric}",
+        )
 
 
 @dataclass(frozen=True)
@@ -160,6 +195,7 @@ class _Prepared:
     spec: InputSpec
     calibration: Calibration
     eval_set: TaskEval | None
+    notes: list[str] = field(default_factory=list)  # for the report's warnings
 
     @property
     def data(self) -> TaskEval:
@@ -226,7 +262,6 @@ def convert(request: ConvertRequest) -> Report:
         chosen.content,
         _manifest(request, ready, chosen, float_metrics, decoder=decoder, versions=versions),
     )
-    _write(out_path, content)
     report = _report(
         request, ready, chosen, ladder,
         float_metrics=float_metrics, float_bytes=float_bytes, content=content,
@@ -235,7 +270,10 @@ def convert(request: ConvertRequest) -> Report:
         versions={**versions, "ai_edge_litert": _version("ai-edge-litert"),
                   **request.extra_versions},
     )  # fmt: skip
+    # The picture first: if drawing fails, no model is left on disk without its report.
+    _make_folder(report_path)
     task.plot(float_out, chosen.outputs, data, ready.labels, report_path.with_suffix(".png"))
+    _write(out_path, content)
     _write(report_path, report.to_json().encode("utf-8"))
     return report
 
@@ -257,40 +295,62 @@ def _walk(
     float_metrics: dict[str, float | None],
     max_drop: float | None,
 ) -> _Walk:
-    """Try the requested steps in order; stop at the first within budget."""
+    """Try the requested steps in order; stop at the first within budget.
+
+    A step may try several candidates (int8-mixed: growing float sets); the first
+    candidate within budget ends the walk, so the most int8 that passes is kept."""
     walk = _Walk(None, [], None)
     for mode in request.steps:
-        try:
-            if mode == MIXED:
-                walk.debugger = walk.debugger or LayerDebugger(saved, ready.calibration)
-                mixed = walk.debugger.selective_int8(walk.debugger.suspects())
-                content = mixed.content
-                note = "kept in float: " + "; ".join(
-                    layer.describe() for layer in mixed.denylisted
-                )
-            else:
-                content = float_bytes if mode == "float32" else convert_saved_model(
-                    saved, mode, calibration=ready.calibration, io_dtype=request.io_dtype
-                )
-                note = ""
-            if mode in ("int8", MIXED) and not request.no_rewrite:
-                # XNNPACK runs int8 BATCH_MATMUL only with a symmetric right-hand input;
-                # otherwise attention falls back to a kernel ~8x slower (docs/int8-speed.md).
-                content, fixes = symmetric_batch_matmul_rhs(content)
-                note = "; ".join(filter(None, [note, *fixes]))
-        except ConversionError as err:
-            if request.mode != "auto":
-                raise
-            walk.ladder.append(LadderStep(mode, 0, {}, None, False,
-                                          f"conversion failed: {_first_line(str(err))}"))
-            continue
-        step = _evaluate(request, ready, step=(mode, content, note), float_out=float_out,
-                         float_metrics=float_metrics, max_drop=max_drop)
-        walk.ladder.append(_ladder_step(step, request, max_drop))
-        if step.judgement.within_budget:
-            walk.chosen = step
-            break
+        candidates = _candidates(mode, request, ready, saved, float_bytes=float_bytes,
+                                 walk=walk)
+        while True:
+            try:
+                candidate = next(candidates, None)
+                if candidate is None:
+                    break
+                step = _evaluate(request, ready, step=(mode, *candidate), float_out=float_out,
+                                 float_metrics=float_metrics, max_drop=max_drop)
+            except (ConversionError, ModelError) as err:
+                # ModelError: the bytes converted but LiteRT cannot load them (e.g.
+                # XNNPACK refusing a tensor's quantization): the step failed, not the run.
+                if request.mode != "auto":
+                    raise
+                walk.ladder.append(LadderStep(mode, 0, {}, None, False,
+                                              f"conversion failed: {_first_line(str(err))}"))
+                break
+            walk.ladder.append(_ladder_step(step, request, max_drop))
+            if step.judgement.within_budget:
+                walk.chosen = step
+                return walk
     return walk
+
+
+def _candidates(
+    mode: str, request: ConvertRequest, ready: _Prepared, saved: Path, *, float_bytes: bytes,
+    walk: _Walk,
+) -> Iterator[tuple[bytes, str]]:
+    """``(content, note)`` for each candidate of one ladder step, in the order to try."""
+    if mode == MIXED:
+        walk.debugger = walk.debugger or LayerDebugger(saved, ready.calibration)
+        ranking = walk.debugger.ranking
+        for size in mixed_sizes(len(ranking)):
+            mixed = walk.debugger.selective_int8(ranking[:size])
+            yield _symmetric(mode, request, mixed.content, describe_float_set(ranking, size))
+        return
+    content = float_bytes if mode == "float32" else convert_saved_model(
+        saved, mode, calibration=ready.calibration, io_dtype=request.io_dtype
+    )
+    yield _symmetric(mode, request, content, "")
+
+
+def _symmetric(mode: str, request: ConvertRequest, content: bytes,
+               note: str) -> tuple[bytes, str]:
+    if mode in ("int8", MIXED) and not request.no_rewrite:
+        # XNNPACK runs int8 BATCH_MATMUL only with a symmetric right-hand input;
+        # otherwise attention falls back to a kernel ~8x slower (docs/int8-speed.md).
+        content, fixes = symmetric_batch_matmul_rhs(content)
+        note = "; ".join(filter(None, [note, *fixes]))
+    return content, note
 
 
 def _evaluate(
@@ -310,21 +370,25 @@ def _evaluate(
         )
     quant_metrics = _with_gate(ready.task, ready.task.metrics(quant_out, data))
     compare = ready.task.compare(float_out, quant_out, data)
+    # Fidelity in dB (generate's PSNR/SQNR) is measured against float, so it exists for
+    # the quantized model only: it stands in its metrics, where accuracy stands elsewhere.
+    for key, value in compare.items():
+        if key.endswith("_db") and quant_metrics.get(key) is None \
+                and isinstance(value, (int, float)):
+            quant_metrics[key] = float(value)
     judgement = judge(ready.task, float_metrics, quant_metrics, compare, max_drop)
     return _Step(mode, content, quant_out, quant_metrics, compare, judgement, note)
 
 
 def _ladder_step(step: _Step, request: ConvertRequest, max_drop: float | None) -> LadderStep:
     judgement = step.judgement
-    drop = "-" if judgement.drop is None else f"{judgement.drop:.4f}"
+    reason = judgement.reason
     if max_drop is None:
-        reason = f"requested with --mode {request.mode} ({judgement.basis} {drop}, no --max-drop)"
-    else:
-        verdict = "within" if judgement.within_budget else "over"
-        reason = f"{judgement.basis} {drop} {verdict} the budget {max_drop:g}"
+        reason = f"requested with --mode {request.mode}: {reason}"
     if step.note:
         reason += f"; {step.note}"
     agreement = step.compare.get("agreement")
+    share = int8_share(step.content)
     return LadderStep(
         mode=step.mode,
         size_bytes=len(step.content),
@@ -333,6 +397,7 @@ def _ladder_step(step: _Step, request: ConvertRequest, max_drop: float | None) -
         accepted=judgement.within_budget,
         reason=reason,
         drop=judgement.drop,
+        int8_share={"ops": share.ops, "params": share.params},
     )
 
 
@@ -360,9 +425,14 @@ def _prepare(request: ConvertRequest) -> _Prepared:
         request.model, trust=request.trust_model, custom_objects=request.custom_objects
     )
     task.check_outputs(source.output_shapes, str(request.model))
-    default_labels = getattr(task, "default_labels", None)
-    expected = default_labels(source.output_shapes) if default_labels is not None else None
+    expected = task.default_labels(source.output_shapes)
     labels = request.labels or expected or []
+    notes = []
+    if not request.labels and expected:
+        notes.append(
+            f"no --labels given: the manifest carries numbered labels 0..{len(expected) - 1}; "
+            "pass --labels (one name per line, in class order) to name them"
+        )
     if expected is not None and len(labels) != len(expected):
         raise DataError(
             f"{len(labels)} labels were given, but the model has {len(expected)} outputs",
@@ -384,8 +454,8 @@ def _prepare(request: ConvertRequest) -> _Prepared:
     if isinstance(request.eval, Path):
         eval_set = task.load_eval(request.eval, spec, labels)
     elif request.eval is not None:
-        eval_set = TaskEval(request.eval.x, request.eval.y, request.eval.source)
-    return _Prepared(source, task, labels, spec, calibration, eval_set)
+        eval_set = request.eval
+    return _Prepared(source, task, labels, spec, calibration, eval_set, notes)
 
 
 def _input_spec(request: ConvertRequest, source: SourceModel, task: Task) -> InputSpec:
@@ -398,27 +468,27 @@ def _input_spec(request: ConvertRequest, source: SourceModel, task: Task) -> Inp
                 f"colour {colour!r} does not fit a model with {channels} input channels",
                 hint="use gray for 1 channel, rgb or bgr for 3",
             )
+        scale, offset = resolve_input_range(
+            request.input_range, request.input_scale, request.input_offset
+        )
         default = InputSpec(
             width=width,
             height=height,
             channels=channels,
             colour=colour,
             resize=request.resize,
-            scale=request.input_scale,
-            offset=request.input_offset,
+            scale=scale,
+            offset=offset,
         )
-    hook = getattr(task, "input_spec", None)
-    if hook is not None:
-        spec: InputSpec = hook(source.input_shape, default)
-        return spec
-    if default is None:
+    spec = task.input_spec(source.input_shape, default)
+    if spec is None:
         raise ConversionError(
             f"{str(request.model)!r} takes input [batch, "
             f"{', '.join(map(str, source.input_shape))}], not an image [batch, height, width, "
             f"1 or 3], and task {task.name!r} only handles images",
             hint="choose the --task that matches the model (generate takes latent vectors)",
         )
-    return default
+    return spec
 
 
 def _decoder(
@@ -468,6 +538,7 @@ def _report(
     float_ms = median_latency_ms(float_bytes, min_seconds=request.latency_seconds)
     quant_ms = median_latency_ms(content, min_seconds=request.latency_seconds)
     warnings = [SLOW_MODES[chosen.mode]] if chosen.mode in SLOW_MODES else []
+    warnings += ready.notes
     fidelity: dict[str, float] = {
         k: float(compare[k]) for k in ("mean_abs_diff", "max_abs_diff") if k in compare
     }
@@ -499,8 +570,10 @@ def _report(
         io_dtype=request.io_dtype if chosen.mode == "int8" else None,
         versions=versions,
         gate={"metric": ready.task.gate.metric, "higher_is_better":
-              ready.task.gate.higher_is_better, "max_drop": max_drop,
-              "drop": chosen.judgement.drop, "basis": chosen.judgement.basis},
+              ready.task.gate.higher_is_better, "unit": ready.task.gate.unit,
+              "max_drop": max_drop,
+              "drop": chosen.judgement.drop, "basis": chosen.judgement.basis,
+              "reason": chosen.judgement.reason},
         comparison={k: v for k, v in compare.items()
                     if not isinstance(v, (list, dict))},
         rewrites=rewrites,
@@ -563,10 +636,20 @@ def _progress(enabled: bool) -> Iterator[TextIO | None]:
         yield log.terminal if enabled else None
 
 
-def _write(path: Path, content: bytes) -> None:
-    """Write via a temporary file and rename, so a crash never leaves half a model."""
+def _make_folder(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConversionError(
+            f"cannot create the folder {str(path.parent)!r}: {exc.strerror}",
+            hint="check that the folder is writable, or choose another --out/--report",
+        ) from exc
+
+
+def _write(path: Path, content: bytes) -> None:
+    """Write via a temporary file and rename, so a crash never leaves half a model."""
+    _make_folder(path)
+    try:
         partial = path.with_name(f".{path.name}.partial")
         partial.write_bytes(content)
         os.replace(partial, path)

@@ -17,7 +17,6 @@ the metrics on them belong to the task (``converter.tasks``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -33,6 +32,7 @@ from converter.data import (
     require_exists,
 )
 from converter.quiet import native_output_captured
+from converter.tasks.base import TaskEval
 from edge.backends.base import dequantize
 from edge.backends.litert import LiteRTBackend, load_interpreter_class
 from edge.errors import ConversionError, DataError
@@ -45,17 +45,7 @@ if TYPE_CHECKING:
 FloatArray = npt.NDArray[np.float32]
 
 
-@dataclass(frozen=True)
-class EvalSet:
-    x: FloatArray
-    y: npt.NDArray[np.int64] | None
-    source: str
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-
-def load_eval(path: Path, spec: InputSpec, labels: Sequence[str]) -> EvalSet:
+def load_eval(path: Path, spec: InputSpec, labels: Sequence[str]) -> TaskEval:
     """Read ``--eval`` data for a classifier with ``labels``."""
     require_exists(path, "evaluation data")
     shape = (spec.height, spec.width, spec.channels)
@@ -79,10 +69,10 @@ def load_eval(path: Path, spec: InputSpec, labels: Sequence[str]) -> EvalSet:
             f"{str(path)!r}: class ids range {int(y.min())}..{int(y.max())}, but the model "
             f"has {len(labels)} classes (0..{len(labels) - 1})",
         )
-    return EvalSet(x, y.astype(np.int64), source=str(path))
+    return TaskEval(x, y.astype(np.int64), source=str(path))
 
 
-def _load_eval_folder(path: Path, spec: InputSpec, labels: Sequence[str]) -> EvalSet:
+def _load_eval_folder(path: Path, spec: InputSpec, labels: Sequence[str]) -> TaskEval:
     groups = sorted(p for p in path.iterdir() if p.is_dir())
     unknown = [p.name for p in groups if p.name not in labels]
     if unknown:
@@ -103,7 +93,7 @@ def _load_eval_folder(path: Path, spec: InputSpec, labels: Sequence[str]) -> Eva
             f"(looked for {', '.join(IMAGE_SUFFIXES)})",
             hint="lay it out as EVAL/<label>/<image>, e.g. eval/7/0001.png",
         )
-    return EvalSet(read_images(files, spec), np.asarray(ids, np.int64), source=str(path))
+    return TaskEval(read_images(files, spec), np.asarray(ids, np.int64), source=str(path))
 
 
 def float_outputs(

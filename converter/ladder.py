@@ -5,8 +5,11 @@ Steps, in order (``AUTO_LADDER``); the first within budget wins:
 1. ``int8``: full integer, the fast path (XNNPACK int8 kernels).
 2. ``int8-mixed``: int8 with the layers int8 hurts most kept in float. The layers are
    ranked by TensorFlow's QuantizationDebugger (RMSE in quantization steps, see
-   ``converter.layer_debug``); every layer above 0.7 steps (at least the worst one,
-   at most five) is denylisted. Float input/output.
+   ``converter.layer_debug``); the float set grows 1, 2, 4, 8, ... of the top-ranked
+   layers (``mixed_sizes``: always fewer than all of them) and the step ends at the
+   SMALLEST set within budget, so as much stays int8 as the budget allows. Every set
+   tried is a ladder entry with its int8 share of ops and parameters. Each set is a
+   re-quantization of the same calibration (no second calibration). Float input/output.
 3. ``int16x8``: 16-bit activations. Accurate, but no fast kernels (10-50x slower than
    float32 measured on x86): the report says so when it is chosen.
 4. ``float16``: float16 weights; float accuracy, half the float32 size.
@@ -20,7 +23,8 @@ got worse), against ``max_drop`` (``--max-drop``, else ``task.default_max_drop``
 the task cannot compute its gate metric (no labelled eval data), the task's
 ``drop_without_labels`` hook judges instead (classify: top-1 disagreement). An explicit
 ``--mode`` is only judged when ``--max-drop`` is given; otherwise it is accepted and
-its drop reported.
+its drop reported (``--mode int8-mixed`` without ``--max-drop`` therefore keeps only
+the top-ranked layer in float; with it, the float set grows as in ``auto``).
 """
 
 from __future__ import annotations
@@ -37,11 +41,28 @@ MIXED = "int8-mixed"
 STEPS = (*AUTO_LADDER, "dynamic", "float32")
 
 
+def mixed_sizes(ranked: int) -> list[int]:
+    """Float-set sizes to try: 1, 2, 4, ... while fewer than the ``ranked`` layers."""
+    sizes, size = [], 1
+    while size < ranked or (size == 1 and ranked == 1):
+        sizes.append(size)
+        size *= 2
+    return sizes
+
+
+def describe_float_set(ranking: list[LayerError], size: int, shown: int = 3) -> str:
+    names = "; ".join(layer.describe() for layer in ranking[:min(size, shown)])
+    more = f"; and {size - shown} more" if size > shown else ""
+    return f"kept in float: the {size} of {len(ranking)} ranked layers int8 hurts most " \
+        f"({names}{more})"
+
+
 @dataclass(frozen=True)
 class Judgement:
     drop: float | None
-    basis: str  # what the drop was measured on, for the reason text
+    basis: str  # what the drop was measured on: "<metric> drop" or "agreement with float"
     within_budget: bool
+    reason: str  # the verdict as a sentence (the task's ``explain``)
 
 
 def judge(
@@ -54,16 +75,17 @@ def judge(
     """How much the quantized model lost on the gate, and whether that is acceptable."""
     gate = task.gate
     before, after = float_metrics.get(gate.metric), quant_metrics.get(gate.metric)
+    labelled = before is not None and after is not None
     if before is not None and after is not None:
         drop: float | None = gate.drop({gate.metric: before}, {gate.metric: after})
         basis = f"{gate.metric} drop"
     else:
-        hook = getattr(task, "drop_without_labels", None)
-        drop = hook(compare) if hook is not None else None
-        basis = f"no labelled eval data: disagreement with float instead of {gate.metric} drop"
-    if max_drop is None:
-        return Judgement(drop, basis, True)
-    return Judgement(drop, basis, drop is not None and drop <= max_drop)
+        drop = task.drop_without_labels(compare)
+        basis = "agreement with float"
+    within = max_drop is None or (drop is not None and drop <= max_drop)
+    reason = task.explain(drop, labelled=labelled, max_drop=max_drop, within=within,
+                          compare=compare)
+    return Judgement(drop, basis, within, reason)
 
 
 def failure_message(
@@ -80,7 +102,7 @@ def failure_message(
     )
     message = (
         f"no conversion of {model!r} keeps the {task.gate.metric} drop within --max-drop "
-        f"{max_drop:g}: tried {steps}; nothing was written"
+        f"{task.gate.budget_text(max_drop)}: tried {steps}; nothing was written"
     )
     if worst is not None:
         message += f". The layer int8 hurts most: {worst.describe()}"

@@ -11,7 +11,9 @@ Both come from TensorFlow's ``tf.lite.experimental.QuantizationDebugger`` (TF 2.
   ``layer_statistics_dump`` writes them as CSV with the op name, the tensor name and the
   output tensor's quantization ``scale``.
 - The ranking is TF's own recipe: RMSE divided by the scale, i.e. the error in units of
-  one quantization step. A layer well above ~0.7 steps is hurt by int8 beyond rounding.
+  one quantization step. A layer well above ~0.7 steps is hurt by int8 beyond rounding;
+  the ladder keeps the top of this ranking in float, in growing sets
+  (``converter.ladder.mixed_sizes``).
 - ``QuantizationDebugOptions(denylisted_nodes=[tensor names])`` keeps the ops producing
   those tensors in float. Setting ``debugger.options`` re-quantizes the SAME calibrated
   model (no second calibration); ``get_nondebug_quantized_model()`` returns the
@@ -44,9 +46,6 @@ from edge.errors import ConversionError
 
 # Enough samples to rank layers; the full calibration set still sets the ranges.
 DEBUG_SAMPLES = 64
-# TF's tutorial threshold: error above 0.7 quantization steps marks a suspect layer.
-SUSPECT_STEPS = 0.7
-MAX_DENYLISTED = 5
 
 
 @dataclass(frozen=True)
@@ -107,11 +106,6 @@ class LayerDebugger:
         if failure is not None:
             raise explain(failure, "int8 layer debugging", log.tail()) from failure
         self.ranking = _ranking(dump.getvalue())
-
-    def suspects(self) -> list[LayerError]:
-        """Layers above ``SUSPECT_STEPS`` (at least the worst one), at most a few."""
-        above = [layer for layer in self.ranking if layer.rmse_over_scale > SUSPECT_STEPS]
-        return (above or self.ranking[:1])[:MAX_DENYLISTED]
 
     def selective_int8(self, layers: list[LayerError]) -> SelectiveInt8:
         """int8 with the ops producing ``layers``' tensors kept in float."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,56 @@ def float_ops(content: bytes) -> list[str]:
         if op["op_name"] not in BOUNDARY_OPS and any(t == np.float32 for t in types):
             names.append(str(op["op_name"]))
     return names
+
+
+# Types of an op that computes in integers: int8 data, int32 biases/shapes, bool masks.
+_INTEGER_TYPES = (np.int8, np.uint8, np.int32, np.int64, np.bool_)
+_WEIGHT_TYPES = {0: "float32", 1: "float16", 3: "uint8", 7: "int16", 9: "int8", 10: "float64",
+                 17: "int4"}  # schema TensorType codes of stored weights (not int32 biases)
+
+
+@dataclass(frozen=True)
+class Int8Share:
+    """How much of a converted model is int8: ops, and stored weight values."""
+
+    ops: float  # share of the ops (boundary QUANTIZE/DEQUANTIZE left out) computing in int8
+    params: float  # share of the constant weight values stored as int8/uint8
+
+    def describe(self) -> str:
+        return f"int8: {100 * self.ops:.0f} % of ops, {100 * self.params:.0f} % of parameters"
+
+
+def int8_share(content: bytes) -> Int8Share:
+    """Measured on the bytes: an op is int8 when every operand and result is an integer
+    type (int8 data; int32 biases); a weight is a constant tensor of a float, 8- or
+    16-bit type (int32 constants are biases and shapes, left out)."""
+    from ai_edge_litert.interpreter import OpResolverType
+    from ai_edge_litert.schema_py_generated import Model
+
+    interpreter = _interpreter(
+        content,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    ops = [op for op in interpreter._get_ops_details() if op["op_name"] not in BOUNDARY_OPS]
+    integer = [op for op in ops if all(
+        np.dtype(t).type in _INTEGER_TYPES
+        for t in [*op["operand_types"], *op["result_types"]])]
+    model = Model.GetRootAs(content, 0)
+    counted = {"int8": 0, "other": 0}
+    for g in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(g)
+        for t in range(graph.TensorsLength()):
+            tensor = graph.Tensors(t)
+            buffer = model.Buffers(tensor.Buffer())
+            stored = buffer.DataLength() > 0 or buffer.Size() > 0
+            if not stored or tensor.IsVariable() or tensor.Type() not in _WEIGHT_TYPES:
+                continue
+            size = int(np.prod(tensor.ShapeAsNumpy())) if tensor.ShapeLength() else 1
+            kind = _WEIGHT_TYPES[tensor.Type()]
+            counted["int8" if kind in ("int8", "uint8", "int4") else "other"] += size
+    weights = counted["int8"] + counted["other"]
+    return Int8Share(ops=len(integer) / len(ops) if ops else 0.0,
+                     params=counted["int8"] / weights if weights else 0.0)
 
 
 def median_latency_ms(

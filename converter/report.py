@@ -14,8 +14,10 @@ chosen model's ``drop``), ``comparison`` (the task's scalar cross metrics),
 ``rewrites`` (what ``converter.rewrite`` changed), ``plot`` (the PNG written next to the
 report), ``warnings`` (e.g. int16x8 is slow) and ``latency_ms.summary``: one plain
 sentence "<mode> is N.Nx faster/SLOWER than float32 on this machine (...); ARM differs".
-Each ladder step has ``mode``, ``size_bytes``, ``metrics``, ``drop``, ``accepted`` and
-``reason``. Fields added after the first release have defaults, so older report files
+Each ladder step has ``mode``, ``size_bytes``, ``metrics``, ``drop``, ``accepted``,
+``reason`` and ``int8_share`` (``ops``/``params``: the measured share of ops computing in
+int8 and of weight values stored as int8); int8-mixed may appear several times, once
+per float set tried. Fields added after the first release have defaults, so older report files
 still load into ``Report(**json)``.
 
 ``size_bytes.float`` is the float32 ``.tflite`` of the same model (converted for the
@@ -47,6 +49,7 @@ class LadderStep:
     accepted: bool
     reason: str
     drop: float | None = None
+    int8_share: dict[str, float] | None = None  # {"ops": 0..1, "params": 0..1}, measured
 
 
 @dataclass(frozen=True)
@@ -98,9 +101,15 @@ class Report:
                 f"{100 * self.size_bytes['quantized'] / max(1, self.size_bytes['float']):.1f} %",
             ),
         ]
-        for metric in self.metrics.get("float", {}):
-            before = self.metrics["float"].get(metric)
-            after = self.metrics.get("quantized", {}).get(metric)
+        quantized = self.metrics.get("quantized", {})
+        for metric in dict.fromkeys([*self.metrics.get("float", {}), *quantized]):
+            before = self.metrics.get("float", {}).get(metric)
+            after = quantized.get(metric)
+            if before is None and after is None:
+                continue  # not measurable here (e.g. accuracy without labelled eval data)
+            if before is None and metric.endswith("_db"):
+                rows.append((metric, "reference", _value(metric, after), "vs float"))
+                continue
             rows.append((metric, _value(metric, before), _value(metric, after),
                          _change(metric, before, after)))
         rows.append(
@@ -122,18 +131,18 @@ class Report:
             lines.append(f"  SPEED: {self.latency_ms['summary']}")
         lines += [f"  WARNING: {warning}" for warning in self.warnings]
         if self.agreement is not None:
+            # What "agreement" means is the task's: top-1, a binary decision, boxes kept.
             lines.append(
-                f"  top-1 agreement    {100 * self.agreement:.2f} % on "
+                f"  {self.comparison.get('agreement_is', 'top-1 agreement')}: "
+                f"{100 * self.agreement:.2f} % on "
                 f"{self.samples.get(self.agreement_data, 0)} {self.agreement_data} samples"
             )
-        if self.gate:
+        if self.gate.get("reason"):
+            lines.append(f"  gate: {self.gate['reason']}")
+        elif self.gate:  # a report written before gate reasons existed
             drop = self.gate.get("drop")
-            budget = self.gate.get("max_drop")
-            lines.append(
-                f"  gate               {self.gate.get('metric')} drop "
-                f"{'-' if drop is None else f'{drop:.4f}'}"
-                + ("" if budget is None else f", budget {budget:g}")
-            )
+            lines.append(f"  gate               {self.gate.get('metric')} drop "
+                         f"{'-' if drop is None else f'{drop:.4f}'}")
         lines += [
             f"  ops left in float  {_ops(self.float_ops)}",
             f"  calibration        {self.samples['calibration']} samples"
@@ -148,6 +157,10 @@ class Report:
 
 def _step(step: LadderStep) -> str:
     size = f", {_kb(step.size_bytes)}" if step.size_bytes else ""
+    share = step.int8_share
+    if share is not None:
+        size += (f", int8 {100 * share['ops']:.0f} % of ops / "
+                 f"{100 * share['params']:.0f} % of parameters")
     return f"{step.mode} {'accepted' if step.accepted else 'rejected'}{size}: {step.reason}"
 
 
@@ -166,6 +179,8 @@ _FRACTIONS = {"accuracy", "agreement", "map50", "map", "roc_auc", "recall", "pre
 def _value(metric: str, value: float | None) -> str:
     if value is None:
         return "-"
+    if metric.endswith("_db"):
+        return f"{value:.1f} dB"
     return _pct(value) if metric in _FRACTIONS else f"{value:.4g}"
 
 

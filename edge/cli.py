@@ -77,19 +77,20 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--calibration", required=True,
                          help="folder of images, .npy array, or .npz with array x")
     convert.add_argument("--out", help="output .tflite (default: <model>.<mode>.tflite)")
-    convert.add_argument("--task", choices=["classify", "detect", "generate", "anomaly"],
+    convert.add_argument("--task", choices=["classify", "detect", "generate", "anomaly", "raw"],
                          default="classify",
-                         help="model task (default classify; a task must be installed in "
-                         "the converter to work)")
+                         help="model task (default classify; raw: any other model, judged "
+                         "by SQNR and cosine similarity per output, no device decoder)")
     convert.add_argument("--labels", help="labels file, one per line, in class order")
     convert.add_argument("--mode", default="auto",
                          choices=["auto", "int8", "int8-mixed", "int16x8", "float16",
                                   "dynamic", "float32"],
                          help="precision (default auto: the fallback ladder from full int8)")
     convert.add_argument("--max-drop", type=float, metavar="X",
-                         help="largest acceptable loss on the task's gate metric, e.g. 0.01 "
-                         "= one accuracy point (default: the task's budget with --mode auto, "
-                         "no gate with an explicit --mode)")
+                         help="largest acceptable loss on the task's gate metric, as a "
+                         "fraction for 0..1 metrics (0.01 = one accuracy point; above 1 is "
+                         "refused) and in dB for generate (default: the task's budget with "
+                         "--mode auto, no gate with an explicit --mode)")
     convert.add_argument("--io-dtype", choices=["int8", "uint8"], default="int8",
                          help="input/output type of a full-int8 model (default int8)")
     convert.add_argument("--eval", help="held-out data: .npz with x and y, or a folder with "
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--colour", choices=["gray", "rgb", "bgr"],
                          help="colour order the model takes (default gray for 1 channel, "
                          "else rgb)")
+    _add_input_range_flags(convert)
     convert.add_argument("--custom-objects", metavar="MODULE",
                          help="module to import first; it registers the model's custom layers")
     convert.add_argument("--trust-model", action="store_true",
@@ -271,6 +273,19 @@ def _health_text(stats: RunStats) -> str:
     if stats.sink_drops:
         parts.append(f"sink drops {stats.sink_drops}")
     return "".join(f" | {part}" for part in parts)
+
+
+def _add_input_range_flags(convert: argparse.ArgumentParser) -> None:
+    """The values the model takes per pixel (image-folder calibration/eval and manifest)."""
+    convert.add_argument("--input-range", choices=["0..255", "0..1", "-1..1"],
+                         help="values the model takes for image pixels (default 0..255: "
+                         "raw pixels, normalisation inside the model); written into the "
+                         "manifest so the device feeds the same. Write --input-range=-1..1 "
+                         "with '=' (a value starting with '-' reads as a flag otherwise)")
+    convert.add_argument("--input-scale", type=float, metavar="S",
+                         help="model value = pixel * S + offset (instead of --input-range)")
+    convert.add_argument("--input-offset", type=float, metavar="O",
+                         help="model value = pixel * scale + O (instead of --input-range)")
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:

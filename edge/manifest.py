@@ -22,7 +22,7 @@ from edge.types import TensorSpec
 SCHEMA = "edge.manifest/1"
 METADATA_NAME = "edge.manifest"
 
-Task = Literal["classify", "detect", "anomaly", "generate"]
+Task = Literal["classify", "detect", "anomaly", "generate", "raw"]  # raw: no decoder
 Colour = Literal["gray", "rgb", "bgr"]
 ResizeMode = Literal["stretch", "crop", "letterbox"]
 

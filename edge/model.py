@@ -157,6 +157,7 @@ def _check_labels(manifest: Manifest, backend: Backend, path: Path) -> None:
     if manifest.task != "classify" or not manifest.labels or len(backend.outputs) != 1:
         return
     classes = backend.outputs[0].shape[-1]
+    classes = 2 if classes == 1 else classes  # one sigmoid value: a binary classifier
     if classes != len(manifest.labels):
         raise ConfigError(
             f"{path} has {classes} classes but {len(manifest.labels)} labels were given",

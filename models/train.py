@@ -45,26 +45,21 @@ import numpy as np
 
 from converter.calibration import Calibration
 from converter.convert import ConvertRequest, convert
-from converter.evaluate import EvalSet
 from converter.quiet import import_tensorflow
 from converter.report import Report
+from converter.tasks.base import TaskEval
 from models.augment import Augmentation
 from models.data import DEFAULT_SEED, Split, split_digits, write_holdout
 from models.fit import train_epochs
+from models.recipe import CALIBRATION_SAMPLES, ZOO, digit_inputs, log, relative
 
-ZOO = Path(__file__).resolve().parent / "zoo"
 CNN_STEM = "digits-cnn"
-CALIBRATION_SAMPLES = 200
 EPOCHS = 30
 
 # The bar every shipped int8 classifier meets (tests/models re-measures it).
 MAX_ACCURACY_DROP = 0.01
 MIN_AGREEMENT = 0.98
 MAX_SIZE_RATIO = 0.30
-
-
-def _log(message: str) -> None:
-    print(message, flush=True)
 
 
 def train_cnn(split: Split, out: Path, *, seed: int, epochs: int = EPOCHS) -> Report:
@@ -75,23 +70,24 @@ def train_cnn(split: Split, out: Path, *, seed: int, epochs: int = EPOCHS) -> Re
     # Ship the weights without the optimizer's state: a third of the file size.
     model = build_cnn()
     model.set_weights(trained.get_weights())
-    keras_path = _relative(out / f"{CNN_STEM}.keras")
+    keras_path = relative(out / f"{CNN_STEM}.keras")
     model.save(keras_path)
     x_train, _ = split.part("train")
     x_hold, y_hold = split.part("holdout")
     # Evenly spaced picks: the split is grouped by label, so this takes 20 of each digit.
     pick = np.linspace(0, len(x_train) - 1, CALIBRATION_SAMPLES).round().astype(np.int64)
     calibration = Calibration(
-        _inputs(Augmentation()(x_train[pick], np.random.default_rng(seed + 1))),
+        digit_inputs(Augmentation()(x_train[pick], np.random.default_rng(seed + 1))),
         source=f"{CALIBRATION_SAMPLES} augmented training digits (seed {seed})",
     )
-    _log(f"cnn: converting {keras_path.name} to int8 (calibration: {calibration.source})")
+    log(f"cnn: converting {keras_path.name} to int8 (calibration: {calibration.source})")
     report = convert(
         ConvertRequest(
             model=keras_path,
             calibration=calibration,
             out=keras_path.with_name(f"{CNN_STEM}.int8.tflite"),
-            eval=EvalSet(_inputs(x_hold), y_hold, source="held-out digits"),
+            mode="int8",
+            eval=TaskEval(digit_inputs(x_hold), y_hold, source="held-out digits"),
             report=keras_path.with_name(f"{CNN_STEM}.report.json"),
             resize="crop",
             progress=sys.stderr.isatty(),
@@ -145,20 +141,6 @@ def check_bar(report: Report) -> list[str]:
             f"int8 size is {100 * ratio:.1f} % of float32 (> {100 * MAX_SIZE_RATIO:.0f} %)"
         )
     return failures
-
-
-def _relative(path: Path) -> Path:
-    """``path`` relative to the working directory when inside it: the shipped report
-    then names ``models/zoo/...``, not the build machine's home folder."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve())
-    except ValueError:
-        return path
-
-
-def _inputs(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """uint8 (N, 28, 28) digits -> what the model takes: float32 (N, 28, 28, 1) raw pixels."""
-    return x[..., np.newaxis].astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -239,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     split = split_digits(args.seed)
     holdout = write_holdout(split, args.out)
-    _log(
+    log(
         f"data: {len(split.train)} train / {len(split.validation)} validation / "
         f"{len(split.holdout)} held-out digits; wrote {holdout}"
     )
@@ -251,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             for failure in recipe.check(report):
                 print(f"models.train: {name}: {failure}", file=sys.stderr)
                 failed = True
-        _log(f"{name}: done in {time.monotonic() - started:.0f} s")
+        log(f"{name}: done in {time.monotonic() - started:.0f} s")
     return 1 if failed else 0
 
 

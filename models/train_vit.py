@@ -39,13 +39,13 @@ import numpy as np
 
 from converter.calibration import Calibration
 from converter.convert import ConvertRequest, convert
-from converter.evaluate import EvalSet
 from converter.quiet import import_tensorflow
 from converter.report import Report
+from converter.tasks.base import TaskEval
 from models.augment import Augmentation
 from models.data import DEFAULT_SEED, HOLDOUT_FILE, Split, split_digits, write_holdout
 from models.fit import train_epochs
-from models.train import CALIBRATION_SAMPLES, ZOO, _inputs, _log, _relative
+from models.recipe import CALIBRATION_SAMPLES, ZOO, digit_inputs, log, relative
 
 VIT_STEM = "digits-vit"
 EPOCHS = 30
@@ -66,7 +66,7 @@ def train_vit(split: Split, out: Path, *, seed: int, epochs: int = EPOCHS) -> Re
     trained = fit_vit(split, seed=seed, epochs=epochs)
     model = build_vit()  # fresh, without the optimizer's state
     model.set_weights(trained.get_weights())
-    keras_path = _relative(out / f"{VIT_STEM}.keras")
+    keras_path = relative(out / f"{VIT_STEM}.keras")
     model.save(keras_path)
     return convert_vit(keras_path, split, seed=seed, epochs=epochs)
 
@@ -77,17 +77,17 @@ def convert_vit(keras_path: Path, split: Split, *, seed: int, epochs: int) -> Re
     x_hold, y_hold = split.part("holdout")
     pick = np.linspace(0, len(x_train) - 1, CALIBRATION_SAMPLES).round().astype(np.int64)
     calibration = Calibration(
-        _inputs(Augmentation()(x_train[pick], np.random.default_rng(seed + 1))),
+        digit_inputs(Augmentation()(x_train[pick], np.random.default_rng(seed + 1))),
         source=f"{CALIBRATION_SAMPLES} augmented training digits (seed {seed})",
     )
-    _log(f"vit: converting {keras_path.name}, mode {MODE} (calibration: {calibration.source})")
+    log(f"vit: converting {keras_path.name}, mode {MODE} (calibration: {calibration.source})")
     report = convert(
         ConvertRequest(
             model=keras_path,
             calibration=calibration,
             mode=MODE,  # out=None: the file is named by the ladder step taken
             max_drop=MAX_ACCURACY_DROP,
-            eval=EvalSet(_inputs(x_hold), y_hold, source="held-out digits"),
+            eval=TaskEval(digit_inputs(x_hold), y_hold, source="held-out digits"),
             report=keras_path.with_name(f"{VIT_STEM}.report.json"),
             custom_objects="models.vit",
             resize="crop",
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.out / HOLDOUT_FILE).exists():  # the device's camera draws these digits
         write_holdout(split, args.out)
     if args.convert_only:
-        keras_path = _relative(args.out / f"{VIT_STEM}.keras")
+        keras_path = relative(args.out / f"{VIT_STEM}.keras")
         report = convert_vit(keras_path, split, seed=args.seed, epochs=args.epochs)
     else:
         report = train_vit(split, args.out, seed=args.seed, epochs=args.epochs)

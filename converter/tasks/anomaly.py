@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from converter.data import fit_shape, load_arrays, require_exists
-from converter.tasks.base import FloatArray, Gate, Outputs, TaskEval
+from converter.tasks.base import FloatArray, Gate, Outputs, TaskDefaults, TaskEval
 from edge.errors import ConversionError, DataError
 from edge.manifest import DecoderSpec, InputSpec
 
@@ -92,7 +92,8 @@ def single_score(outputs: Outputs) -> FloatArray:
     return np.asarray(scores, np.float32).reshape(len(scores), -1)[:, 0]
 
 
-class AnomalyTask:
+class AnomalyTask(TaskDefaults):
+    without_labels = "the share of samples whose anomaly verdict changed"
     name = "anomaly"
     gate = Gate("roc_auc", higher_is_better=True)
     default_max_drop = MAX_DROP
@@ -172,17 +173,17 @@ class AnomalyTask:
              labels: Sequence[str], path: Path) -> None:
         """Score histograms, normal vs anomalous, float (left) and quantized (right)."""
         del labels
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A bare Figure renders to a file without pyplot: no global backend is chosen,
+        # so a caller of the library (a notebook, a GUI) keeps its own.
+        from matplotlib.figure import Figure
 
         y = np.zeros(len(data), np.int64) if data.y is None else np.asarray(data.y)
         f, q = single_score(float_outputs), single_score(quant_outputs)
         threshold = normal_threshold(f, y) if (y == 0).any() else None
         top = float(max(f.max(), q.max()))
         bins = np.linspace(0.0, top * 1.02 if top > 0 else 1.0, 60)
-        figure, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+        figure = Figure(figsize=(10, 3.6))
+        axes = figure.subplots(1, 2, sharey=True)
         for axis, scores, name in ((axes[0], f, "float (Keras)"), (axes[1], q, "quantized")):
             title = name
             axis.hist(scores[y == 0], bins=bins, alpha=0.6, label="normal")
@@ -198,7 +199,6 @@ class AnomalyTask:
         axes[1].legend()
         figure.tight_layout()
         figure.savefig(path, dpi=90)
-        plt.close(figure)
 
 
 ANOMALY = AnomalyTask()

@@ -14,8 +14,8 @@ A task decides:
 - the decoder the device will use (``decoder``), written into the manifest;
 - a picture for the report (``plot``), written next to the model as PNG.
 
-Optional hooks ``convert`` looks up with ``getattr`` (a task defines them when the
-defaults do not fit):
+Optional hooks, with their defaults in ``TaskDefaults`` (every task subclasses it and
+overrides what does not fit):
 - ``default_labels(output_shapes) -> list[str]``: labels when none are given (classify:
   "0".."N-1"); without it the manifest's label list is empty unless ``--labels``.
 - ``input_spec(input_shape, default) -> InputSpec``: the manifest's input description.
@@ -23,7 +23,9 @@ defaults do not fit):
   image ``(H, W, 1|3)`` (e.g. a generator's latent vector ``(latent_dim,)``); such a task
   must return a spec, and its calibration/eval data come from ``.npy``/``.npz`` only.
 - ``drop_without_labels(compare) -> float | None``: the gate drop when ``metrics`` could
-  not compute the gate metric (no labelled eval data), from the cross metrics.
+  not compute the gate metric (no labelled eval data), from the cross metrics;
+  ``without_labels`` says in words what that drop measures.
+- ``explain(...) -> str``: the gate's verdict as one sentence for the report and ladder.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -59,10 +61,23 @@ class TaskEval:
         return len(self.x)
 
 
+GateUnit = Literal["fraction", "dB"]
+
+
 @dataclass(frozen=True)
 class Gate:
     metric: str  # a key of ``metrics()``, e.g. "accuracy", "map50", "psnr_db", "roc_auc"
     higher_is_better: bool = True
+    # "fraction": the metric lies in 0..1, so a budget above 1 can only be a typo for
+    # points (2 meaning 0.02) and is refused; "dB": the budget is in decibels.
+    unit: GateUnit = "fraction"
+
+    def budget_text(self, max_drop: float) -> str:
+        """``max_drop`` in words: "0.02 (2 points of accuracy)" or "3 dB"."""
+        if self.unit == "dB":
+            return f"{max_drop:g} dB"
+        points = 100 * max_drop
+        return f"{max_drop:g} ({points:g} point{'' if points == 1 else 's'} of {self.metric})"
 
     def drop(self, float_metrics: Mapping[str, float], quant_metrics: Mapping[str, float]) -> float:
         """Loss of the quantized model on the gate metric (positive = worse)."""
@@ -95,3 +110,56 @@ class Task(Protocol):
 
     def plot(self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval,
              labels: Sequence[str], path: Path) -> None: ...
+
+    def default_labels(self, output_shapes: Mapping[str, tuple[int, ...]]
+                       ) -> list[str] | None: ...
+
+    def input_spec(self, input_shape: tuple[int, ...],
+                   default: InputSpec | None) -> InputSpec | None: ...
+
+    def drop_without_labels(self, compare: Mapping[str, Any]) -> float | None: ...
+
+    def explain(self, drop: float | None, *, labelled: bool, max_drop: float | None,
+                within: bool, compare: Mapping[str, Any]) -> str: ...
+
+
+class TaskDefaults:
+    """Defaults of the optional task hooks (see the module docstring)."""
+
+    gate: Gate
+    without_labels = "the share of samples int8 changed against float"
+
+    def default_labels(self, output_shapes: Mapping[str, tuple[int, ...]]) -> list[str] | None:
+        del output_shapes
+        return None
+
+    def input_spec(self, input_shape: tuple[int, ...],
+                   default: InputSpec | None) -> InputSpec | None:
+        del input_shape
+        return default
+
+    def drop_without_labels(self, compare: Mapping[str, Any]) -> float | None:
+        del compare
+        return None
+
+    def explain(self, drop: float | None, *, labelled: bool, max_drop: float | None,
+                within: bool, compare: Mapping[str, Any]) -> str:
+        """E.g. "accuracy fell by 2.00 points, over the budget of 0.01 (1 point of accuracy)"."""
+        del compare
+        metric = self.gate.metric
+        if drop is None:
+            subject = f"{metric} could not be measured"
+        elif labelled:
+            amount = f"{abs(drop):.2f} dB" if self.gate.unit == "dB" \
+                else f"{100 * abs(drop):.2f} points"
+            subject = f"{metric} {'fell' if drop >= 0 else 'rose'} by {amount}"
+        else:
+            subject = (f"with no labelled eval data it is judged against float: "
+                       f"{self.without_labels} is {100 * drop:.2f} %")
+        return f"{subject}, {verdict(self.gate, max_drop, within)}"
+
+
+def verdict(gate: Gate, max_drop: float | None, within: bool) -> str:
+    if max_drop is None:
+        return "not gated (an explicit --mode without --max-drop)"
+    return f"{'within' if within else 'over'} the budget of {gate.budget_text(max_drop)}"

@@ -15,6 +15,13 @@ the float model were always right.
 
 Plot: the float and the quantized confusion matrices side by side (without labels:
 quantized top-1 against float top-1).
+
+Binary classifiers: one output ``(N, 1)`` (a Keras ``Dense(1, activation="sigmoid")``
+head, e.g. a DCGAN discriminator) is a two-class model: labels "0"/"1" unless given,
+class 1 when the probability (the sigmoid of a logit output) reaches
+``DECISION_THRESHOLD``. Accuracy, agreement ("decision agreement") and the confusion
+matrices are measured at that threshold, which the manifest carries as the classify
+decoder's ``decision_threshold`` so the device decides the same way.
 """
 
 from __future__ import annotations
@@ -27,36 +34,38 @@ import numpy as np
 import numpy.typing as npt
 
 from converter.evaluate import load_eval, looks_like_probabilities
-from converter.tasks.base import Gate, Outputs, TaskEval
+from converter.tasks.base import Gate, Outputs, TaskDefaults, TaskEval
 from edge.errors import ConversionError
 from edge.manifest import DecoderSpec, InputSpec
 
 DEFAULT_THRESHOLD = 0.5
+DECISION_THRESHOLD = 0.5  # binary (one-output) models: class 1 from this probability
 
 
-class ClassifyTask:
+class ClassifyTask(TaskDefaults):
+    without_labels = "the share of samples whose class changed"
     name = "classify"
     gate = Gate("accuracy", higher_is_better=True)
     default_max_drop = 0.01
 
     def check_outputs(self, output_shapes: Mapping[str, tuple[int, ...]], source: str) -> None:
         shapes = list(output_shapes.values())
-        if len(shapes) != 1 or len(shapes[0]) != 1 or shapes[0][0] < 2:
+        if len(shapes) != 1 or len(shapes[0]) != 1:
             described = ", ".join(f"{n} [batch, {', '.join(map(str, s))}]"
                                   for n, s in output_shapes.items())
             raise ConversionError(
                 f"{source!r} does not look like a classifier: its output(s) are {described}; "
-                "expected one output [batch, classes]",
+                "expected one output [batch, classes] (or [batch, 1]: a binary "
+                "classifier)",
                 hint="choose the --task that matches the model (detect, generate, anomaly)",
             )
 
     def default_labels(self, output_shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
         (shape,) = output_shapes.values()
-        return [str(i) for i in range(shape[0])]
+        return [str(i) for i in range(max(2, shape[0]))]
 
     def load_eval(self, path: Path, spec: InputSpec, labels: Sequence[str]) -> TaskEval:
-        data = load_eval(path, spec, labels)
-        return TaskEval(data.x, data.y, data.source)
+        return load_eval(path, spec, labels)
 
     def metrics(self, outputs: Outputs, data: TaskEval) -> dict[str, float]:
         if data.y is None:
@@ -68,10 +77,15 @@ class ClassifyTask:
                 data: TaskEval) -> dict[str, Any]:
         (float_out,) = float_outputs.values()
         (quant_out,) = quant_outputs.values()
-        float_top, quant_top = float_out.argmax(axis=1), quant_out.argmax(axis=1)
+        binary = _is_binary(float_out)
+        float_top, quant_top = _top1(float_outputs), _top1(quant_outputs)
+        if binary:  # compare probabilities, not logits
+            float_out, quant_out = _probability(float_out), _probability(quant_out)
         diff = np.abs(float_out.astype(np.float64) - quant_out)
-        classes = float_out.shape[1]
+        classes = _classes(float_out)
         result: dict[str, Any] = {
+            "agreement_is": f"decision agreement at {DECISION_THRESHOLD:g}" if binary
+            else "top-1 agreement",
             "agreement": float((float_top == quant_top).mean()),
             "mean_abs_diff": float(diff.mean()),
             "max_abs_diff": float(diff.max()),
@@ -91,6 +105,11 @@ class ClassifyTask:
                 labels: Sequence[str]) -> DecoderSpec:
         del data, labels
         (float_out,) = float_outputs.values()
+        if _is_binary(float_out):
+            activation = "none" if _in_unit_range(float_out) else "sigmoid"
+            return DecoderSpec(name="classify", params={
+                "top_k": 1, "threshold": DEFAULT_THRESHOLD, "activation": activation,
+                "decision_threshold": DECISION_THRESHOLD})
         activation = "none" if looks_like_probabilities(float_out) else "softmax"
         return DecoderSpec(
             name="classify",
@@ -99,15 +118,13 @@ class ClassifyTask:
 
     def plot(self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval,
              labels: Sequence[str], path: Path) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A bare Figure renders to a file without pyplot: no global backend is chosen,
+        # so a caller of the library (a notebook, a GUI) keeps its own.
+        from matplotlib.figure import Figure
 
         (float_out,) = float_outputs.values()
-        (quant_out,) = quant_outputs.values()
-        classes = float_out.shape[1]
-        float_top, quant_top = float_out.argmax(axis=1), quant_out.argmax(axis=1)
+        classes = _classes(float_out)
+        float_top, quant_top = _top1(float_outputs), _top1(quant_outputs)
         if data.y is not None:
             y = np.asarray(data.y, np.int64)
             panels = [("float32", _confusion(y, float_top, classes)),
@@ -116,8 +133,8 @@ class ClassifyTask:
         else:
             panels = [("quantized vs float top-1", _confusion(float_top, quant_top, classes))]
             ylabel = "float model's class"
-        figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.4),
-                                    squeeze=False)
+        figure = Figure(figsize=(5 * len(panels), 4.4))
+        axes = figure.subplots(1, len(panels), squeeze=False)
         names = [str(label) for label in labels] or [str(i) for i in range(classes)]
         for axis, (title, matrix) in zip(axes[0], panels, strict=True):
             grid = np.asarray(matrix)
@@ -136,12 +153,33 @@ class ClassifyTask:
                                   color="white" if count > grid.max() / 2 else "black")
         figure.tight_layout()
         figure.savefig(path, dpi=80)
-        plt.close(figure)
 
 
 def _top1(outputs: Outputs) -> npt.NDArray[np.int64]:
+    """The class each sample is given: argmax, or the decision of a binary model."""
     (out,) = outputs.values()
+    if _is_binary(out):
+        return np.asarray(_probability(out)[:, 0] >= DECISION_THRESHOLD, np.int64)
     return np.asarray(out.argmax(axis=1), np.int64)
+
+
+def _is_binary(out: npt.NDArray[np.float32]) -> bool:
+    return out.ndim == 2 and out.shape[1] == 1
+
+
+def _classes(out: npt.NDArray[np.float32]) -> int:
+    return 2 if _is_binary(out) else int(out.shape[1])
+
+
+def _in_unit_range(out: npt.NDArray[np.float32]) -> bool:
+    return bool(out.min() >= -1e-4 and out.max() <= 1 + 1e-4)
+
+
+def _probability(out: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """A binary head's probability of class 1: its output, or the sigmoid of a logit."""
+    if _in_unit_range(out):
+        return out
+    return np.asarray(1.0 / (1.0 + np.exp(-out.astype(np.float64))), np.float32)
 
 
 def _confusion(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64],

@@ -9,9 +9,15 @@ Evaluation data (``--eval``): an ``.npz`` with
 - ``image_index``: ``(M,)`` integers, the image each box belongs to (images may have
   none).
 
-Decoding uses THE device's decoder (``edge.processing.detector.decode_centernet``) on
-each image's outputs, with the identity placement (eval images are model inputs), so
-the numbers here are what the device would produce. For mAP the score threshold is
+Heads (``head_of``): the project's centernet-style head (a class heatmap ``(G, G, C)``
+and boxes ``(G, G, 4)``), or one YOLO head of rank 2 per image: ``[4 + C, N]`` (the
+Ultralytics YOLOv8/YOLO11 layout, channels first) is ``yolov8``, ``[N, 5 + C]`` (the
+YOLOv5 layout) is ``yolov5``. Decoding uses THE device's decoder for that head
+(``edge.processing.decoders.DECODERS``) on each image's outputs, with the identity
+placement of the model input (eval images are model inputs), so the numbers here are
+what the device would produce. For YOLO heads the box unit (pixels of the input or
+normalised) is decided once on the float outputs and written into the manifest, so
+float, int8 and the device decode alike. For mAP the score threshold is
 lowered to ``EVAL_SCORE_THRESHOLD`` (AP integrates over all thresholds); everything
 else is the manifest's parameters.
 
@@ -21,7 +27,12 @@ matching by descending score, each ground-truth box matched at most once, a seco
 match is a false positive); plus ``precision``/``recall`` at the device's threshold.
 ``compare`` adds the quantized/float ``map50_ratio``, the ``agreement`` (fraction of the
 float model's device-threshold detections that the quantized model reproduces: same
-class, IoU >= 0.5) and per-head output differences.
+class, IoU >= 0.5) and per-head output differences. Without labelled eval data
+(``y`` None: the calibration inputs) there is no mAP; the gate judges the detections
+int8 loses instead, ``1 - agreement`` (``drop_without_labels``).
+
+Labels: without ``--labels``, numbered labels "0".."C-1" from the heatmap's classes
+(``default_labels``), so the manifest's ``num_classes`` always fits the model.
 
 The manifest's ``score_threshold`` is ``DEVICE_SCORE_THRESHOLD`` (0.4: on the shipped
 detector's held-out scenes it gave the best F1 of 0.2..0.6 in steps of 0.05), the same
@@ -39,11 +50,13 @@ import numpy as np
 import numpy.typing as npt
 
 from converter.data import load_arrays, require_exists
-from converter.tasks.base import FloatArray, Gate, Outputs, TaskEval
+from converter.tasks.base import FloatArray, Gate, Outputs, TaskDefaults, TaskEval
 from edge.errors import ConversionError, DataError
 from edge.manifest import DecoderSpec, InputSpec
-from edge.processing.detector import DEFAULT_PARAMS, decode_centernet
+from edge.processing.decoders import DECODERS
+from edge.processing.detector import DEFAULT_PARAMS
 from edge.processing.nms import iou
+from edge.processing.params import YoloParams
 from edge.processing.preprocess import Placement
 
 DECODER = "centernet"
@@ -117,20 +130,41 @@ def precision_recall(predictions: Predictions, truth: Truth,
     return tp / max(tp + fp, 1), tp / max(total, 1)
 
 
-def decode_all(outputs: Outputs, params: Mapping[str, Any]) -> Predictions:
+YOLO_HEADS = ("yolov8", "yolov5")
+
+
+def head_of(output_shapes: Mapping[str, tuple[int, ...]]) -> str:
+    """``centernet``, ``yolov8`` or ``yolov5`` from the output shapes (batch excluded)."""
+    shapes = list(output_shapes.values())
+    if len(shapes) == 1 and len(shapes[0]) == 2:
+        channels, candidates = shapes[0]
+        return "yolov8" if channels < candidates else "yolov5"
+    return DECODER
+
+
+def decode_all(outputs: Outputs, params: Mapping[str, Any],
+               head: str = DECODER) -> Predictions:
     """Per image: the device decoder's (boxes, scores, classes) in model-input coordinates."""
-    count = len(next(iter(outputs.values())))
+    first = next(iter(outputs.values()))
+    count = len(first)
+    decode = DECODERS[head]
+    placement = Placement()
+    if head in YOLO_HEADS:  # boxes in input pixels need the input size
+        placement = Placement(width=int(params["input_width"]),
+                              height=int(params["input_height"]))
+        params = {k: v for k, v in params.items() if k not in ("input_width", "input_height")}
     result: Predictions = []
     for i in range(count):
-        detections, _ = decode_centernet(
-            {name: value[i : i + 1] for name, value in outputs.items()}, Placement(), params
+        detections, _ = decode(
+            {name: value[i : i + 1] for name, value in outputs.items()}, placement, params
         )
         boxes = detections.xyxy if detections.xyxy is not None else np.zeros((0, 4), np.float32)
         result.append((boxes, detections.confidence, detections.class_id))
     return result
 
 
-class DetectTask:
+class DetectTask(TaskDefaults):
+    without_labels = "the share of the float model's detections int8 lost"
     name = "detect"
     gate = Gate("map50")
     default_max_drop = 0.03  # mAP@0.5 points: int8 keeps >= 97 % of a ~0.9+ float mAP
@@ -140,8 +174,37 @@ class DetectTask:
                                        "score_threshold": DEVICE_SCORE_THRESHOLD,
                                        **(params or {})}
 
+    def head_params(self, head: str, outputs: Outputs | None = None,
+                    data: TaskEval | None = None) -> dict[str, Any]:
+        """The decoder parameters for ``head``; YOLO: the box unit from float ``outputs``
+        and the input size from ``data``."""
+        if head not in YOLO_HEADS:
+            return dict(self.params)
+        params: dict[str, Any] = {**YoloParams().model_dump(exclude_none=True),
+                                  "layout": "channels-first" if head == "yolov8"
+                                  else "channels-last"}
+        if outputs is not None:
+            (head_out,) = outputs.values()
+            params["coordinates"] = "normalized" if float(np.abs(head_out).max()) <= 2.0 \
+                else "pixels"
+        if data is not None:
+            params["input_height"], params["input_width"] = data.x.shape[1:3]
+        return params
+
+    def _decoded(self, outputs: Outputs, reference: Outputs, data: TaskEval,
+                 **overrides: Any) -> Predictions:
+        head = head_of({k: v.shape[1:] for k, v in outputs.items()})
+        params = {**self.head_params(head, reference, data), **overrides}
+        return decode_all(outputs, params, head)
+
     def check_outputs(self, output_shapes: Mapping[str, tuple[int, ...]], source: str) -> None:
         shapes = {name: tuple(shape) for name, shape in output_shapes.items()}
+        if head_of(shapes) in YOLO_HEADS:
+            channels = min(next(iter(shapes.values())))
+            if channels < 5 + (head_of(shapes) == "yolov5"):
+                raise ConversionError(f"{source}: a YOLO head needs 4 box values and class "
+                                      f"scores per candidate; it has {list(shapes.values())}")
+            return
         box_heads = [s for s in shapes.values() if len(s) == 3 and s[-1] == 4]
         heat_heads = [s for s in shapes.values() if len(s) == 3 and s[-1] != 4]
         if len(shapes) != 2 or len(box_heads) != 1 or len(heat_heads) != 1 \
@@ -151,8 +214,18 @@ class DetectTask:
                 f"(G, G, classes) and boxes (G, G, 4); it has "
                 + ", ".join(f"{n} {list(s)}" for n, s in shapes.items()),
                 hint="the detect task supports the project's centernet-style head "
-                "(models/detector.py)",
+                "(models/detector.py) and YOLO heads: one output [batch, 4 + classes, "
+                "candidates] (YOLOv8/YOLO11) or [batch, candidates, 5 + classes] (YOLOv5)",
             )
+
+    def default_labels(self, output_shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
+        """Numbered labels, one per heatmap channel (the device needs ``num_classes``)."""
+        head = head_of(output_shapes)
+        if head in YOLO_HEADS:
+            (shape,) = output_shapes.values()
+            return [str(i) for i in range(min(shape) - (4 if head == "yolov8" else 5))]
+        heat = [s for s in output_shapes.values() if len(s) == 3 and s[-1] != 4]
+        return [str(i) for i in range(heat[0][-1])] if heat else []
 
     def load_eval(self, path: Path, spec: InputSpec, labels: Sequence[str]) -> TaskEval:
         require_exists(path, "evaluation data")
@@ -182,47 +255,66 @@ class DetectTask:
         return TaskEval(x, truth_lists(boxes, classes, owner, len(x)), str(path))
 
     def metrics(self, outputs: Outputs, data: TaskEval) -> dict[str, float]:
-        predictions = decode_all(outputs, {**self.params,
-                                           "score_threshold": EVAL_SCORE_THRESHOLD})
-        precision, recall = precision_recall(predictions, data.y,
-                                             float(self.params["score_threshold"]))
+        if data.y is None:  # no labelled eval data: judged by agreement with float
+            return {}
+        predictions = self._decoded(outputs, outputs, data,
+                                    score_threshold=EVAL_SCORE_THRESHOLD)
+        head = head_of({k: v.shape[1:] for k, v in outputs.items()})
+        precision, recall = precision_recall(
+            predictions, data.y, float(self.head_params(head)["score_threshold"]))
         return {"map50": mean_average_precision(predictions, data.y)["map"],
                 "precision": precision, "recall": recall}
 
     def compare(self, float_outputs: Outputs, quant_outputs: Outputs,
                 data: TaskEval) -> dict[str, Any]:
-        float_map = self.metrics(float_outputs, data)["map50"]
-        quant_map = self.metrics(quant_outputs, data)["map50"]
-        float_pred = decode_all(float_outputs, self.params)
-        quant_pred = decode_all(quant_outputs, self.params)
+        ratio: dict[str, float] = {}
+        if data.y is not None:
+            float_map = self.metrics(float_outputs, data)["map50"]
+            quant_map = self.metrics(quant_outputs, data)["map50"]
+            ratio["map50_ratio"] = quant_map / float_map if float_map > 0 else 0.0
+        float_pred = self._decoded(float_outputs, float_outputs, data)
+        quant_pred = self._decoded(quant_outputs, float_outputs, data)
         reference: Truth = [(boxes, classes) for boxes, _, classes in float_pred]
         _, agreement = precision_recall(quant_pred, reference, 0.0)
+        if not any(len(boxes) for boxes, _ in reference):
+            # Nothing to reproduce: agreeing means finding nothing either.
+            agreement = float(not any(len(boxes) for boxes, _, _ in quant_pred))
         diffs = {
             f"{name}_max_abs_diff": float(np.abs(float_outputs[name] - quant_outputs[name]).max())
             for name in float_outputs
         }
-        return {"map50_ratio": quant_map / float_map if float_map > 0 else 0.0,
-                "agreement": agreement, **diffs}
+        return {**ratio, "agreement": agreement,
+                "float_detections": sum(len(boxes) for boxes, _ in reference), **diffs}
+
+    def drop_without_labels(self, compare: Mapping[str, Any]) -> float | None:
+        """Without labels: the share of the float model's detections int8 loses."""
+        agreement = compare.get("agreement")
+        return None if agreement is None else 1.0 - float(agreement)
 
     def decoder(self, float_outputs: Outputs, data: TaskEval,
                 labels: Sequence[str]) -> DecoderSpec:
-        del float_outputs, data  # the parameters are fixed; metrics() used the same ones
+        head = head_of({k: v.shape[1:] for k, v in float_outputs.items()})
+        if head in YOLO_HEADS:
+            params = {k: v for k, v in self.head_params(head, float_outputs).items()}
+            return DecoderSpec(name=head, params=params)
         # Tensor names are left out: the device finds the heads by shape.
         params = {k: v for k, v in self.params.items() if k not in ("heatmap", "boxes")}
         return DecoderSpec(name=DECODER, params={**params, "num_classes": len(labels)})
 
     def plot(self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval,
              labels: Sequence[str], path: Path) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A bare Figure renders to a file without pyplot: no global backend is chosen,
+        # so a caller of the library (a notebook, a GUI) keeps its own.
+        from matplotlib.figure import Figure
         from matplotlib.patches import Rectangle
 
         shown = min(8, len(data.x))
-        float_pred = decode_all({k: v[:shown] for k, v in float_outputs.items()}, self.params)
-        quant_pred = decode_all({k: v[:shown] for k, v in quant_outputs.items()}, self.params)
-        fig, axes = plt.subplots(2, 4, figsize=(12, 6.4))
+        float_pred = self._decoded({k: v[:shown] for k, v in float_outputs.items()},
+                                   float_outputs, data)
+        quant_pred = self._decoded({k: v[:shown] for k, v in quant_outputs.items()},
+                                   float_outputs, data)
+        fig = Figure(figsize=(12, 6.4))
+        axes = fig.subplots(2, 4)
         for i, ax in enumerate(axes.flat):
             ax.axis("off")
             if i >= shown:
@@ -241,7 +333,6 @@ class DetectTask:
         fig.suptitle("held-out scenes: float (green) vs quantized (red dashed) detections")
         fig.tight_layout()
         fig.savefig(path, dpi=80)
-        plt.close(fig)
 
 
 def truth_lists(boxes: FloatArray, classes: npt.NDArray[np.int64],

@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from converter.data import load_arrays, require_exists
-from converter.tasks.base import FloatArray, Gate, Outputs, TaskEval
+from converter.tasks.base import FloatArray, Gate, Outputs, TaskDefaults, TaskEval
 from edge.errors import ConversionError, DataError
 from edge.manifest import DecoderSpec, InputSpec
 
@@ -90,9 +90,9 @@ def load_latents(path: Path, dim: int) -> FloatArray:
     return x.astype(np.float32)
 
 
-class GenerateTask:
+class GenerateTask(TaskDefaults):
     name = "generate"
-    gate = Gate("psnr_db", higher_is_better=True)
+    gate = Gate("psnr_db", higher_is_better=True, unit="dB")
     default_max_drop = 0.0  # dB below MIN_PSNR_DB
     minimum = MIN_PSNR_DB
 
@@ -126,6 +126,7 @@ class GenerateTask:
             "psnr_db": psnr_db(f, q),
             "sqnr_db": sqnr_db(f, q),
             "min_sample_psnr_db": float(min(per_sample)),
+            "agreement_is": f"samples with PSNR >= {MIN_PSNR_DB:g} dB against float",
             "agreement": float(np.mean([p >= MIN_PSNR_DB for p in per_sample])),
             "mean_abs_diff": float(diff.mean()),
             "max_abs_diff": float(diff.max()),
@@ -135,6 +136,21 @@ class GenerateTask:
         """Shortfall of the quantized PSNR below the bar, in dB (<= 0 when it is met)."""
         psnr = compared.get("psnr_db")
         return None if psnr is None else float(self.minimum - psnr)
+
+    def explain(self, drop: float | None, *, labelled: bool, max_drop: float | None,
+                within: bool, compare: Mapping[str, Any]) -> str:
+        """E.g. "PSNR against float is 45.2 dB (SQNR 33.7 dB), above the bar of 30 dB"."""
+        del drop, labelled
+        psnr, sqnr = compare.get("psnr_db"), compare.get("sqnr_db")
+        if psnr is None:
+            return "PSNR against float could not be measured"
+        measured = f"PSNR against float is {psnr:.1f} dB" + (
+            "" if sqnr is None else f" (SQNR {sqnr:.1f} dB)")
+        if max_drop is None:
+            return f"{measured}, not gated (an explicit --mode without --max-drop)"
+        bar = self.minimum - max_drop
+        return (f"{measured}, {'reaching' if within else 'below'} the bar of {bar:g} dB "
+                f"({self.minimum:g} dB minus the --max-drop budget of {max_drop:g} dB)")
 
     def input_spec(self, input_shape: tuple[int, ...], default: InputSpec | None) -> InputSpec:
         del default
@@ -155,14 +171,14 @@ class GenerateTask:
              labels: Sequence[str], path: Path) -> None:
         """Up to 8 samples: float on the top row, quantized below, |difference| at the bottom."""
         del data, labels
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A bare Figure renders to a file without pyplot: no global backend is chosen,
+        # so a caller of the library (a notebook, a GUI) keeps its own.
+        from matplotlib.figure import Figure
 
         f, q = single_output(float_outputs), single_output(quant_outputs)
         count = min(8, len(f))
-        figure, axes = plt.subplots(3, count, figsize=(1.3 * count, 4.2), squeeze=False)
+        figure = Figure(figsize=(1.3 * count, 4.2))
+        axes = figure.subplots(3, count, squeeze=False)
         for i in range(count):
             rows = ((f[i], "float", (-1, 1)), (q[i], "int8", (-1, 1)),
                     (np.abs(f[i] - q[i]), "|diff|", (0, 0.25)))
@@ -178,7 +194,6 @@ class GenerateTask:
                         f"(|diff| shown on 0..0.25)")
         figure.tight_layout()
         figure.savefig(path, dpi=90)
-        plt.close(figure)
 
 
 GENERATE = GenerateTask()

@@ -7,10 +7,12 @@ from converter.tasks.base import Task
 from converter.tasks.classify import CLASSIFY
 from converter.tasks.detect import DETECT
 from converter.tasks.generate import GENERATE
+from converter.tasks.raw import RAW
 
 TASKS: dict[str, Task] = {
     "classify": CLASSIFY,
     "detect": DETECT,
     "generate": GENERATE,
     "anomaly": ANOMALY,
+    "raw": RAW,
 }

@@ -16,6 +16,7 @@ has no manifest.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -40,8 +41,12 @@ Decoder = Callable[[Outputs, Placement, Any], Decoded]
 def classify(outputs: Outputs, placement: Placement, params: Params) -> Decoded:
     """Top-k classes above ``threshold``; boxes are None.
 
-    ``activation``: ``softmax`` applies it, ``none`` takes scores as they are, ``auto``
-    (default) applies softmax only when the values are not already probabilities.
+    ``activation``: ``softmax`` applies it, ``sigmoid`` applies it per value, ``none``
+    takes scores as they are, ``auto`` (default) applies softmax only when the values are
+    not already probabilities. A ONE-value output is a binary classifier (a Keras
+    ``Dense(1, activation="sigmoid")`` head): class 1 with the probability as score when
+    it reaches ``decision_threshold``, else class 0 with ``1 - probability`` (``auto``
+    takes a value outside 0..1 for a logit and applies the sigmoid).
     """
     del placement  # a classifier describes the whole input window
     if len(outputs) != 1:
@@ -52,12 +57,28 @@ def classify(outputs: Outputs, placement: Placement, params: Params) -> Decoded:
         )
     p = ClassifyParams.coerce(params)
     scores = next(iter(outputs.values())).reshape(-1).astype(np.float32)
-    if p.activation == "softmax" or (p.activation == "auto" and not _is_probability(scores)):
+    if len(scores) == 1:
+        return _binary(float(scores[0]), p), {}
+    if p.activation == "sigmoid":
+        scores = (1.0 / (1.0 + np.exp(-scores))).astype(np.float32)
+    elif p.activation == "softmax" or (p.activation == "auto" and not _is_probability(scores)):
         shifted = np.exp(scores - scores.max())
         scores = (shifted / shifted.sum()).astype(np.float32)
     order = np.argsort(-scores, kind="stable")[: p.top_k]
     order = order[scores[order] >= p.threshold]
     return Detections(order.astype(np.int64), np.clip(scores[order], 0.0, 1.0)), {}
+
+
+def _binary(value: float, p: ClassifyParams) -> Detections:
+    """One sigmoid output (a binary Keras classifier): class 1 at ``decision_threshold``."""
+    logits = p.activation == "sigmoid" or (p.activation == "auto" and not -0.01 <= value <= 1.01)
+    probability = 1.0 / (1.0 + math.exp(-value)) if logits else min(max(value, 0.0), 1.0)
+    cut = 0.5 if p.decision_threshold is None else p.decision_threshold
+    positive = probability >= cut
+    score = probability if positive else 1.0 - probability
+    if score < p.threshold:
+        return Detections(np.zeros(0, np.int64), np.zeros(0, np.float32))
+    return Detections(np.asarray([int(positive)], np.int64), np.asarray([score], np.float32))
 
 
 def _is_probability(scores: npt.NDArray[np.float32]) -> bool:

@@ -42,9 +42,14 @@ class DecoderParams(BaseModel):
 class ClassifyParams(DecoderParams):
     top_k: int = Field(1, ge=1, le=1000, description="classes reported per frame")
     threshold: float = Field(0.0, ge=0.0, le=1.0, description="minimum score reported")
-    activation: Literal["auto", "softmax", "none"] = Field(
-        "auto", description="softmax applies it, none takes the outputs as scores, auto applies "
-        "softmax only when the outputs are not probabilities already",
+    activation: Literal["auto", "softmax", "sigmoid", "none"] = Field(
+        "auto", description="softmax applies it, sigmoid applies it per value (binary logits), "
+        "none takes the outputs as scores, auto applies softmax (sigmoid for one value) only "
+        "when the outputs are not probabilities already",
+    )
+    decision_threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="one-value (binary) output: class 1 when its "
+        "probability reaches this (unset: 0.5), else class 0 with score 1 - probability",
     )
 
 

@@ -140,3 +140,32 @@ def test_truth_lists_groups_by_image() -> None:
     lists = truth_lists(np.zeros((3, 4), np.float32), np.asarray([1, 2, 3]),
                         np.asarray([1, 1, 0]), 3)
     assert [c.tolist() for _, c in lists] == [[3], [1, 2], []]
+
+
+def test_yolo_heads_are_told_apart_and_counted() -> None:
+    from converter.tasks.detect import head_of
+
+    task = DetectTask()
+    assert head_of({"out": (84, 8400)}) == "yolov8"  # Ultralytics v8/11: [4 + C, N]
+    assert head_of({"out": (25200, 85)}) == "yolov5"  # v5: [N, 5 + C]
+    assert head_of({"heatmap": (24, 24, 10), "boxes": (24, 24, 4)}) == "centernet"
+    assert task.default_labels({"out": (84, 8400)}) == [str(i) for i in range(80)]
+    assert task.default_labels({"out": (25200, 85)}) == [str(i) for i in range(80)]
+    task.check_outputs({"out": (84, 8400)}, "yolo.keras")
+    with pytest.raises(ConversionError, match="4 box values and class scores"):
+        task.check_outputs({"out": (4, 8400)}, "boxes-only.keras")
+
+
+def test_yolov5_rows_decode_with_the_device_decoder() -> None:
+    """One image, two candidates in pixels of a 64x64 input; objectness x class score."""
+    from converter.tasks.detect import decode_all
+
+    rows = np.zeros((1, 2, 5 + 2), np.float32)
+    rows[0, 0] = [16, 16, 8, 8, 0.9, 0.1, 0.9]  # class 1, score 0.81
+    rows[0, 1] = [48, 48, 8, 8, 0.2, 0.9, 0.1]  # score 0.18: under the 0.25 threshold
+    params = {**DetectTask().head_params("yolov5", {"out": rows}), "input_width": 64,
+              "input_height": 64}
+    assert params["coordinates"] == "pixels" and params["layout"] == "channels-last"
+    ((boxes, scores, classes),) = decode_all({"out": rows}, params, "yolov5")
+    assert classes.tolist() == [1] and scores.tolist() == pytest.approx([0.81])
+    np.testing.assert_allclose(boxes, [[0.1875, 0.1875, 0.3125, 0.3125]], atol=1e-6)

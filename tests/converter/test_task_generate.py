@@ -100,3 +100,17 @@ def test_tiny_generator_converts_with_psnr_gate(tmp_path: Path) -> None:
     out = Path(report.out)
     manifest = parse_manifest(read_model_file(out).metadata[METADATA_NAME], origin=str(out))
     assert manifest.task == "generate" and manifest.input.width == 16
+    # The report, table and manifest speak PSNR in dB, with no classification lines.
+    psnr = report.comparison["psnr_db"]
+    assert report.metrics["quantized"]["psnr_db"] == pytest.approx(psnr)
+    assert report.metrics["quantized"]["sqnr_db"] == pytest.approx(report.comparison["sqnr_db"])
+    table = report.table()
+    (row,) = [line.split() for line in table.splitlines() if line.split()[:1] == ["psnr_db"]]
+    assert row == ["psnr_db", "reference", f"{psnr:.1f}", "dB", "vs", "float"]
+    assert f"gate: PSNR against float is {psnr:.1f} dB" in table
+    assert "reaching the bar of 30 dB (30 dB minus the --max-drop budget of 0 dB)" in table
+    assert "top-1" not in table and "accuracy" not in table
+    assert "samples with PSNR >= 30 dB against float" in table
+    assert manifest.accuracy["metric"] == "psnr_db"
+    assert manifest.accuracy["quantized"] == pytest.approx(psnr)
+    assert report.ladder[0].reason.startswith("PSNR against float is")

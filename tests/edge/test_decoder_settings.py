@@ -26,7 +26,8 @@ from tests.conftest import RunEdge, read_jsonl
 
 ANOMALY = zoo_file("digits-anomaly.int8.tflite")
 DETECTOR = zoo_file("digits-detector.int8.tflite")
-CLASSIFY_KEYS = "valid keys of the classify decoder: activation, threshold, top_k"
+CLASSIFY_KEYS = ("valid keys of the classify decoder: activation, decision_threshold, threshold, "
+                 "top_k")
 
 
 def test_every_decoder_declares_its_parameters() -> None:
@@ -89,7 +90,7 @@ def test_key_no_decoder_has_names_each_decoders_keys(run_edge: RunEdge,
         assert done.returncode == 78
         assert "unknown key 'score_treshold' in [decoder] (line 2); did you mean " \
             "'score_threshold'?" in done.stderr
-        assert "classify: activation, threshold, top_k" in done.stderr
+        assert "classify: activation, decision_threshold, threshold, top_k" in done.stderr
         assert "yolov8: coordinates, iou_threshold, layout" in done.stderr
     done = run_edge(["run", "--decoder", "ssd", "--decoder-opt", "label_ofset=1"])
     assert done.returncode == 78

@@ -42,3 +42,28 @@ def test_two_outputs_are_refused() -> None:
 def test_unknown_decoder() -> None:
     with pytest.raises(ConfigError, match="unknown decoder 'yolo9'"):
         get_decoder("yolo9")
+
+
+@pytest.mark.parametrize(
+    ("value", "params", "expected"),
+    [
+        (0.8, {}, (1, 0.8)),  # a sigmoid probability above the decision threshold
+        (0.3, {}, (0, 0.7)),  # below: class 0 with 1 - p
+        (0.3, {"decision_threshold": 0.25}, (1, 0.3)),
+        (2.0, {}, (1, 1 / (1 + np.exp(-2.0)))),  # outside 0..1: a logit
+        (0.2, {"activation": "sigmoid"}, (1, 1 / (1 + np.exp(-0.2)))),
+    ],
+)
+def test_one_value_is_a_binary_classifier(
+    value: float, params: dict[str, object], expected: tuple[int, float]
+) -> None:
+    detections, _ = classify({"out": np.asarray([[value]], np.float32)}, Placement(),
+                             {"top_k": 1, **params})
+    assert detections.class_id.tolist() == [expected[0]]
+    assert detections.confidence[0] == pytest.approx(expected[1], abs=1e-6)
+
+
+def test_binary_score_below_threshold_reports_nothing() -> None:
+    detections, _ = classify({"out": np.asarray([[0.55]], np.float32)}, Placement(),
+                             {"threshold": 0.6})
+    assert len(detections.class_id) == 0

@@ -12,6 +12,7 @@ from models.train_detector import STEM, ZOO, check_bar, train
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # about 10 minutes measured: the default 600 s cannot hold it
 def test_training_reproduces_the_shipped_detector(tmp_path: Path) -> None:
     from converter.quiet import import_tensorflow
 
