@@ -30,19 +30,21 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from edge.capture import LatestFrameReader
 from edge.control import RunControl
-from edge.events import EventWriter
-from edge.inference import Inference
-from edge.processing.motion import MotionGate
 from edge.record import RecordContext, to_record
 from edge.sinks.base import Record, Sink
 from edge.sources.base import Source, SourceHealth
 from edge.types import Detections, Frame, Result
+
+if TYPE_CHECKING:  # built by edge.app only when a run asks for them (cold start)
+    from edge.events import EventWriter
+    from edge.inference import Inference
+    from edge.processing.motion import MotionGate
 
 _WINDOW = 2048
 

@@ -20,8 +20,6 @@ from edge.config import (
 )
 from edge.errors import UsageError
 from edge.sources.base import Source
-from edge.sources.live import Backoff
-from edge.sources.opencv import is_url
 
 __all__ = ["Source", "open_source", "parse_source_spec"]
 
@@ -40,7 +38,7 @@ def parse_source_spec(spec: str) -> dict[str, Any]:
                              hint="use picamera2, picamera2:1 or picamera2:imx708")
         return {"kind": "picamera2", "camera": (int(which) if which.isdigit() else which)
                 if which else 0}
-    if is_url(spec):
+    if _is_url(spec):
         return {"kind": "video", "uri": spec}
     if Path(spec).is_dir():
         return {"kind": "images", "path": spec}
@@ -72,7 +70,7 @@ def open_source(config: SourceConfig, *, input_size: tuple[int, int] | None = No
     if isinstance(config, VideoSource):
         from edge.sources.opencv import VideoFile, stream_source
 
-        if is_url(config.uri):
+        if _is_url(config.uri):
             return stream_source(config.uri, open_timeout=config.open_timeout,
                                  **_live_options(config))
         return VideoFile(config.uri, loop=config.loop, pace=config.pace)
@@ -95,7 +93,15 @@ def open_source(config: SourceConfig, *, input_size: tuple[int, int] | None = No
     raise AssertionError(f"unhandled source config {config!r}")  # the union is exhaustive
 
 
+def _is_url(uri: str) -> bool:
+    from edge.sources.opencv import is_url
+
+    return is_url(uri)
+
+
 def _live_options(config: LiveOptions) -> dict[str, Any]:
+    from edge.sources.live import Backoff
+
     return {
         "stall_timeout": config.stall_timeout,
         "backoff": Backoff(config.reconnect_delay, config.reconnect_delay_max),
