@@ -47,7 +47,8 @@ def run(config: RunConfig, *, stop: threading.Event | None = None,
         spec = model.manifest.input
         source = open_source(config.source, input_size=(spec.width, spec.height),
                              input_resize=spec.resize,
-                             keep_full=config.output.snapshot_dir is not None)
+                             keep_full=config.output.snapshot_dir is not None,
+                             reduced_decode=not needs_full_picture(config))
         stack.callback(source.close)
         stop = stop or threading.Event()
         observers = build_observers(config.output, stop=stop, fps=getattr(source, "fps", None))
@@ -66,6 +67,13 @@ def run(config: RunConfig, *, stop: threading.Event | None = None,
     for sink in sinks:  # closed now: drops made while flushing at shutdown count too
         stats.sink_dropped[sink.name] = sink.dropped
     return stats
+
+
+def needs_full_picture(config: RunConfig) -> bool:
+    """Something shows or saves the picture itself (preview, recording, snapshots), so a
+    source must not decode it smaller than it is (``edge.sources.mjpeg``)."""
+    output = config.output
+    return bool(output.preview or output.record is not None or output.snapshot_dir is not None)
 
 
 def motion_gate(config: MotionConfig) -> MotionGate | None:

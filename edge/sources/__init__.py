@@ -46,13 +46,15 @@ def parse_source_spec(spec: str) -> dict[str, Any]:
 
 
 def open_source(config: SourceConfig, *, input_size: tuple[int, int] | None = None,
-                input_resize: str = "stretch", keep_full: bool = False) -> Source:
+                input_resize: str = "stretch", keep_full: bool = False,
+                reduced_decode: bool = False) -> Source:
     """Build the source a config describes (imports stay inside each branch's module).
 
     ``input_size`` (width, height) and ``input_resize`` describe the model's input: the Pi
     camera sizes its lores stream from them. ``keep_full`` asks a source that has a larger
     picture than the one the model sees (the Pi camera's main stream) to attach it to
-    each frame, for snapshots.
+    each frame, for snapshots. ``reduced_decode`` lets an MJPEG file be decoded at the
+    smallest size that still covers ``input_size`` (nothing needs the full picture).
     """
     if isinstance(config, SyntheticSource):
         from edge.sources.synthetic import SyntheticCamera
@@ -73,7 +75,8 @@ def open_source(config: SourceConfig, *, input_size: tuple[int, int] | None = No
         if _is_url(config.uri):
             return stream_source(config.uri, open_timeout=config.open_timeout,
                                  **_live_options(config))
-        return VideoFile(config.uri, loop=config.loop, pace=config.pace)
+        return VideoFile(config.uri, loop=config.loop, pace=config.pace,
+                         input_size=input_size if reduced_decode else None)
     if isinstance(config, ImagesSource):
         from edge.sources.images import ImageFolder
 
