@@ -1,6 +1,6 @@
 """The ``edge`` command: ``main(argv) -> exit code``.
 
-Subcommands: run, convert, inspect, check-config, service. Importing this module imports no
+Subcommands: run, convert, inspect, check-config, service, bench. Importing this module imports no
 TensorFlow: ``convert`` imports the ``converter`` package inside its handler, only when
 called, and names the extra to install when it is missing.
 
