@@ -8,18 +8,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
 from edge.config import EventsConfig, MotionConfig, RunConfig
 from edge.control import RunControl
-from edge.events import EventWriter
 from edge.inference import open_inference
 from edge.observers import build_observers
 from edge.pipeline import Pipeline, RunStats, StatusCallback, TickHook
-from edge.processing.motion import MotionGate
-from edge.processing.tracker import IouTracker
 from edge.record import RecordContext
 from edge.sinks import BackgroundSink, SinkContext, open_sink
 from edge.sources import open_source
+
+if TYPE_CHECKING:
+    from edge.events import EventWriter
+    from edge.processing.motion import MotionGate
 
 
 def run(config: RunConfig, *, stop: threading.Event | None = None,
@@ -45,7 +47,8 @@ def run(config: RunConfig, *, stop: threading.Event | None = None,
         spec = model.manifest.input
         source = open_source(config.source, input_size=(spec.width, spec.height),
                              input_resize=spec.resize,
-                             keep_full=config.output.snapshot_dir is not None)
+                             keep_full=config.output.snapshot_dir is not None,
+                             reduced_decode=not needs_full_picture(config))
         stack.callback(source.close)
         stop = stop or threading.Event()
         observers = build_observers(config.output, stop=stop, fps=getattr(source, "fps", None))
@@ -66,9 +69,18 @@ def run(config: RunConfig, *, stop: threading.Event | None = None,
     return stats
 
 
+def needs_full_picture(config: RunConfig) -> bool:
+    """Something shows or saves the picture itself (preview, recording, snapshots), so a
+    source must not decode it smaller than it is (``edge.sources.mjpeg``)."""
+    output = config.output
+    return bool(output.preview or output.record is not None or output.snapshot_dir is not None)
+
+
 def motion_gate(config: MotionConfig) -> MotionGate | None:
     if not config.enabled:
         return None
+    from edge.processing.motion import MotionGate
+
     return MotionGate(width=config.width, pixel_threshold=config.pixel_threshold,
                       min_changed=config.min_changed, heartbeat=config.heartbeat)
 
@@ -76,6 +88,9 @@ def motion_gate(config: MotionConfig) -> MotionGate | None:
 def event_writer(config: EventsConfig) -> EventWriter | None:
     if not config.enabled:
         return None
+    from edge.events import EventWriter
+    from edge.processing.tracker import IouTracker
+
     return EventWriter(IouTracker(iou_threshold=config.iou_threshold,
                                   max_missed=config.max_missed,
                                   update_interval=config.update_interval))

@@ -1,6 +1,6 @@
 """The ``edge`` command: ``main(argv) -> exit code``.
 
-Subcommands: run, convert, inspect, check-config, service. Importing this module imports no
+Subcommands: run, convert, inspect, check-config, service, bench. Importing this module imports no
 TensorFlow: ``convert`` imports the ``converter`` package inside its handler, only when
 called, and names the extra to install when it is missing.
 
@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     from edge.service.command import add_service_parser
 
     add_service_parser(commands)
+    _add_bench_parser(commands)
     return parser
 
 
@@ -386,6 +387,36 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         print(f"{args.file}: ok (model {model.file.path.name}, task {model.manifest.task}, "
               f"decoder {model.manifest.decoder.name} {model.manifest.decoder.params}, "
               f"source {config.source.kind}, sinks {', '.join(s.kind for s in config.sinks)})")
+    return EXIT_OK
+
+
+def _add_bench_parser(commands: Any) -> None:
+    bench = commands.add_parser(
+        "bench", help="measure a model: raw invoke, edge run's pipeline, cold start, memory",
+        description="Measure how fast a model runs here: the model alone in a tight loop "
+        "(checked against LiteRT's own benchmark tool in the same run), the frame rate "
+        "through edge run's real path (synthetic camera or --source, a JSONL sink in a "
+        "temporary folder), latency p50/p95/p99, frame age, cold start and peak memory.",
+    )
+    bench.add_argument("model", type=Path, nargs="?",
+                       help=".tflite model (default: the shipped default model)")
+    bench.add_argument("--threads", type=int, default=2, help="interpreter threads (default 2)")
+    bench.add_argument("--frames", type=int, default=300,
+                       help="frames per measurement (default 300)")
+    bench.add_argument("--source", help="SOURCE SPEC for the pipeline part (default: the "
+                       "synthetic camera at 1000 fps)")
+    bench.add_argument("--compare", type=Path, metavar="OTHER.tflite",
+                       help="also measure this model (e.g. the float32 build) and give ratios")
+    bench.add_argument("--json", action="store_true", help="print the report as JSON")
+    bench.set_defaults(handler=_cmd_bench)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from edge.bench import BenchRequest, render, run_bench
+
+    report = run_bench(BenchRequest(model=args.model, threads=args.threads, frames=args.frames,
+                                    source=args.source, compare=args.compare))
+    print(json.dumps(report, indent=2) if args.json else render(report))
     return EXIT_OK
 
 

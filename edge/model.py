@@ -32,7 +32,6 @@ from edge.manifest import (
 )
 from edge.modelfile import ModelFile, read_model_file
 from edge.processing.decoders import TASK_DECODERS
-from edge.processing.heads import guess_decoder
 from edge.processing.params import DECODER_TASKS, canonical, params_model, resolve_params
 from edge.zoo import DEFAULT_MODEL, zoo_file
 
@@ -105,6 +104,8 @@ def _manifest_from_config(model_file: ModelFile, backend: Backend, config: Model
     if name is not None:
         task = task or DECODER_TASKS[canonical(name)]
     elif task in (None, "detect"):
+        from edge.processing.heads import guess_decoder
+
         guess, reason = guess_decoder(backend.outputs, backend.inputs[0].shape)
         if DECODER_TASKS.get(guess) == "detect":
             task, name = "detect", guess

@@ -1,11 +1,12 @@
 """The only loop: frames -> inference -> records -> sinks (and frame observers).
 
 Live sources are read through ``LatestFrameReader`` (newest frame only, drops counted);
-files and folders are iterated directly so no frame is lost. Inference runs on the
-calling thread. The reader yields idle ticks while a live source delivers nothing, so
-the loop keeps supervising during a stall: it refreshes the health counters, prints
-the status line and runs the tick hooks (the systemd watchdog is one), and a stalled
-or hung pipeline is visible there rather than silent. ``stop`` (set by a signal
+files and folders through ``ReadAheadReader`` (a few frames ahead on its own thread, in
+order, nothing dropped), so decoding the next frame overlaps with the work on this one.
+Inference runs on the calling thread. Both readers yield idle ticks while the source
+delivers nothing, so the loop keeps supervising during a stall: it refreshes the health
+counters, prints the status line and runs the tick hooks (the systemd watchdog is one),
+and a stalled or hung pipeline is visible there rather than silent. ``stop`` (set by a signal
 handler) ends the loop cleanly.
 
 Extension points, each optional:
@@ -30,19 +31,21 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from edge.capture import LatestFrameReader
+from edge.capture import LatestFrameReader, ReadAheadReader
 from edge.control import RunControl
-from edge.events import EventWriter
-from edge.inference import Inference
-from edge.processing.motion import MotionGate
 from edge.record import RecordContext, to_record
 from edge.sinks.base import Record, Sink
 from edge.sources.base import Source, SourceHealth
 from edge.types import Detections, Frame, Result
+
+if TYPE_CHECKING:  # built by edge.app only when a run asks for them (cold start)
+    from edge.events import EventWriter
+    from edge.inference import Inference
+    from edge.processing.motion import MotionGate
 
 _WINDOW = 2048
 
@@ -148,15 +151,16 @@ class Pipeline:
 
     def run(self, stop: threading.Event | None = None) -> RunStats:
         stop = stop or threading.Event()
-        reader = LatestFrameReader(self.source) if self.source.live else None
-        frames: Iterator[Frame | None] = reader.frames(stop) if reader else iter(self.source)
+        reader: LatestFrameReader | ReadAheadReader = (
+            LatestFrameReader(self.source) if self.source.live else ReadAheadReader(self.source)
+        )
+        frames: Iterator[Frame | None] = reader.frames(stop)
         next_status = time.monotonic() + self.status_interval
         try:
             for frame in frames:
                 if frame is not None and not self._paused():
                     self._process(frame)
-                if reader is not None:
-                    self.stats.dropped = reader.dropped
+                self.stats.dropped = reader.dropped
                 self._refresh_health()
                 for hook in self.tick_hooks:
                     hook(self.stats)
@@ -167,11 +171,8 @@ class Pipeline:
                 if stop.is_set() or (self.max_frames and seen >= self.max_frames):
                     break
         finally:
-            if reader is not None:
-                reader.close()
-                self.stats.dropped = reader.dropped
-            else:
-                self.source.close()
+            reader.close()
+            self.stats.dropped = reader.dropped
             self._refresh_health()
             self._end_events()
         return self.stats

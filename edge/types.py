@@ -26,7 +26,9 @@ class Frame:
     does); it never reaches the result record, only tests and benchmarks read it.
     ``full`` is the same moment at a higher resolution when the source has one and was
     asked for it (the Pi camera's main stream, kept for snapshots); boxes are normalised,
-    so they apply to both.
+    so they apply to both. ``source_size`` is the (width, height) the source delivered
+    when ``image`` was decoded smaller than that (an MJPEG frame decoded at 1/2, 1/4 or
+    1/8, see ``edge.sources.mjpeg``); ``width``/``height`` report the source's size.
     """
 
     image: Image
@@ -35,6 +37,7 @@ class Frame:
     source: str
     truth: Any = None
     full: Image | None = None
+    source_size: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
@@ -45,11 +48,11 @@ class Frame:
 
     @property
     def width(self) -> int:
-        return int(self.image.shape[1])
+        return self.source_size[0] if self.source_size else int(self.image.shape[1])
 
     @property
     def height(self) -> int:
-        return int(self.image.shape[0])
+        return self.source_size[1] if self.source_size else int(self.image.shape[0])
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,7 @@ from converter.data import load_arrays, require_exists
 from converter.tasks.base import FloatArray, Gate, Outputs, TaskDefaults, TaskEval
 from edge.errors import ConversionError, DataError
 from edge.manifest import DecoderSpec, InputSpec
-from edge.processing.decoders import DECODERS
+from edge.processing.decoders import get_decoder
 from edge.processing.detector import DEFAULT_PARAMS
 from edge.processing.nms import iou
 from edge.processing.params import YoloParams
@@ -147,7 +147,7 @@ def decode_all(outputs: Outputs, params: Mapping[str, Any],
     """Per image: the device decoder's (boxes, scores, classes) in model-input coordinates."""
     first = next(iter(outputs.values()))
     count = len(first)
-    decode = DECODERS[head]
+    decode = get_decoder(head)
     placement = Placement()
     if head in YOLO_HEADS:  # boxes in input pixels need the input size
         placement = Placement(width=int(params["input_width"]),

@@ -46,9 +46,10 @@ class VideoRecorder:
 
     def observe(self, frame: Frame, record: dict[str, Any]) -> None:
         image = annotate(frame.image, record, self._meter.tick())
+        size = (int(image.shape[1]), int(image.shape[0]))  # the picture, not the source's size
         if self._writer is None:
-            self._open(frame.width, frame.height)
-        if self._size is not None and (frame.width, frame.height) != self._size:
+            self._open(*size)
+        if self._size is not None and size != self._size:
             image = np.asarray(cv2.resize(image, self._size), np.uint8)
         self._writer.write(image)
         self.frames += 1

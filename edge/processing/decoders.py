@@ -16,6 +16,7 @@ has no manifest.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -24,12 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.errors import ConfigError
-from edge.processing.anomaly import decode_anomaly
-from edge.processing.detector import decode_centernet
 from edge.processing.params import ClassifyParams, DecoderParams, canonical
 from edge.processing.preprocess import Placement
-from edge.processing.ssd import decode_ssd
-from edge.processing.yolo import decode_yolov5, decode_yolov8
 from edge.types import Detections
 
 Outputs = Mapping[str, npt.NDArray[np.float32]]
@@ -86,17 +83,27 @@ def _is_probability(scores: npt.NDArray[np.float32]) -> bool:
     return bool(scores.min() >= -0.01 and scores.max() <= 1.01 and abs(scores.sum() - 1) < 0.05)
 
 
-DECODERS: dict[str, Decoder] = {"classify": classify, "centernet": decode_centernet,
-                               "anomaly": decode_anomaly, "ssd": decode_ssd,
-                               "yolov5": decode_yolov5, "yolov8": decode_yolov8}
+# name -> (module, function). A decoder's module is imported only when a run chooses it,
+# so a classifier's `edge run` never loads the box decoders (cold start, see
+# docs/benchmarks.md).
+DECODERS: dict[str, tuple[str, str]] = {
+    "classify": (__name__, "classify"),
+    "centernet": ("edge.processing.detector", "decode_centernet"),
+    "anomaly": ("edge.processing.anomaly", "decode_anomaly"),
+    "ssd": ("edge.processing.ssd", "decode_ssd"),
+    "yolov5": ("edge.processing.yolo", "decode_yolov5"),
+    "yolov8": ("edge.processing.yolo", "decode_yolov8"),
+}
 TASK_DECODERS = {"classify": "classify", "detect": "centernet", "anomaly": "anomaly"}
 
 
 def get_decoder(name: str) -> Decoder:
     try:
-        return DECODERS[canonical(name)]
+        module, function = DECODERS[canonical(name)]
     except KeyError:
         raise ConfigError(
             f"unknown decoder {name!r}",
             hint=f"choose one of: {', '.join(sorted([*DECODERS, 'yolo11']))}",
         ) from None
+    decoder: Decoder = getattr(importlib.import_module(module), function)
+    return decoder

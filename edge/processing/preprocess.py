@@ -80,7 +80,12 @@ def quantize(values: npt.NDArray[np.float32], tensor: TensorSpec) -> npt.NDArray
 
 
 class Preprocessor:
-    """BGR frame -> a batch-of-one input tensor, built once per model."""
+    """BGR frame -> a batch-of-one input tensor, built once per model.
+
+    The tensor is written into one buffer allocated here, the same array every frame (no
+    allocation on the hot path): a caller uses it before the next call, as
+    ``Inference`` does (``set_tensor`` copies it into the interpreter).
+    """
 
     def __init__(self, spec: InputSpec, tensor: TensorSpec) -> None:
         expected = (1, spec.height, spec.width, spec.channels)
@@ -103,10 +108,14 @@ class Preprocessor:
         self.spec = spec
         self.tensor = tensor
         self._lut = quantize(model_values(np.arange(256, dtype=np.uint8), spec), tensor)
+        self.buffer: npt.NDArray[np.generic] = np.empty(expected, self._lut.dtype)
 
     def __call__(self, image: Image) -> tuple[npt.NDArray[np.generic], Placement]:
         pixels, placement = prepare_pixels(image, self.spec)
-        return self._lut[pixels][np.newaxis], placement
+        # mode="clip" lets numpy write straight into the buffer (uint8 indices are always
+        # in range; the default mode="raise" buffers the output).
+        np.take(self._lut, pixels, out=self.buffer[0], mode="clip")
+        return self.buffer, placement
 
 
 def _resize(pixels: Image, spec: InputSpec) -> tuple[Image, Placement]:

@@ -20,8 +20,6 @@ from edge.config import (
 )
 from edge.errors import UsageError
 from edge.sources.base import Source
-from edge.sources.live import Backoff
-from edge.sources.opencv import is_url
 
 __all__ = ["Source", "open_source", "parse_source_spec"]
 
@@ -40,7 +38,7 @@ def parse_source_spec(spec: str) -> dict[str, Any]:
                              hint="use picamera2, picamera2:1 or picamera2:imx708")
         return {"kind": "picamera2", "camera": (int(which) if which.isdigit() else which)
                 if which else 0}
-    if is_url(spec):
+    if _is_url(spec):
         return {"kind": "video", "uri": spec}
     if Path(spec).is_dir():
         return {"kind": "images", "path": spec}
@@ -48,13 +46,15 @@ def parse_source_spec(spec: str) -> dict[str, Any]:
 
 
 def open_source(config: SourceConfig, *, input_size: tuple[int, int] | None = None,
-                input_resize: str = "stretch", keep_full: bool = False) -> Source:
+                input_resize: str = "stretch", keep_full: bool = False,
+                reduced_decode: bool = False) -> Source:
     """Build the source a config describes (imports stay inside each branch's module).
 
     ``input_size`` (width, height) and ``input_resize`` describe the model's input: the Pi
     camera sizes its lores stream from them. ``keep_full`` asks a source that has a larger
     picture than the one the model sees (the Pi camera's main stream) to attach it to
-    each frame, for snapshots.
+    each frame, for snapshots. ``reduced_decode`` lets an MJPEG file be decoded at the
+    smallest size that still covers ``input_size`` (nothing needs the full picture).
     """
     if isinstance(config, SyntheticSource):
         from edge.sources.synthetic import SyntheticCamera
@@ -72,10 +72,11 @@ def open_source(config: SourceConfig, *, input_size: tuple[int, int] | None = No
     if isinstance(config, VideoSource):
         from edge.sources.opencv import VideoFile, stream_source
 
-        if is_url(config.uri):
+        if _is_url(config.uri):
             return stream_source(config.uri, open_timeout=config.open_timeout,
                                  **_live_options(config))
-        return VideoFile(config.uri, loop=config.loop, pace=config.pace)
+        return VideoFile(config.uri, loop=config.loop, pace=config.pace,
+                         input_size=input_size if reduced_decode else None)
     if isinstance(config, ImagesSource):
         from edge.sources.images import ImageFolder
 
@@ -95,7 +96,15 @@ def open_source(config: SourceConfig, *, input_size: tuple[int, int] | None = No
     raise AssertionError(f"unhandled source config {config!r}")  # the union is exhaustive
 
 
+def _is_url(uri: str) -> bool:
+    from edge.sources.opencv import is_url
+
+    return is_url(uri)
+
+
 def _live_options(config: LiveOptions) -> dict[str, Any]:
+    from edge.sources.live import Backoff
+
     return {
         "stall_timeout": config.stall_timeout,
         "backoff": Backoff(config.reconnect_delay, config.reconnect_delay_max),

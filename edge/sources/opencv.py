@@ -27,6 +27,7 @@ import numpy as np
 
 from edge.errors import SourceError
 from edge.sources.live import Backoff, Capture, LiveSource
+from edge.sources.mjpeg import ReducedDecoder, ask_compressed, is_mjpeg, reduction
 from edge.types import Frame, Image
 
 # OpenCV 5 has cv2.utils.logging; the 4.x wheels (what a numpy<2 venv on Pi OS Bookworm
@@ -163,11 +164,16 @@ def stream_source(uri: str, *, open_timeout: float = 10.0, stall_timeout: float 
 
 class VideoFile:
     """A video file read frame by frame, nothing dropped; ``loop`` wraps around at the end,
-    ``pace`` plays it at the file's own frame rate (else as fast as the model goes)."""
+    ``pace`` plays it at the file's own frame rate (else as fast as the model goes).
+
+    ``input_size`` (the model's width, height) lets an MJPEG file be decoded at 1/2, 1/4
+    or 1/8 of its size when that still covers the model's input (``edge.sources.mjpeg``);
+    ``reduction`` is the factor in use (1 = full decode)."""
 
     live = False
 
-    def __init__(self, path: str, *, loop: bool = False, pace: bool = False) -> None:
+    def __init__(self, path: str, *, loop: bool = False, pace: bool = False,
+                 input_size: tuple[int, int] | None = None) -> None:
         if not Path(path).is_file():
             raise SourceError(
                 f"video file {path!r} does not exist",
@@ -186,12 +192,31 @@ class VideoFile:
         native = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps: float | None = native if 0 < native < 1000 else None
         self.pace = pace and self.fps is not None
+        self.size = (int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                     int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        self._reduced = self._reduced_decoder(input_size)
+        self.reduction = self._reduced.factor if self._reduced is not None else 1
+
+    def _reduced_decoder(self, input_size: tuple[int, int] | None) -> ReducedDecoder | None:
+        factor = reduction(self.size, input_size)
+        if factor == 1 or not is_mjpeg(self._capture) or not ask_compressed(self._capture):
+            return None
+        return ReducedDecoder(factor)
+
+    def _read(self) -> tuple[bool, Image | None]:
+        ok, image = self._capture.read()
+        if not ok or self._reduced is None:
+            return ok, image
+        return True, self._reduced(image)
 
     def __iter__(self) -> Iterator[Frame]:
         index, in_pass = 0, 0
         start = time.monotonic()
+        source_size = self.size if self._reduced is not None else None
         while self._capture is not None:
-            ok, image = self._capture.read()
+            ok, image = self._read()
+            if ok and image is None:  # a frame libjpeg cannot decode: skip it, as read() does
+                continue
             if not ok:
                 if self.loop and in_pass > 0:
                     self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
@@ -202,7 +227,8 @@ class VideoFile:
                 delay = start + index / self.fps - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            yield Frame(_as_bgr(image), index, time.time(), self.name)
+            yield Frame(_as_bgr(image), index, time.time(), self.name,
+                        source_size=source_size)
             index += 1
             in_pass += 1
 

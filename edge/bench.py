@@ -1,0 +1,325 @@
+"""``edge bench``: how fast a model runs here, alone and through ``edge run``'s real path.
+
+Five measurements, each printed as a progress line on stderr while it runs:
+
+- ``raw``: the model alone in a tight loop (``set_tensor``, ``invoke``, ``get_tensor`` on a
+  fixed input), the ceiling of any pipeline;
+- ``litert_tool``: LiteRT's own ``ai_edge_litert/tools/benchmark_litert_model.py`` on the
+  same file and thread count, run as a subprocess in the same benchmark run (it uses the
+  ``CompiledModel`` API, ``edge`` uses ``Interpreter``), and the agreement of the two;
+- ``pipeline``: ``edge.app.run`` (the code behind ``edge run``) on the synthetic camera or
+  ``--source``, into a real JSONL sink in a temporary folder: frames/s, per-frame latency
+  and frame age (capture to record written);
+- ``cold_start_s``: ``edge run --max-frames 1`` as a fresh process, from spawn to its first
+  record on stdout; ``peak_rss_mb`` is that process's peak resident memory;
+- ``compare`` (with ``--compare``): ``raw`` and ``pipeline`` of another model (a float32
+  build of the same network, say), and the ratios.
+
+The synthetic camera is paced; the bench asks it for 1000 frames/s, the most its config
+allows, so a pipeline faster than 1 ms per frame is capped there (``pipeline.source_fps``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.errors import EdgeError, UsageError
+
+SYNTHETIC_BENCH_FPS = 1000.0
+_TOOL_MODULE = "ai_edge_litert.tools.benchmark_litert_model"
+
+
+@dataclass(frozen=True)
+class BenchRequest:
+    model: Path | None
+    threads: int = 2
+    frames: int = 300
+    source: str | None = None
+    compare: Path | None = None
+
+
+class Progress:
+    """A one-line progress bar on stderr (redrawn in place on a terminal, one line per
+    phase otherwise, so a log stays readable)."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self._stream = stream if stream is not None else sys.stderr
+        self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
+
+    def phase(self, name: str) -> None:
+        self._stream.write(f"bench: {name}\n")
+        self._stream.flush()
+
+    def update(self, name: str, done: int, total: int) -> None:
+        if not self._tty or total <= 0:
+            return
+        width = 30
+        filled = width * min(done, total) // total
+        self._stream.write(f"\rbench: {name} [{'#' * filled}{'.' * (width - filled)}] "
+                           f"{done}/{total}")
+        if done >= total:
+            self._stream.write("\n")
+        self._stream.flush()
+
+
+def percentiles(values_ms: Sequence[float]) -> dict[str, float]:
+    data = np.asarray(values_ms if len(values_ms) else [0.0], dtype=np.float64)
+    return {f"p{p}": round(float(np.percentile(data, p)), 3) for p in (50, 95, 99)}
+
+
+def run_bench(request: BenchRequest, progress: Progress | None = None) -> dict[str, Any]:
+    """Every measurement for ``request.model`` (and ``request.compare``), as one dict."""
+    progress = progress or Progress()
+    _check(request)
+    config = _config(request, request.model)
+    model_path = _model_path(config)
+    report: dict[str, Any] = {
+        "model": str(model_path),
+        "threads": request.threads,
+        "frames": request.frames,
+    }
+    progress.phase(f"raw invoke of {model_path.name}, {request.threads} thread(s)")
+    raw, runtime = raw_invoke(config, request.frames, progress)
+    report["runtime"] = runtime
+    report["raw"] = raw
+    progress.phase("LiteRT's own benchmark tool (CompiledModel API)")
+    report["litert_tool"] = litert_tool(model_path, request.threads, request.frames, raw)
+    progress.phase(f"pipeline: edge run's path on {config.source.kind}")
+    report["pipeline"] = pipeline_rate(config, request.frames, progress)
+    report["pipeline"]["of_raw"] = round(report["pipeline"]["fps"] / raw["fps"], 3) \
+        if raw["fps"] else None
+    progress.phase("cold start: edge run --max-frames 1 as a new process")
+    report["cold_start_s"], report["peak_rss_mb"] = cold_start(model_path, request.threads)
+    if request.compare is not None:
+        other = _config(request, request.compare)
+        progress.phase(f"compare: raw invoke of {request.compare.name}")
+        other_raw, _ = raw_invoke(other, request.frames, progress)
+        progress.phase(f"compare: pipeline with {request.compare.name}")
+        other_pipeline = pipeline_rate(other, request.frames, progress)
+        report["compare"] = {
+            "model": str(request.compare),
+            "raw": other_raw,
+            "pipeline": other_pipeline,
+            # > 1: the main model is faster than the compared one.
+            "raw_speedup": round(raw["fps"] / other_raw["fps"], 3) if other_raw["fps"] else None,
+            "pipeline_speedup": round(report["pipeline"]["fps"] / other_pipeline["fps"], 3)
+            if other_pipeline["fps"] else None,
+        }
+    progress.phase("done")
+    return report
+
+
+def raw_invoke(config: Any, frames: int, progress: Progress) -> tuple[dict[str, Any], str]:
+    """The model alone: ``frames`` invokes on a fixed input after 5 warm-up runs."""
+    from edge.model import load_model
+
+    model = load_model(config.model, config.decoder)
+    try:
+        backend = model.backend
+        inputs = [np.zeros(spec.shape, dtype=np.dtype(spec.dtype)) for spec in backend.inputs]
+        for _ in range(5):
+            backend.infer(inputs)
+        times: list[float] = []
+        started = time.perf_counter()
+        for i in range(frames):
+            t0 = time.perf_counter()
+            backend.infer(inputs)
+            times.append(1000 * (time.perf_counter() - t0))
+            if i % 25 == 0 or i == frames - 1:
+                progress.update("raw", i + 1, frames)
+        elapsed = time.perf_counter() - started
+        return {"fps": round(frames / elapsed, 1), "latency_ms": percentiles(times)}, \
+            backend.runtime
+    finally:
+        model.close()
+
+
+def litert_tool(model: Path, threads: int, frames: int, raw: dict[str, Any]) -> dict[str, Any]:
+    """LiteRT's own benchmark script on the same model and threads; ``agreement`` is its
+    median latency over ours (1.0 = the same; within 0.9..1.1 counts as agreeing)."""
+    with tempfile.TemporaryDirectory(prefix="edge-bench-") as tmp:
+        out = Path(tmp) / "tool.json"
+        command = [sys.executable, "-m", _TOOL_MODULE, "--model", str(model),
+                   "--num_threads", str(threads), "--num_runs", str(frames),
+                   "--warmup_runs", "5", "--result_json", str(out)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            return {"available": False, "reason": "timed out after 600 s"}
+        if done.returncode != 0 or not out.is_file():
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            return {"available": False,
+                    "reason": f"{_TOOL_MODULE} exited {done.returncode}: {tail[0]}"}
+        latency = json.loads(out.read_text())["latency"]
+    median = float(latency["median_ms"])
+    ours = float(raw["latency_ms"]["p50"])
+    agreement = round(median / ours, 3) if ours > 0 else None
+    return {
+        "available": True,
+        "api": "CompiledModel",
+        "latency_ms": {"p50": median, "p95": float(latency["p95_ms"]),
+                       "avg": float(latency["avg_ms"])},
+        "fps": round(1000 / float(latency["avg_ms"]), 1) if latency["avg_ms"] else None,
+        "agreement": agreement,
+        "agrees": agreement is not None and 0.9 <= agreement <= 1.1,
+        # The tool rounds to 0.01 ms: below ~0.2 ms the agreement is mostly rounding.
+        "resolution_ms": 0.01,
+    }
+
+
+class _AgeObserver:
+    """A frame observer that notes how old each frame is when its record is written."""
+
+    def __init__(self) -> None:
+        self.ages_ms: list[float] = []
+
+    def observe(self, frame: Any, record: Any) -> None:
+        self.ages_ms.append(1000 * (time.time() - frame.timestamp))
+
+    def close(self) -> None:
+        pass
+
+
+def pipeline_rate(config: Any, frames: int, progress: Progress) -> dict[str, Any]:
+    """``edge.app.run`` for ``frames`` frames into a JSONL file in a temporary folder."""
+    from edge import app
+    from edge.config import JsonlSink
+
+    ages = _AgeObserver()
+    with tempfile.TemporaryDirectory(prefix="edge-bench-") as tmp:
+        run_config = config.model_copy(update={
+            "sinks": [JsonlSink(path=Path(tmp) / "bench.jsonl")],
+            "max_frames": frames,
+        })
+
+        def on_start(pipeline: Any) -> None:
+            pipeline.observers.append(ages)
+
+        def tick(stats: Any) -> None:
+            if stats.frames % 25 == 0:
+                progress.update("pipeline", stats.frames, frames)
+
+        stats = app.run(run_config, stop=threading.Event(), tick_hooks=[tick],
+                        on_start=on_start)
+        progress.update("pipeline", frames, frames)
+        written = sum(1 for _ in (Path(tmp) / "bench.jsonl").open())
+    return {
+        "fps": round(stats.fps, 1),
+        "frames": stats.frames,
+        "records_written": written,
+        "dropped": stats.dropped,
+        "latency_ms": percentiles(list(stats.total_ms)),
+        "infer_ms": percentiles(list(stats.infer_ms)),
+        "frame_age_ms": percentiles(ages.ages_ms),
+        "source": config.source.kind,
+        "source_fps": getattr(config.source, "fps", None),
+    }
+
+
+def cold_start(model: Path, threads: int) -> tuple[float, float]:
+    """Seconds from spawning ``edge run --max-frames 1`` to its first record on stdout, and
+    that process's peak resident memory in MB."""
+    code = "from edge.cli import entry; entry()"
+    command = [sys.executable, "-c", code, "run", "--model", str(model), "--threads",
+               str(threads), "--max-frames", "1", "--sink", "stdout"]
+    with tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        elapsed = time.perf_counter() - started
+        process.stdout.read()
+        process.stdout.close()
+        # wait4, not Popen.wait: it also gives this child's own peak memory.
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        message = err.read().decode(errors="replace").strip()
+    if process.returncode != 0 or not first:
+        raise BenchError(f"edge run --max-frames 1 failed (exit {process.returncode}): "
+                         f"{message[-300:]}")
+    return round(elapsed, 3), round(usage.ru_maxrss / 1024, 1)  # ru_maxrss: KiB on Linux
+
+
+class BenchError(EdgeError):
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, hint="run the same `edge run` by hand to see why")
+
+
+def _check(request: BenchRequest) -> None:
+    if request.frames < 10:
+        raise UsageError(f"--frames {request.frames} is too few to measure",
+                         hint="use --frames 10 or more (default 300)")
+    if request.threads < 1:
+        raise UsageError(f"--threads {request.threads} must be at least 1",
+                         hint="e.g. --threads 2")
+    for path in (request.model, request.compare):
+        if path is not None and not path.is_file():
+            raise UsageError(f"model {str(path)!r} does not exist",
+                             hint="give the path of a .tflite file")
+
+
+def _config(request: BenchRequest, model: Path | None) -> Any:
+    from edge.config import load_config
+    from edge.sources import parse_source_spec
+
+    overrides: dict[str, Any] = {"model": {"threads": request.threads}}
+    if model is not None:
+        overrides["model"]["path"] = str(model)
+    if request.source is None:
+        overrides["source"] = {"kind": "synthetic", "fps": SYNTHETIC_BENCH_FPS}
+    else:
+        overrides["source"] = parse_source_spec(request.source)
+    return load_config(None, overrides)
+
+
+def _model_path(config: Any) -> Path:
+    from edge.model import resolve_model_path
+
+    return resolve_model_path(config.model.path)
+
+
+def render(report: dict[str, Any]) -> str:
+    """The human-readable summary of a report."""
+    raw, pipe = report["raw"], report["pipeline"]
+    lines = [
+        f"model       {report['model']} ({report['runtime']}, {report['threads']} thread(s))",
+        f"raw         {raw['fps']:.1f} fps, invoke p50 {raw['latency_ms']['p50']:.3f} ms, "
+        f"p95 {raw['latency_ms']['p95']:.3f} ms",
+    ]
+    tool = report["litert_tool"]
+    if tool.get("available"):
+        lines.append(f"litert tool p50 {tool['latency_ms']['p50']:.3f} ms (agreement "
+                     f"{tool['agreement']}, {'agrees' if tool['agrees'] else 'DIFFERS'} "
+                     "within 10 %)")
+    else:
+        lines.append(f"litert tool not run: {tool['reason']}")
+    lines += [
+        f"pipeline    {pipe['fps']:.1f} fps ({pipe['of_raw']} of raw) on {pipe['source']}, "
+        f"latency p50 {pipe['latency_ms']['p50']:.3f} ms p95 {pipe['latency_ms']['p95']:.3f} ms,"
+        f" frame age p95 {pipe['frame_age_ms']['p95']:.1f} ms, dropped {pipe['dropped']}",
+        f"cold start  {report['cold_start_s']:.3f} s to the first record; peak RSS "
+        f"{report['peak_rss_mb']:.1f} MB",
+    ]
+    if "compare" in report:
+        other = report["compare"]
+        lines.append(f"compare     {other['model']}: raw {other['raw']['fps']:.1f} fps, pipeline "
+                     f"{other['pipeline']['fps']:.1f} fps; speed-up raw "
+                     f"{other['raw_speedup']}x, pipeline {other['pipeline_speedup']}x")
+    return "\n".join(lines)

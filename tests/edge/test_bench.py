@@ -1,0 +1,118 @@
+"""``edge bench``: the report's keys and that its numbers are sane (never timed: the
+machine is shared, so no test asserts a speed), ``--compare``, and its errors."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from edge.bench import Progress, percentiles
+from tests.conftest import RunEdge
+
+ZOO = Path(__file__).resolve().parents[2] / "models" / "zoo"
+DETECTOR = ZOO / "digits-detector.int8.tflite"
+
+
+def _stats_ok(block: dict[str, float]) -> None:
+    assert 0 < block["p50"] <= block["p95"] <= block["p99"]
+
+
+def test_bench_json_has_the_design_keys_and_sane_values(run_edge: RunEdge,
+                                                         shipped_model: Path) -> None:
+    done = run_edge(["bench", "--frames", "30", "--threads", "1", "--json"], timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["model"] == str(shipped_model)
+    assert report["threads"] == 1
+    assert report["runtime"] == "ai_edge_litert"
+    assert report["raw"]["fps"] > 0
+    _stats_ok(report["raw"]["latency_ms"])
+    pipeline = report["pipeline"]
+    assert pipeline["fps"] > 0
+    assert pipeline["frames"] == 30
+    assert pipeline["records_written"] == 30  # a real sink got every record
+    _stats_ok(pipeline["latency_ms"])
+    _stats_ok(pipeline["frame_age_ms"])
+    # A pipeline cannot beat the model alone.
+    assert pipeline["fps"] <= report["raw"]["fps"]
+    assert 0 < pipeline["of_raw"] <= 1
+    assert 0 < report["cold_start_s"] < 60
+    assert 20 < report["peak_rss_mb"] < 1000
+    tool = report["litert_tool"]
+    assert tool["available"] is True, tool
+    assert tool["latency_ms"]["p50"] >= 0
+    assert isinstance(tool["agrees"], bool)
+    # Progress goes to stderr, one line per phase when stderr is not a terminal.
+    for phase in ("raw invoke", "LiteRT's own benchmark tool", "pipeline", "cold start"):
+        assert f"bench: {phase}" in done.stderr
+
+
+def test_bench_compare_measures_both_models(run_edge: RunEdge, shipped_model: Path) -> None:
+    done = run_edge(["bench", str(DETECTOR), "--frames", "20", "--compare",
+                     str(shipped_model), "--json"], timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["model"] == str(DETECTOR)
+    other = report["compare"]
+    assert other["model"] == str(shipped_model)
+    assert other["raw"]["fps"] > 0 and other["pipeline"]["fps"] > 0
+    assert other["pipeline"]["records_written"] == 20
+    assert other["raw_speedup"] == round(report["raw"]["fps"] / other["raw"]["fps"], 3)
+
+
+def test_bench_human_output_names_every_measurement(run_edge: RunEdge) -> None:
+    done = run_edge(["bench", "--frames", "10"], timeout=300)
+    assert done.returncode == 0, done.stderr
+    for word in ("raw", "litert tool", "pipeline", "cold start", "peak RSS"):
+        assert word in done.stdout
+
+
+def test_bench_missing_model_is_a_usage_error(run_edge: RunEdge, tmp_path: Path) -> None:
+    done = run_edge(["bench", str(tmp_path / "nope.tflite")])
+    assert done.returncode == 2
+    assert "does not exist" in done.stderr and "fix:" in done.stderr
+
+
+def test_bench_missing_compare_model_is_a_usage_error(run_edge: RunEdge,
+                                                      tmp_path: Path) -> None:
+    done = run_edge(["bench", "--compare", str(tmp_path / "float.tflite")])
+    assert done.returncode == 2
+    assert "float.tflite" in done.stderr
+
+
+def test_bench_too_few_frames_is_a_usage_error(run_edge: RunEdge) -> None:
+    done = run_edge(["bench", "--frames", "3"])
+    assert done.returncode == 2
+    assert "--frames 3" in done.stderr and "fix:" in done.stderr
+
+
+def test_bench_bad_threads_is_a_usage_error(run_edge: RunEdge) -> None:
+    done = run_edge(["bench", "--threads", "0"])
+    assert done.returncode == 2
+    assert "--threads 0" in done.stderr
+
+
+def test_bench_not_a_model_is_a_config_error(run_edge: RunEdge, tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.tflite"
+    bogus.write_bytes(b"not a flatbuffer")
+    done = run_edge(["bench", str(bogus), "--frames", "10"])
+    assert done.returncode == 78, done.stderr
+    assert "bogus.tflite" in done.stderr
+
+
+def test_percentiles_and_progress_bar() -> None:
+    assert percentiles([1.0, 2.0, 3.0]) == {"p50": 2.0, "p95": 2.9, "p99": 2.98}
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Tty()
+    bar = Progress(stream)
+    bar.update("raw", 5, 10)
+    bar.update("raw", 10, 10)
+    assert "5/10" in stream.getvalue() and stream.getvalue().endswith("10/10\n")
+    quiet = io.StringIO()
+    Progress(quiet).update("raw", 5, 10)
+    assert quiet.getvalue() == ""
