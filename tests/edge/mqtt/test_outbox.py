@@ -180,7 +180,7 @@ def test_the_documented_config_is_valid(tmp_path: Path) -> None:
     path.write_text(block)
     sink = load_config(path).sinks[0]
     assert isinstance(sink, MqttSink) and sink.tls is not None
-    assert sink.password_credential == "mqtt_password"
+    assert sink.password_credential == "mqtt-password"
 
 
 def test_check_config_finds_a_missing_password_file(run_edge: RunEdge, tmp_path: Path) -> None:
