@@ -233,8 +233,32 @@ SourceConfig = Annotated[
 
 
 class JsonlSink(Strict):
+    """A JSON Lines log, rotated by size and safe against crashes and full disks
+    (``edge.sinks.jsonl``)."""
+
     kind: Literal["jsonl"] = "jsonl"
-    path: Path = Field(Path("detections.jsonl"), description="JSON Lines file, appended")
+    path: Path = Field(Path("detections.jsonl"), description="JSON Lines file, appended; "
+                       "its folder must exist")
+    max_bytes: int = Field(
+        50_000_000, ge=0, description="rotate the log when it would grow past this many "
+        "bytes (0: never rotate, the log grows without bound)",
+    )
+    keep: int = Field(5, ge=0, le=1000, description="rotated files kept (PATH.1 newest ... "
+                      "PATH.<keep>); older ones are deleted")
+    compress: bool = Field(False, description="gzip rotated files (PATH.1.gz, ...)")
+    fsync_interval: float | None = Field(
+        5.0, ge=0, description="longest time in seconds written records may sit only in "
+        "the page cache before an fsync (lost on power loss): 0 syncs every record (wears "
+        "SD cards), unset leaves it to the kernel",
+    )
+    only_detections: bool = Field(
+        False, description="write only results with detections (events always), plus a "
+        "heartbeat result every `heartbeat` seconds",
+    )
+    heartbeat: float = Field(
+        60.0, gt=0, description="with only_detections: seconds after which a result without "
+        "detections is written anyway, to show the device is alive",
+    )
 
 
 class StdoutSink(Strict):
