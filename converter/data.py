@@ -14,6 +14,8 @@ Two kinds of input, two rules:
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -53,6 +55,7 @@ def read_images(files: Sequence[Path], spec: InputSpec) -> FloatArray:
 
 def load_arrays(path: Path, names: Sequence[str]) -> dict[str, npt.NDArray[np.generic]]:
     """Arrays ``names`` from an ``.npz`` (or the one array of an ``.npy`` as ``x``)."""
+    _refuse_empty(path)
     try:
         if path.suffix.lower() == ".npy":
             if list(names) != ["x"]:
@@ -74,12 +77,24 @@ def load_arrays(path: Path, names: Sequence[str]) -> dict[str, npt.NDArray[np.ge
                     + ")",
                 )
             return {n: np.asarray(archive[n]) for n in names}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         # allow_pickle=False: an object array (pickled data) is refused, not executed.
+        # EOFError: a truncated .npy; BadZipFile/zlib.error: a damaged .npz.
         raise DataError(
             f"cannot read {str(path)!r} as a numpy array file: {exc}",
             hint="use numpy.save / numpy.savez with plain numeric arrays",
         ) from exc
+
+
+def _refuse_empty(path: Path) -> None:
+    try:
+        empty = path.stat().st_size == 0
+    except OSError:
+        return  # missing or unreadable: np.load's error names it
+    if empty:
+        raise DataError(f"{str(path)!r} is empty (0 bytes): no arrays in it",
+                        hint="write it again with numpy.save / numpy.savez (an interrupted "
+                        "copy or a full disk leaves an empty file)")
 
 
 def fit_shape(x: npt.NDArray[np.generic], shape: tuple[int, ...], origin: str) -> FloatArray:
