@@ -34,12 +34,13 @@ from typing import Any
 
 from edge.errors import ConfigError, SinkError
 from edge.sinks.base import Record
-from edge.sinks.rotation import rotate
+from edge.sinks.rotation import remove_partials, rotate
 
 log = logging.getLogger(__name__)
 
 _TAIL_CHUNK = 65536
 _WARN_EVERY = 30.0  # seconds between repeated "still cannot write" warnings
+_RETRY_ROTATION = 60.0  # seconds before a rotation that failed is tried again
 RESULT_SCHEMA = "edge.result/1"
 
 
@@ -97,7 +98,9 @@ class JsonlSink:
         self._last_warning = -_WARN_EVERY
         self._dirty = False
         self._closed = False
+        self._rotate_after = 0.0  # a failed rotation is retried after _RETRY_ROTATION s
         check_log_folder(path)
+        remove_partials(path)
         self._fd: int | None = self._open()
 
     def _open(self) -> int:
@@ -150,8 +153,8 @@ class JsonlSink:
             return
         line = encode_line(record)
         if self._fd is not None and self.max_bytes and self._size \
-                and self._size + len(line) > self.max_bytes:
-            self._rotate()
+                and self._size + len(line) > self.max_bytes and now >= self._rotate_after:
+            self._rotate(now)
         fd = self._fd if self._fd is not None else self._reopen()
         if fd is None:
             return
@@ -206,12 +209,13 @@ class JsonlSink:
         except OSError as exc:
             log.warning("%s: fsync failed: %s", self.path, exc.strerror)
 
-    def _rotate(self) -> None:
+    def _rotate(self, now: float) -> None:
         assert self._fd is not None
-        self._sync(time.monotonic())
+        self._sync(now)
         os.close(self._fd)
         self._fd = None
-        rotate(self.path, self.keep, self.compress)
+        if not rotate(self.path, self.keep, self.compress):
+            self._rotate_after = now + _RETRY_ROTATION  # go on appending meanwhile
 
     def _reopen(self) -> int | None:
         """After a rotation: the new file (None, counted as a drop, if it cannot be made)."""

@@ -47,6 +47,15 @@ def rotate(path: Path, keep: int, compress: bool) -> bool:
     return True
 
 
+def remove_partials(path: Path) -> None:
+    """Delete ``.gz.partial`` files a crash left mid-compression (the plain file stays)."""
+    for partial in path.parent.glob(f"{path.name}.*.gz.partial"):
+        try:
+            partial.unlink()
+        except OSError as exc:
+            log.warning("could not remove %s: %s", partial, exc)
+
+
 def _compress(plain: Path) -> None:
     target = plain.with_name(plain.name + ".gz")
     partial = plain.with_name(plain.name + ".gz.partial")
