@@ -14,8 +14,6 @@ Two kinds of input, two rules:
 
 from __future__ import annotations
 
-import zipfile
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -65,8 +63,9 @@ def load_arrays(path: Path, names: Sequence[str]) -> dict[str, npt.NDArray[np.ge
                     + ", ".join(f"{n}={n}" for n in names)
                     + ")",
                 )
-            return {"x": np.load(path, allow_pickle=False)}
-        with np.load(path, allow_pickle=False) as archive:
+            with path.open("rb") as handle:  # ours to close, whatever numpy raises
+                return {"x": np.load(handle, allow_pickle=False)}
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
             missing = [n for n in names if n not in archive.files]
             if missing:
                 raise DataError(
@@ -77,9 +76,13 @@ def load_arrays(path: Path, names: Sequence[str]) -> dict[str, npt.NDArray[np.ge
                     + ")",
                 )
             return {n: np.asarray(archive[n]) for n in names}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+    except DataError:
+        raise
+    except Exception as exc:  # the file is untrusted input: any parse failure is its fault
         # allow_pickle=False: an object array (pickled data) is refused, not executed.
-        # EOFError: a truncated .npy; BadZipFile/zlib.error: a damaged .npz.
+        # Seen here: EOFError (truncated .npy), SyntaxError / tokenize.TokenError (damaged
+        # header), MemoryError (a header claiming a huge shape), BadZipFile and zlib.error
+        # (damaged .npz), OSError, ValueError.
         raise DataError(
             f"cannot read {str(path)!r} as a numpy array file: {exc}",
             hint="use numpy.save / numpy.savez with plain numeric arrays",

@@ -78,6 +78,8 @@ def run_corpus(count: int, seed: int) -> dict[str, int]:
         else:
             counts["refused"] += 1
             counts["crashed"] += "crashed" in outcome
+            if "crashed" in outcome or "within" in outcome:
+                print(f"{name}: {outcome}")
             counts["hung"] += "within" in outcome
     print(f"fuzz corpus of {count}: {counts}")
     return counts

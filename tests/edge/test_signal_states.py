@@ -67,6 +67,7 @@ def _start(tmp_path: Path, uri: str, extra: str = "") -> subprocess.Popen[str]:
 
 
 def _stop(run: subprocess.Popen[str], *signals: signal.Signals) -> tuple[float, str]:
+    """Send the signals; return the seconds from the first one to the exit, and stderr."""
     started = time.monotonic()
     try:
         for sig in signals:
@@ -92,6 +93,7 @@ def test_sigterm_while_the_stream_is_still_opening(
     seconds, stderr = _stop(run, signal.SIGTERM)
     assert run.returncode == 0, stderr
     assert seconds < STOP_WITHIN, f"took {seconds:.1f} s"
+    print(f"SIGTERM -> exit 0 in {seconds:.2f} s")
 
 
 def test_sigterm_while_reconnecting(tmp_path: Path) -> None:
@@ -105,6 +107,7 @@ def test_sigterm_while_reconnecting(tmp_path: Path) -> None:
     seconds, stderr = _stop(run, signal.SIGTERM)
     assert run.returncode == 0, stderr
     assert seconds < STOP_WITHIN, f"took {seconds:.1f} s"
+    print(f"SIGTERM -> exit 0 in {seconds:.2f} s")
 
 
 def test_sigterm_while_blocked_in_a_read(
@@ -121,6 +124,7 @@ def test_sigterm_while_blocked_in_a_read(
     seconds, stderr = _stop(run, signal.SIGTERM)
     assert run.returncode == 0, stderr
     assert seconds < STOP_WITHIN, f"took {seconds:.1f} s"
+    print(f"SIGTERM -> exit 0 in {seconds:.2f} s")
 
 
 def test_a_second_sigint_forces_exit_130_promptly(tmp_path: Path) -> None:
@@ -147,3 +151,4 @@ def test_a_second_sigint_forces_exit_130_promptly(tmp_path: Path) -> None:
         run.communicate()
     assert code == 130
     assert time.monotonic() - started < 2.0
+    print(f"second SIGINT -> exit 130 in {time.monotonic() - started:.2f} s")
