@@ -10,7 +10,11 @@ each file ends in a pass or a ``ModelError``. 200 files in the normal suite, 1,2
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -149,3 +153,40 @@ def test_edge_run_and_inspect_refuse_a_model_the_probe_rejects(tmp_path: Path,
     skipped = run_edge(["run", "--model", "m.tflite", "--max-frames", "1", "--no-model-probe"])
     assert skipped.returncode == 78 and "test run" not in skipped.stderr
     assert "cannot load this model" in skipped.stderr  # LiteRT's own check, in-process
+
+
+def test_sighup_with_a_model_that_crashes_the_runtime_keeps_the_old_one(
+        tmp_path: Path) -> None:
+    """A mutant the 1,200 corpus found to SIGSEGV LiteRT on load is copied over the running
+    model and SIGHUP sent: the probe's child dies, the main process keeps its old model."""
+    name, crasher = mutants(235, seed=2)[234]
+    assert name == "digits-vit.int8.tflite#234:word"
+    model = tmp_path / "model.tflite"
+    model.write_bytes((ZOO / "digits-vit.int8.tflite").read_bytes())
+    (tmp_path / "edge.toml").write_text(
+        f"[model]\npath = '{model}'\n[[sinks]]\nkind = 'jsonl'\npath = 'out.jsonl'\n")
+    run = subprocess.Popen(
+        [sys.executable, "-c", "from edge.cli import entry; entry()", "run", "--config",
+         "edge.toml"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, "PYTHONPATH": f"{ZOO.parents[1]}{os.pathsep}"
+                        f"{os.environ.get('PYTHONPATH', '')}"})
+    try:
+        log = tmp_path / "out.jsonl"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (not log.exists() or log.stat().st_size == 0):
+            time.sleep(0.05)
+        model.write_bytes(crasher)
+        run.send_signal(signal.SIGHUP)
+        time.sleep(4.0)
+        before = len(log.read_text().splitlines())
+        time.sleep(1.0)
+        assert run.poll() is None, "the main process died"
+        assert len(log.read_text().splitlines()) > before  # the old model goes on
+        run.send_signal(signal.SIGTERM)
+        _, stderr = run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert run.returncode == 0, stderr
+    assert "reload refused" in stderr and "crashed a test process (SIGSEGV)" in stderr
