@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             input_offset=_get(args, "input_offset"),
             progress=not _get(args, "json"),
         )
+        _check_before_running(request, _path(labels_file))
         report = convert(request)
     except EdgeError as err:
         print(f"edge convert: error: {err}", file=sys.stderr)
@@ -60,6 +61,23 @@ def run(args: argparse.Namespace) -> int:
         written = [report.out, request.report_for(report.mode), report.plot]
         print(f"  wrote {', '.join(str(p) for p in written if p)}")
     return 0
+
+
+def _check_before_running(request: Any, labels: Path | None) -> None:
+    """Nothing in the model runs, and no input is overwritten, before these pass."""
+    from converter.inspect_model import inspect_model
+    from converter.outputs import check_output_paths
+
+    custom = request.custom_objects
+    check_output_paths(
+        inputs=[request.model, request.calibration, request.eval, labels,
+                Path(custom) if custom and custom.endswith(".py") else None],
+        outputs=[output for mode in request.steps
+                 for output in (("model", request.out_for(mode)),
+                                ("report", request.report_for(mode)),
+                                ("picture", request.report_for(mode).with_suffix(".png")))],
+    )
+    inspect_model(request.model, trust=request.trust_model, custom_objects=custom)
 
 
 def _get(args: argparse.Namespace, name: str) -> Any:

@@ -53,6 +53,7 @@ def read_images(files: Sequence[Path], spec: InputSpec) -> FloatArray:
 
 def load_arrays(path: Path, names: Sequence[str]) -> dict[str, npt.NDArray[np.generic]]:
     """Arrays ``names`` from an ``.npz`` (or the one array of an ``.npy`` as ``x``)."""
+    _refuse_empty(path)
     try:
         if path.suffix.lower() == ".npy":
             if list(names) != ["x"]:
@@ -62,8 +63,9 @@ def load_arrays(path: Path, names: Sequence[str]) -> dict[str, npt.NDArray[np.ge
                     + ", ".join(f"{n}={n}" for n in names)
                     + ")",
                 )
-            return {"x": np.load(path, allow_pickle=False)}
-        with np.load(path, allow_pickle=False) as archive:
+            with path.open("rb") as handle:  # ours to close, whatever numpy raises
+                return {"x": np.load(handle, allow_pickle=False)}
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
             missing = [n for n in names if n not in archive.files]
             if missing:
                 raise DataError(
@@ -74,12 +76,28 @@ def load_arrays(path: Path, names: Sequence[str]) -> dict[str, npt.NDArray[np.ge
                     + ")",
                 )
             return {n: np.asarray(archive[n]) for n in names}
-    except (OSError, ValueError) as exc:
+    except DataError:
+        raise
+    except Exception as exc:  # the file is untrusted input: any parse failure is its fault
         # allow_pickle=False: an object array (pickled data) is refused, not executed.
+        # Seen here: EOFError (truncated .npy), SyntaxError / tokenize.TokenError (damaged
+        # header), MemoryError (a header claiming a huge shape), BadZipFile and zlib.error
+        # (damaged .npz), OSError, ValueError.
         raise DataError(
             f"cannot read {str(path)!r} as a numpy array file: {exc}",
             hint="use numpy.save / numpy.savez with plain numeric arrays",
         ) from exc
+
+
+def _refuse_empty(path: Path) -> None:
+    try:
+        empty = path.stat().st_size == 0
+    except OSError:
+        return  # missing or unreadable: np.load's error names it
+    if empty:
+        raise DataError(f"{str(path)!r} is empty (0 bytes): no arrays in it",
+                        hint="write it again with numpy.save / numpy.savez (an interrupted "
+                        "copy or a full disk leaves an empty file)")
 
 
 def fit_shape(x: npt.NDArray[np.generic], shape: tuple[int, ...], origin: str) -> FloatArray:

@@ -18,6 +18,7 @@ from edge.pipeline import Pipeline, RunStats, StatusCallback, TickHook
 from edge.record import RecordContext
 from edge.sinks import BackgroundSink, SinkContext, open_sink
 from edge.sources import open_source
+from edge.sources.base import Source
 
 if TYPE_CHECKING:
     from edge.events import EventWriter
@@ -45,12 +46,15 @@ def run(config: RunConfig, *, stop: threading.Event | None = None,
         control = RunControl()
         sinks, sink_hooks = _open_sinks(config, context, model.manifest.labels, control, stack)
         spec = model.manifest.input
-        source = open_source(config.source, input_size=(spec.width, spec.height),
-                             input_resize=spec.resize,
-                             keep_full=config.output.snapshot_dir is not None,
-                             reduced_decode=not needs_full_picture(config))
-        stack.callback(source.close)
         stop = stop or threading.Event()
+        source = open_until_stopped(
+            lambda: open_source(config.source, input_size=(spec.width, spec.height),
+                                input_resize=spec.resize,
+                                keep_full=config.output.snapshot_dir is not None,
+                                reduced_decode=not needs_full_picture(config)), stop)
+        if source is None:  # SIGTERM/SIGINT while a stream was still opening
+            return RunStats(source_state="ended")
+        stack.callback(source.close)
         observers = build_observers(config.output, stop=stop, fps=getattr(source, "fps", None))
         for observer in observers:
             stack.callback(observer.close)
@@ -74,6 +78,40 @@ def needs_full_picture(config: RunConfig) -> bool:
     source must not decode it smaller than it is (``edge.sources.mjpeg``)."""
     output = config.output
     return bool(output.preview or output.record is not None or output.snapshot_dir is not None)
+
+
+def open_until_stopped(opener: Callable[[], Source], stop: threading.Event) -> Source | None:
+    """Open the source on a helper thread so a stop request is honoured at once.
+
+    Opening a stream blocks in native code for up to ``open_timeout`` (FFmpeg connecting
+    to a camera that accepts and never answers); the main thread waits for the stop event
+    instead, so SIGTERM while opening exits 0 within a fraction of a second. The helper is
+    a daemon thread: when the process exits it goes too, with whatever it was opening.
+    """
+    result: list[Source] = []
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            result.append(opener())
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="source-open", daemon=True).start()
+    while not done.wait(0.05):
+        if stop.is_set():
+            return None
+    if failure:
+        if stop.is_set():
+            return None  # it failed because we are stopping; not an error
+        raise failure[0]
+    if stop.is_set():
+        result[0].close()
+        return None
+    return result[0]
 
 
 def motion_gate(config: MotionConfig) -> MotionGate | None:

@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, help="interpreter threads (default 2)")
     run.add_argument("--max-frames", type=int, help="stop after N frames")
     run.add_argument("--device", help="device name written in every record (default: hostname)")
+    run.add_argument("--no-model-probe", action="store_true",
+                     help="load the model without first trying it in a limited child process "
+                     "([model] probe = false; only for models you trust)")
     _add_output_flags(run)
     run.set_defaults(handler=_cmd_run)
 
@@ -116,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser("inspect", help="show a model's manifest and tensors")
     inspect.add_argument("model", type=Path, help=".tflite model")
     inspect.add_argument("--json", action="store_true", help="print JSON")
+    inspect.add_argument("--no-model-probe", action="store_true",
+                         help="load the model without first trying it in a limited child "
+                         "process (only for models you trust)")
     inspect.set_defaults(handler=_cmd_inspect)
 
     check = commands.add_parser("check-config", help="validate a config file (exit 78 if bad)")
@@ -161,6 +167,8 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, key)
         if value is not None:
             model["path" if key == "model" else key] = str(value) if key != "threads" else value
+    if getattr(args, "no_model_probe", False):
+        model["probe"] = False
     overrides: dict[str, Any] = {}
     if model:
         overrides["model"] = model
@@ -228,10 +236,12 @@ def decoder_overrides(name: str | None, options: Sequence[str]) -> dict[str, Any
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from edge.config import load_config
+    from edge.preflight import check_files
     from edge.service.runner import run_service
 
     overrides = _run_overrides(args)
     config = load_config(args.config, overrides)
+    check_files(config)  # a missing image folder or video file: exit 78, not 1
     last: dict[str, float] = {"frames": 0, "time": 0.0}
 
     def status(stats: RunStats) -> None:
@@ -304,9 +314,12 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from edge.backends.litert import LiteRTBackend
     from edge.manifest import METADATA_NAME, parse_manifest
+    from edge.model_probe import probe_model
     from edge.modelfile import read_model_file
 
     model_file = read_model_file(args.model)
+    if not args.no_model_probe:
+        probe_model(model_file.content, origin=str(args.model))
     raw = model_file.metadata.get(METADATA_NAME)
     manifest = parse_manifest(raw, origin=str(args.model)) if raw is not None else None
     backend = LiteRTBackend(model_file.content, threads=1, origin=str(args.model))
@@ -368,10 +381,12 @@ def _tensor(spec: Any) -> dict[str, Any]:
 def _cmd_check_config(args: argparse.Namespace) -> int:
     from edge.config import load_config
     from edge.inference import open_inference
+    from edge.preflight import check_files
     from edge.service.reload import blank_frame
     from edge.sinks import check_sinks
 
     config = load_config(args.file)  # sources, sinks and every table are validated here
+    check_files(config)  # the image folder, video file and recording folder exist
     # The whole inference path, as `edge run` builds it at start: model, input recipe
     # against the input tensor, decoder and its settings, filters, event mode; then one
     # inference on a blank frame, so a decoder that does not fit the outputs fails here.

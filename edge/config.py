@@ -52,6 +52,13 @@ class ModelConfig(Strict):
         "auto", description="TFLite runtime package; auto takes the first that imports"
     )
     input: InputOverride = Field(default_factory=InputOverride)
+    probe: bool = Field(
+        True, description="load and run a model once in a limited child process before "
+        "loading it here (edge.model_probe); false skips it, for trusted models only",
+    )
+    probe_timeout: float = Field(
+        20.0, gt=0, description="seconds the child may take to load and run the model once",
+    )
 
 
 class DecoderConfig(BaseModel):
@@ -233,8 +240,32 @@ SourceConfig = Annotated[
 
 
 class JsonlSink(Strict):
+    """A JSON Lines log, rotated by size and safe against crashes and full disks
+    (``edge.sinks.jsonl``)."""
+
     kind: Literal["jsonl"] = "jsonl"
-    path: Path = Field(Path("detections.jsonl"), description="JSON Lines file, appended")
+    path: Path = Field(Path("detections.jsonl"), description="JSON Lines file, appended; "
+                       "its folder must exist")
+    max_bytes: int = Field(
+        50_000_000, ge=0, description="rotate the log when it would grow past this many "
+        "bytes (0: never rotate, the log grows without bound)",
+    )
+    keep: int = Field(5, ge=0, le=1000, description="rotated files kept (PATH.1 newest ... "
+                      "PATH.<keep>); older ones are deleted")
+    compress: bool = Field(False, description="gzip rotated files (PATH.1.gz, ...)")
+    fsync_interval: float | None = Field(
+        5.0, ge=0, description="longest time in seconds written records may sit only in "
+        "the page cache before an fsync (lost on power loss): 0 syncs every record (wears "
+        "SD cards), unset leaves it to the kernel",
+    )
+    only_detections: bool = Field(
+        False, description="write only results with detections (events always), plus a "
+        "heartbeat result every `heartbeat` seconds",
+    )
+    heartbeat: float = Field(
+        60.0, gt=0, description="with only_detections: seconds after which a result without "
+        "detections is written anyway, to show the device is alive",
+    )
 
 
 class StdoutSink(Strict):
@@ -390,6 +421,16 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
     """Return the parsed table and the raw text (kept to point at lines in errors)."""
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"config file {str(path)!r} is not UTF-8 text (byte {exc.start}, line {line})",
+            hint="TOML files are UTF-8: save it as UTF-8 (iconv -f latin1 -t utf-8), or "
+            "check that it is the config file and not a binary",
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"config {str(path)!r} is a folder, not a file",
+                          hint="give the path of the .toml file") from None
     except FileNotFoundError:
         raise ConfigError(
             f"config file {str(path)!r} does not exist",
@@ -413,7 +454,12 @@ def build_config(data: dict[str, Any], *, origin: str = "config", text: str = ""
 
 
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """The file (relative paths in it resolved against its folder), then the flags on top."""
+    from edge.config_paths import resolve_relative_paths
+
     data, text = read_toml(path) if path else ({}, "")
+    if path is not None:
+        data = resolve_relative_paths(data, path.parent.absolute())
     merged = _merge(data, overrides or {})
     return build_config(merged, origin=str(path) if path else "command line", text=text)
 

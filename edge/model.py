@@ -30,6 +30,7 @@ from edge.manifest import (
     default_input_spec,
     parse_manifest,
 )
+from edge.model_probe import probe_model
 from edge.modelfile import ModelFile, read_model_file
 from edge.processing.decoders import TASK_DECODERS
 from edge.processing.params import DECODER_TASKS, canonical, params_model, resolve_params
@@ -58,6 +59,9 @@ def load_model(config: ModelConfig, decoder: DecoderConfig | None = None) -> Loa
     if decoder.name is not None:
         params_model(decoder.name)  # an unknown name fails before the model is read
     model_file = read_model_file(resolve_model_path(config.path))
+    if config.probe:
+        probe_model(model_file.content, origin=str(model_file.path), runtime=config.runtime,
+                    timeout=config.probe_timeout)
     backend = LiteRTBackend(model_file.content, threads=config.threads, runtime=config.runtime,
                             origin=str(model_file.path))
     try:
@@ -139,8 +143,14 @@ def _apply_overrides(manifest: Manifest, config: ModelConfig, decoder: DecoderCo
     input_changes = config.input.model_dump(exclude_none=True)
     if input_changes:
         updates["input"] = manifest.input.model_copy(update=input_changes)
-    task = updates.get("task", manifest.task)
     name = decoder.name or manifest.decoder.name
+    if config.task is None and decoder.name is not None:
+        # A decoder alone sets the task its records carry (ssd -> detect).
+        decoded = DECODER_TASKS.get(canonical(name))
+        if decoded is not None and decoded != manifest.task:
+            updates["task"] = decoded
+    task = updates.get("task", manifest.task)
+    _check_task_fits_decoder(task, name, manifest.task)
     if task == "generate":
         # A generator takes no frames; Inference refuses it with that reason.
         updates["decoder"] = DecoderSpec(name=name, params=dict(manifest.decoder.params))
@@ -152,6 +162,20 @@ def _apply_overrides(manifest: Manifest, config: ModelConfig, decoder: DecoderCo
     updates["decoder"] = DecoderSpec(name=canonical(name),
                                      params=params.model_dump(exclude_none=True))
     return manifest.model_copy(update=updates)
+
+
+def _check_task_fits_decoder(task: str, name: str, manifest_task: str) -> None:
+    """Records carry the task; it must be the one the decoder produces, or a classifier's
+    records would say ``detect`` (``--task detect`` on a model with a manifest)."""
+    decoded = DECODER_TASKS.get(canonical(name))
+    if decoded is None or decoded == task:
+        return
+    raise ConfigError(
+        f"task {task!r} does not fit decoder {name!r}, which produces {decoded!r} results "
+        f"(the model's manifest says task {manifest_task!r})",
+        hint=f"leave out --task / [model] task, or also give a {task} decoder with "
+        f"--decoder (e.g. {TASK_DECODERS.get(task, 'one of ' + ', '.join(DECODER_TASKS))})",
+    )
 
 
 def _check_labels(manifest: Manifest, backend: Backend, path: Path) -> None:

@@ -8,6 +8,7 @@ they produce against it. Scores are 0..1, boxes are normalised to the source fra
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,13 +34,17 @@ def to_record(result: Result, context: RecordContext) -> dict[str, Any]:
     detections: list[dict[str, Any]] = []
     for row in range(len(det)):
         class_id = int(det.class_id[row])
+        score = float(det.confidence[row])
+        box = [float(v) for v in det.xyxy[row]] if det.xyxy is not None else []
+        if class_id < 0 or not all(math.isfinite(v) for v in (score, *box)):
+            continue  # NaN/inf is no detection (and not JSON); the record stays valid
         item: dict[str, Any] = {
             "label": result.labels[class_id] if class_id < len(result.labels) else str(class_id),
             "class_id": class_id,
-            "score": round(float(det.confidence[row]), 4),
+            "score": round(_unit(score), 4),
         }
         if det.xyxy is not None:
-            item["box"] = [round(float(v), 5) for v in det.xyxy[row]]
+            item["box"] = [round(_unit(v), 5) for v in box]
         detections.append(item)
     latency = result.latency
     record: dict[str, Any] = {
@@ -58,6 +63,12 @@ def to_record(result: Result, context: RecordContext) -> dict[str, Any]:
     }
     record.update(result.extra)
     return record
+
+
+def _unit(value: float) -> float:
+    """Scores and normalised coordinates are 0..1 in the schema; decoders clip, this
+    guarantees it for any decoder."""
+    return min(max(value, 0.0), 1.0)
 
 
 def iso_timestamp(timestamp: float) -> str:

@@ -89,12 +89,16 @@ def _parse_mqtt_spec(spec: str) -> dict[str, Any]:
 
 
 def check_sinks(configs: Sequence[SinkConfig]) -> None:
-    """What ``edge check-config`` can verify without opening anything: an MQTT sink's
-    password source and TLS files exist (ConfigError, exit 78, otherwise)."""
+    """What ``edge check-config`` can verify without opening anything: a log's folder
+    exists, an MQTT sink's password source and TLS files exist (ConfigError, exit 78,
+    otherwise)."""
     from edge.errors import ConfigError
     from edge.secrets import read_secret
+    from edge.sinks.jsonl import check_log_folder
 
     for config in configs:
+        if isinstance(config, JsonlSinkConfig):
+            check_log_folder(config.path)
         if not isinstance(config, MqttSinkConfig):
             continue
         read_secret(file=config.password_file, env=config.password_env,
@@ -111,7 +115,9 @@ def open_sink(config: SinkConfig, context: SinkContext | None = None) -> Sink:
     if isinstance(config, JsonlSinkConfig):
         from edge.sinks.jsonl import JsonlSink
 
-        return JsonlSink(config.path)
+        return JsonlSink(config.path, max_bytes=config.max_bytes, keep=config.keep,
+                         compress=config.compress, fsync_interval=config.fsync_interval,
+                         only_detections=config.only_detections, heartbeat=config.heartbeat)
     if isinstance(config, StdoutSinkConfig):
         from edge.sinks.stdout import StdoutSink
 

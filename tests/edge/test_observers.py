@@ -202,7 +202,8 @@ def test_output_table_in_the_config(tmp_path: Path) -> None:
     path.write_text("[output]\nrecord = 'a.avi'\nsnapshot_dir = 'shots'\n"
                     "snapshot_interval = 2\n")
     config = load_config(path)
-    assert config.output.record == Path("a.avi") and config.output.snapshot_interval == 2
+    # relative paths in a config file are relative to its folder
+    assert config.output.record == tmp_path / "a.avi" and config.output.snapshot_interval == 2
     flags = load_config(path, {"output": {"preview": True}})
-    assert flags.output.preview and flags.output.record == Path("a.avi")
+    assert flags.output.preview and flags.output.record == tmp_path / "a.avi"
     time.sleep(0)  # keep the import of time used when the file grows

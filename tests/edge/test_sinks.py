@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from edge.errors import SinkError
+from edge.errors import ConfigError, SinkError
 from edge.sinks.base import BackgroundSink, Record
 from edge.sinks.jsonl import JsonlSink
 from edge.sinks.memory import MemorySink
 
 
 def test_jsonl_appends_one_object_per_line(tmp_path: Path) -> None:
-    path = tmp_path / "logs" / "d.jsonl"
+    path = tmp_path / "d.jsonl"
     for run in range(2):
         sink = JsonlSink(path)
         sink.write({"run": run, "a": [1, 2]})
@@ -23,18 +23,15 @@ def test_jsonl_appends_one_object_per_line(tmp_path: Path) -> None:
 
 
 def test_jsonl_unwritable_path(tmp_path: Path) -> None:
-    (tmp_path / "file").write_text("")
+    (tmp_path / "d.jsonl").mkdir()
     with pytest.raises(SinkError, match="cannot open the log"):
+        JsonlSink(tmp_path / "d.jsonl")
+
+
+def test_jsonl_parent_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="is not a folder"):
         JsonlSink(tmp_path / "file" / "d.jsonl")
-
-
-def test_full_disk_is_reported(tmp_path: Path) -> None:
-    if not Path("/dev/full").exists():
-        pytest.skip("/dev/full is a Linux device")
-    sink = JsonlSink(Path("/dev/full"))
-    with pytest.raises(SinkError, match="free disk space"):
-        sink.write({"x": 1})
-    sink.close()
 
 
 def test_background_sink_delivers_everything_in_order() -> None:

@@ -132,7 +132,8 @@ def test_mqtt_config_checks(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="a password needs a username"):
         load_config(path)
     path.write_text("[[sinks]]\nkind = 'mqtt'\n[sinks.tls]\nca_file = 'ca.crt'\n")
-    assert load_config(path).sinks[0] == MqttSink(tls=MqttTls(ca_file=Path("ca.crt")))
+    expected = MqttSink(tls=MqttTls(ca_file=tmp_path / "ca.crt"))  # next to the config
+    assert load_config(path).sinks[0] == expected
 
 
 def test_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

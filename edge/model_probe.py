@@ -1,0 +1,111 @@
+"""Try a ``.tflite`` model in a throw-away child process before the main process loads it.
+
+A model file is a program for the interpreter: about fifty TFLite CVEs come from crafted
+files that crash, hang or corrupt memory on load or on the first ``invoke``. So before
+``edge run`` (at start and on every SIGHUP reload), ``edge check-config`` and
+``edge inspect`` load a model they have not tried yet, a child process loads it, invokes
+it once on an all-zero input and exits. The child runs under resource limits (address
+space, CPU seconds, no core file) and a wall-clock timeout; if it crashes (a signal),
+hangs (killed at the timeout) or fails, the model is refused with a ``ModelError``
+(exit 78) that says which, and the main process never touches it.
+
+It costs one Python start plus one model load (measured in docs/reliability.md, about
+0.5 s on the shipped models here). A model that passed is remembered by its SHA-256 for
+the life of the process, so reloading the same file is free. ``[model] probe = false``
+(``--no-model-probe``) skips it, for models you built yourself and must start fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+
+from edge.errors import ModelError
+
+_PROBED: set[str] = set()  # sha256 of models that passed in this process
+MEMORY_BUDGET = 1 << 30  # bytes of address space the model may add on top of the runtime
+_CHILD = "from edge.model_probe import child_main; child_main()"
+
+
+def probe_model(content: bytes, *, origin: str, runtime: str = "auto", threads: int = 1,
+                timeout: float = 20.0) -> None:
+    """Load and invoke ``content`` once in a limited child; ``ModelError`` if that fails."""
+    digest = hashlib.sha256(content).hexdigest()
+    if digest in _PROBED:
+        return
+    hint = ("the file is corrupt or hostile: get the model again from its source or "
+            "re-convert it with `edge convert`; do not run it")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD, runtime, str(threads), str(int(timeout) + 1)],
+            input=content, capture_output=True, timeout=timeout, check=False,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        )
+    except subprocess.TimeoutExpired:
+        raise ModelError(f"{origin}: the model did not load and run once within {timeout:g} s "
+                         "in a test process (it hangs), so it was not loaded", hint=hint) from None
+    if done.returncode < 0:
+        name = _signal_name(-done.returncode)
+        raise ModelError(f"{origin}: the model crashed a test process ({name}) when it was "
+                         "loaded and run once, so it was not loaded", hint=hint)
+    if done.returncode != 0:
+        reason = _last_line(done.stderr) or f"exit code {done.returncode}"
+        raise ModelError(f"{origin}: the model failed its test run: {reason}", hint=hint)
+    _PROBED.add(digest)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _last_line(stderr: bytes) -> str:
+    lines = [line for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def child_main() -> None:
+    """The child: limits first, then load, invoke once on zeros, exit 0 (1 on an error)."""
+    import numpy as np
+
+    from edge.backends.litert import LiteRTBackend, load_interpreter_class
+    from edge.errors import EdgeError
+
+    runtime, threads, cpu_seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    content = sys.stdin.buffer.read()
+    try:
+        load_interpreter_class(runtime)  # imported before the limits: the runtime is trusted
+        _limit(cpu_seconds)
+        backend = LiteRTBackend(content, threads=threads, runtime=runtime, origin="model")
+        zeros = [np.zeros([max(1, d) for d in spec.shape], dtype=spec.dtype)
+                 for spec in backend.inputs]
+        backend.infer(zeros)
+    except EdgeError as exc:
+        print(exc.message, file=sys.stderr)
+        sys.exit(1)
+    except MemoryError:
+        print("the model needs more memory than the test process allows", file=sys.stderr)
+        sys.exit(1)
+    except Exception as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(0)
+
+
+def _limit(cpu_seconds: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[0])
+        used = pages * os.sysconf("SC_PAGE_SIZE")
+        resource.setrlimit(resource.RLIMIT_AS, (used + MEMORY_BUDGET, used + MEMORY_BUDGET))
+    except (OSError, ValueError):  # not Linux: the CPU limit and the timeout still hold
+        pass

@@ -1,0 +1,192 @@
+"""Untrusted ``.tflite`` files are tried in a limited child process first.
+
+The fuzz corpus is built here from the shipped models: truncations, random byte flips and
+overwritten 32-bit words (the offsets and sizes a flatbuffer is made of). Every file is
+probed from this (the main) process; a file the probe accepts is then loaded and invoked
+here too, which is what ``edge run`` does next. The main process must never crash or hang:
+each file ends in a pass or a ``ModelError``. 200 files in the normal suite, 1,200 with
+``pytest -m fuzz``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge import model_probe
+from edge.backends.litert import LiteRTBackend
+from edge.errors import EdgeError, ModelError
+from edge.model_probe import probe_model
+from tests.conftest import RunEdge
+
+ZOO = Path(__file__).resolve().parents[2] / "models" / "zoo"
+SEEDS = ["digits-cnn.int8.tflite", "digits-detector.int8.tflite", "digits-vit.int8.tflite",
+         "digits-anomaly.int8.tflite"]
+
+
+def mutants(count: int, seed: int) -> list[tuple[str, bytes]]:
+    rng = random.Random(seed)
+    originals = {name: (ZOO / name).read_bytes() for name in SEEDS}
+    corpus = []
+    for n in range(count):
+        name = SEEDS[n % len(SEEDS)]
+        data = bytearray(originals[name])
+        kind = n % 4
+        if kind == 0:  # truncated anywhere, often inside the header and tables
+            cut = rng.choice([rng.randrange(0, 256), rng.randrange(0, len(data))])
+            data = data[:cut]
+        elif kind == 1:  # random bytes flipped
+            for _ in range(rng.randint(1, 32)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+        elif kind == 2:  # 32-bit words (offsets, sizes, indices) overwritten
+            for _ in range(rng.randint(1, 8)):
+                at = rng.randrange(0, len(data) - 4) & ~3
+                data[at:at + 4] = rng.choice([b"\xff\xff\xff\xff", b"\x00\x00\x00\x80",
+                                              rng.randbytes(4)])
+        else:  # the first 4 KiB (root table, subgraphs, tensors) scrambled
+            for _ in range(rng.randint(1, 16)):
+                data[rng.randrange(min(4096, len(data)))] = rng.randrange(256)
+        corpus.append((f"{name}#{n}:{('cut', 'flip', 'word', 'head')[kind]}", bytes(data)))
+    return corpus
+
+
+def _try(item: tuple[str, bytes]) -> tuple[str, str, float]:
+    name, content = item
+    started = time.monotonic()
+    try:
+        probe_model(content, origin=name, timeout=20)
+    except ModelError as exc:
+        return name, "refused: " + exc.message, time.monotonic() - started
+    return name, "passed", time.monotonic() - started
+
+
+def run_corpus(count: int, seed: int) -> dict[str, int]:
+    corpus = mutants(count, seed)
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(_try, corpus))
+    counts = {"passed": 0, "refused": 0, "crashed": 0, "hung": 0}
+    for (name, outcome, seconds), (_, content) in zip(outcomes, corpus, strict=True):
+        assert seconds < 25, f"{name} took {seconds:.1f} s"
+        if outcome == "passed":
+            counts["passed"] += 1
+            _load_here(name, content)  # edge run loads it in the main process next
+        else:
+            counts["refused"] += 1
+            counts["crashed"] += "crashed" in outcome
+            if "crashed" in outcome or "within" in outcome:
+                print(f"{name}: {outcome}")
+            counts["hung"] += "within" in outcome
+    print(f"fuzz corpus of {count}: {counts}")
+    return counts
+
+
+def _load_here(name: str, content: bytes) -> None:
+    try:
+        backend = LiteRTBackend(content, threads=1, origin=name)
+        backend.infer([np.zeros([max(1, d) for d in s.shape], s.dtype) for s in backend.inputs])
+    except EdgeError:
+        pass  # the probe passed it and the main process refuses it cleanly: fine too
+
+
+def test_fuzz_corpus_of_200_never_crashes_the_main_process() -> None:
+    counts = run_corpus(200, seed=1)
+    assert counts["refused"] > 50  # the corpus does hit the parser
+
+
+@pytest.mark.fuzz
+def test_fuzz_corpus_of_1200_never_crashes_the_main_process() -> None:
+    counts = run_corpus(1200, seed=2)
+    assert counts["refused"] > 300
+
+
+def test_a_crashing_child_is_reported_as_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child is replaced by one that aborts (SIGABRT), as a heap overflow would."""
+    monkeypatch.setattr(model_probe, "_CHILD", "import os; os.abort()")
+    with pytest.raises(ModelError, match=r"crashed a test process \(SIGABRT\)") as caught:
+        probe_model(b"crash", origin="m.tflite")
+    assert caught.value.hint and "do not run it" in caught.value.hint
+
+
+def test_a_hanging_child_is_killed_at_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(model_probe, "_CHILD", "import time; time.sleep(60)")
+    started = time.monotonic()
+    with pytest.raises(ModelError, match="within 1 s"):
+        probe_model(b"hang", origin="m.tflite", timeout=1)
+    assert time.monotonic() - started < 5
+
+
+def test_a_good_model_passes_once_and_is_remembered() -> None:
+    content = (ZOO / "digits-cnn.int8.tflite").read_bytes()
+    model_probe._PROBED.clear()
+    started = time.monotonic()
+    probe_model(content, origin="cnn")
+    first = time.monotonic() - started
+    started = time.monotonic()
+    probe_model(content, origin="cnn")
+    assert time.monotonic() - started < 0.05 < first
+
+
+def test_not_a_model_is_refused_with_the_reason() -> None:
+    with pytest.raises(ModelError, match=r"failed its test run: .*cannot load this model"):
+        probe_model(b"TFL3" + bytes(100), origin="junk.tflite")
+
+
+def test_edge_run_and_inspect_refuse_a_model_the_probe_rejects(tmp_path: Path,
+                                                              run_edge: RunEdge) -> None:
+    name, broken = mutants(6, seed=1)[5]  # its metadata reads, its flatbuffer is broken
+    assert name.endswith("#5:flip")
+    (tmp_path / "m.tflite").write_bytes(broken)
+    for command in (["run", "--model", "m.tflite", "--max-frames", "1"],
+                    ["inspect", "m.tflite"]):
+        done = run_edge(command)
+        assert done.returncode == 78, done.stderr
+        assert "test run" in done.stderr or "test process" in done.stderr, done.stderr
+    skipped = run_edge(["run", "--model", "m.tflite", "--max-frames", "1", "--no-model-probe"])
+    assert skipped.returncode == 78 and "test run" not in skipped.stderr
+    assert "cannot load this model" in skipped.stderr  # LiteRT's own check, in-process
+
+
+def test_sighup_with_a_model_that_crashes_the_runtime_keeps_the_old_one(
+        tmp_path: Path) -> None:
+    """A mutant the 1,200 corpus found to SIGSEGV LiteRT on load is copied over the running
+    model and SIGHUP sent: the probe's child dies, the main process keeps its old model."""
+    name, crasher = mutants(235, seed=2)[234]
+    assert name == "digits-vit.int8.tflite#234:word"
+    model = tmp_path / "model.tflite"
+    model.write_bytes((ZOO / "digits-vit.int8.tflite").read_bytes())
+    (tmp_path / "edge.toml").write_text(
+        f"[model]\npath = '{model}'\n[[sinks]]\nkind = 'jsonl'\npath = 'out.jsonl'\n")
+    run = subprocess.Popen(
+        [sys.executable, "-c", "from edge.cli import entry; entry()", "run", "--config",
+         "edge.toml"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, "PYTHONPATH": f"{ZOO.parents[1]}{os.pathsep}"
+                        f"{os.environ.get('PYTHONPATH', '')}"})
+    try:
+        log = tmp_path / "out.jsonl"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (not log.exists() or log.stat().st_size == 0):
+            time.sleep(0.05)
+        model.write_bytes(crasher)
+        run.send_signal(signal.SIGHUP)
+        time.sleep(4.0)
+        before = len(log.read_text().splitlines())
+        time.sleep(1.0)
+        assert run.poll() is None, "the main process died"
+        assert len(log.read_text().splitlines()) > before  # the old model goes on
+        run.send_signal(signal.SIGTERM)
+        _, stderr = run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert run.returncode == 0, stderr
+    assert "reload refused" in stderr and "crashed a test process (SIGSEGV)" in stderr
