@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edge.config_paths import models_in, resolve_relative_paths
 from edge.errors import ConfigError
 from edge.manifest import Colour, ResizeMode, Task
 from edge.processing.params import PARAMS, all_keys, check_settings
@@ -455,11 +456,9 @@ def build_config(data: dict[str, Any], *, origin: str = "config", text: str = ""
 
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> RunConfig:
     """The file (relative paths in it resolved against its folder), then the flags on top."""
-    from edge.config_paths import resolve_relative_paths
-
     data, text = read_toml(path) if path else ({}, "")
     if path is not None:
-        data = resolve_relative_paths(data, path.parent.absolute())
+        data = resolve_relative_paths(data, path.parent.absolute(), RunConfig)
     merged = _merge(data, overrides or {})
     return build_config(merged, origin=str(path) if path else "command line", text=text)
 
@@ -558,23 +557,11 @@ def _child_model(model: type[BaseModel], key: str, value: Any) -> type[BaseModel
         return None
     item = value[0] if isinstance(value, list) and value else value
     kind = item.get("kind") if isinstance(item, dict) else None
-    for candidate in _models_in(field.annotation):
+    for candidate in models_in(field.annotation):
         kind_field = candidate.model_fields.get("kind")
         if kind is None or kind_field is None or kind_field.default == kind:
             return candidate
     return None
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    found: list[type[BaseModel]] = []
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found.extend(_models_in(arg))
-    origin = getattr(annotation, "__origin__", None)
-    if origin is not None and not found:
-        found.extend(_models_in(origin))
-    return found
 
 
 def _line_of(text: str, key: str, table: str) -> int | None:

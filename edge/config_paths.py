@@ -17,11 +17,9 @@ from pydantic import BaseModel
 
 
 def resolve_relative_paths(data: dict[str, Any], base: Path,
-                           model: type[BaseModel] | None = None) -> dict[str, Any]:
-    """A copy of ``data`` with the relative paths of ``model``'s path fields under ``base``."""
-    from edge.config import RunConfig
-
-    model = model or RunConfig
+                           model: type[BaseModel]) -> dict[str, Any]:
+    """A copy of ``data`` with the relative paths of ``model``'s path fields under ``base``
+    (``model`` is the config tree's root, passed in so this module does not import it)."""
     resolved = dict(data)
     for key, value in data.items():
         field = model.model_fields.get(key)
@@ -63,12 +61,23 @@ def _under(base: Path, value: str) -> str:
 
 def _model_for(annotation: Any, value: dict[str, Any]) -> type[BaseModel] | None:
     """The model class a table is validated as (by its ``kind`` within a union)."""
-    from edge.config import _models_in
-
-    candidates = _models_in(annotation)
+    candidates = models_in(annotation)
     kind = value.get("kind")
     for candidate in candidates:
         kind_field = candidate.model_fields.get("kind")
         if kind_field is None or kind is None or kind_field.default == kind:
             return candidate
     return None
+
+
+def models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation names (``A | B``, ``list[A]``, ``Annotated[...]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found.extend(models_in(arg))
+    origin = getattr(annotation, "__origin__", None)
+    if origin is not None and not found:
+        found.extend(models_in(origin))
+    return found

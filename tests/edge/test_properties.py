@@ -25,7 +25,7 @@ from hypothesis.extra import numpy as hnp  # noqa: E402
 from edge.config import build_config, load_config  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402
 from edge.manifest import parse_manifest  # noqa: E402
-from edge.processing.decoders import DECODERS  # noqa: E402
+from edge.processing.decoders import DECODERS, get_decoder  # noqa: E402
 from edge.processing.preprocess import Placement  # noqa: E402
 from edge.record import RecordContext, to_record  # noqa: E402
 from edge.sinks.jsonl import encode_line  # noqa: E402
@@ -98,7 +98,7 @@ def test_decoders_decode_or_give_an_edge_error(name: str,
         # numpy's RuntimeWarnings on inf - inf are warnings, not failures, in a run (the
         # suite turns warnings into errors); what counts is the result or the error.
         with np.errstate(all="ignore"):
-            detections, _ = DECODERS[name](outputs, Placement(), {})
+            detections, _ = get_decoder(name)(outputs, Placement(), {})
     except EdgeError as exc:
         assert exc.message
         return
