@@ -81,9 +81,9 @@ def _path_fields(model: type[BaseModel], place: str = "") -> set[str]:
     for name, field in model.model_fields.items():
         if _mentions_path(field.annotation):
             found.add(f"{place}{model.__name__}.{name}")
-        from edge.config import _models_in
+        from edge.config_paths import models_in
 
-        for child in _models_in(field.annotation):
+        for child in models_in(field.annotation):
             found |= _path_fields(child)
     return found
 
