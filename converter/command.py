@@ -64,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_before_running(request: Any, labels: Path | None) -> None:
-    """Nothing in the model runs, and no input is overwritten, before these pass."""
-    from converter.inspect_model import inspect_model
+    """No input is overwritten: checked before anything runs (``convert`` itself reads
+    the model as data before anything in it runs, for every caller)."""
     from converter.outputs import check_output_paths
 
     custom = request.custom_objects
@@ -77,7 +77,6 @@ def _check_before_running(request: Any, labels: Path | None) -> None:
                                 ("report", request.report_for(mode)),
                                 ("picture", request.report_for(mode).with_suffix(".png")))],
     )
-    inspect_model(request.model, trust=request.trust_model, custom_objects=custom)
 
 
 def _get(args: argparse.Namespace, name: str) -> Any:

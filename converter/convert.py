@@ -216,6 +216,12 @@ class _Step:
 
 def convert(request: ConvertRequest) -> Report:
     check_request(request)
+    # Read the model as data before anything in it runs, for every caller (the CLI, the
+    # training recipes, library users), not only for `edge convert`.
+    from converter.inspect_model import inspect_model
+
+    inspect_model(request.model, trust=request.trust_model,
+                  custom_objects=request.custom_objects)
     ready = _prepare(request)
     tf = import_tensorflow()
     import keras

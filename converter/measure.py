@@ -68,9 +68,6 @@ class Int8Share:
     ops: float  # share of the ops (boundary QUANTIZE/DEQUANTIZE left out) computing in int8
     params: float  # share of the constant weight values stored as int8/uint8
 
-    def describe(self) -> str:
-        return f"int8: {100 * self.ops:.0f} % of ops, {100 * self.params:.0f} % of parameters"
-
 
 def int8_share(content: bytes) -> Int8Share:
     """Measured on the bytes: an op is int8 when every operand and result is an integer

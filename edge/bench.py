@@ -215,7 +215,8 @@ def pipeline_rate(config: Any, frames: int, progress: Progress) -> dict[str, Any
         stats = app.run(run_config, stop=threading.Event(), tick_hooks=[tick],
                         on_start=on_start)
         progress.update("pipeline", frames, frames)
-        written = sum(1 for _ in (Path(tmp) / "bench.jsonl").open())
+        with (Path(tmp) / "bench.jsonl").open() as log_file:
+            written = sum(1 for _ in log_file)
     return {
         "fps": round(stats.fps, 1),
         "frames": stats.frames,

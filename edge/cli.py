@@ -319,7 +319,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
     model_file = read_model_file(args.model)
     if not args.no_model_probe:
-        probe_model(model_file.content, origin=str(args.model))
+        probe_model(model_file.content, origin=str(args.model), digest=model_file.sha256)
     raw = model_file.metadata.get(METADATA_NAME)
     manifest = parse_manifest(raw, origin=str(args.model)) if raw is not None else None
     backend = LiteRTBackend(model_file.content, threads=1, origin=str(args.model))

@@ -41,6 +41,10 @@ class Inference:
         self.params = params_model(manifest.decoder.name).coerce(manifest.decoder.params)
         self._filter = detection_filter
 
+    def close(self) -> None:
+        """Free the interpreter (idempotent): the reload closes the model it replaced."""
+        self._backend.close()
+
     def __call__(self, frame: Frame) -> tuple[Detections, dict[str, Any], Latency]:
         t0 = time.perf_counter()
         tensor, placement = self._preprocess(frame.image)

@@ -61,7 +61,7 @@ def load_model(config: ModelConfig, decoder: DecoderConfig | None = None) -> Loa
     model_file = read_model_file(resolve_model_path(config.path))
     if config.probe:
         probe_model(model_file.content, origin=str(model_file.path), runtime=config.runtime,
-                    timeout=config.probe_timeout)
+                    timeout=config.probe_timeout, digest=model_file.sha256)
     backend = LiteRTBackend(model_file.content, threads=config.threads, runtime=config.runtime,
                             origin=str(model_file.path))
     try:

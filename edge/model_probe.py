@@ -31,9 +31,10 @@ _CHILD = "from edge.model_probe import child_main; child_main()"
 
 
 def probe_model(content: bytes, *, origin: str, runtime: str = "auto", threads: int = 1,
-                timeout: float = 20.0) -> None:
-    """Load and invoke ``content`` once in a limited child; ``ModelError`` if that fails."""
-    digest = hashlib.sha256(content).hexdigest()
+                timeout: float = 20.0, digest: str | None = None) -> None:
+    """Load and invoke ``content`` once in a limited child; ``ModelError`` if that fails.
+    ``digest``: the content's sha256 when the caller has it (``ModelFile.sha256``)."""
+    digest = digest or hashlib.sha256(content).hexdigest()
     if digest in _PROBED:
         return
     hint = ("the file is corrupt or hostile: get the model again from its source or "

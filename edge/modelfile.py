@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from edge.errors import ModelError
@@ -33,8 +34,9 @@ class ModelFile:
     content: bytes
     metadata: dict[str, bytes] = field(repr=False)
 
-    @property
+    @cached_property
     def sha256(self) -> str:
+        # Read for the record context, the probe cache and every reload: hash once.
         return hashlib.sha256(self.content).hexdigest()
 
     @property

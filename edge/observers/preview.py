@@ -52,7 +52,6 @@ class PreviewWindow:
             raise ConfigError("--preview cannot open a window: this OpenCV has no GUI support",
                               hint=GUI_HINT) from exc
         self.title = title
-        self.shown = 0
         self._stop = stop
         self._meter = RateMeter()
         self._open = True
@@ -62,7 +61,6 @@ class PreviewWindow:
         if not self._open:
             return
         cv2.imshow(self.title, annotate(frame.image, record, self._meter.tick()))
-        self.shown += 1
         key = cv2.waitKey(1)
         # A backend that cannot report visibility answers -1 every time; only a window
         # once seen visible and now not was closed by the user.

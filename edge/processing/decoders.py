@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.errors import ConfigError
-from edge.processing.params import ClassifyParams, DecoderParams, canonical
+from edge.processing.params import ALIASES, ClassifyParams, DecoderParams, canonical
 from edge.processing.preprocess import Placement
 from edge.types import Detections
 
@@ -66,10 +66,18 @@ def classify(outputs: Outputs, placement: Placement, params: Params) -> Decoded:
     return Detections(order.astype(np.int64), np.clip(scores[order], 0.0, 1.0)), {}
 
 
+def _sigmoid(value: float) -> float:
+    """1 / (1 + e^-x) without overflow: e^-x overflows a float for x below about -709."""
+    if value >= 0:
+        return 1.0 / (1.0 + math.exp(-value))
+    small = math.exp(value)
+    return small / (1.0 + small)
+
+
 def _binary(value: float, p: ClassifyParams) -> Detections:
     """One sigmoid output (a binary Keras classifier): class 1 at ``decision_threshold``."""
     logits = p.activation == "sigmoid" or (p.activation == "auto" and not -0.01 <= value <= 1.01)
-    probability = 1.0 / (1.0 + math.exp(-value)) if logits else min(max(value, 0.0), 1.0)
+    probability = _sigmoid(value) if logits else min(max(value, 0.0), 1.0)
     cut = 0.5 if p.decision_threshold is None else p.decision_threshold
     positive = probability >= cut
     score = probability if positive else 1.0 - probability
@@ -103,7 +111,7 @@ def get_decoder(name: str) -> Decoder:
     except KeyError:
         raise ConfigError(
             f"unknown decoder {name!r}",
-            hint=f"choose one of: {', '.join(sorted([*DECODERS, 'yolo11']))}",
+            hint=f"choose one of: {', '.join(sorted([*DECODERS, *ALIASES]))}",
         ) from None
     decoder: Decoder = getattr(importlib.import_module(module), function)
     return decoder

@@ -110,9 +110,11 @@ class Reloader:
                         "not applied, the running values stay", ", ".join(changed))
         started = time.monotonic()
         kept = {key: getattr(self.running, key) for key in RESTART_KEYS}
+        # The running [events] (and every restart-only key) stay, so the new model is
+        # checked against them and the loop keeps them.
+        config = config.model_copy(update=kept)
         try:
-            # The running [events] stay, so the new model is checked against them.
-            model, inference = open_inference(config.model_copy(update=kept))
+            model, inference = open_inference(config)
         except Exception as exc:  # EdgeError, or any failure to build the new model
             self._refuse(str(exc))
             return
@@ -124,8 +126,7 @@ class Reloader:
             return
         seconds = time.monotonic() - started
         with self._lock:
-            self._candidate = _Candidate(config.model_copy(update=kept), model, inference,
-                                         seconds)
+            self._candidate = _Candidate(config, model, inference, seconds)
 
     def _refuse(self, reason: str) -> None:
         self.refusals += 1
@@ -141,10 +142,12 @@ class Reloader:
             pipeline.context, device=config.device, model_name=model.manifest.name,
             model_sha256=model.file.sha256, task=model.manifest.task,
         )
+        replaced = pipeline.inference
         pipeline.swap_model(candidate.inference, context, model.manifest.labels)
         pipeline.status_interval = config.status_interval
-        if self._model is not None:
-            self._model.close()
+        # Free the model that ran until now, the start's one included (app.run closes
+        # that again at exit: closing is idempotent), so a Pi never holds two models.
+        replaced.close()
         self._model = model
         self.running = config
         self.reloads += 1

@@ -111,7 +111,7 @@ def check_sinks(configs: Sequence[SinkConfig]) -> None:
                                   hint="point it at a PEM file, or remove the key")
 
 
-def open_sink(config: SinkConfig, context: SinkContext | None = None) -> Sink:
+def open_sink(config: SinkConfig, context: SinkContext) -> Sink:
     if isinstance(config, JsonlSinkConfig):
         from edge.sinks.jsonl import JsonlSink
 
@@ -126,7 +126,6 @@ def open_sink(config: SinkConfig, context: SinkContext | None = None) -> Sink:
         from edge.secrets import read_secret
         from edge.sinks.mqtt import MqttSink
 
-        context = context or SinkContext(device="edge")
         password = read_secret(file=config.password_file, env=config.password_env,
                                credential=config.password_credential)
         return MqttSink(config, device=context.device, password=password,

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import ConfigError, SinkError
+from edge.record import SCHEMA as RESULT_SCHEMA
 from edge.sinks.base import Record
 from edge.sinks.rotation import remove_partials, rotate
 
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 _TAIL_CHUNK = 65536
 _WARN_EVERY = 30.0  # seconds between repeated "still cannot write" warnings
 _RETRY_ROTATION = 60.0  # seconds before a rotation that failed is tried again
-RESULT_SCHEMA = "edge.result/1"
 
 
 def encode_line(record: Record) -> bytes:

@@ -51,6 +51,7 @@ from edge.errors import ConfigError, EdgeError, SinkError
 from edge.events import SCHEMA as EVENT_SCHEMA
 from edge.sinks.base import Record
 from edge.sinks.homeassistant import discovery_payload, discovery_topic
+from edge.sinks.jsonl import encode_line
 from edge.sinks.outbox import Outbox
 
 if TYPE_CHECKING:
@@ -102,7 +103,6 @@ class MqttSink:
         self.device = device
         tls = config.tls
         self.port = config.port or (8883 if tls is not None else 1883)
-        self.host = config.host
         self.name = f"{'mqtts' if tls is not None else 'mqtt'}://{config.host}:{self.port}"
         self.prefix = (config.prefix or f"edge/{device}").rstrip("/")
         self.topic_results, self.topic_availability, self.topic_stats, self.topic_set, \
@@ -233,7 +233,7 @@ class MqttSink:
     def write(self, record: Record) -> None:
         if self._fatal is not None:
             raise self._fatal
-        payload = json.dumps(record, separators=(",", ":")).encode("utf-8")
+        payload = encode_line(record)[:-1]  # the JSONL line without its newline: no NaN
         # Event mode's edge.event/1 records travel through the same outbox on their own
         # topic; only per-frame results drive the Home Assistant label state.
         is_event = record.get("schema") == EVENT_SCHEMA

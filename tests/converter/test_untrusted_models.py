@@ -178,6 +178,22 @@ def test_edge_convert_refuses_the_write_file_model_and_writes_nothing(
     assert not (tmp_path / "m.tflite").exists()
 
 
+def test_the_library_entry_point_inspects_too(hostile_saved_models: dict[str, Path],
+                                              tmp_path: Path) -> None:
+    """``convert(ConvertRequest(...))``, what the recipes and library users call, reads the
+    model as data first, as ``edge convert`` does: the WriteFile op never runs."""
+    from converter.convert import ConvertRequest, convert
+
+    np.savez(tmp_path / "cal.npz", x=np.zeros((8, 4), np.float32))
+    request = ConvertRequest(model=hostile_saved_models["write_file"],
+                             calibration=tmp_path / "cal.npz", out=tmp_path / "m.tflite",
+                             progress=False)
+    with pytest.raises(ConversionError, match="op WriteFile"):
+        convert(request)
+    assert not hostile_saved_models["target"].exists()
+    assert not (tmp_path / "m.tflite").exists()
+
+
 def test_out_or_report_equal_to_an_input_is_refused(tmp_path: Path, run_edge: RunEdge) -> None:
     model = tmp_path / "m.keras"
     model.write_bytes((ZOO / "digits-cnn.keras").read_bytes())

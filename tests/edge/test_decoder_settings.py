@@ -228,3 +228,25 @@ def test_decoder_alone_says_the_task_of_a_model_without_manifest(
     records = read_jsonl(tmp_path / "o.jsonl")
     assert [r["model"]["task"] for r in records] == ["classify", "classify"]
     assert all(len(r["detections"]) == 2 for r in records)
+
+
+def test_a_reload_frees_the_model_it_replaces() -> None:
+    """The model the run started with is closed at the swap, not kept until exit: a Pi
+    must never hold two interpreters after a SIGHUP."""
+    running = load_config(None)
+    model, inference = open_inference(running)
+    pipeline = Pipeline(SyntheticCamera(fps=None), inference, [MemorySink()],
+                        RecordContext("test", "m", "0" * 64, "classify"), [])
+    reloader = Reloader(running, lambda: running)
+    reloader.attach(pipeline)
+    try:
+        reloader.request()
+        deadline = time.monotonic() + 30
+        while pipeline.inference is inference and time.monotonic() < deadline:
+            reloader(RunStats())
+            time.sleep(0.02)
+        assert pipeline.inference is not inference and reloader.reloads == 1
+        assert getattr(model.backend, "_interpreter", "missing") is None  # freed
+    finally:
+        reloader.close()
+        model.close()

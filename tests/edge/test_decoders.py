@@ -67,3 +67,15 @@ def test_binary_score_below_threshold_reports_nothing() -> None:
     detections, _ = classify({"out": np.asarray([[0.55]], np.float32)}, Placement(),
                              {"threshold": 0.6})
     assert len(detections.class_id) == 0
+
+
+@pytest.mark.parametrize("logit", [-710.0, -1e30, 710.0, 1e30])
+def test_binary_logits_far_out_do_not_overflow(logit: float) -> None:
+    """A sigmoid head's logit of -710 overflowed math.exp (found by hypothesis)."""
+    from edge.processing.params import ClassifyParams
+
+    detections, _ = get_decoder("classify")(
+        {"p": np.asarray([[logit]], np.float32)}, Placement(),
+        ClassifyParams(activation="sigmoid"))
+    assert list(detections.class_id) == [int(logit > 0)]
+    assert detections.confidence[0] == pytest.approx(1.0)
