@@ -93,7 +93,9 @@ class LiteRTBackend:
 
     def infer_in_place(self, fill: Callable[[Array], Filled]) -> tuple[Filled, list[Array]]:
         if self._input_view is None:
-            raise BackendError(f"model takes {len(self.inputs)} inputs; in-place input needs one")
+            problem = ("the model was closed" if self._interpreter is None
+                       else f"the model takes {len(self.inputs)} inputs, in-place takes one")
+            raise BackendError(f"cannot run in place: {problem}")
         try:
             filled = fill(self._input_view())  # the view dies with this call's frame
             self._interpreter.invoke()
