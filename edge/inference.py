@@ -1,5 +1,9 @@
 """One frame through the model: preprocess -> infer -> dequantize -> decode -> filter, timed.
 
+Two halves, so the pipeline can run them on two threads: ``run_model`` (preprocess
+straight into the interpreter's input tensor, invoke) and ``decode`` (dequantize,
+decode, filter). Calling the ``Inference`` runs both, one after the other.
+
 Shared by ``edge run``, ``edge check-config`` and the reload check (and later
 ``edge bench``), so all of them build and measure the same work: ``open_inference``
 is the one place that turns a config into a ready model + inference, so whatever
@@ -9,16 +13,17 @@ is the one place that turns a config into a ready model + inference, so whatever
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from edge.backends.base import dequantize
+from edge.backends.base import Array, dequantize
 from edge.config import RunConfig
 from edge.errors import ConfigError
 from edge.model import LoadedModel, load_model
 from edge.processing.decoders import get_decoder
 from edge.processing.filters import DetectionFilter, build_filter
 from edge.processing.params import params_model
-from edge.processing.preprocess import Preprocessor
+from edge.processing.preprocess import Placement, Preprocessor
 from edge.types import Detections, Frame, Latency
 
 
@@ -46,20 +51,45 @@ class Inference:
         self._backend.close()
 
     def __call__(self, frame: Frame) -> tuple[Detections, dict[str, Any], Latency]:
-        t0 = time.perf_counter()
-        tensor, placement = self._preprocess(frame.image)
-        t1 = time.perf_counter()
-        raw = self._backend.infer([tensor])
-        t2 = time.perf_counter()
+        """One frame all the way: the model, then its decoder (check-config, reload)."""
+        return self.decode(self.run_model(frame))
+
+    def run_model(self, frame: Frame) -> ModelOutput:
+        """Preprocess into the interpreter's input tensor and invoke: the pipeline's
+        inference stage. OpenCV and LiteRT release the GIL for most of it."""
+        started = time.perf_counter()
+        (placement, preprocessed), raw = self._backend.infer_in_place(
+            lambda buffer: (self._preprocess.into(frame.image, buffer), time.perf_counter()))
+        return ModelOutput(self, raw, placement, 1000 * (preprocessed - started),
+                           1000 * (time.perf_counter() - preprocessed))
+
+    def decode(self, output: ModelOutput) -> tuple[Detections, dict[str, Any], Latency]:
+        """Dequantize, decode and filter what ``run_model`` produced (the pipeline's
+        decode stage, on another thread). ``Latency.post`` is this work alone, not the
+        time the output waited between the stages."""
+        started = time.perf_counter()
         outputs = {
             spec.name: dequantize(value, spec)
-            for spec, value in zip(self._backend.outputs, raw, strict=True)
+            for spec, value in zip(self._backend.outputs, output.raw, strict=True)
         }
-        detections, extra = self._decode(outputs, placement, self.params)
+        detections, extra = self._decode(outputs, output.placement, self.params)
         if self._filter is not None:
             detections = self._filter(detections)
-        t3 = time.perf_counter()
-        return detections, extra, Latency(1000 * (t1 - t0), 1000 * (t2 - t1), 1000 * (t3 - t2))
+        post_ms = 1000 * (time.perf_counter() - started)
+        return detections, extra, Latency(output.pre_ms, output.infer_ms, post_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelOutput:
+    """What the model gave for one frame, still undecoded, with the ``Inference`` that
+    made it: a reload can swap models between the two stages, and each output is decoded
+    by the decoder of the model that produced it."""
+
+    inference: Inference
+    raw: list[Array]
+    placement: Placement
+    pre_ms: float
+    infer_ms: float
 
 
 def open_inference(config: RunConfig) -> tuple[LoadedModel, Inference]:

@@ -1,13 +1,18 @@
 """The only loop: frames -> inference -> records -> sinks (and frame observers).
 
-Live sources are read through ``LatestFrameReader`` (newest frame only, drops counted);
-files and folders through ``ReadAheadReader`` (a few frames ahead on its own thread, in
-order, nothing dropped), so decoding the next frame overlaps with the work on this one.
-Inference runs on the calling thread. Both readers yield idle ticks while the source
-delivers nothing, so the loop keeps supervising during a stall: it refreshes the health
-counters, prints the status line and runs the tick hooks (the systemd watchdog is one),
-and a stalled or hung pipeline is visible there rather than silent. ``stop`` (set by a signal
-handler) ends the loop cleanly.
+Three stages run at once, each on its own thread, with bounded, order-keeping hand-offs:
+1. the reader (``edge.capture``): a live source through ``LatestFrameReader`` (newest
+   frame only, drops counted), a file or folder through ``ReadAheadReader`` (a few
+   frames ahead, nothing dropped);
+2. the inference stage (``edge.model_stage``): motion gate, preprocessing straight into
+   the interpreter's input tensor, ``invoke``;
+3. this loop, on the calling thread: box decoding, the record, the sinks' hand-off
+   (each sink writes on its own thread), events, observers, and the supervision.
+The supervision never waits on a frame: when nothing comes within 0.1 s the loop gets an
+idle tick, refreshes the health counters, prints the status line and runs the tick hooks
+(the systemd watchdog is one), so a stalled or hung pipeline is visible rather than
+silent. ``stop`` (set by a signal handler) ends the run: the inference stage stops taking
+frames, and what it already inferred is still written.
 
 Extension points, each optional:
 - ``observers``: objects with ``observe(frame, record)`` and ``close()`` that need the
@@ -29,7 +34,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -37,6 +42,7 @@ import numpy as np
 
 from edge.capture import LatestFrameReader, ReadAheadReader
 from edge.control import RunControl
+from edge.model_stage import ActiveModel, Inferred, ModelStage, Paused, Skipped, StageItem
 from edge.record import RecordContext, to_record
 from edge.sinks.base import Record, Sink
 from edge.sources.base import Source, SourceHealth
@@ -134,10 +140,9 @@ class Pipeline:
         control: RunControl | None = None,
     ) -> None:
         self.source = source
-        self.inference = inference
+        self._model = ActiveModel(inference, context, tuple(labels))
+        self._stage: ModelStage | None = None
         self.sinks = list(sinks)
-        self.context = context
-        self.labels = tuple(labels)
         self.max_frames = max_frames
         self.status = status
         self.status_interval = status_interval
@@ -154,12 +159,14 @@ class Pipeline:
         reader: LatestFrameReader | ReadAheadReader = (
             LatestFrameReader(self.source) if self.source.live else ReadAheadReader(self.source)
         )
-        frames: Iterator[Frame | None] = reader.frames(stop)
+        stage = ModelStage(reader, self._model, live=self.source.live, gate=self.gate,
+                           control=self.control, limit=self.max_frames)
+        self._stage = stage
         next_status = time.monotonic() + self.status_interval
         try:
-            for frame in frames:
-                if frame is not None and not self._paused():
-                    self._process(frame)
+            for item in stage.items():
+                if item is not None:
+                    self._take(item)
                 self.stats.dropped = reader.dropped
                 self._refresh_health()
                 for hook in self.tick_hooks:
@@ -167,24 +174,40 @@ class Pipeline:
                 if self.status and time.monotonic() >= next_status:
                     self.status(self.stats)
                     next_status = time.monotonic() + self.status_interval
-                seen = self.stats.frames + self.stats.skipped
-                if stop.is_set() or (self.max_frames and seen >= self.max_frames):
-                    break
+                if stop.is_set():
+                    stage.finish()  # what is already inferred still comes out and is written
         finally:
+            stage.close()
             reader.close()
+            self._stage = None
             self.stats.dropped = reader.dropped
             self._refresh_health()
             self._end_events()
         return self.stats
 
+    @property
+    def inference(self) -> Inference:
+        return self._model.inference
+
+    @property
+    def context(self) -> RecordContext:
+        return self._model.context
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self._model.labels
+
     def swap_model(self, inference: Inference, context: RecordContext,
                    labels: Sequence[str]) -> None:
-        """Run the next frame through another model (a reload). Call it on the loop thread
-        (from a tick hook), so no frame is ever half through the old model and half through
-        the new one; records carry the new model's name and sha256 from the next frame on."""
-        self.inference = inference
-        self.context = context
-        self.labels = tuple(labels)
+        """Run the next frame through another model (a reload), from any thread. When
+        this returns no frame is in the old model any more (the caller may close it);
+        frames it already inferred are decoded by its own decoder and recorded under its
+        name and sha256, later ones under the new model's."""
+        model = ActiveModel(inference, context, tuple(labels))
+        stage = self._stage
+        if stage is not None:
+            stage.swap(model)
+        self._model = model
 
     def _refresh_health(self) -> None:
         health: SourceHealth | None = None
@@ -204,19 +227,33 @@ class Pipeline:
             if isinstance(state, str):
                 self.stats.sink_state[sink.name] = state
 
-    def _process(self, frame: Frame) -> None:
-        if self._gate_skips(frame):
-            return
-        detections, extra, latency = self.inference(frame)
+    def _take(self, item: StageItem) -> None:
+        if isinstance(item, Inferred):
+            self._record(item)
+        elif isinstance(item, Skipped):
+            # The motion gate saw no change: the loop is alive, the scene is still.
+            self.stats.skipped += 1
+            self.stats.last_frame_at = time.monotonic()
+        elif isinstance(item, Paused):
+            # Paused by a command: read and dropped, no record. It still counts as
+            # progress for the watchdog: the loop is alive, a user asked it to rest.
+            self.stats.paused_frames += 1
+            self.stats.last_frame_at = time.monotonic()
+        elif item.error is not None:
+            raise item.error
+
+    def _record(self, item: Inferred) -> None:
+        frame, model = item.frame, item.model
+        detections, extra, latency = model.inference.decode(item.output)
         threshold = self.control.threshold if self.control is not None else None
         if threshold is not None:
             detections = detections.filter(detections.confidence >= threshold)
-        result = Result(self.stats.frames, frame, detections, self.labels, latency, extra)
-        record = to_record(result, self.context)
+        result = Result(self.stats.frames, frame, detections, model.labels, latency, extra)
+        record = to_record(result, model.context)
         if self.per_frame:
             for sink in self.sinks:
                 sink.write(record)
-        self._write_events(frame, detections)
+        self._write_events(frame, detections, model)
         for observer in self.observers:
             observer.observe(frame, record)
         self.stats.frames += 1
@@ -224,26 +261,9 @@ class Pipeline:
         self.stats.infer_ms.append(latency.infer)
         self.stats.total_ms.append(latency.total)
 
-    def _paused(self) -> bool:
-        """Paused by a command: the frame is read and dropped, no record. It still counts
-        as progress for the watchdog: the loop is alive, a user asked it to rest."""
-        if self.control is None or not self.control.paused:
-            return False
-        self.stats.paused_frames += 1
-        self.stats.last_frame_at = time.monotonic()
-        return True
-
-    def _gate_skips(self, frame: Frame) -> bool:
-        """Motion gate: True when this frame is skipped (nothing changed)."""
-        if self.gate is None or self.gate.should_infer(frame):
-            return False
-        self.stats.skipped += 1
-        self.stats.last_frame_at = time.monotonic()
-        return True
-
-    def _write_events(self, frame: Frame, detections: Detections) -> None:
+    def _write_events(self, frame: Frame, detections: Detections, model: ActiveModel) -> None:
         if self.events is not None:
-            self._emit(self.events.on_frame(frame, detections, self.context, self.labels))
+            self._emit(self.events.on_frame(frame, detections, model.context, model.labels))
 
     def _end_events(self) -> None:
         """Close the tracks still open, so every ``new`` has its ``end``."""

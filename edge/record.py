@@ -77,5 +77,19 @@ def iso_timestamp(timestamp: float) -> str:
 
 
 def _iso(timestamp: float) -> str:
-    moment = dt.datetime.fromtimestamp(timestamp, tz=dt.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # Formatting a date is the record's dearest part; frames share their second, so the
+    # "YYYY-MM-DDTHH:MM:SS" prefix is formatted once per second and reused.
+    second = math.floor(timestamp)
+    micros = round((timestamp - second) * 1e6)  # as datetime rounds, then truncate to ms
+    if micros >= 1_000_000:
+        second, micros = second + 1, 0
+    millis = micros // 1000
+    cached_second, prefix = _last_second
+    if second != cached_second:
+        prefix = dt.datetime.fromtimestamp(second, tz=dt.timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%S.")
+        _last_second[:] = [second, prefix]
+    return f"{prefix}{millis:03d}Z"
+
+
+_last_second: list[Any] = [None, ""]  # [second, its formatted prefix], one per process

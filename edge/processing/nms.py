@@ -20,10 +20,10 @@ def iou(box: FloatArray, boxes: FloatArray) -> FloatArray:
     iy0 = np.maximum(box[1], boxes[:, 1])
     ix1 = np.minimum(box[2], boxes[:, 2])
     iy1 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
+    inter = np.maximum(ix1 - ix0, 0) * np.maximum(iy1 - iy0, 0)
     area = max(float(box[2] - box[0]), 0.0) * max(float(box[3] - box[1]), 0.0)
-    widths = np.clip(boxes[:, 2] - boxes[:, 0], 0, None)
-    areas = widths * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+    widths = np.maximum(boxes[:, 2] - boxes[:, 0], 0)
+    areas = widths * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
     union = area + areas - inter
     out: FloatArray = np.where(union > 0, inter / np.where(union > 0, union, 1), 0).astype(
         np.float32

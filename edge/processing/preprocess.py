@@ -82,9 +82,10 @@ def quantize(values: npt.NDArray[np.float32], tensor: TensorSpec) -> npt.NDArray
 class Preprocessor:
     """BGR frame -> a batch-of-one input tensor, built once per model.
 
-    The tensor is written into one buffer allocated here, the same array every frame (no
-    allocation on the hot path): a caller uses it before the next call, as
-    ``Inference`` does (``set_tensor`` copies it into the interpreter).
+    ``into`` writes the tensor into a buffer the caller owns: ``Inference`` passes the
+    interpreter's own input tensor, so a frame's pixels go from the resized image to the
+    model with no copy and no allocation. Calling the preprocessor instead writes into
+    one buffer allocated here, the same array every frame (used before the next call).
     """
 
     def __init__(self, spec: InputSpec, tensor: TensorSpec) -> None:
@@ -111,11 +112,17 @@ class Preprocessor:
         self.buffer: npt.NDArray[np.generic] = np.empty(expected, self._lut.dtype)
 
     def __call__(self, image: Image) -> tuple[npt.NDArray[np.generic], Placement]:
+        return self.buffer, self.into(image, self.buffer)
+
+    def into(self, image: Image, out: npt.NDArray[np.generic]) -> Placement:
+        """Write the tensor for ``image`` into ``out`` (shape ``(1, h, w, c)``, the input
+        dtype): the interpreter's own input tensor on the hot path. Keeps no reference
+        to ``out``, so the interpreter may run as soon as this returns."""
         pixels, placement = prepare_pixels(image, self.spec)
         # mode="clip" lets numpy write straight into the buffer (uint8 indices are always
         # in range; the default mode="raise" buffers the output).
-        np.take(self._lut, pixels, out=self.buffer[0], mode="clip")
-        return self.buffer, placement
+        np.take(self._lut, pixels, out=out[0], mode="clip")
+        return placement
 
 
 def _resize(pixels: Image, spec: InputSpec) -> tuple[Image, Placement]:

@@ -53,8 +53,9 @@ def open_source(config: SourceConfig, *, input_size: tuple[int, int] | None = No
     ``input_size`` (width, height) and ``input_resize`` describe the model's input: the Pi
     camera sizes its lores stream from them. ``keep_full`` asks a source that has a larger
     picture than the one the model sees (the Pi camera's main stream) to attach it to
-    each frame, for snapshots. ``reduced_decode`` lets an MJPEG file be decoded at the
-    smallest size that still covers ``input_size`` (nothing needs the full picture).
+    each frame, for snapshots. ``reduced_decode`` lets an MJPEG file, webcam or stream be
+    decoded at the smallest size that still covers ``input_size`` (nothing needs the full
+    picture).
     """
     if isinstance(config, SyntheticSource):
         from edge.sources.synthetic import SyntheticCamera
@@ -68,12 +69,14 @@ def open_source(config: SourceConfig, *, input_size: tuple[int, int] | None = No
         from edge.sources.opencv import camera_source
 
         return camera_source(config.device, width=config.width, height=config.height,
-                             fps=config.fps, **_live_options(config))
+                             fps=config.fps, input_size=input_size if reduced_decode else None,
+                             **_live_options(config))
     if isinstance(config, VideoSource):
         from edge.sources.opencv import VideoFile, stream_source
 
         if _is_url(config.uri):
             return stream_source(config.uri, open_timeout=config.open_timeout,
+                                 input_size=input_size if reduced_decode else None,
                                  **_live_options(config))
         return VideoFile(config.uri, loop=config.loop, pace=config.pace,
                          input_size=input_size if reduced_decode else None)

@@ -44,11 +44,13 @@ _FAILED_READ_PAUSE = 0.01
 
 @dataclass(frozen=True, slots=True)
 class Capture:
-    """One picture from a device: BGR image, wall-clock timestamp, optional full-size copy."""
+    """One picture from a device: BGR image, wall-clock timestamp, optional full-size copy,
+    and the size the device delivered when ``image`` was decoded smaller (MJPEG)."""
 
     image: Image
     timestamp: float
     full: Image | None = None
+    source_size: tuple[int, int] | None = None
 
 
 class Device(Protocol):
@@ -126,7 +128,8 @@ class LiveSource:
                     continue
                 self._state = "running"
                 self._last_activity = time.monotonic()
-                yield Frame(capture.image, index, capture.timestamp, self.name, full=capture.full)
+                yield Frame(capture.image, index, capture.timestamp, self.name,
+                            full=capture.full, source_size=capture.source_size)
                 index += 1
         finally:
             self._state = "ended"

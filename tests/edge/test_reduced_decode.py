@@ -133,3 +133,69 @@ def test_preprocessing_writes_into_the_same_buffer_every_frame() -> None:
     assert not np.array_equal(second, first_values)  # and it holds the new frame's values
     pixels, _ = prepare_pixels(second_frame, spec())
     np.testing.assert_array_equal(second[0].astype(int), pixels.astype(int) - 128)
+
+
+# --- live devices: webcams (V4L2) and streams ---------------------------------------------
+
+
+def test_a_live_mjpeg_device_is_decoded_reduced(tmp_path: Path) -> None:
+    """``OpenCVDevice`` is what a webcam and a stream are read through. No webcam exists
+    here, so a real ``VideoCapture`` on an MJPG clip stands in for V4L2: the same
+    ``CAP_PROP_FOURCC`` / ``CAP_PROP_FORMAT = -1`` calls, the same compressed frames."""
+    from edge.sources.opencv import OpenCVDevice
+
+    clip = tmp_path / "clip.avi"
+    originals = write_clip(clip, frames=4)
+    device = OpenCVDevice(cv2.VideoCapture(str(clip)), input_size=(96, 96))
+    try:
+        assert device.reduction == 4
+        captures = [device.read() for _ in originals]
+    finally:
+        device.release()
+    for capture, original in zip(captures, originals, strict=True):
+        assert capture is not None and capture.image.shape == (120, 160, 3)
+        assert capture.source_size == (640, 480)
+        shrunk = cv2.resize(original, (160, 120), interpolation=cv2.INTER_AREA)
+        assert np.abs(capture.image.astype(int) - shrunk.astype(int)).mean() < 6
+
+
+def test_a_live_device_without_a_model_size_is_decoded_in_full(tmp_path: Path) -> None:
+    from edge.sources.opencv import OpenCVDevice
+
+    clip = tmp_path / "clip.avi"
+    write_clip(clip, frames=2)
+    device = OpenCVDevice(cv2.VideoCapture(str(clip)))
+    try:
+        capture = device.read()
+        assert device.reduction == 1 and capture is not None
+        assert capture.image.shape == (480, 640, 3) and capture.source_size is None
+    finally:
+        device.release()
+
+
+def test_an_mjpeg_stream_is_decoded_reduced_in_edge_run(run_edge: RunEdge,
+                                                         tmp_path: Path) -> None:
+    """A real MJPEG-over-HTTP camera on loopback (320x240), read by ``edge run`` with the
+    28x28 CNN: decoded at 1/8 (40x30), the records still name the stream's size."""
+    from edge.sources.opencv import open_stream
+    from tests.edge.test_live_sources import start_server, stop_process
+
+    server, port = start_server(0, fps=60)
+    url = f"http://127.0.0.1:{port}/stream.mjpg"
+    try:
+        device = open_stream(url, timeout=5, input_size=(28, 28))
+        try:
+            capture = device.read()
+            assert device.reduction == 8 and capture is not None
+            assert capture.image.shape == (30, 40, 3) and capture.source_size == (320, 240)
+        finally:
+            device.release()
+        done = run_edge(["run", "--source", url, "--max-frames", "20", "--sink",
+                         "jsonl:out.jsonl"])
+        assert done.returncode == 0, done.stderr
+    finally:
+        stop_process(server)
+    records = read_jsonl(tmp_path / "out.jsonl")
+    assert len(records) == 20
+    assert {(r["source"]["width"], r["source"]["height"]) for r in records} == {(320, 240)}
+    assert all(r["detections"] for r in records)

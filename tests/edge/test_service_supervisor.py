@@ -74,12 +74,13 @@ def test_supervisor_pings_at_the_interval_only_while_fresh(tmp_path: Path) -> No
 
 
 def test_a_hung_invoke_stops_the_pings(tmp_path: Path) -> None:
-    """The loop is the only thing that pings: an invoke that never returns starves it."""
+    """Pings need progress: an invoke that never returns (on the inference stage's
+    thread) stops them within the window, although the loop thread goes on ticking."""
     import threading
     import time
 
     from edge.config import ModelConfig
-    from edge.inference import Inference
+    from edge.inference import Inference, ModelOutput
     from edge.model import load_model
     from edge.pipeline import Pipeline
     from edge.record import RecordContext
@@ -92,13 +93,18 @@ def test_a_hung_invoke_stops_the_pings(tmp_path: Path) -> None:
     unblock, hung = threading.Event(), threading.Event()
     calls = [0]
 
-    def inference(frame: Frame) -> object:
-        calls[0] += 1
-        if calls[0] > 20:
-            hung.set()
-            unblock.wait()  # the invoke that never returns (until the test lets it)
-        return real(frame)
+    class HangingInference:
+        def run_model(self, frame: Frame) -> ModelOutput:
+            calls[0] += 1
+            if calls[0] > 20:
+                hung.set()
+                unblock.wait()  # the invoke that never returns (until the test lets it)
+            return real.run_model(frame)
 
+        def decode(self, output: ModelOutput) -> object:
+            return real.decode(output)
+
+    inference = HangingInference()
     listener = NotifyListener(tmp_path)
     notifier = Notifier(listener.address)
     supervisor = ServiceSupervisor(notifier, watchdog_interval=0.1, window=0.3)
@@ -124,5 +130,7 @@ def test_a_hung_invoke_stops_the_pings(tmp_path: Path) -> None:
         model.close()
     pings = [at for at, _ in listener.lines("WATCHDOG")]
     assert pings and pings[0] < hung_at
-    assert not [at for at in pings if hung_at + 0.05 < at < hung_at + 1.0]
+    # The 20th frame was recorded just before the hang; it stays fresh for the 0.3 s
+    # window, plus one 0.1 s watchdog interval to notice, and then no ping at all.
+    assert not [at for at in pings if hung_at + 0.3 + 0.15 < at < hung_at + 1.0]
     assert records_while_hung == 20
