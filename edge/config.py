@@ -287,6 +287,14 @@ class MqttTls(Strict):
     insecure: bool = Field(False, description="skip verifying the broker's certificate and "
                            "host name (never in production)")
 
+    @model_validator(mode="after")
+    def _certificate_with_its_key(self) -> MqttTls:
+        # Checked here, not only when the sink connects, so `edge check-config` finds it.
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("tls.cert_file and tls.key_file go together: give both the "
+                             "client certificate and its key, or neither")
+        return self
+
 
 class MqttSink(Strict):
     """Publish every record to an MQTT broker through a durable on-disk outbox.

@@ -208,9 +208,6 @@ class MqttSink:
             if path is not None and not Path(path).is_file():
                 raise ConfigError(f"tls.{field} {str(path)!r} does not exist",
                                   hint="point it at a PEM file, or remove the key")
-        if (tls.cert_file is None) != (tls.key_file is None):
-            raise ConfigError("tls.cert_file and tls.key_file go together",
-                              hint="give both the client certificate and its key, or neither")
         try:
             client.tls_set(ca_certs=str(tls.ca_file) if tls.ca_file else None,
                            certfile=str(tls.cert_file) if tls.cert_file else None,

@@ -131,6 +131,8 @@ def test_edge_run_from_another_folder_uses_the_config_folder(tmp_path: Path,
     ('[output]\nrecord = "nope/out.mp4"\n', "folder of the recording .* does not exist"),
     ('[[sinks]]\nkind = "jsonl"\npath = "nope/d.jsonl"\n', "folder of the log .* does not exist"),
     ('[model]\nlabels = "nope.txt"\n', "labels file .* does not exist"),
+    ('[[sinks]]\nkind = "mqtt"\n[sinks.tls]\ncert_file = "c.pem"\n',
+     "cert_file and tls.key_file go together"),
 ])
 def test_problems_before_the_first_frame_exit_78_in_run_and_check_config(
         tmp_path: Path, run_edge: RunEdge, table: str, message: str) -> None:
