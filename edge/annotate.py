@@ -28,7 +28,8 @@ def colour_of(class_id: int) -> tuple[int, int, int]:
 
 def annotate(image: Image, record: dict[str, Any], fps: float | None = None) -> Image:
     """A copy of ``image`` with the record drawn on it (the input is not changed)."""
-    canvas: Image = np.ascontiguousarray(image.copy())
+    canvas: Image = np.ascontiguousarray(
+        cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image.copy())
     h, w = canvas.shape[:2]
     scale = max(0.35, min(w, h) / 600)
     thickness = max(2, round(min(w, h) / 160))  # 1 px lines lose their colour in 4:2:0 video

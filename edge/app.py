@@ -51,7 +51,8 @@ def run(config: RunConfig, *, stop: threading.Event | None = None,
             lambda: open_source(config.source, input_size=(spec.width, spec.height),
                                 input_resize=spec.resize,
                                 keep_full=config.output.snapshot_dir is not None,
-                                reduced_decode=not needs_full_picture(config)), stop)
+                                reduced_decode=not needs_full_picture(config),
+                                input_colour=spec.colour), stop)
         if source is None:  # SIGTERM/SIGINT while a stream was still opening
             return RunStats(source_state="ended")
         stack.callback(source.close)

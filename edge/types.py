@@ -20,7 +20,9 @@ FloatArray = npt.NDArray[np.float32]
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One picture from a source: BGR uint8 ``(height, width, 3)``, as OpenCV gives it.
+    """One picture from a source: BGR uint8 ``(height, width, 3)``, as OpenCV gives it,
+    or grey ``(height, width)`` when an MJPEG source decoded it straight to grey for a grey
+    model (only when nothing shows or saves the picture, ``edge.sources.mjpeg``).
 
     ``truth`` carries the ground truth when the source knows it (the synthetic camera
     does); it never reaches the result record, only tests and benchmarks read it.
@@ -40,10 +42,12 @@ class Frame:
     source_size: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
-        if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
+        image = self.image
+        colour = image.ndim == 3 and image.shape[2] == 3
+        if not (colour or image.ndim == 2) or image.dtype != np.uint8:
             raise ValueError(
-                f"Frame.image must be uint8 (height, width, 3) BGR, got {self.image.dtype} "
-                f"{self.image.shape}"
+                f"Frame.image must be uint8 (height, width, 3) BGR or (height, width) grey, "
+                f"got {image.dtype} {image.shape}"
             )
 
     @property

@@ -60,6 +60,6 @@ class MotionGate:
     def _small(self, image: npt.NDArray[np.uint8]) -> GreyImage:
         height, width = image.shape[:2]
         size = (self.width, max(1, round(height * self.width / width)))
-        grey = cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_AREA),
-                            cv2.COLOR_BGR2GRAY)
+        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        grey = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         return np.asarray(cv2.GaussianBlur(grey, (3, 3), 0), np.uint8)

@@ -23,6 +23,7 @@ from edge.manifest import InputSpec
 from edge.types import Image, TensorSpec
 
 _COLOUR_CODES = {"gray": cv2.COLOR_BGR2GRAY, "rgb": cv2.COLOR_BGR2RGB}
+_FROM_GREY = {"rgb": cv2.COLOR_GRAY2RGB, "bgr": cv2.COLOR_GRAY2BGR}  # a grey frame (MJPEG)
 _NUMPY_DTYPES: dict[str, type[np.generic]] = {
     "float32": np.float32,
     "int8": np.int8,
@@ -50,8 +51,10 @@ class Placement:
 
 
 def prepare_pixels(image: Image, spec: InputSpec) -> tuple[Image, Placement]:
-    """Colour-convert and resize a BGR frame to the model's ``(height, width, channels)``."""
-    code = _COLOUR_CODES.get(spec.colour)
+    """Colour-convert and resize a BGR (or grey) frame to the model's ``(height, width,
+    channels)``."""
+    code = (_FROM_GREY.get(spec.colour) if image.ndim == 2
+            else _COLOUR_CODES.get(spec.colour))
     pixels: Image = np.asarray(cv2.cvtColor(image, code), np.uint8) if code is not None else image
     pixels, placement = _resize(pixels, spec)
     if pixels.ndim == 2:

@@ -47,7 +47,7 @@ def parse_source_spec(spec: str) -> dict[str, Any]:
 
 def open_source(config: SourceConfig, *, input_size: tuple[int, int] | None = None,
                 input_resize: str = "stretch", keep_full: bool = False,
-                reduced_decode: bool = False) -> Source:
+                reduced_decode: bool = False, input_colour: str = "bgr") -> Source:
     """Build the source a config describes (imports stay inside each branch's module).
 
     ``input_size`` (width, height) and ``input_resize`` describe the model's input: the Pi
@@ -55,7 +55,7 @@ def open_source(config: SourceConfig, *, input_size: tuple[int, int] | None = No
     picture than the one the model sees (the Pi camera's main stream) to attach it to
     each frame, for snapshots. ``reduced_decode`` lets an MJPEG file, webcam or stream be
     decoded at the smallest size that still covers ``input_size`` (nothing needs the full
-    picture).
+    picture), and straight to grey when ``input_colour`` is ``gray``.
     """
     if isinstance(config, SyntheticSource):
         from edge.sources.synthetic import SyntheticCamera
@@ -69,17 +69,17 @@ def open_source(config: SourceConfig, *, input_size: tuple[int, int] | None = No
         from edge.sources.opencv import camera_source
 
         return camera_source(config.device, width=config.width, height=config.height,
-                             fps=config.fps, input_size=input_size if reduced_decode else None,
+                             fps=config.fps, **_reduced(input_size, input_colour, reduced_decode),
                              **_live_options(config))
     if isinstance(config, VideoSource):
         from edge.sources.opencv import VideoFile, stream_source
 
         if _is_url(config.uri):
             return stream_source(config.uri, open_timeout=config.open_timeout,
-                                 input_size=input_size if reduced_decode else None,
+                                 **_reduced(input_size, input_colour, reduced_decode),
                                  **_live_options(config))
         return VideoFile(config.uri, loop=config.loop, pace=config.pace,
-                         input_size=input_size if reduced_decode else None)
+                         **_reduced(input_size, input_colour, reduced_decode))
     if isinstance(config, ImagesSource):
         from edge.sources.images import ImageFolder
 
@@ -97,6 +97,14 @@ def open_source(config: SourceConfig, *, input_size: tuple[int, int] | None = No
             **_live_options(config),
         )
     raise AssertionError(f"unhandled source config {config!r}")  # the union is exhaustive
+
+
+def _reduced(input_size: tuple[int, int] | None, colour: str,
+             allowed: bool) -> dict[str, Any]:
+    """The OpenCV sources' reduced-decode arguments (``edge.sources.mjpeg``)."""
+    if not allowed:
+        return {"input_size": None, "grey": False}
+    return {"input_size": input_size, "grey": colour == "gray"}
 
 
 def _is_url(uri: str) -> bool:

@@ -8,7 +8,9 @@ pixels away in its resize. libjpeg can decode at 1/2, 1/4 or 1/8 of the size dir
 frame when ``CAP_PROP_FORMAT`` is set to -1 (files and V4L2 alike).
 
 ``reduction`` picks the largest factor that still leaves at least the model's input
-size, so the model's own resize still only shrinks. A run that needs the full picture
+size, so the model's own resize still only shrinks. For a grey model the JPEG is decoded
+straight to grey (``IMREAD_REDUCED_GRAYSCALE_*``): the frame is then ``(h, w)``, which
+the preprocessing takes as it is. A run that needs the full picture
 (preview, recording, snapshots) does not ask for it.
 """
 
@@ -23,6 +25,8 @@ from edge.types import Image
 
 _FLAGS = {8: cv2.IMREAD_REDUCED_COLOR_8, 4: cv2.IMREAD_REDUCED_COLOR_4,
           2: cv2.IMREAD_REDUCED_COLOR_2, 1: cv2.IMREAD_COLOR}
+_GREY_FLAGS = {8: cv2.IMREAD_REDUCED_GRAYSCALE_8, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+               2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 1: cv2.IMREAD_GRAYSCALE}
 _MJPG = int.from_bytes(b"MJPG", "little")
 
 
@@ -49,11 +53,13 @@ def ask_compressed(capture: Any) -> bool:
 
 
 class ReducedDecoder:
-    """Compressed JPEG bytes -> a BGR picture at 1/``factor`` of the frame's size."""
+    """Compressed JPEG bytes -> a BGR picture at 1/``factor`` of the frame's size, or a
+    grey one (``grey``, for a grey model): libjpeg then skips the colour planes too."""
 
-    def __init__(self, factor: int) -> None:
+    def __init__(self, factor: int, *, grey: bool = False) -> None:
         self.factor = factor
-        self._flag = _FLAGS[factor]
+        self.grey = grey
+        self._flag = (_GREY_FLAGS if grey else _FLAGS)[factor]
 
     def __call__(self, buffer: Any) -> Image | None:
         """The picture, or ``None`` when the bytes are not a JPEG this build decodes."""

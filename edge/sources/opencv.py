@@ -84,7 +84,9 @@ STREAM_HINT = ("check the URL and that the server is up (try it with `ffplay URL
                "retry_at_start = true to wait for a camera that comes up later")
 
 
-def _as_bgr(image: Any) -> Image:
+def _as_bgr(image: Any, *, keep_grey: bool = False) -> Image:
+    if image.ndim == 2 and keep_grey:
+        return np.ascontiguousarray(image, np.uint8)
     if image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     elif image.shape[2] == 4:
@@ -100,12 +102,13 @@ class OpenCVDevice:
     or 1/8 of the size when that still covers the model's input (``edge.sources.mjpeg``):
     for V4L2 and FFmpeg streams alike. Anything else is decoded by OpenCV as usual."""
 
-    def __init__(self, capture: Any, input_size: tuple[int, int] | None = None) -> None:
+    def __init__(self, capture: Any, input_size: tuple[int, int] | None = None, *,
+                 grey: bool = False) -> None:
         self._capture = capture
         size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0),
                 int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0))
         factor = reduction(size, input_size) if all(size) else 1
-        self._reduced = (ReducedDecoder(factor) if factor > 1 and is_mjpeg(capture)
+        self._reduced = (ReducedDecoder(factor, grey=grey) if factor > 1 and is_mjpeg(capture)
                          and ask_compressed(capture) else None)
         self._source_size = size if self._reduced is not None else None
 
@@ -121,7 +124,8 @@ class OpenCVDevice:
             image = self._reduced(image)
             if image is None:  # bytes libjpeg cannot decode: a failed read, as read() has it
                 return None
-        return Capture(_as_bgr(image), time.time(), source_size=self._source_size)
+        return Capture(_as_bgr(image, keep_grey=self._reduced is not None), time.time(),
+                       source_size=self._source_size)
 
     def release(self) -> None:
         self._capture.release()
@@ -129,7 +133,8 @@ class OpenCVDevice:
 
 def open_camera(device: int | str, *, width: int | None = None, height: int | None = None,
                 fps: float | None = None, platform: str = sys.platform,
-                input_size: tuple[int, int] | None = None) -> OpenCVDevice:
+                input_size: tuple[int, int] | None = None,
+                grey: bool = False) -> OpenCVDevice:
     """Open a webcam by index (or /dev/videoN on Linux) with the platform's backend."""
     target: int | str = int(device) if isinstance(device, str) and device.isdigit() else device
     if isinstance(target, str) and not Path(target).exists():
@@ -148,11 +153,11 @@ def open_camera(device: int | str, *, width: int | None = None, height: int | No
                         (cv2.CAP_PROP_FRAME_HEIGHT, height), (cv2.CAP_PROP_FPS, fps)):
         if value:
             capture.set(prop, float(value))
-    return OpenCVDevice(capture, input_size)
+    return OpenCVDevice(capture, input_size, grey=grey)
 
 
 def open_stream(uri: str, *, timeout: float = 10.0,
-                input_size: tuple[int, int] | None = None) -> OpenCVDevice:
+                input_size: tuple[int, int] | None = None, grey: bool = False) -> OpenCVDevice:
     """Open an rtsp/http(s) stream with FFmpeg; ``timeout`` bounds the open and each read."""
     milliseconds = int(timeout * 1000)
     capture = cv2.VideoCapture(uri, cv2.CAP_FFMPEG, [
@@ -162,26 +167,29 @@ def open_stream(uri: str, *, timeout: float = 10.0,
     if not capture.isOpened():
         capture.release()
         raise SourceError(f"the stream {uri!r} could not be opened", hint=STREAM_HINT)
-    return OpenCVDevice(capture, input_size)
+    return OpenCVDevice(capture, input_size, grey=grey)
 
 
 def camera_source(device: int | str, *, width: int | None = None, height: int | None = None,
                   fps: float | None = None, stall_timeout: float = 5.0,
                   backoff: Backoff | None = None, retry_at_start: bool = False,
-                  input_size: tuple[int, int] | None = None) -> LiveSource:
+                  input_size: tuple[int, int] | None = None,
+                  grey: bool = False) -> LiveSource:
     target = int(device) if isinstance(device, str) and device.isdigit() else device
     return LiveSource(
         f"camera:{target}",
         lambda: open_camera(target, width=width, height=height, fps=fps,
-                            input_size=input_size),
+                            input_size=input_size, grey=grey),
         stall_timeout=stall_timeout, backoff=backoff, retry_at_start=retry_at_start, fps=fps,
     )
 
 
 def stream_source(uri: str, *, open_timeout: float = 10.0, stall_timeout: float = 5.0,
                   backoff: Backoff | None = None, retry_at_start: bool = False,
-                  input_size: tuple[int, int] | None = None) -> LiveSource:
-    return LiveSource(uri, lambda: open_stream(uri, timeout=open_timeout, input_size=input_size),
+                  input_size: tuple[int, int] | None = None,
+                  grey: bool = False) -> LiveSource:
+    return LiveSource(uri, lambda: open_stream(uri, timeout=open_timeout,
+                                               input_size=input_size, grey=grey),
                       stall_timeout=stall_timeout, backoff=backoff,
                       retry_at_start=retry_at_start)
 
@@ -191,13 +199,14 @@ class VideoFile:
     ``pace`` plays it at the file's own frame rate (else as fast as the model goes).
 
     ``input_size`` (the model's width, height) lets an MJPEG file be decoded at 1/2, 1/4
-    or 1/8 of its size when that still covers the model's input (``edge.sources.mjpeg``);
-    ``reduction`` is the factor in use (1 = full decode)."""
+    or 1/8 of its size when that still covers the model's input (``edge.sources.mjpeg``),
+    straight to grey with ``grey`` (a grey model); ``reduction`` is the factor in use
+    (1 = full decode)."""
 
     live = False
 
     def __init__(self, path: str, *, loop: bool = False, pace: bool = False,
-                 input_size: tuple[int, int] | None = None) -> None:
+                 input_size: tuple[int, int] | None = None, grey: bool = False) -> None:
         if not Path(path).is_file():
             raise SourceError(
                 f"video file {path!r} does not exist",
@@ -218,14 +227,15 @@ class VideoFile:
         self.pace = pace and self.fps is not None
         self.size = (int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
                      int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-        self._reduced = self._reduced_decoder(input_size)
+        self._reduced = self._reduced_decoder(input_size, grey)
         self.reduction = self._reduced.factor if self._reduced is not None else 1
 
-    def _reduced_decoder(self, input_size: tuple[int, int] | None) -> ReducedDecoder | None:
+    def _reduced_decoder(self, input_size: tuple[int, int] | None,
+                         grey: bool) -> ReducedDecoder | None:
         factor = reduction(self.size, input_size)
         if factor == 1 or not is_mjpeg(self._capture) or not ask_compressed(self._capture):
             return None
-        return ReducedDecoder(factor)
+        return ReducedDecoder(factor, grey=grey)
 
     def _read(self) -> tuple[bool, Image | None]:
         ok, image = self._capture.read()
@@ -251,8 +261,8 @@ class VideoFile:
                 delay = start + index / self.fps - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            yield Frame(_as_bgr(image), index, time.time(), self.name,
-                        source_size=source_size)
+            yield Frame(_as_bgr(image, keep_grey=self._reduced is not None), index,
+                        time.time(), self.name, source_size=source_size)
             index += 1
             in_pass += 1
 

@@ -199,3 +199,39 @@ def test_an_mjpeg_stream_is_decoded_reduced_in_edge_run(run_edge: RunEdge,
     assert len(records) == 20
     assert {(r["source"]["width"], r["source"]["height"]) for r in records} == {(320, 240)}
     assert all(r["detections"] for r in records)
+
+
+def test_a_grey_model_gets_the_jpeg_decoded_straight_to_grey(tmp_path: Path) -> None:
+    """libjpeg skips the colour planes for a grey model: the frame is (h, w), and the
+    model's input from it matches the one from the colour decode (grey conversion of the
+    same picture) to within JPEG's chroma rounding."""
+    clip = tmp_path / "clip.avi"
+    write_clip(clip, frames=6)
+    grey = VideoFile(str(clip), input_size=(96, 96), grey=True)
+    colour = VideoFile(str(clip), input_size=(96, 96))
+    try:
+        grey_frames, colour_frames = list(grey), list(colour)
+    finally:
+        grey.close()
+        colour.close()
+    tensor = TensorSpec("x", 0, (1, 96, 96, 1), "int8", 1.0, -128)
+    gray_spec = spec(width=96, height=96)
+    for g, c in zip(grey_frames, colour_frames, strict=True):
+        assert g.image.shape == (120, 160) and (g.width, g.height) == (640, 480)
+        from_grey, _ = Preprocessor(gray_spec, tensor)(g.image)
+        from_colour, _ = Preprocessor(gray_spec, tensor)(c.image)
+        assert np.abs(from_grey.astype(int) - from_colour.astype(int)).mean() < 2
+
+
+def test_a_grey_frame_feeds_a_colour_model_and_the_motion_gate() -> None:
+    from edge.processing.motion import MotionGate
+    from edge.types import Frame
+
+    grey = np.full((30, 40), 200, np.uint8)
+    rgb = spec(width=8, height=8, channels=3, colour="rgb")
+    pixels, _ = prepare_pixels(grey, rgb)
+    assert pixels.shape == (8, 8, 3) and (pixels == 200).all()
+    gate = MotionGate()
+    assert gate.should_infer(Frame(grey, 0, 0.0, "t"))  # the first frame always runs
+    with pytest.raises(ValueError, match="grey"):
+        Frame(np.zeros((4, 4, 4), np.uint8), 0, 0.0, "t")
