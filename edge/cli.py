@@ -235,6 +235,10 @@ def decoder_overrides(name: str | None, options: Sequence[str]) -> dict[str, Any
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from edge.probe_ahead import probe_ahead
+
+    # First: a model not verified yet is tried in a child while the rest starts up.
+    probe_ahead(args.config, args.model, skip=args.no_model_probe)
     from edge.config import load_config
     from edge.preflight import check_files
     from edge.service.runner import run_service
