@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--model", help=".tflite to run (default: the default model)")
     parser.add_argument("--unverified", action="store_true",
                         help="probe the model on every start (no record of verified models)")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
     env_extra = {"XDG_CACHE_HOME": "/proc/edge-bench-no-cache"} if args.unverified else {}
     if args.unverified:
         for variable in ("CACHE_DIRECTORY", "STATE_DIRECTORY"):

@@ -23,8 +23,8 @@ built yourself and must start fast.
 from __future__ import annotations
 
 import hashlib
-import os
 import logging
+import os
 import signal
 import subprocess
 import sys

@@ -70,7 +70,7 @@ def shipped_digests() -> frozenset[str]:
 
 def runtime_key(runtime: str) -> str:
     """``<name>-<version>`` of an imported runtime module (``ai_edge_litert-2.3.0``)."""
-    module = sys.modules.get(runtime.split(".")[0])
+    module = sys.modules.get(runtime.split(".", maxsplit=1)[0])
     return f"{runtime}-{getattr(module, '__version__', 'unknown')}"
 
 
