@@ -60,7 +60,8 @@ def load_model(config: ModelConfig, decoder: DecoderConfig | None = None) -> Loa
         params_model(decoder.name)  # an unknown name fails before the model is read
     model_file = read_model_file(resolve_model_path(config.path))
     if config.probe:  # a file not verified yet is loaded and run in a child first
-        verify_model(model_file, runtime=config.runtime, timeout=config.probe_timeout)
+        how = verify_model(model_file, runtime=config.runtime, timeout=config.probe_timeout)
+        log.debug("%s verified: %s", model_file.path.name, how)
     backend = LiteRTBackend(model_file.content, threads=config.threads, runtime=config.runtime,
                             origin=str(model_file.path))
     try:
