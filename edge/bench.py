@@ -108,7 +108,8 @@ def run_bench(request: BenchRequest, progress: Progress | None = None) -> dict[s
     report["pipeline"] = pipeline_rate(config, request.frames, progress)
     report["pipeline"]["of_raw"] = round(report["pipeline"]["fps"] / raw["fps"], 3) \
         if raw["fps"] else None
-    progress.phase("pipeline: OpenCV's default threads against cv2.setNumThreads(1)")
+    progress.phase("OpenCV threads: the pipeline with OpenCV's default pool and with "
+                   "cv2.setNumThreads(1), alternated")
     report["cv2_threads"] = cv2_threads(config, request.frames, progress)
     progress.phase("cold start: edge run --max-frames 1 as a new process")
     report["cold_start_s"], report["peak_rss_mb"] = cold_start(model_path, request.threads)
