@@ -403,7 +403,8 @@ def render(report: dict[str, Any]) -> str:
     compiled = report["raw_compiled"]
     if compiled.get("available"):
         lines.append(f"compiled    {compiled['fps']:.1f} fps through CompiledModel, invoke p50 "
-                     f"{compiled['latency_ms']['p50']:.3f} ms; faster (median): {report['faster_api']}")
+                     f"{compiled['latency_ms']['p50']:.3f} ms; faster (median): "
+                     f"{report['faster_api']}")
     else:
         lines.append(f"compiled    CompiledModel not measured: {compiled['reason']}")
     tool = report["litert_tool"]
