@@ -54,6 +54,18 @@ def test_the_shipped_list_names_every_zoo_model_with_its_digest() -> None:
     assert probe_cache.shipped_digests() == frozenset(listed.values())
 
 
+def test_models_train_writes_the_list_the_zoo_ships(tmp_path: Path) -> None:
+    """``python -m models.train`` rewrites SHA256SUMS with the zoo (no TensorFlow here)."""
+    import shutil
+
+    from models.train import write_digests
+
+    for path in ZOO.glob("*.tflite"):
+        shutil.copy(path, tmp_path / path.name)
+    written = write_digests(tmp_path)
+    assert written.read_text() == (ZOO / probe_cache.SHIPPED_LIST).read_text()
+
+
 def test_a_shipped_model_is_loaded_without_a_child(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(model_probe, "_CHILD", ABORT)
     assert verify_model(read_model_file(CNN)) == "shipped"
