@@ -10,10 +10,21 @@ Latency: the median ``invoke()`` time (batch 1, 1 thread, XNNPACK as on the devi
 under ai_edge_litert on THIS machine, after a warm-up. It is what the report compares
 between float and quantized; the ratio on an ARM board (Cortex-A72/A76) differs, so the
 report says so, and a measurement on the device is the number to trust.
+
+On x86 the int8/float ratio depends on the CPU more than anything else: XNNPACK (in
+ai-edge-litert 2.3.0) runs int8 convolutions and fully-connected layers with AVX-512
+VNNI kernels, or, on a CPU with AMX (Intel Sapphire Rapids and later), with AMX tile
+kernels 64 outputs wide that the shipped models' small layers cannot fill. The zoo's
+reports of 2026-11-26 (int8 1.1-1.5x slower for the CNN, ViT and detector) came from
+such a Xeon; the same timing code on an AVX-512 VNNI CPU without AMX measures int8
+2.5x faster (docs/int8-speed.md). So ``LATENCY_NOTE`` names the CPU and the features
+that pick the kernels, and ``paired_latency_ms`` times float and quantized in
+alternating rounds, so that a shared machine's load falls on both alike.
 """
 
 from __future__ import annotations
 
+import platform
 import statistics
 import time
 from dataclasses import dataclass
@@ -25,9 +36,38 @@ from converter.quiet import native_output_captured
 from edge.backends.litert import load_interpreter_class
 
 BOUNDARY_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
+# CPU features that decide which XNNPACK int8 kernels run (/proc/cpuinfo flag names).
+INT8_CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "amx_tile",
+                  "asimddp", "i8mm")
+
+
+def cpu_description(cpuinfo: str | None = None) -> str:
+    """``"<model name> (<the int8-relevant flags it has>)"``, or the architecture alone
+    where /proc/cpuinfo is missing (not Linux)."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+                cpuinfo = handle.read()
+        except OSError:
+            return platform.machine() or "unknown CPU"
+    name, flags = "", set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key in ("model name", "cpu model", "hardware") and not name:
+            name = value.strip()
+        elif key in ("flags", "features"):
+            flags.update(value.split())
+    present = [flag for flag in INT8_CPU_FLAGS if flag in flags]
+    name = name or platform.machine() or "unknown CPU"
+    return f"{name} ({', '.join(present) or 'none of ' + '/'.join(INT8_CPU_FLAGS)})"
+
+
 LATENCY_NOTE = (
-    "median invoke() on this workstation (ai_edge_litert, 1 thread, batch 1); "
-    "int8/float ratios on ARM boards differ: measure there (`edge run` prints infer ms)"
+    f"median invoke() on this workstation, {cpu_description()} (ai_edge_litert, 1 thread, "
+    "batch 1); int8/float ratios differ between CPUs "
+    "(on x86 AMX against VNNI kernels) and on ARM boards: measure there (`edge run` "
+    "prints infer ms)"
 )
 
 
@@ -123,3 +163,35 @@ def median_latency_ms(
         interpreter.invoke()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000.0
+
+
+def paired_latency_ms(
+    first: bytes,
+    second: bytes,
+    *,
+    threads: int = 1,
+    rounds: int = 3,
+    min_seconds: float = 0.5,
+) -> tuple[float, float]:
+    """Median ``invoke()`` ms of two models (float and quantized), timed in ``rounds``
+    alternating rounds of ``min_seconds / rounds`` each, after a warm-up of both: on a
+    shared machine a burst of load then slows both sides alike instead of one."""
+    runners = [_invoker(content, threads) for content in (first, second)]
+    times: list[list[float]] = [[], []]
+    for _ in range(rounds):
+        for runner, spent in zip(runners, times, strict=True):
+            deadline = time.perf_counter() + min_seconds / rounds
+            while time.perf_counter() < deadline or len(spent) < 5:
+                start = time.perf_counter()
+                runner()
+                spent.append(time.perf_counter() - start)
+    return statistics.median(times[0]) * 1000.0, statistics.median(times[1]) * 1000.0
+
+
+def _invoker(content: bytes, threads: int, warmup: int = 10) -> Any:
+    interpreter = _interpreter(content, num_threads=threads)
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+    for _ in range(warmup):
+        interpreter.invoke()
+    return interpreter.invoke

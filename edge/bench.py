@@ -1,15 +1,19 @@
 """``edge bench``: how fast a model runs here, alone and through ``edge run``'s real path.
 
-Five measurements, each printed as a progress line on stderr while it runs:
+These measurements, each printed as a progress line on stderr while it runs:
 
 - ``raw``: the model alone in a tight loop (``set_tensor``, ``invoke``, ``get_tensor`` on a
   fixed input), the ceiling of any pipeline;
+- ``raw_compiled``: the same loop through LiteRT's ``CompiledModel`` API
+  (``edge.bench_compiled``), and ``faster_api``, the one of the two with the higher rate;
 - ``litert_tool``: LiteRT's own ``ai_edge_litert/tools/benchmark_litert_model.py`` on the
   same file and thread count, run as a subprocess in the same benchmark run (it uses the
   ``CompiledModel`` API, ``edge`` uses ``Interpreter``), and the agreement of the two;
 - ``pipeline``: ``edge.app.run`` (the code behind ``edge run``) on the synthetic camera or
   ``--source``, into a real JSONL sink in a temporary folder: frames/s, per-frame latency
   and frame age (capture to record written);
+- ``cv2_threads``: the pipeline again with OpenCV's default thread pool and with
+  ``cv2.setNumThreads(1)``, alternated, and the ratio;
 - ``cold_start_s``: ``edge run --max-frames 1`` as a fresh process, from spawn to its first
   record on stdout; ``peak_rss_mb`` is that process's peak resident memory;
 - ``compare`` (with ``--compare``): ``raw`` and ``pipeline`` of another model (a float32
@@ -28,13 +32,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edge.bench_compiled import CompiledApiError, compiled_runner
 from edge.errors import EdgeError, UsageError
 
 SYNTHETIC_BENCH_FPS = 1000.0
@@ -90,22 +95,28 @@ def run_bench(request: BenchRequest, progress: Progress | None = None) -> dict[s
         "threads": request.threads,
         "frames": request.frames,
     }
-    progress.phase(f"raw invoke of {model_path.name}, {request.threads} thread(s)")
-    raw, runtime = raw_invoke(config, request.frames, progress)
+    progress.phase(f"raw invoke of {model_path.name}, {request.threads} thread(s): Interpreter "
+                   "and CompiledModel, alternated")
+    raw, runtime, compiled = raw_invoke(config, request.frames, progress, model_path)
     report["runtime"] = runtime
     report["raw"] = raw
+    report["raw_compiled"] = compiled
+    report["faster_api"] = faster_api(raw, compiled)
     progress.phase("LiteRT's own benchmark tool (CompiledModel API)")
     report["litert_tool"] = litert_tool(model_path, request.threads, request.frames, raw)
     progress.phase(f"pipeline: edge run's path on {config.source.kind}")
     report["pipeline"] = pipeline_rate(config, request.frames, progress)
     report["pipeline"]["of_raw"] = round(report["pipeline"]["fps"] / raw["fps"], 3) \
         if raw["fps"] else None
+    progress.phase("OpenCV threads: the pipeline with OpenCV's default pool and with "
+                   "cv2.setNumThreads(1), alternated")
+    report["cv2_threads"] = cv2_threads(config, request.frames, progress)
     progress.phase("cold start: edge run --max-frames 1 as a new process")
     report["cold_start_s"], report["peak_rss_mb"] = cold_start(model_path, request.threads)
     if request.compare is not None:
         other = _config(request, request.compare)
         progress.phase(f"compare: raw invoke of {request.compare.name}")
-        other_raw, _ = raw_invoke(other, request.frames, progress)
+        other_raw, _, _ = raw_invoke(other, request.frames, progress)
         progress.phase(f"compare: pipeline with {request.compare.name}")
         other_pipeline = pipeline_rate(other, request.frames, progress)
         report["compare"] = {
@@ -121,8 +132,12 @@ def run_bench(request: BenchRequest, progress: Progress | None = None) -> dict[s
     return report
 
 
-def raw_invoke(config: Any, frames: int, progress: Progress) -> tuple[dict[str, Any], str]:
-    """The model alone: ``frames`` invokes on a fixed input after 5 warm-up runs."""
+def raw_invoke(config: Any, frames: int, progress: Progress,
+               compiled: Path | None = None) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """The model alone: ``frames`` invokes on a fixed input after 5 warm-up runs, through
+    the ``Interpreter``; with ``compiled`` (the same file) also through ``CompiledModel``,
+    the two alternated in chunks of 25 so both see the same load. Returns the
+    Interpreter's block, the runtime, and the CompiledModel's block (``{}`` without)."""
     from edge.model import load_model
 
     model = load_model(config.model, config.decoder)
@@ -131,19 +146,81 @@ def raw_invoke(config: Any, frames: int, progress: Progress) -> tuple[dict[str, 
         inputs = [np.zeros(spec.shape, dtype=np.dtype(spec.dtype)) for spec in backend.inputs]
         for _ in range(5):
             backend.infer(inputs)
-        times: list[float] = []
-        started = time.perf_counter()
-        for i in range(frames):
-            t0 = time.perf_counter()
-            backend.infer(inputs)
-            times.append(1000 * (time.perf_counter() - t0))
-            if i % 25 == 0 or i == frames - 1:
-                progress.update("raw", i + 1, frames)
-        elapsed = time.perf_counter() - started
-        return {"fps": round(frames / elapsed, 1), "latency_ms": percentiles(times)}, \
-            backend.runtime
+        loops: dict[str, Callable[[], object]] = {"raw": lambda: backend.infer(inputs)}
+        if compiled is None:
+            return alternate(loops, frames, progress)["raw"], backend.runtime, {}
+        try:
+            with compiled_runner(compiled, config.model.threads) as runner:
+                loops["compiled"] = runner.once
+                blocks = alternate(loops, frames, progress)
+                extra = {"fully_accelerated": runner.fully_accelerated,
+                         "zero_copy_input": runner.zero_copy_input}
+        except CompiledApiError as exc:
+            blocks = alternate(loops, frames, progress)
+            return blocks["raw"], backend.runtime, {"available": False, "reason": str(exc)}
+        return blocks["raw"], backend.runtime, {"available": True, "api": "CompiledModel",
+                                                **blocks["compiled"], **extra}
     finally:
         model.close()
+
+
+def alternate(loops: dict[str, Callable[[], object]], frames: int, progress: Progress,
+              chunk: int = 25) -> dict[str, dict[str, Any]]:
+    """Time each loop body ``frames`` times, taking turns every ``chunk`` calls; ``fps`` is
+    calls per second of the body's own time (1000 / mean latency)."""
+    times: dict[str, list[float]] = {name: [] for name in loops}
+    done = 0
+    while done < frames:
+        count = min(chunk, frames - done)
+        for name, body in loops.items():
+            spent = times[name]
+            for _ in range(count):
+                t0 = time.perf_counter()
+                body()
+                spent.append(1000 * (time.perf_counter() - t0))
+        done += count
+        progress.update("raw", done, frames)
+    return {name: {"fps": round(1000 * len(values) / sum(values), 1) if sum(values) else 0.0,
+                   "latency_ms": percentiles(values)} for name, values in times.items()}
+
+
+def faster_api(raw: dict[str, Any], compiled: dict[str, Any]) -> str:
+    """``Interpreter`` or ``CompiledModel``: the lower median invoke in this run (the
+    median, not the rate, so a load spike on a shared machine does not decide), or
+    ``"same"`` within 5 %."""
+    if not compiled.get("available"):
+        return "Interpreter"
+    ours, theirs = raw["latency_ms"]["p50"], compiled["latency_ms"]["p50"]
+    if abs(ours - theirs) <= 0.05 * max(ours, theirs):
+        return "same"
+    return "Interpreter" if ours < theirs else "CompiledModel"
+
+
+def cv2_threads(config: Any, frames: int, progress: Progress,
+                rounds: int = 2) -> dict[str, Any]:
+    """The pipeline with OpenCV's own thread pool (its default) and with
+    ``cv2.setNumThreads(1)``, alternated ``rounds`` times (A B A B) so both see the same
+    load; ``one_thread_speedup`` > 1 means one OpenCV thread was faster."""
+    import cv2
+
+    default = cv2.getNumThreads()
+    fps: dict[str, list[float]] = {"default": [], "one": []}
+    try:
+        for _ in range(rounds):
+            for name, count in (("default", default), ("one", 1)):
+                cv2.setNumThreads(count)
+                fps[name].append(pipeline_rate(config, frames, progress)["fps"])
+    finally:
+        cv2.setNumThreads(default)
+    mean = {name: sum(values) / len(values) for name, values in fps.items()}
+    return {
+        "default_threads": default,
+        "default_fps": round(mean["default"], 1),
+        "one_thread_fps": round(mean["one"], 1),
+        "one_thread_speedup": round(mean["one"] / mean["default"], 3)
+        if mean["default"] else None,
+        "runs": {name: [round(v, 1) for v in values] for name, values in fps.items()},
+    }
 
 
 def litert_tool(model: Path, threads: int, frames: int, raw: dict[str, Any]) -> dict[str, Any]:
@@ -230,11 +307,31 @@ def pipeline_rate(config: Any, frames: int, progress: Progress) -> dict[str, Any
     }
 
 
-def cold_start(model: Path, threads: int) -> tuple[float, float]:
+# The child reports its own peak (VmHWM) as it exits. Not wait4's ru_maxrss: on Linux that
+# also counts the high-water mark of the address space the child was forked from (the
+# pages of this bench process, ~97 MB with LiteRT, OpenCV and a model loaded), which
+# read as "edge run peaks at 96-102 MB" when its own peak is about 85 MB.
+_PEAK_MARK = "edge-bench-peak-rss-kb"
+_COLD_START = f"""
+import atexit, sys
+def _peak():
+    try:
+        with open('/proc/self/status') as status:
+            for line in status:
+                if line.startswith('VmHWM:'):
+                    sys.stderr.write('{_PEAK_MARK} ' + line.split()[1] + '\\n')
+    except OSError:
+        pass
+atexit.register(_peak)
+from edge.cli import entry
+entry()
+"""
+
+
+def cold_start(model: Path, threads: int) -> tuple[float, float | None]:
     """Seconds from spawning ``edge run --max-frames 1`` to its first record on stdout, and
-    that process's peak resident memory in MB."""
-    code = "from edge.cli import entry; entry()"
-    command = [sys.executable, "-c", code, "run", "--model", str(model), "--threads",
+    that process's own peak resident memory in MB (None where /proc is missing)."""
+    command = [sys.executable, "-c", _COLD_START, "run", "--model", str(model), "--threads",
                str(threads), "--max-frames", "1", "--sink", "stdout"]
     with tempfile.TemporaryFile() as err:
         started = time.perf_counter()
@@ -245,15 +342,14 @@ def cold_start(model: Path, threads: int) -> tuple[float, float]:
         elapsed = time.perf_counter() - started
         process.stdout.read()
         process.stdout.close()
-        # wait4, not Popen.wait: it also gives this child's own peak memory.
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
+        process.wait()
         err.seek(0)
         message = err.read().decode(errors="replace").strip()
     if process.returncode != 0 or not first:
         raise BenchError(f"edge run --max-frames 1 failed (exit {process.returncode}): "
                          f"{message[-300:]}")
-    return round(elapsed, 3), round(usage.ru_maxrss / 1024, 1)  # ru_maxrss: KiB on Linux
+    peaks = [line.split()[1] for line in message.splitlines() if line.startswith(_PEAK_MARK)]
+    return round(elapsed, 3), round(int(peaks[-1]) / 1024, 1) if peaks else None
 
 
 class BenchError(EdgeError):
@@ -298,12 +394,19 @@ def _model_path(config: Any) -> Path:
 
 def render(report: dict[str, Any]) -> str:
     """The human-readable summary of a report."""
-    raw, pipe = report["raw"], report["pipeline"]
+    raw, pipe, cv2t = report["raw"], report["pipeline"], report["cv2_threads"]
     lines = [
         f"model       {report['model']} ({report['runtime']}, {report['threads']} thread(s))",
         f"raw         {raw['fps']:.1f} fps, invoke p50 {raw['latency_ms']['p50']:.3f} ms, "
         f"p95 {raw['latency_ms']['p95']:.3f} ms",
     ]
+    compiled = report["raw_compiled"]
+    if compiled.get("available"):
+        lines.append(f"compiled    {compiled['fps']:.1f} fps through CompiledModel, invoke p50 "
+                     f"{compiled['latency_ms']['p50']:.3f} ms; faster (median): "
+                     f"{report['faster_api']}")
+    else:
+        lines.append(f"compiled    CompiledModel not measured: {compiled['reason']}")
     tool = report["litert_tool"]
     if tool.get("available"):
         lines.append(f"litert tool p50 {tool['latency_ms']['p50']:.3f} ms (agreement "
@@ -315,8 +418,11 @@ def render(report: dict[str, Any]) -> str:
         f"pipeline    {pipe['fps']:.1f} fps ({pipe['of_raw']} of raw) on {pipe['source']}, "
         f"latency p50 {pipe['latency_ms']['p50']:.3f} ms p95 {pipe['latency_ms']['p95']:.3f} ms,"
         f" frame age p95 {pipe['frame_age_ms']['p95']:.1f} ms, dropped {pipe['dropped']}",
+        f"opencv      pipeline {cv2t['default_fps']:.1f} fps with {cv2t['default_threads']} "
+        f"OpenCV threads, {cv2t['one_thread_fps']:.1f} fps with cv2.setNumThreads(1) "
+        f"({cv2t['one_thread_speedup']}x)",
         f"cold start  {report['cold_start_s']:.3f} s to the first record; peak RSS "
-        f"{report['peak_rss_mb']:.1f} MB",
+        f"{report['peak_rss_mb']} MB",
     ]
     if "compare" in report:
         other = report["compare"]

@@ -235,6 +235,10 @@ def decoder_overrides(name: str | None, options: Sequence[str]) -> dict[str, Any
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from edge.probe_ahead import probe_ahead
+
+    # First: a model not verified yet is tried in a child while the rest starts up.
+    probe_ahead(args.config, args.model, skip=args.no_model_probe)
     from edge.config import load_config
     from edge.preflight import check_files
     from edge.service.runner import run_service
@@ -314,12 +318,12 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from edge.backends.litert import LiteRTBackend
     from edge.manifest import METADATA_NAME, parse_manifest
-    from edge.model_probe import probe_model
+    from edge.model_probe import verify_model
     from edge.modelfile import read_model_file
 
     model_file = read_model_file(args.model)
     if not args.no_model_probe:
-        probe_model(model_file.content, origin=str(args.model), digest=model_file.sha256)
+        verify_model(model_file)
     raw = model_file.metadata.get(METADATA_NAME)
     manifest = parse_manifest(raw, origin=str(args.model)) if raw is not None else None
     backend = LiteRTBackend(model_file.content, threads=1, origin=str(args.model))

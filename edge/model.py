@@ -30,7 +30,7 @@ from edge.manifest import (
     default_input_spec,
     parse_manifest,
 )
-from edge.model_probe import probe_model
+from edge.model_probe import verify_model
 from edge.modelfile import ModelFile, read_model_file
 from edge.processing.decoders import TASK_DECODERS
 from edge.processing.params import DECODER_TASKS, canonical, params_model, resolve_params
@@ -59,9 +59,9 @@ def load_model(config: ModelConfig, decoder: DecoderConfig | None = None) -> Loa
     if decoder.name is not None:
         params_model(decoder.name)  # an unknown name fails before the model is read
     model_file = read_model_file(resolve_model_path(config.path))
-    if config.probe:
-        probe_model(model_file.content, origin=str(model_file.path), runtime=config.runtime,
-                    timeout=config.probe_timeout, digest=model_file.sha256)
+    if config.probe:  # a file not verified yet is loaded and run in a child first
+        how = verify_model(model_file, runtime=config.runtime, timeout=config.probe_timeout)
+        log.debug("%s verified: %s", model_file.path.name, how)
     backend = LiteRTBackend(model_file.content, threads=config.threads, runtime=config.runtime,
                             origin=str(model_file.path))
     try:

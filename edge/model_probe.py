@@ -9,23 +9,36 @@ space, CPU seconds, no core file) and a wall-clock timeout; if it crashes (a sig
 hangs (killed at the timeout) or fails, the model is refused with a ``ModelError``
 (exit 78) that says which, and the main process never touches it.
 
-It costs one Python start plus one model load (measured in docs/reliability.md, about
-0.5 s on the shipped models here). A model that passed is remembered by its SHA-256 for
-the life of the process, so reloading the same file is free. ``[model] probe = false``
-(``--no-model-probe``) skips it, for models you built yourself and must start fast.
+It costs one Python start plus one model load (0.15-0.3 s on the shipped models here,
+docs/benchmarks.md). So ``verify_model`` probes only a file that is not verified yet
+(``edge.probe_cache``): the shipped zoo's files are verified by their digests, and a file
+that passed is remembered by its SHA-256 for the life of the process and, on disk, for
+later runs with the same runtime version. ``start_probe`` starts the child in the
+background as soon as the model's path is known (``edge.probe_ahead``), so it overlaps
+with the rest of start-up; ``verify_model`` then waits for it before the main process
+loads the model. ``[model] probe = false`` (``--no-model-probe``) skips it, for models you
+built yourself and must start fast.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
+from typing import TYPE_CHECKING
 
 from edge.errors import ModelError
 
+if TYPE_CHECKING:
+    from edge.modelfile import ModelFile
+
+log = logging.getLogger("edge")
 _PROBED: set[str] = set()  # sha256 of models that passed in this process
+_PENDING: dict[tuple[str, str], _Background] = {}  # (sha256, runtime) -> probe under way
 MEMORY_BUDGET = 1 << 30  # bytes of address space the model may add on top of the runtime
 _CHILD = "from edge.model_probe import child_main; child_main()"
 
@@ -56,6 +69,78 @@ def probe_model(content: bytes, *, origin: str, runtime: str = "auto", threads: 
         reason = _last_line(done.stderr) or f"exit code {done.returncode}"
         raise ModelError(f"{origin}: the model failed its test run: {reason}", hint=hint)
     _PROBED.add(digest)
+
+
+def verify_model(model_file: ModelFile, *, runtime: str = "auto",
+                 timeout: float = 20.0) -> str:
+    """Make sure ``model_file`` may be loaded here: it is shipped, remembered, or passes
+    the probe now (waiting for one started by ``start_probe``). Returns which of
+    ``"shipped"``, ``"remembered"`` or ``"probed"``; ``ModelError`` if the probe fails."""
+    from edge import probe_cache
+    from edge.backends.litert import load_interpreter_class
+
+    digest = model_file.sha256
+    if digest in probe_cache.shipped_digests():
+        return "shipped"
+    # The runtime is trusted code: importing it here, before any probe, is safe.
+    key = probe_cache.runtime_key(load_interpreter_class(runtime)[0])
+    pending = _PENDING.pop((digest, runtime), None)
+    if pending is not None:
+        pending.wait()
+        if pending.error is not None:
+            raise pending.error
+    elif digest in _PROBED or probe_cache.is_remembered(digest, key):
+        _PROBED.add(digest)
+        return "remembered"
+    probe_model(model_file.content, origin=str(model_file.path), runtime=runtime,
+                timeout=timeout, digest=digest)  # returns at once if the background passed
+    if probe_cache.remember(digest, key):
+        log.debug("%s verified; remembered in %s", model_file.path.name,
+                  probe_cache.cache_file())
+    return "probed"
+
+
+class _Background:
+    """One ``probe_model`` on a daemon thread (the child process does the work)."""
+
+    def __init__(self, content: bytes, origin: str, runtime: str, timeout: float,
+                 digest: str) -> None:
+        self.error: ModelError | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(content, origin, runtime, timeout, digest),
+            name="model-probe", daemon=True)
+        self._thread.start()
+
+    def _run(self, content: bytes, origin: str, runtime: str, timeout: float,
+             digest: str) -> None:
+        try:
+            probe_model(content, origin=origin, runtime=runtime, timeout=timeout,
+                        digest=digest)
+        except ModelError as exc:
+            self.error = exc
+        except Exception as exc:  # verify_model then probes again, in the open
+            log.debug("background probe of %s failed to run: %s", origin, exc)
+        finally:
+            self._done.set()
+
+    def wait(self) -> None:
+        self._done.wait()
+
+
+def start_probe(content: bytes, *, origin: str, digest: str, runtime: str = "auto",
+                timeout: float = 20.0) -> bool:
+    """Start probing ``content`` in the background unless it is already verified; the
+    ``verify_model`` of the same bytes and runtime waits for it. True if one started."""
+    from edge import probe_cache
+
+    if digest in _PROBED or digest in probe_cache.shipped_digests():
+        return False
+    if any(entry[0] == digest for entry in probe_cache.remembered()):
+        return False  # verify_model checks the runtime version; a mismatch probes then
+    if (digest, runtime) not in _PENDING:
+        _PENDING[(digest, runtime)] = _Background(content, origin, runtime, timeout, digest)
+    return True
 
 
 def _signal_name(number: int) -> str:

@@ -12,7 +12,9 @@ Writes, under ``models/zoo/`` by default:
 - ``digits-cnn.keras``: the trained float model (weights only, no optimizer state);
 - ``digits-cnn.int8.tflite``: full-int8, manifest embedded, made by the converter API
   (``converter.convert.convert``), the same code path as ``edge convert``;
-- ``digits-cnn.report.json``: the conversion report (float vs int8 on the held-out set).
+- ``digits-cnn.report.json``: the conversion report (float vs int8 on the held-out set);
+- ``SHA256SUMS``: the digests of every ``.tflite`` in the folder, which the device trusts
+  without probing them first (``edge.probe_cache``).
 
 Recipe (CNN): 30 epochs over the 3,500 training digits, each epoch a fresh random
 augmentation (``models.augment``: shifts, scale, faint backgrounds), Adam with a cosine
@@ -234,7 +236,21 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"models.train: {name}: {failure}", file=sys.stderr)
                 failed = True
         log(f"{name}: done in {time.monotonic() - started:.0f} s")
+    write_digests(args.out)
     return 1 if failed else 0
+
+
+def write_digests(folder: Path) -> Path:
+    """``SHA256SUMS`` (``sha256sum`` format) of the folder's .tflite files: the device
+    trusts these files without a probe (``edge.probe_cache``), so it is rewritten with
+    them; ``sha256sum -c SHA256SUMS`` checks it by hand."""
+    import hashlib
+
+    lines = [f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n"
+             for path in sorted(folder.glob("*.tflite"))]
+    out = folder / "SHA256SUMS"
+    out.write_text("".join(lines), encoding="ascii")
+    return out
 
 
 if __name__ == "__main__":

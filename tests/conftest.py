@@ -45,6 +45,16 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 RunEdge = Callable[..., subprocess.CompletedProcess[str]]
 
 
+@pytest.fixture(autouse=True)
+def _private_probe_record(monkeypatch: pytest.MonkeyPatch,
+                          tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each test starts with an empty record of verified models (``edge.probe_cache``), in
+    its own folder: no test depends on what another one probed, and none writes into the
+    real ``~/.cache`` of whoever runs the suite."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    monkeypatch.delenv("CACHE_DIRECTORY", raising=False)
+
+
 @pytest.fixture
 def run_edge(tmp_path: Path) -> RunEdge:
     """Run the real ``edge`` console command in a subprocess, in ``tmp_path``."""

@@ -7,6 +7,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from edge.bench import Progress, percentiles
 from tests.conftest import RunEdge
 
@@ -39,12 +41,26 @@ def test_bench_json_has_the_design_keys_and_sane_values(run_edge: RunEdge,
     assert 0 < pipeline["of_raw"] <= 1
     assert 0 < report["cold_start_s"] < 60
     assert 20 < report["peak_rss_mb"] < 1000
+    compiled = report["raw_compiled"]
+    assert compiled["available"] is True, compiled
+    assert compiled["api"] == "CompiledModel" and compiled["fps"] > 0
+    _stats_ok(compiled["latency_ms"])
+    assert compiled["zero_copy_input"] is False  # ai-edge-litert 2.3.0 refuses a flat view
+    assert report["faster_api"] in ("Interpreter", "CompiledModel", "same")
+    threads = report["cv2_threads"]
+    assert threads["default_threads"] >= 1
+    assert threads["default_fps"] > 0 and threads["one_thread_fps"] > 0
+    assert len(threads["runs"]["default"]) == len(threads["runs"]["one"]) == 2
+    # From the unrounded means; the fps shown are rounded to 0.1.
+    assert threads["one_thread_speedup"] == pytest.approx(
+        threads["one_thread_fps"] / threads["default_fps"], rel=0.005)
     tool = report["litert_tool"]
     assert tool["available"] is True, tool
     assert tool["latency_ms"]["p50"] >= 0
     assert isinstance(tool["agrees"], bool)
     # Progress goes to stderr, one line per phase when stderr is not a terminal.
-    for phase in ("raw invoke", "LiteRT's own benchmark tool", "pipeline", "cold start"):
+    for phase in ("raw invoke", "LiteRT's own benchmark tool", "pipeline", "OpenCV threads",
+                  "cold start"):
         assert f"bench: {phase}" in done.stderr
 
 
@@ -64,7 +80,8 @@ def test_bench_compare_measures_both_models(run_edge: RunEdge, shipped_model: Pa
 def test_bench_human_output_names_every_measurement(run_edge: RunEdge) -> None:
     done = run_edge(["bench", "--frames", "10"], timeout=300)
     assert done.returncode == 0, done.stderr
-    for word in ("raw", "litert tool", "pipeline", "cold start", "peak RSS"):
+    for word in ("raw", "compiled", "litert tool", "pipeline", "opencv", "cold start",
+                 "peak RSS"):
         assert word in done.stdout
 
 

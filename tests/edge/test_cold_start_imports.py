@@ -33,7 +33,7 @@ NOT_NEEDED = (
     "edge.service.unit", "edge.processing.detector", "edge.processing.ssd",
     "edge.processing.yolo", "edge.processing.nms", "edge.processing.heads",
     "edge.processing.anomaly", "edge.processing.motion", "edge.processing.tracker",
-    "edge.events", "edge.bench", "sqlite3", "jsonschema",
+    "edge.events", "edge.bench", "edge.bench_compiled", "sqlite3", "jsonschema",
 )
 
 
