@@ -19,8 +19,10 @@ These measurements, each printed as a progress line on stderr while it runs:
 - ``compare`` (with ``--compare``): ``raw`` and ``pipeline`` of another model (a float32
   build of the same network, say), and the ratios.
 
-The synthetic camera is paced; the bench asks it for 1000 frames/s, the most its config
-allows, so a pipeline faster than 1 ms per frame is capped there (``pipeline.source_fps``).
+The synthetic camera runs on demand here (``[source] on_demand``): it renders a frame each
+time the pipeline takes one, drops none and is not paced, so the rate is the pipeline's
+own. (Paced at its maximum of 1000 frames/s it would spend CPU on frames a slower model
+never sees, and cap a faster one.)
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ import numpy as np
 from edge.bench_compiled import CompiledApiError, compiled_runner
 from edge.errors import EdgeError, UsageError
 
-SYNTHETIC_BENCH_FPS = 1000.0
 _TOOL_MODULE = "ai_edge_litert.tools.benchmark_litert_model"
 
 
@@ -303,7 +304,8 @@ def pipeline_rate(config: Any, frames: int, progress: Progress) -> dict[str, Any
         "infer_ms": percentiles(list(stats.infer_ms)),
         "frame_age_ms": percentiles(ages.ages_ms),
         "source": config.source.kind,
-        "source_fps": getattr(config.source, "fps", None),
+        "source_fps": None if getattr(config.source, "on_demand", False)
+        else getattr(config.source, "fps", None),
     }
 
 
@@ -380,7 +382,7 @@ def _config(request: BenchRequest, model: Path | None) -> Any:
     if model is not None:
         overrides["model"]["path"] = str(model)
     if request.source is None:
-        overrides["source"] = {"kind": "synthetic", "fps": SYNTHETIC_BENCH_FPS}
+        overrides["source"] = {"kind": "synthetic", "on_demand": True}
     else:
         overrides["source"] = parse_source_spec(request.source)
     return load_config(None, overrides)

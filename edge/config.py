@@ -148,6 +148,11 @@ class SyntheticSource(Strict):
         1, ge=1, le=4, description="digits per frame; more than 1 draws them at non-overlapping "
         "places (2-4, for detector models) and the truth lists every digit's label and box",
     )
+    on_demand: bool = Field(
+        False, description="deliver each frame when the pipeline takes it, dropping none and "
+        "ignoring fps, as a video file does (edge bench's pipeline rate: a paced camera "
+        "faster than the model spends CPU rendering frames that are then dropped)",
+    )
     freeze_after: int | None = Field(
         None, ge=0, description="simulate a hung camera: after this many frames the camera "
         "delivers nothing more and its read blocks until the run stops (no activity, so the "

@@ -64,6 +64,7 @@ def open_source(config: SourceConfig, *, input_size: tuple[int, int] | None = No
             width=config.width, height=config.height, fps=config.fps, seed=config.seed,
             hold_frames=config.hold_frames, digit_scale=config.digit_scale,
             digit_count=config.digits, freeze_after=config.freeze_after,
+            on_demand=config.on_demand,
         )
     if isinstance(config, CameraSource):
         from edge.sources.opencv import camera_source

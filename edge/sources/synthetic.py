@@ -82,9 +82,9 @@ def load_digits(path: Path | None = None) -> tuple[npt.NDArray[np.uint8], npt.ND
 
 
 class SyntheticCamera:
-    """A live source paced at ``fps``; also usable unpaced (``fps=None``) in tests."""
-
-    live = True
+    """A live source paced at ``fps``; also usable unpaced (``fps=None``) in tests, and
+    on demand (``on_demand``): not live, one frame each time the reader asks, none dropped,
+    like a video file."""
 
     def __init__(
         self,
@@ -98,13 +98,16 @@ class SyntheticCamera:
         digits: tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]] | None = None,
         digit_count: int = 1,
         freeze_after: int | None = None,
+        on_demand: bool = False,
     ) -> None:
         if not 1 <= digit_count <= MAX_SCENE_DIGITS:
             raise SourceError(f"the synthetic camera draws 1..{MAX_SCENE_DIGITS} digits per "
                               f"frame, not {digit_count}")
         self.digit_count = digit_count
         self.name = "synthetic"
-        self.width, self.height, self.fps = width, height, fps
+        self.live = not on_demand
+        self.width, self.height = width, height
+        self.fps = None if on_demand else fps
         self.seed, self.hold_frames, self.digit_scale = seed, hold_frames, digit_scale
         self._images, self._labels = digits if digits is not None else load_digits()
         order_rng = np.random.default_rng(seed)

@@ -15,6 +15,7 @@ from edge.sources.images import ImageFolder
 from edge.sources.opencv import VideoFile, open_camera
 from edge.sources.synthetic import SyntheticCamera
 from edge.types import Frame
+from tests.conftest import RunEdge, read_jsonl
 
 
 def tiny_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -171,3 +172,15 @@ def test_latest_frame_reader_reraises_source_errors() -> None:
     with pytest.raises(SourceError, match="unplugged"):
         for _ in reader.frames(threading.Event()):
             time.sleep(0.01)
+
+
+def test_the_synthetic_camera_on_demand_drops_nothing(run_edge: RunEdge,
+                                                      tmp_path: Path) -> None:
+    """``on_demand``: a frame each time the pipeline takes one, like a file (edge bench)."""
+    (tmp_path / "edge.toml").write_text("[source]\nkind = 'synthetic'\non_demand = true\n")
+    done = run_edge(["run", "--config", "edge.toml", "--max-frames", "200", "--sink",
+                     "jsonl:o.jsonl"])
+    assert done.returncode == 0, done.stderr
+    records = read_jsonl(tmp_path / "o.jsonl")
+    assert [r["source"]["frame"] for r in records] == list(range(200))
+    assert "dropped 0" in done.stderr
