@@ -14,7 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge.types import Image
+from edge.types import Frame, Image
 
 # Distinct colours (BGR) per class id; chosen to read on dark and light backgrounds.
 _PALETTE = [(56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 255), (49, 210, 207),
@@ -88,3 +88,25 @@ class RateMeter:
         if len(self._times) < 2:
             return None
         return (len(self._times) - 1) / (self._times[-1] - self._times[0])
+
+
+class FrameAnnotator:
+    """The annotated picture of a frame, drawn once however many observers want it.
+
+    The preview window and the recorder show the same drawing with the same frame rate;
+    given the same frame and record twice in a row (one loop turn), it returns the picture
+    it drew the first time. Callers must not change the picture they get."""
+
+    def __init__(self) -> None:
+        self._meter = RateMeter()
+        self._frame: Frame | None = None
+        self._record: dict[str, Any] | None = None
+        self._image: Image | None = None
+
+    def __call__(self, frame: Frame, record: dict[str, Any]) -> Image:
+        # Identity, not equality: this exact frame and record (the references held here
+        # keep their ids from being reused by later objects).
+        if frame is not self._frame or record is not self._record or self._image is None:
+            self._image = annotate(frame.image, record, self._meter.tick())
+            self._frame, self._record = frame, record
+        return self._image

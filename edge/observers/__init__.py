@@ -19,14 +19,19 @@ def build_observers(config: OutputConfig, *, stop: threading.Event,
                     fps: float | None = None) -> list[FrameObserver]:
     """The observers ``config`` asks for; the preview checks for a GUI before the run."""
     observers: list[FrameObserver] = []
+    if config.preview or config.record is not None:
+        from edge.annotate import FrameAnnotator
+
+        annotator = FrameAnnotator()  # preview and recording share one drawing per frame
     if config.preview:
         from edge.observers.preview import PreviewWindow
 
-        observers.append(PreviewWindow(stop))
+        observers.append(PreviewWindow(stop, annotator=annotator))
     if config.record is not None:
         from edge.observers.recorder import VideoRecorder
 
-        observers.append(VideoRecorder(config.record, fps=config.record_fps or fps or 30.0))
+        observers.append(VideoRecorder(config.record, fps=config.record_fps or fps or 30.0,
+                                       annotator=annotator))
     if config.snapshot_dir is not None:
         from edge.observers.snapshots import SnapshotSaver
 

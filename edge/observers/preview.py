@@ -21,7 +21,7 @@ from typing import Any
 
 import cv2
 
-from edge.annotate import RateMeter, annotate
+from edge.annotate import FrameAnnotator
 from edge.errors import ConfigError
 from edge.types import Frame
 
@@ -44,7 +44,8 @@ def check_display(platform: str = sys.platform, environ: dict[str, str] | None =
 
 
 class PreviewWindow:
-    def __init__(self, stop: threading.Event, *, title: str = WINDOW) -> None:
+    def __init__(self, stop: threading.Event, *, title: str = WINDOW,
+                 annotator: FrameAnnotator | None = None) -> None:
         check_display()
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL)
@@ -53,14 +54,14 @@ class PreviewWindow:
                               hint=GUI_HINT) from exc
         self.title = title
         self._stop = stop
-        self._meter = RateMeter()
+        self._annotate = annotator or FrameAnnotator()
         self._open = True
         self._seen_visible = False
 
     def observe(self, frame: Frame, record: dict[str, Any]) -> None:
         if not self._open:
             return
-        cv2.imshow(self.title, annotate(frame.image, record, self._meter.tick()))
+        cv2.imshow(self.title, self._annotate(frame, record))
         key = cv2.waitKey(1)
         # A backend that cannot report visibility answers -1 every time; only a window
         # once seen visible and now not was closed by the user.

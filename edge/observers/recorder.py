@@ -15,7 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge.annotate import RateMeter, annotate
+from edge.annotate import FrameAnnotator
 from edge.errors import ConfigError
 from edge.types import Frame
 
@@ -26,7 +26,8 @@ FOURCC_BY_SUFFIX = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJP
 
 
 class VideoRecorder:
-    def __init__(self, path: Path, *, fps: float = 30.0) -> None:
+    def __init__(self, path: Path, *, fps: float = 30.0,
+                 annotator: FrameAnnotator | None = None) -> None:
         fourcc = FOURCC_BY_SUFFIX.get(path.suffix.lower())
         if fourcc is None:
             raise ConfigError(
@@ -42,10 +43,10 @@ class VideoRecorder:
         self._fourcc = fourcc
         self._writer: Any = None
         self._size: tuple[int, int] | None = None
-        self._meter = RateMeter()
+        self._annotate = annotator or FrameAnnotator()
 
     def observe(self, frame: Frame, record: dict[str, Any]) -> None:
-        image = annotate(frame.image, record, self._meter.tick())
+        image = self._annotate(frame, record)
         size = (int(image.shape[1]), int(image.shape[0]))  # the picture, not the source's size
         if self._writer is None:
             self._open(*size)

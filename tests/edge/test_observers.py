@@ -207,3 +207,35 @@ def test_output_table_in_the_config(tmp_path: Path) -> None:
     flags = load_config(path, {"output": {"preview": True}})
     assert flags.output.preview and flags.output.record == tmp_path / "a.avi"
     time.sleep(0)  # keep the import of time used when the file grows
+
+
+def test_preview_and_recording_share_one_drawing_per_frame(monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Path) -> None:
+    import edge.annotate
+    from edge.annotate import FrameAnnotator
+    from edge.observers.recorder import VideoRecorder
+    from edge.types import Frame
+
+    drawn: list[int] = []
+    real = edge.annotate.annotate
+
+    def counting(image: np.ndarray, record: dict[str, object], fps: float | None = None
+                 ) -> np.ndarray:
+        drawn.append(1)
+        return real(image, record, fps)
+
+    monkeypatch.setattr(edge.annotate, "annotate", counting)
+    annotator = FrameAnnotator()
+    first = VideoRecorder(tmp_path / "a.avi", annotator=annotator)
+    second = VideoRecorder(tmp_path / "b.avi", annotator=annotator)
+    try:
+        for index in range(5):
+            frame = Frame(np.zeros((48, 64, 3), np.uint8), index, 0.0, "t")
+            record = {"detections": [{"label": "7", "score": 0.9, "class_id": 7,
+                                      "box": [0.1, 0.1, 0.5, 0.5]}]}
+            first.observe(frame, record)
+            second.observe(frame, record)
+    finally:
+        first.close()
+        second.close()
+    assert len(drawn) == 5 and first.frames == second.frames == 5
