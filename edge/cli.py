@@ -435,8 +435,26 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     report = run_bench(BenchRequest(model=args.model, threads=args.threads, frames=args.frames,
                                     source=args.source, compare=args.compare))
-    print(json.dumps(report, indent=2) if args.json else render(report))
+    print(json.dumps(report, indent=2) if args.json else render(report), flush=True)
+    import atexit
+
+    atexit.register(_quiet_native_teardown)
     return EXIT_OK
+
+
+def _quiet_native_teardown() -> None:
+    """LiteRT's CompiledModel (measured by the bench) logs "DestroyAccelerator" lines from
+    native destructors while the interpreter shuts down, where Python filters nothing. The
+    report is out by then, so file descriptor 2 goes to /dev/null for the teardown."""
+    import os
+
+    sys.stderr.flush()
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:
+        pass
 
 
 __all__ = ["EXIT_USAGE", "build_parser", "entry", "main"]
