@@ -32,6 +32,7 @@ from edge.manifest import (
 )
 from edge.model_probe import verify_model
 from edge.modelfile import ModelFile, read_model_file
+from edge.probe_ahead import take_prefetched
 from edge.processing.decoders import TASK_DECODERS
 from edge.processing.params import DECODER_TASKS, canonical, params_model, resolve_params
 from edge.zoo import DEFAULT_MODEL, zoo_file
@@ -58,7 +59,8 @@ def load_model(config: ModelConfig, decoder: DecoderConfig | None = None) -> Loa
     decoder = decoder or DecoderConfig()
     if decoder.name is not None:
         params_model(decoder.name)  # an unknown name fails before the model is read
-    model_file = read_model_file(resolve_model_path(config.path))
+    path = resolve_model_path(config.path)
+    model_file = take_prefetched(path) or read_model_file(path)
     if config.probe:  # a file not verified yet is loaded and run in a child first
         how = verify_model(model_file, runtime=config.runtime, timeout=config.probe_timeout)
         log.debug("%s verified: %s", model_file.path.name, how)

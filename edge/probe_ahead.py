@@ -10,7 +10,9 @@ Only the ``[model]`` table of the config file is read here (path, probe, runtime
 probe_timeout), the same way ``edge.config`` reads it: a relative path is under the config
 file's folder, ``--model`` wins. Anything this cannot read is left to the normal start,
 which reports it properly; a guess that turns out different from the validated config
-simply matches no pending probe, and that model is probed where it is loaded.
+simply matches no pending probe, and that model is probed where it is loaded. The bytes
+read here are handed to the model loader (``take_prefetched``), so the file is read and
+hashed once.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edge.modelfile import ModelFile
 
 log = logging.getLogger("edge")
+_PREFETCHED: dict[tuple[str, int, int, int], ModelFile] = {}
 
 
 def probe_ahead(config_path: Path | None, model_flag: Path | None, *, skip: bool) -> bool:
@@ -38,11 +44,27 @@ def probe_ahead(config_path: Path | None, model_flag: Path | None, *, skip: bool
         from edge.modelfile import read_model_file
 
         model_file = read_model_file(path)
+        _PREFETCHED[_identity(path)] = model_file
         return start_probe(model_file.content, origin=str(model_file.path),
                            digest=model_file.sha256, runtime=runtime, timeout=timeout)
     except Exception as exc:  # the normal start-up reads the same things and says why
         log.debug("model probe not started ahead: %s", exc)
         return False
+
+
+def take_prefetched(path: Path) -> ModelFile | None:
+    """The file read here, if ``path`` is the same file, unchanged since (same inode, size
+    and modification time): the model is read and hashed once per start. ``None`` means
+    read it again."""
+    try:
+        return _PREFETCHED.pop(_identity(path), None)
+    except OSError:
+        return None
+
+
+def _identity(path: Path) -> tuple[str, int, int, int]:
+    info = path.stat()
+    return str(path.resolve()), info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def _model_table(config_path: Path | None) -> dict[str, Any]:
