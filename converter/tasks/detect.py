@@ -64,8 +64,8 @@ from edge.errors import ConversionError, DataError
 from edge.manifest import DecoderSpec, InputSpec
 from edge.processing.decoders import get_decoder
 from edge.processing.detector import DEFAULT_PARAMS
-from edge.processing.nms import iou
 from edge.processing.heads import is_ssd
+from edge.processing.nms import iou
 from edge.processing.params import SsdParams, YoloParams
 from edge.processing.preprocess import Placement
 
@@ -239,8 +239,10 @@ class DetectTask(TaskDefaults):
                 "count [batch, 1]",
             )
 
-    def default_labels(self, output_shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
-        """Numbered labels, one per heatmap channel (the device needs ``num_classes``)."""
+    def default_labels(self, output_shapes: Mapping[str, tuple[int, ...]]
+                       ) -> list[str] | None:
+        """Numbered labels, one per class (the device needs ``num_classes``); None for an
+        SSD head, whose shapes do not say how many classes it has."""
         head = head_of(output_shapes)
         if head == SSD:  # class ids, not one score per class: the count is not in the shape
             return None
@@ -358,7 +360,8 @@ class DetectTask(TaskDefaults):
                     x0, y0, x1, y1 = box * size
                     ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False,
                                                edgecolor=colour, linestyle=style, linewidth=1.2))
-                    name = labels[int(cls)] if 0 <= cls < len(labels) else str(int(cls))  # as the record
+                    # As the record: the class number when there is no label for it.
+                    name = labels[int(cls)] if 0 <= cls < len(labels) else str(int(cls))
                     ax.text(x0, y0 - 1, name, color=colour, fontsize=8)
         fig.suptitle("held-out scenes: float (green) vs quantized (red dashed) detections")
         fig.tight_layout()
