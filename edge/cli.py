@@ -73,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         "self-describing .tflite file, and report what quantization cost against the float "
         "model. --mode auto (default) tries full int8 first and falls back (int8 on other "
         "calibration sets, int8 with the worst layers in float, int16x8, float16) until "
-        "the quality drop is within --max-drop; if none is, nothing is written and the exit code is 1. Needs the "
-        "converter extra: pip install 'edge-infer[convert]'.",
+        "the quality drop is within --max-drop; if none is, nothing is written and the "
+        "exit code is 1. Needs the converter extra: pip install 'edge-infer[convert]'.",
     )
     convert.add_argument("model", help="Keras model: .keras or .h5 file, or SavedModel folder")
     convert.add_argument("--calibration", required=True,
