@@ -178,3 +178,17 @@ def test_ssd_int8_classes_told_from_scores_by_order() -> None:
         found, _ = decode_ssd(outputs, Placement(), {"score_threshold": 0.3})
         assert found.class_id.tolist() == [1, 2, 0, 1]
         assert found.confidence.tolist() == pytest.approx([0.9, 0.8, 0.8, 0.4])
+
+
+def test_ssd_int8_classes_when_both_rows_are_sorted() -> None:
+    """Two classes in falling order ([1, 1, 0], int8: 0.996, 0.996, 0) are sorted like the
+    scores; the scores are then the ones further from whole numbers."""
+    step = 2 / 255
+    classes = np.round(np.asarray([[1, 1, 0]], np.float32) / step) * step
+    scores = np.asarray([[0.9, 0.7, 0.6]], np.float32)
+    boxes = np.tile(np.asarray([0.1, 0.2, 0.5, 0.6], np.float32), (1, 3, 1))
+    for first, second in ((classes, scores), (scores, classes)):
+        found, _ = decode_ssd({"a": boxes, "b": first, "c": second,
+                               "d": np.asarray([3], np.float32)}, Placement(), {})
+        assert found.class_id.tolist() == [1, 1, 0]
+        assert found.confidence.tolist() == pytest.approx([0.9, 0.7, 0.6])
