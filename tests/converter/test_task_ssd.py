@@ -127,3 +127,19 @@ def test_ssd_labels_that_do_not_cover_its_classes_are_refused(ssd: Path,
                                progress=False, latency_seconds=0.02))
     assert "'???'" in err.value.hint
     assert not out.exists()
+
+
+def test_eval_boxes_with_classes_need_labels_when_the_head_cannot_count_them(
+        tmp_path: Path) -> None:
+    from converter.tasks.detect import DETECT
+    from edge.errors import DataError
+    from edge.manifest import InputSpec
+
+    np.savez(tmp_path / "eval.npz", x=np.zeros((2, 8, 8, 1), np.float32),
+             boxes=np.asarray([[0.1, 0.1, 0.5, 0.5]], np.float32), classes=np.asarray([1]),
+             image_index=np.asarray([0]))
+    spec = InputSpec(width=8, height=8, channels=1, colour="gray")
+    with pytest.raises(DataError, match="labels are not known") as err:
+        DETECT.load_eval(tmp_path / "eval.npz", spec, [])
+    assert "--labels" in err.value.hint
+    assert len(DETECT.load_eval(tmp_path / "eval.npz", spec, ["a", "b"])) == 2
