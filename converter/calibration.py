@@ -132,7 +132,9 @@ def _evenly(n: int, k: int) -> npt.NDArray[np.int64]:
 # with the calibration set as given, int8 is tried again on other representative sets
 # before any layer is given up to float.
 POOL_SAMPLES = 4 * MAX_SAMPLES
+POOL_BYTES = 512 * 2**20  # 2,000 inputs of 224x224x3 float32 would be 1.2 GB: fewer then
 STRATA = 8
+PREDICT_BATCH = 64
 
 
 def recalibrations(
@@ -148,7 +150,8 @@ def recalibrations(
     Min/max calibration (what TFLite's converter does) only sees the samples it is given,
     so a set that misses the rare inputs with the widest activations clips them in int8.
     The pool is the calibration data read with up to ``POOL_SAMPLES`` samples (more than
-    the ``MAX_SAMPLES`` the first int8 step used, when the source has them):
+    the ``MAX_SAMPLES`` the first int8 step used, when the source has them; fewer when
+    they would take more than ``POOL_BYTES``):
 
     1. ``stratified``: as many samples as the first set, spread evenly over the float
        model's behaviour on the pool: its predicted class (one 2-D output of several
@@ -159,9 +162,11 @@ def recalibrations(
     A set identical to one already tried is skipped."""
     pool = calibration
     if isinstance(source, Path):
-        pool = load_calibration(source, spec, max_samples=POOL_SAMPLES, input_shape=input_shape)
+        per_sample = 4 * int(np.prod(input_shape))
+        pool = load_calibration(source, spec, input_shape=input_shape, max_samples=max(
+            calibration.samples, min(POOL_SAMPLES, POOL_BYTES // per_sample)))
     tried = {calibration.sha256}
-    groups = _strata(predict(pool.x))
+    groups = _strata(_predict_batched(predict, pool.x))
     picked = _stratified(groups, calibration.samples)
     candidates = [
         (Calibration(pool.x[picked], source=f"{len(picked)} of {pool.samples} samples of "
@@ -174,6 +179,17 @@ def recalibrations(
             continue
         tried.add(candidate.sha256)
         yield candidate, f"{note} ({candidate.samples} samples, sha256 {candidate.sha256[:12]})"
+
+
+def _predict_batched(
+    predict: Callable[[npt.NDArray[np.float32]], Mapping[str, npt.NDArray[np.float32]]],
+    x: npt.NDArray[np.float32],
+) -> dict[str, npt.NDArray[np.float32]]:
+    parts: dict[str, list[npt.NDArray[np.float32]]] = {}
+    for start in range(0, len(x), PREDICT_BATCH):
+        for name, value in predict(x[start : start + PREDICT_BATCH]).items():
+            parts.setdefault(name, []).append(value)
+    return {name: np.concatenate(values) for name, values in parts.items()}
 
 
 @dataclass(frozen=True)
