@@ -8,6 +8,10 @@ At most ``MAX_SAMPLES`` are used, picked evenly across the set (deterministic): 
 ranges settle after a few hundred samples and conversion time grows linearly (about
 2.8 s for 200 samples on the reference CNN, see the toolchain notes).
 
+When full int8 misses the budget, the ladder's ``int8-recalibrated`` step asks
+``recalibrations`` for other sets (stratified by the float model's output, then more
+samples, from a pool of up to ``POOL_SAMPLES``) before any layer is kept in float.
+
 ``sha256`` hashes exactly the float32 inputs used, shape included, so the manifest
 records which data calibrated the model independently of file names or formats.
 """
