@@ -2,7 +2,8 @@
 model, ending in the four ``TFLite_Detection_PostProcess`` outputs) under ``--task
 detect``: evaluated through the device's ``ssd`` decoder (mAP against float on labelled
 data, box agreement without), the manifest names that decoder, and ``edge run`` (real
-LiteRT) reports exactly the detections the converter evaluated on the same pictures."""
+LiteRT) reports exactly the detections the converter evaluated on the same pictures; the
+same detector as a SavedModel folder converts without labels."""
 
 from __future__ import annotations
 
@@ -93,16 +94,22 @@ def test_ssd_converts_with_map_against_float_and_the_device_decodes_it_alike(
                 np.clip(boxes_i, 0, 1), abs=1e-4)
 
 
-def test_ssd_without_labels_is_judged_by_agreement_and_reports_class_numbers(
+def test_ssd_saved_model_without_labels_is_judged_by_agreement_and_reports_class_numbers(
         ssd: Path, tmp_path: Path, run_edge: RunEdge) -> None:
+    """The same detector as a SavedModel folder (how third-party detectors often come):
+    no custom objects needed, the signature keeps the output names."""
+    import keras
+
     from converter.convert import ConvertRequest, convert
     from edge.manifest import METADATA_NAME, parse_manifest
     from edge.modelfile import read_model_file
 
+    saved = tmp_path / "ssd_saved_model"
+    keras.saving.load_model(ssd).export(str(saved), format="tf_saved_model", verbose=False)
     out = tmp_path / "ssd.tflite"
     report = convert(ConvertRequest(
-        model=ssd, calibration=ssd.parent / "cal.npy", task="detect", out=out,
-        custom_objects=CUSTOM, progress=False, latency_seconds=0.02))  # fmt: skip
+        model=saved, calibration=ssd.parent / "cal.npy", task="detect", out=out,
+        progress=False, latency_seconds=0.02))  # fmt: skip
     assert report.mode == "int8" and report.gate["basis"] != "eval"
     assert report.comparison["agreement"] >= 0.9
     assert report.gate["reason"].startswith("with no labelled eval data")
