@@ -54,13 +54,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import edge
-from converter.calibration import Calibration, load_calibration
+from converter.calibration import Calibration, load_calibration, recalibrations
 from converter.data import require_exists
 from converter.evaluate import float_outputs, tflite_outputs
 from converter.input_range import resolve_input_range
 from converter.ladder import (
     AUTO_LADDER,
     MIXED,
+    RECALIBRATED,
     STEPS,
     Judgement,
     describe_float_set,
@@ -342,6 +343,15 @@ def _candidates(
         for size in mixed_sizes(len(ranking)):
             mixed = walk.debugger.selective_int8(ranking[:size])
             yield _symmetric(mode, request, mixed.content, describe_float_set(ranking, size))
+        return
+    if mode == RECALIBRATED:  # [9] calibration as a ladder step: converter/calibration.py
+        for calibration, note in recalibrations(
+                ready.calibration, request.calibration, ready.source.predict,
+                spec=ready.spec if ready.source.is_image else None,
+                input_shape=ready.source.input_shape):
+            content = convert_saved_model(saved, "int8", calibration=calibration,
+                                          io_dtype=request.io_dtype)
+            yield _symmetric("int8", request, content, note)
         return
     content = float_bytes if mode == "float32" else convert_saved_model(
         saved, mode, calibration=ready.calibration, io_dtype=request.io_dtype

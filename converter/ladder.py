@@ -3,16 +3,24 @@
 Steps, in order (``AUTO_LADDER``); the first within budget wins:
 
 1. ``int8``: full integer, the fast path (XNNPACK int8 kernels).
-2. ``int8-mixed``: int8 with the layers int8 hurts most kept in float. The layers are
+2. ``int8-recalibrated``: full int8 again, calibrated on other representative sets
+   (``converter.calibration.recalibrations``): first as many samples stratified by the
+   float model's output (its class, or quantiles of its output norm), then more samples
+   (up to 4x, when the calibration data has them). TFLite calibrates by min/max, so a
+   set that missed the rare inputs with the widest activations clips them; this step
+   repairs that without giving up any int8. Each set tried is a ladder entry whose note
+   names the set, its size and its sha256. A set identical to the first is skipped, so
+   the step tries nothing when the calibration data holds no other samples.
+3. ``int8-mixed``: int8 with the layers int8 hurts most kept in float. The layers are
    ranked by TensorFlow's QuantizationDebugger (RMSE in quantization steps, see
    ``converter.layer_debug``); the float set grows 1, 2, 4, 8, ... of the top-ranked
    layers (``mixed_sizes``: always fewer than all of them) and the step ends at the
    SMALLEST set within budget, so as much stays int8 as the budget allows. Every set
    tried is a ladder entry with its int8 share of ops and parameters. Each set is a
    re-quantization of the same calibration (no second calibration). Float input/output.
-3. ``int16x8``: 16-bit activations. Accurate, but no fast kernels (10-50x slower than
+4. ``int16x8``: 16-bit activations. Accurate, but no fast kernels (10-50x slower than
    float32 measured on x86): the report says so when it is chosen.
-4. ``float16``: float16 weights; float accuracy, half the float32 size.
+5. ``float16``: float16 weights; float accuracy, half the float32 size.
 
 ``float32`` and ``dynamic`` are never picked automatically: float32 is always available
 with ``--mode float32``, and dynamic range is slow for Conv2DTranspose and unloadable
@@ -36,8 +44,9 @@ from typing import Any
 from converter.layer_debug import LayerError
 from converter.tasks.base import Task
 
-AUTO_LADDER = ("int8", "int8-mixed", "int16x8", "float16")
+AUTO_LADDER = ("int8", "int8-recalibrated", "int8-mixed", "int16x8", "float16")
 MIXED = "int8-mixed"
+RECALIBRATED = "int8-recalibrated"
 STEPS = (*AUTO_LADDER, "dynamic", "float32")
 
 

@@ -71,10 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
         "convert", help="convert a Keras model to a quantized .tflite with a report",
         description="Convert a Keras model (.keras, legacy .h5, or a SavedModel folder) to a "
         "self-describing .tflite file, and report what quantization cost against the float "
-        "model. --mode auto (default) tries full int8 first and falls back (int8 with the "
-        "worst layers in float, int16x8, float16) until the quality drop is within "
-        "--max-drop; if none is, nothing is written and the exit code is 1. Needs the "
-        "converter extra: pip install 'edge-infer[convert]'.",
+        "model. --mode auto (default) tries full int8 first and falls back (int8 on other "
+        "calibration sets, int8 with the worst layers in float, int16x8, float16) until "
+        "the quality drop is within --max-drop; if none is, nothing is written and the "
+        "exit code is 1. Needs the converter extra: pip install 'edge-infer[convert]'.",
     )
     convert.add_argument("model", help="Keras model: .keras or .h5 file, or SavedModel folder")
     convert.add_argument("--calibration", required=True,
@@ -86,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "by SQNR and cosine similarity per output, no device decoder)")
     convert.add_argument("--labels", help="labels file, one per line, in class order")
     convert.add_argument("--mode", default="auto",
-                         choices=["auto", "int8", "int8-mixed", "int16x8", "float16",
-                                  "dynamic", "float32"],
+                         choices=["auto", "int8", "int8-recalibrated", "int8-mixed",
+                                  "int16x8", "float16", "dynamic", "float32"],
                          help="precision (default auto: the fallback ladder from full int8)")
     convert.add_argument("--max-drop", type=float, metavar="X",
                          help="largest acceptable loss on the task's gate metric, as a "

@@ -133,4 +133,6 @@ def _background(width: int, height: int, rng: np.random.Generator) -> npt.NDArra
                                 blotch_sigma)
     blotches = (blotches - blotches.mean()) * rng.uniform(0, 80)
     noise = rng.integers(0, int(rng.integers(1, 17)), size=(height, width))
-    return np.clip(base + blotches + noise, 0, 255).astype(np.uint8)
+    # Annotated: cv2's blur is typed Any, which would make the picture Any for mypy.
+    picture: npt.NDArray[np.uint8] = np.clip(base + blotches + noise, 0, 255).astype(np.uint8)
+    return picture

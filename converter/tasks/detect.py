@@ -12,7 +12,16 @@ Evaluation data (``--eval``): an ``.npz`` with
 Heads (``head_of``): the project's centernet-style head (a class heatmap ``(G, G, C)``
 and boxes ``(G, G, 4)``), or one YOLO head of rank 2 per image: ``[4 + C, N]`` (the
 Ultralytics YOLOv8/YOLO11 layout, channels first) is ``yolov8``, ``[N, 5 + C]`` (the
-YOLOv5 layout) is ``yolov5``. Decoding uses THE device's decoder for that head
+YOLOv5 layout) is ``yolov5``; or an SSD-style model ending in the four outputs of TF-Lite's
+``TFLite_Detection_PostProcess`` (boxes ``(K, 4)`` ymin, xmin, ymax, xmax normalised,
+classes ``(K,)``, scores ``(K,)``, count ``(1,)``; anchors/priors are decoded inside the
+model, as that op does) is ``ssd``, the shape rule the device's own head detection uses
+(``edge.processing.heads.is_ssd``). The ssd decoder finds the four by shape and content,
+here as on the device, so the converter reads them exactly as the device will. An SSD
+head does not say how many classes it has: without ``--labels`` the manifest carries no
+labels and the device reports class numbers; with ``--labels``, a class id of the float
+model outside the label list is refused before anything is written.
+Decoding uses THE device's decoder for that head
 (``edge.processing.decoders.DECODERS``) on each image's outputs, with the identity
 placement of the model input (eval images are model inputs), so the numbers here are
 what the device would produce. For YOLO heads the box unit (pixels of the input or
@@ -55,8 +64,9 @@ from edge.errors import ConversionError, DataError
 from edge.manifest import DecoderSpec, InputSpec
 from edge.processing.decoders import get_decoder
 from edge.processing.detector import DEFAULT_PARAMS
+from edge.processing.heads import is_ssd
 from edge.processing.nms import iou
-from edge.processing.params import YoloParams
+from edge.processing.params import SsdParams, YoloParams
 from edge.processing.preprocess import Placement
 
 DECODER = "centernet"
@@ -131,11 +141,15 @@ def precision_recall(predictions: Predictions, truth: Truth,
 
 
 YOLO_HEADS = ("yolov8", "yolov5")
+SSD = "ssd"
 
 
 def head_of(output_shapes: Mapping[str, tuple[int, ...]]) -> str:
-    """``centernet``, ``yolov8`` or ``yolov5`` from the output shapes (batch excluded)."""
+    """``centernet``, ``yolov8``, ``yolov5`` or ``ssd`` from the output shapes (batch
+    excluded)."""
     shapes = list(output_shapes.values())
+    if is_ssd([(1, *shape) for shape in shapes]):
+        return SSD
     if len(shapes) == 1 and len(shapes[0]) == 2:
         channels, candidates = shapes[0]
         return "yolov8" if channels < candidates else "yolov5"
@@ -178,6 +192,8 @@ class DetectTask(TaskDefaults):
                     data: TaskEval | None = None) -> dict[str, Any]:
         """The decoder parameters for ``head``; YOLO: the box unit from float ``outputs``
         and the input size from ``data``."""
+        if head == SSD:  # the device's defaults; NMS and anchors live inside the model
+            return SsdParams().model_dump(exclude_none=True)
         if head not in YOLO_HEADS:
             return dict(self.params)
         params: dict[str, Any] = {**YoloParams().model_dump(exclude_none=True),
@@ -199,6 +215,8 @@ class DetectTask(TaskDefaults):
 
     def check_outputs(self, output_shapes: Mapping[str, tuple[int, ...]], source: str) -> None:
         shapes = {name: tuple(shape) for name, shape in output_shapes.items()}
+        if head_of(shapes) == SSD:
+            return
         if head_of(shapes) in YOLO_HEADS:
             channels = min(next(iter(shapes.values())))
             if channels < 5 + (head_of(shapes) == "yolov5"):
@@ -214,13 +232,20 @@ class DetectTask(TaskDefaults):
                 f"(G, G, classes) and boxes (G, G, 4); it has "
                 + ", ".join(f"{n} {list(s)}" for n, s in shapes.items()),
                 hint="the detect task supports the project's centernet-style head "
-                "(models/detector.py) and YOLO heads: one output [batch, 4 + classes, "
-                "candidates] (YOLOv8/YOLO11) or [batch, candidates, 5 + classes] (YOLOv5)",
+                "(models/detector.py), YOLO heads: one output [batch, 4 + classes, "
+                "candidates] (YOLOv8/YOLO11) or [batch, candidates, 5 + classes] (YOLOv5), "
+                "and SSD-style models ending in the four outputs of TFLite_Detection_"
+                "PostProcess: boxes [batch, K, 4], classes [batch, K], scores [batch, K], "
+                "count [batch, 1]",
             )
 
-    def default_labels(self, output_shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
-        """Numbered labels, one per heatmap channel (the device needs ``num_classes``)."""
+    def default_labels(self, output_shapes: Mapping[str, tuple[int, ...]]
+                       ) -> list[str] | None:
+        """Numbered labels, one per class (the device needs ``num_classes``); None for an
+        SSD head, whose shapes do not say how many classes it has."""
         head = head_of(output_shapes)
+        if head == SSD:  # class ids, not one score per class: the count is not in the shape
+            return None
         if head in YOLO_HEADS:
             (shape,) = output_shapes.values()
             return [str(i) for i in range(min(shape) - (4 if head == "yolov8" else 5))]
@@ -250,6 +275,9 @@ class DetectTask(TaskDefaults):
             raise DataError(f"{path}: boxes, classes and image_index must have one row per box")
         if len(owner) and (owner.min() < 0 or owner.max() >= len(x)):
             raise DataError(f"{path}: image_index must lie in 0..{len(x) - 1}")
+        if len(classes) and not labels:
+            raise DataError(f"{path}: has class ids, but the model's labels are not known",
+                            hint="give --labels (one name per line, in class-id order)")
         if len(classes) and (classes.min() < 0 or classes.max() >= len(labels)):
             raise DataError(f"{path}: class ids must lie in 0..{len(labels) - 1}")
         return TaskEval(x, truth_lists(boxes, classes, owner, len(x)), str(path))
@@ -294,6 +322,9 @@ class DetectTask(TaskDefaults):
     def decoder(self, float_outputs: Outputs, data: TaskEval,
                 labels: Sequence[str]) -> DecoderSpec:
         head = head_of({k: v.shape[1:] for k, v in float_outputs.items()})
+        if head == SSD:
+            _check_ssd_classes(self._decoded(float_outputs, float_outputs, data), labels)
+            return DecoderSpec(name=SSD, params=self.head_params(SSD))
         if head in YOLO_HEADS:
             params = {k: v for k, v in self.head_params(head, float_outputs).items()}
             return DecoderSpec(name=head, params=params)
@@ -329,10 +360,24 @@ class DetectTask(TaskDefaults):
                     x0, y0, x1, y1 = box * size
                     ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False,
                                                edgecolor=colour, linestyle=style, linewidth=1.2))
-                    ax.text(x0, y0 - 1, labels[int(cls)], color=colour, fontsize=8)
+                    # As the record: the class number when there is no label for it.
+                    name = labels[int(cls)] if 0 <= cls < len(labels) else str(int(cls))
+                    ax.text(x0, y0 - 1, name, color=colour, fontsize=8)
         fig.suptitle("held-out scenes: float (green) vs quantized (red dashed) detections")
         fig.tight_layout()
         fig.savefig(path, dpi=80)
+
+
+def _check_ssd_classes(predictions: Predictions, labels: Sequence[str]) -> None:
+    """With labels, every class id the float model reports must have one."""
+    seen = {int(c) for _, _, classes in predictions for c in classes}
+    if labels and seen and max(seen) >= len(labels):
+        raise DataError(
+            f"the model reports class id {max(seen)}, but the labels list has "
+            f"{len(labels)} entries (ids 0..{len(labels) - 1})",
+            hint="an SSD's class 0 is its first real class: drop a '???' background line "
+            "from the labels file, or give one label per class",
+        )
 
 
 def truth_lists(boxes: FloatArray, classes: npt.NDArray[np.int64],

@@ -3,7 +3,8 @@
 Used only when neither the manifest nor the user names a decoder; the caller logs the
 choice and the reason, so a wrong guess is one ``--decoder`` away. The rules:
 
-- four outputs, ``[1, N, 4]`` + ``[1, N]`` + ``[1, N]`` + one value: ``ssd``;
+- four outputs, ``[1, N, 4]`` + ``[1, N]`` + ``[1, N]`` + one value (``[1]`` as the
+  op writes it, or ``[1, 1]`` as a Keras model does): ``ssd``;
 - two rank-4 outputs on one grid, one ending in 4: ``centernet``;
 - one rank-3 output ``[1, a, b]``: a YOLO head. N (the larger dimension) tells the two
   families apart when it matches the input: YOLOv8/YOLO11 have one candidate per cell
@@ -25,7 +26,7 @@ def guess_decoder(outputs: Sequence[TensorSpec], input_shape: Sequence[int]) -> 
     """``(decoder name, reason)``, or ``("", reason)`` when no rule fits."""
     shapes = [tuple(int(d) for d in spec.shape) for spec in outputs]
     described = ", ".join(str(list(shape)) for shape in shapes)
-    if len(shapes) == 4 and _is_ssd(shapes):
+    if is_ssd(shapes):
         return "ssd", f"four outputs {described}: boxes, classes, scores, count"
     if len(shapes) == 2 and all(len(s) == 4 for s in shapes) \
             and shapes[0][1:3] == shapes[1][1:3] and 4 in (shapes[0][3], shapes[1][3]):
@@ -39,10 +40,15 @@ def guess_decoder(outputs: Sequence[TensorSpec], input_shape: Sequence[int]) -> 
     return "", f"no known head has outputs {described}"
 
 
-def _is_ssd(shapes: list[tuple[int, ...]]) -> bool:
+def is_ssd(shapes: Sequence[tuple[int, ...]]) -> bool:
+    """Four outputs (batch included) shaped as ``TFLite_Detection_PostProcess`` ends:
+    ``[1, N, 4]`` boxes, two ``[1, N]`` rows (classes, scores), one value (count).
+    The converter's detect task asks the same question, so both agree on the head."""
+    if len(shapes) != 4:
+        return False
     boxes = [s for s in shapes if len(s) == 3 and s[2] == 4]
     counts = [s for s in shapes if math.prod(s) == 1]
-    rows = [s for s in shapes if len(s) == 2]
+    rows = [s for s in shapes if len(s) == 2 and math.prod(s) != 1]  # count may be [1, 1]
     return len(boxes) == 1 and len(counts) == 1 and len(rows) == 2 \
         and rows[0] == rows[1] == boxes[0][:2]
 

@@ -13,7 +13,9 @@ Finding them, never by position alone: the decoder settings ``boxes``/``classes`
 ``scores``/``count`` name them; otherwise the op's own naming
 (``TFLite_Detection_PostProcess`` and ``:1`` ``:2`` ``:3``, in that order); otherwise
 by shape (``[1, N, 4]`` boxes, one value = count) and content (of the two ``[1, N]``
-tensors, the one with fractional values is scores, whole numbers above 1 are classes).
+tensors, the one sorted best first within 0..1 is scores; when that does not tell them
+apart, the one further from whole numbers is scores, and of two whole-numbered ones the
+one above 1 is classes).
 
 Labels: the examples' ``labelmap.txt`` starts with a ``???`` line for the background,
 so class index 0 is line 2: ``label_offset = 1`` says so explicitly instead of the
@@ -85,15 +87,34 @@ def _by_shape(outputs: Outputs) -> list[FloatArray]:
         raise _error(outputs, "cannot tell its outputs apart by shape; name them with "
                      "--decoder-opt boxes=NAME (and classes, scores, count)")
     first, second = pairs
-    # Scores have fractions; classes are whole numbers. When a frame shows nothing, both
-    # can be all zeros, and then either reading gives no detection above a threshold.
-    if _fractional(first) or (not _fractional(second) and second.max(initial=0) > 1):
-        return [boxes[0], second, first, counts[0]]
-    return [boxes[0], first, second, counts[0]]
+    scores_first = [boxes[0], second, first, counts[0]]
+    classes_first = [boxes[0], first, second, counts[0]]
+    # Scores come best first (the op sorts its `count` valid rows); classes rarely do.
+    valid = max(round(float(counts[0].reshape(-1)[0])), 0)
+    first_sorted, second_sorted = (_sorted(a.reshape(-1)[:valid]) for a in (first, second))
+    if first_sorted != second_sorted:
+        return scores_first if first_sorted else classes_first
+    # Both or neither sorted: scores lie further from whole numbers than classes, which
+    # are whole (float) or near-whole (an int8 output: class 1 as 0.996 at a scale of
+    # 2/255). Both whole: the classes are the ones above 1, if any. When a frame shows
+    # nothing, both can be all zeros, and then either reading finds nothing.
+    off_first, off_second = _off_whole(first), _off_whole(second)
+    if off_first > off_second + 1e-6:
+        return scores_first
+    if max(off_first, off_second) <= 1e-3 and second.max(initial=0) > 1:
+        return scores_first
+    return classes_first
 
 
-def _fractional(array: FloatArray) -> bool:
-    return bool(np.any(np.abs(array - np.round(array)) > 1e-3))
+def _sorted(array: FloatArray) -> bool:
+    """Non-increasing within 0..1, as the op writes scores."""
+    return bool(array.min(initial=0.0) >= 0.0 and array.max(initial=0.0) <= 1.0
+                and np.all(np.diff(array) <= 1e-6))
+
+
+def _off_whole(array: FloatArray) -> float:
+    """How far the values lie from whole numbers, at most."""
+    return float(np.abs(array - np.round(array)).max(initial=0.0))
 
 
 def _squeeze(array: FloatArray) -> FloatArray:

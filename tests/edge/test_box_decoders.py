@@ -106,6 +106,7 @@ def _specs(*shapes: tuple[int, ...]) -> list[TensorSpec]:
 
 @pytest.mark.parametrize(("shapes", "input_shape", "expected"), [
     ([(1, 10, 4), (1, 10), (1, 10), (1,)], (1, 300, 300, 3), "ssd"),
+    ([(1, 10, 4), (1, 10), (1, 10), (1, 1)], (1, 32, 32, 1), "ssd"),  # count as Keras has it
     ([(1, 84, 8400)], (1, 640, 640, 3), "yolov8"),
     ([(1, 8400, 84)], (1, 640, 640, 3), "yolov8"),  # transposed, told apart by the count
     ([(1, 25200, 85)], (1, 640, 640, 3), "yolov5"),
@@ -161,3 +162,33 @@ def test_ssd_output_errors_name_the_tensors() -> None:
                                        "count": "n"})
     with pytest.raises(ConfigError, match="cannot tell its outputs apart by shape"):
         decode_ssd({**four, "n": np.zeros((1, 3), np.float32)}, Placement(), {})
+
+
+def test_ssd_int8_classes_told_from_scores_by_order() -> None:
+    """An int8 model's classes dequantize to near-whole numbers (class 1 as 0.996 at a
+    scale of 2/255), so "the fractional one is scores" alone would swap the two; the
+    scores are the ones sorted best first within 0..1."""
+    step = 2 / 255
+    classes = np.round(np.asarray([[1, 2, 0, 1, 0]], np.float32) / step) * step
+    scores = np.asarray([[0.9, 0.8, 0.8, 0.4, 0.1]], np.float32)
+    boxes = np.tile(np.asarray([0.1, 0.2, 0.5, 0.6], np.float32), (1, 5, 1))
+    for order in ((classes, scores), (scores, classes)):
+        outputs = {"a": boxes, "b": order[0], "c": order[1],
+                   "d": np.asarray([[4]], np.float32)}
+        found, _ = decode_ssd(outputs, Placement(), {"score_threshold": 0.3})
+        assert found.class_id.tolist() == [1, 2, 0, 1]
+        assert found.confidence.tolist() == pytest.approx([0.9, 0.8, 0.8, 0.4])
+
+
+def test_ssd_int8_classes_when_both_rows_are_sorted() -> None:
+    """Two classes in falling order ([1, 1, 0], int8: 0.996, 0.996, 0) are sorted like the
+    scores; the scores are then the ones further from whole numbers."""
+    step = 2 / 255
+    classes = np.round(np.asarray([[1, 1, 0]], np.float32) / step) * step
+    scores = np.asarray([[0.9, 0.7, 0.6]], np.float32)
+    boxes = np.tile(np.asarray([0.1, 0.2, 0.5, 0.6], np.float32), (1, 3, 1))
+    for first, second in ((classes, scores), (scores, classes)):
+        found, _ = decode_ssd({"a": boxes, "b": first, "c": second,
+                               "d": np.asarray([3], np.float32)}, Placement(), {})
+        assert found.class_id.tolist() == [1, 1, 0]
+        assert found.confidence.tolist() == pytest.approx([0.9, 0.7, 0.6])
