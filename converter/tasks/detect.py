@@ -187,6 +187,23 @@ class DetectTask(TaskDefaults):
         self.params: dict[str, Any] = {**DEFAULT_PARAMS,
                                        "score_threshold": DEVICE_SCORE_THRESHOLD,
                                        **(params or {})}
+        # A ladder step asks for the same outputs' decoding and mAP up to three times
+        # (metrics, compare, plot); decoding thousands of boxes is the task's dear part.
+        self._memo: dict[tuple[Any, ...], tuple[tuple[object, ...], Any]] = {}
+
+    def _remembered(self, key: tuple[Any, ...], owners: tuple[object, ...],
+                    compute: Any) -> Any:
+        """``compute()`` once per key while the same ``owners`` objects are asked about:
+        the key holds their ids, and the stored references keep those ids from being
+        reused by other objects."""
+        held = self._memo.get(key)
+        if held is not None and all(a is b for a, b in zip(held[0], owners, strict=True)):
+            return held[1]
+        if len(self._memo) > 16:  # one ladder step's worth; older steps are done
+            self._memo.clear()
+        value = compute()
+        self._memo[key] = (owners, value)
+        return value
 
     def head_params(self, head: str, outputs: Outputs | None = None,
                     data: TaskEval | None = None) -> dict[str, Any]:
@@ -209,9 +226,14 @@ class DetectTask(TaskDefaults):
 
     def _decoded(self, outputs: Outputs, reference: Outputs, data: TaskEval,
                  **overrides: Any) -> Predictions:
-        head = head_of({k: v.shape[1:] for k, v in outputs.items()})
-        params = {**self.head_params(head, reference, data), **overrides}
-        return decode_all(outputs, params, head)
+        def compute() -> Predictions:
+            head = head_of({k: v.shape[1:] for k, v in outputs.items()})
+            params = {**self.head_params(head, reference, data), **overrides}
+            return decode_all(outputs, params, head)
+
+        key = ("decoded", id(outputs), id(reference), id(data), tuple(sorted(overrides.items())))
+        result: Predictions = self._remembered(key, (outputs, reference, data), compute)
+        return result
 
     def check_outputs(self, output_shapes: Mapping[str, tuple[int, ...]], source: str) -> None:
         shapes = {name: tuple(shape) for name, shape in output_shapes.items()}
@@ -285,6 +307,12 @@ class DetectTask(TaskDefaults):
     def metrics(self, outputs: Outputs, data: TaskEval) -> dict[str, float]:
         if data.y is None:  # no labelled eval data: judged by agreement with float
             return {}
+        result: dict[str, float] = self._remembered(
+            ("metrics", id(outputs), id(data)), (outputs, data),
+            lambda: self._measure(outputs, data))
+        return dict(result)
+
+    def _measure(self, outputs: Outputs, data: TaskEval) -> dict[str, float]:
         predictions = self._decoded(outputs, outputs, data,
                                     score_threshold=EVAL_SCORE_THRESHOLD)
         head = head_of({k: v.shape[1:] for k, v in outputs.items()})
