@@ -102,3 +102,10 @@ class _FdWriter(io.TextIOBase):
 
     def writable(self) -> bool:
         return True
+
+
+@contextlib.contextmanager
+def progress_terminal(enabled: bool) -> Iterator[TextIO | None]:
+    """Capture native noise; hand back the terminal for progress bars (or None)."""
+    with native_output_captured() as log:
+        yield log.terminal if enabled else None
