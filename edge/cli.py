@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="convert the model as it is, without the quantization-friendly "
                          "layer rewrites")
     convert.add_argument("--json", action="store_true", help="print the report as JSON")
+    convert.add_argument("--timeout", type=float, metavar="SECONDS",
+                         help="stop the conversion (it runs in a child process) after this "
+                         "long, writing nothing (default: no limit)")
     convert.set_defaults(handler=_cmd_convert)
 
     inspect = commands.add_parser("inspect", help="show a model's manifest and tensors")
