@@ -64,10 +64,11 @@ def convert_in_child(request: ConvertRequest, *, timeout: float | None = None,
     if timeout is not None and not timeout > 0:
         raise ConversionError(f"timeout {timeout:g} s must be above 0",
                               hint="give --timeout in seconds, e.g. 3600")
+    stream = stderr or sys.stderr
     result_read, result_write = os.pipe()
     try:
         child = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(result_write)],
+            [sys.executable, "-c", _CHILD, str(result_write), "1" if _is_terminal(stream) else "0"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             pass_fds=(result_write,), start_new_session=True, env=_child_environment(),
         )
@@ -75,7 +76,7 @@ def convert_in_child(request: ConvertRequest, *, timeout: float | None = None,
         os.close(result_write)
     with os.fdopen(result_read, "rb") as result_pipe:
         result = _Collector(result_pipe)
-        relay = _Relay(child.stdout, stderr or sys.stderr)
+        relay = _Relay(child.stdout, stream)
         try:
             _send(child, request)
             _wait(child, timeout)
@@ -89,6 +90,13 @@ def convert_in_child(request: ConvertRequest, *, timeout: float | None = None,
             if stopped or child.returncode != 0:
                 remove_partials(_targets(request), child.pid)
     return _outcome(child.returncode, result.data, relay.tail())
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _child_environment() -> dict[str, str]:

@@ -1,6 +1,7 @@
 """The child process of ``converter.isolation``: one conversion, then exit.
 
-Started as ``python -c "from converter.worker import main; main()" RESULT_FD``. It reads
+Started as ``python -c "from converter.worker import main; main()" RESULT_FD TTY`` (TTY:
+``1`` when the parent's stderr is a terminal, so progress bars are drawn). It reads
 the pickled ``ConvertRequest`` from stdin (8-byte big-endian length, then the pickle: the
 parent made it, so unpickling it is safe), runs ``converter.convert.convert`` (which
 inspects the model before anything in it runs), and writes ONE JSON document to
@@ -34,6 +35,10 @@ EXIT_PARENT_GONE = 70
 
 def main() -> None:
     result_fd = int(sys.argv[1])
+    if sys.argv[2:3] == ["1"]:
+        from converter import quiet
+
+        quiet.PROGRESS_REACHES_A_TERMINAL = True
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     request = read_request(sys.stdin.buffer)
     threading.Thread(target=_exit_when_parent_is_gone, args=(sys.stdin.buffer,),
