@@ -20,25 +20,20 @@ which walks the flatbuffer with ``struct`` and needs no schema module on the dev
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
+from converter.ladder import is_calibrated
+from converter.ladder_walk import Step
+from converter.prepare import Prepared
+from converter.request import ConvertRequest
+from converter.tasks.base import Outputs
 from edge.errors import ConversionError
 from edge.manifest import METADATA_NAME, DecoderSpec, Manifest, QuantizationInfo
-
-if TYPE_CHECKING:  # the builders' types; this module is also used on its own by tests
-    from converter.ladder_walk import Step
-    from converter.prepare import Prepared
-    from converter.request import ConvertRequest
-    from converter.tasks.base import Outputs
 
 
 def build_manifest(request: ConvertRequest, ready: Prepared, chosen: Step,
                    float_metrics: dict[str, float | None], *, decoder: DecoderSpec,
                    versions: dict[str, str]) -> Manifest:
-    from converter.ladder import is_calibrated
-
     calibrated = is_calibrated(chosen.mode)
     gate = ready.task.gate.metric
     return Manifest(
