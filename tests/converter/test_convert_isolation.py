@@ -247,3 +247,26 @@ def test_a_killed_command_takes_its_child_with_it(cli: subprocess.Popen[str]) ->
     while _alive(worker) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(worker)
+
+
+def test_a_picture_that_raises_inside_convert_leaves_the_old_outputs(
+        tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``convert`` itself (in-process): the task's picture fails after the model and the
+    report were built; the older model, report and picture stay byte for byte."""
+    from converter.convert import convert
+    from converter.tasks.registry import TASKS
+
+    old = {"t.tflite": b"old model", "t.report.json": b"{}", "t.report.png": b"old picture"}
+    for name, content in old.items():
+        (tmp_path / name).write_bytes(content)
+
+    def broken_plot(*args: object) -> None:
+        Path(str(args[-1])).write_bytes(b"half a picture")
+        raise RuntimeError("the picture failed")
+
+    monkeypatch.setattr(TASKS["classify"], "plot", broken_plot)
+    with pytest.raises(RuntimeError, match="the picture failed"):
+        convert(ConvertRequest(model=tiny_model_dir / "tiny.keras",
+                               calibration=tiny_model_dir / "cal.npz", out=tmp_path / "t.tflite",
+                               mode="float32", latency_seconds=0.02, progress=False))
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old
