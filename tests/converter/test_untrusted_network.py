@@ -38,23 +38,28 @@ class Listener:
 
     def __init__(self) -> None:
         self.socket = socket.create_server(("127.0.0.1", 0))
+        self.socket.settimeout(0.1)  # so the thread notices close() promptly
         self.port = self.socket.getsockname()[1]
         self.connections = 0
+        self._open = True
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
     def _accept(self) -> None:
-        while True:
+        while self._open:
             try:
                 peer, _ = self.socket.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
             self.connections += 1
             peer.close()
 
     def close(self) -> None:
-        self.socket.close()
+        self._open = False
         self._thread.join(timeout=5)
+        self.socket.close()
 
 
 @pytest.fixture(scope="module")
