@@ -50,7 +50,7 @@ from converter.outputs import remove_partials
 from converter.report import Report
 from converter.request import ConvertRequest, check_request
 from converter.worker import write_request
-from edge.errors import ConversionError, EdgeError
+from edge.errors import ConversionError, EdgeError, UsageError
 
 _CHILD = "from converter.worker import main; main()"
 STOP_GRACE_SECONDS = 5.0
@@ -62,8 +62,8 @@ def convert_in_child(request: ConvertRequest, *, timeout: float | None = None,
     errors. ``stderr``: where the child's output goes (default ``sys.stderr``)."""
     check_request(request)  # cheap, no TensorFlow: usage errors without starting a child
     if timeout is not None and not timeout > 0:
-        raise ConversionError(f"timeout {timeout:g} s must be above 0",
-                              hint="give --timeout in seconds, e.g. 3600")
+        raise UsageError(f"--timeout {timeout:g} must be above 0",
+                         hint="give --timeout in seconds, e.g. 3600, or leave it out")
     stream = stderr or sys.stderr
     result_read, result_write = os.pipe()
     try:

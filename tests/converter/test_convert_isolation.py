@@ -194,6 +194,18 @@ def test_the_timeout_stops_the_child(tiny_model_dir: Path, tmp_path: Path) -> No
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_timeout_that_is_not_positive_is_a_usage_error(
+        tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from converter.command import run
+
+    args = argparse.Namespace(model=str(tiny_model_dir / "tiny.keras"),
+                              calibration=str(tiny_model_dir / "cal.npz"),
+                              out=str(tmp_path / "t.tflite"), timeout=0.0)
+    assert run(args) == 2
+    assert "--timeout 0 must be above 0" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.fixture
 def cli(tiny_model_dir: Path, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     """``edge convert`` of the tiny model, started in a subprocess (killed afterwards)."""
