@@ -76,6 +76,23 @@ def test_the_model_runs_in_a_child_process_not_in_the_command(
     assert (tmp_path / "m.report.json").exists() and (tmp_path / "m.report.png").exists()
 
 
+def test_the_command_process_never_imports_tensorflow_or_keras(tiny_model_dir: Path,
+                                                                tmp_path: Path) -> None:
+    """A whole ``edge convert`` whose own process ends without TensorFlow or Keras in
+    ``sys.modules``: every model operation happened in the child."""
+    script = ("import sys; from edge.cli import main; code = main(sys.argv[1:]); "
+              "print('imported:', sorted(m for m in ('tensorflow', 'keras') "
+              "if m in sys.modules)); sys.exit(code)")
+    done = subprocess.run(
+        [sys.executable, "-c", script, "convert", str(tiny_model_dir / "tiny.keras"),
+         "--calibration", str(tiny_model_dir / "cal.npz"), "--out", "t.tflite",
+         "--mode", "float32"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        check=False)
+    assert done.returncode == 0, done.stderr
+    assert "imported: []" in done.stdout
+    assert (tmp_path / "t.tflite").stat().st_size > 0
+
+
 def test_errors_cross_the_boundary_with_class_message_hint_and_exit_code(
         lambda_model: Path, tmp_path: Path) -> None:
     """The same request in-process and in the child: the same error."""
