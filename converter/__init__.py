@@ -11,4 +11,7 @@ Flow (``converter.convert.convert``)::
     calibration data --(edge preprocessing)--> representative dataset -----^
     eval data --> Keras float predictions  vs  LiteRT quantized predictions --> Report
     Manifest --embed as metadata "edge.manifest"--> the .tflite file
+
+``edge convert`` runs that flow in a child process (``converter.isolation``), so nothing
+from the model executes in the command's own process.
 """

@@ -42,12 +42,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from converter.layer_debug import LayerError
+from converter.quantize import MODES
 from converter.tasks.base import Task
 
 AUTO_LADDER = ("int8", "int8-recalibrated", "int8-mixed", "int16x8", "float16")
 MIXED = "int8-mixed"
 RECALIBRATED = "int8-recalibrated"
 STEPS = (*AUTO_LADDER, "dynamic", "float32")
+
+
+def is_calibrated(mode: str) -> bool:
+    """Whether the step's model was calibrated (its manifest names the calibration data)."""
+    return mode == MIXED or (mode in MODES and MODES[mode].calibrated)
 
 
 def mixed_sizes(ranked: int) -> list[int]:

@@ -1,4 +1,11 @@
-"""Write the manifest into a ``.tflite`` file's metadata (name ``edge.manifest``).
+"""The manifest of a converted model: what it says (``build_manifest``) and writing it
+into the ``.tflite`` file's metadata (name ``edge.manifest``, ``embed_manifest``).
+
+What it says: ``name`` is the model file's stem (``digits-cnn.keras`` -> ``digits-cnn``),
+because Keras model names are often defaults such as ``sequential``; the labels and the
+input description come from ``converter.prepare``; the decoder from the task, and for
+``classify`` with the request's decision ``threshold``; the calibration hash and sample
+count only when the chosen step was calibrated; the accuracy summary of the gate metric.
 
 The file is rewritten with ``ai_edge_litert.tools.flatbuffer_utils`` (the TFLite
 schema's Python object API, shipped in the ai-edge-litert wheel; TensorFlow carries the
@@ -15,8 +22,53 @@ from __future__ import annotations
 
 import numpy as np
 
+from converter.ladder_walk import Step
+from converter.prepare import Prepared
+from converter.request import ConvertRequest
+from converter.tasks.base import Outputs
 from edge.errors import ConversionError
-from edge.manifest import METADATA_NAME, Manifest
+from edge.manifest import METADATA_NAME, DecoderSpec, Manifest, QuantizationInfo
+
+
+def build_manifest(request: ConvertRequest, ready: Prepared, chosen: Step,
+                   float_metrics: dict[str, float | None], *, decoder: DecoderSpec,
+                   versions: dict[str, str]) -> Manifest:
+    calibration = chosen.calibration  # the set the chosen step used (recalibrated: its own)
+    gate = ready.task.gate.metric
+    return Manifest(
+        name=request.model.stem,
+        task=ready.task.name,
+        labels=ready.labels,
+        input=ready.spec,
+        decoder=decoder,
+        quantization=QuantizationInfo(
+            mode=chosen.mode,
+            calibration_sha256=calibration.sha256 if calibration is not None else None,
+            calibration_samples=calibration.samples if calibration is not None else None,
+        ),
+        accuracy={
+            "metric": gate,
+            "float": float_metrics.get(gate),
+            "quantized": chosen.metrics.get(gate),
+            "agreement": chosen.compare.get("agreement"),
+            "samples": len(ready.data),
+            "data": ready.data_kind,
+        },
+        converter={
+            "version": versions["edge"],
+            "tensorflow": versions["tensorflow"],
+            "keras": versions["keras"],
+        },
+    )
+
+
+def build_decoder(request: ConvertRequest, ready: Prepared, float_out: Outputs) -> DecoderSpec:
+    """The task's decoder; a classifier's decision threshold is the request's."""
+    decoder = ready.task.decoder(float_out, ready.data, ready.labels)
+    if decoder.name == "classify":
+        decoder = DecoderSpec(name="classify",
+                              params={**decoder.params, "threshold": request.threshold})
+    return decoder
 
 
 def embed_manifest(content: bytes, manifest: Manifest) -> bytes:

@@ -65,7 +65,7 @@ def cpu_description(cpuinfo: str | None = None) -> str:
 
 LATENCY_NOTE = (
     f"median invoke() on this workstation, {cpu_description()} (ai_edge_litert, 1 thread, "
-    "batch 1); int8/float ratios differ between CPUs "
+    "batch 1, float and quantized timed in alternation); int8/float ratios differ between CPUs "
     "(on x86 AMX against VNNI kernels) and on ARM boards: measure there (`edge run` "
     "prints infer ms)"
 )

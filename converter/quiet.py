@@ -24,7 +24,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from edge.errors import ConversionError
 
@@ -99,6 +99,44 @@ class _FdWriter(io.TextIOBase):
     def write(self, text: str) -> int:
         os.write(self._fd, text.encode("utf-8", errors="replace"))
         return len(text)
+
+    def writable(self) -> bool:
+        return True
+
+
+# Set by ``converter.worker`` when the parent's stderr is a terminal: the child's own
+# stderr is then a pipe to the parent, and tqdm (which draws only on a terminal) must be
+# told that the bars will reach one.
+PROGRESS_REACHES_A_TERMINAL = False
+
+
+@contextlib.contextmanager
+def progress_terminal(enabled: bool) -> Iterator[TextIO | None]:
+    """Capture native noise; hand back the terminal for progress bars (or None)."""
+    with native_output_captured() as log:
+        if not enabled:
+            yield None
+        elif PROGRESS_REACHES_A_TERMINAL:
+            yield cast(TextIO, _RelayedTerminal(log.terminal))  # writes text, as tqdm needs
+        else:
+            yield log.terminal
+
+
+class _RelayedTerminal(io.TextIOBase):
+    """A pipe whose far end is a terminal: it says so, so progress bars are drawn."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return True
 
     def writable(self) -> bool:
         return True

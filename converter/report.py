@@ -81,6 +81,12 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """The report from its JSON (a report file, or the conversion's child process)."""
+        steps = [LadderStep(**step) for step in data.get("ladder", [])]
+        return cls(**{**data, "ladder": steps})
+
     def to_json(self) -> str:
         # Innermost lists (labels, matrix rows, op names) on one line each: readable diffs.
         text = json.dumps(self.to_dict(), indent=2)

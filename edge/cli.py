@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--no-rewrite", action="store_true",
                          help="convert the model as it is, without the quantization-friendly "
                          "layer rewrites")
-    convert.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_convert_process_flags(convert)
     convert.set_defaults(handler=_cmd_convert)
 
     inspect = commands.add_parser("inspect", help="show a model's manifest and tensors")
@@ -288,6 +288,13 @@ def _health_text(stats: RunStats) -> str:
     if stats.sink_drops:
         parts.append(f"sink drops {stats.sink_drops}")
     return "".join(f" | {part}" for part in parts)
+
+
+def _add_convert_process_flags(convert: argparse.ArgumentParser) -> None:
+    convert.add_argument("--json", action="store_true", help="print the report as JSON")
+    convert.add_argument("--timeout", type=float, metavar="SECONDS",
+                         help="stop the conversion (it runs in a child process) after this "
+                         "long, writing nothing (default: no limit)")
 
 
 def _add_input_range_flags(convert: argparse.ArgumentParser) -> None:
