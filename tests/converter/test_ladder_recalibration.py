@@ -69,6 +69,22 @@ def test_recalibration_keeps_full_int8_where_the_first_calibration_clipped(
     assert report.mode == "int8-recalibrated"
     assert report.metrics["quantized"]["accuracy"] == pytest.approx(1.0)
     assert "int8-recalibrated accepted" in report.table()
+    # The manifest and the report name the set the chosen step was calibrated on, not
+    # the first set (whose int8 failed).
+    import re
+
+    from edge.manifest import METADATA_NAME, parse_manifest
+    from edge.modelfile import read_model_file
+
+    named = re.search(r"sha256 ([0-9a-f]{8,})", chosen.reason)
+    assert named is not None, chosen.reason
+    written = read_model_file(tmp_path / "bright.tflite")
+    manifest = parse_manifest(written.metadata[METADATA_NAME], origin="bright.tflite")
+    quantization = manifest.quantization
+    assert quantization is not None and quantization.calibration_sha256 is not None
+    assert quantization.calibration_sha256.startswith(named.group(1))
+    assert quantization.calibration_samples == 500
+    assert report.calibration_sha256 == quantization.calibration_sha256
 
 
 def test_without_other_samples_the_step_tries_nothing(bright_or_dim: Path,
