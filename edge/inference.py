@@ -1,8 +1,8 @@
 """One frame through the model: preprocess -> infer -> dequantize -> decode -> filter, timed.
 
-Two halves, so the pipeline can run them on two threads: ``run_model`` (preprocess
-straight into the interpreter's input tensor, invoke) and ``decode`` (dequantize,
-decode, filter). Calling the ``Inference`` runs both, one after the other.
+Three parts, so the pipeline can run them on three threads: ``prepare`` (resize and
+quantize into an input buffer), ``run_prepared`` (``invoke``) and ``decode``
+(dequantize, decode, filter). Calling the ``Inference`` runs them one after the other.
 
 Shared by ``edge run``, ``edge check-config`` and the reload check (and later
 ``edge bench``), so all of them build and measure the same work: ``open_inference``
@@ -15,6 +15,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from edge.backends.base import Array, dequantize
 from edge.config import RunConfig
@@ -54,14 +56,27 @@ class Inference:
         """One frame all the way: the model, then its decoder (check-config, reload)."""
         return self.decode(self.run_model(frame))
 
-    def run_model(self, frame: Frame) -> ModelOutput:
-        """Preprocess into the interpreter's input tensor and invoke: the pipeline's
-        inference stage. OpenCV and LiteRT release the GIL for most of it."""
+    def new_input(self) -> Array:
+        """An input buffer of this model (the pipeline allocates a few, once)."""
+        return np.empty_like(self._preprocess.buffer)
+
+    def prepare(self, frame: Frame, buffer: Array) -> Prepared:
+        """Resize and quantize ``frame`` into ``buffer``: the preprocessing stage."""
         started = time.perf_counter()
-        (placement, preprocessed), raw = self._backend.infer_in_place(
-            lambda buffer: (self._preprocess.into(frame.image, buffer), time.perf_counter()))
-        return ModelOutput(self, raw, placement, 1000 * (preprocessed - started),
-                           1000 * (time.perf_counter() - preprocessed))
+        placement = self._preprocess.into(frame.image, buffer)
+        return Prepared(buffer, placement, 1000 * (time.perf_counter() - started))
+
+    def run_prepared(self, prepared: Prepared) -> ModelOutput:
+        """``invoke`` on a prepared input (``set_tensor`` copies it into the interpreter,
+        so the buffer is free again when this returns): the inference stage."""
+        started = time.perf_counter()
+        raw = self._backend.infer([prepared.buffer])
+        return ModelOutput(self, raw, prepared.placement, prepared.pre_ms,
+                           1000 * (time.perf_counter() - started))
+
+    def run_model(self, frame: Frame) -> ModelOutput:
+        """Both stages on the calling thread, into this model's own buffer."""
+        return self.run_prepared(self.prepare(frame, self._preprocess.buffer))
 
     def decode(self, output: ModelOutput) -> tuple[Detections, dict[str, Any], Latency]:
         """Dequantize, decode and filter what ``run_model`` produced (the pipeline's
@@ -77,6 +92,15 @@ class Inference:
             detections = self._filter(detections)
         post_ms = 1000 * (time.perf_counter() - started)
         return detections, extra, Latency(output.pre_ms, output.infer_ms, post_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A frame's input tensor, written into ``buffer``, and where the model's window sits."""
+
+    buffer: Array
+    placement: Placement
+    pre_ms: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,41 +1,52 @@
-"""The pipeline's inference stage: frames in, undecoded model outputs out, on its own thread.
+"""The pipeline's model stages: frames in, undecoded model outputs out, on two threads.
 
-``Pipeline`` runs three stages at once: the reader (``edge.capture``: capture and
-decoding of the picture), this stage (the motion gate, preprocessing straight into the
-interpreter's input tensor, ``invoke``) and the loop thread (box decoding, records,
-sinks, events, observers, supervision). OpenCV and LiteRT release the GIL while they
-work, so on a multi-core board the stages overlap and the frame rate approaches the
-slowest stage instead of the sum of all three.
+``Pipeline`` runs four stages at once: the reader (``edge.capture``: capture and
+decoding of the picture), the preprocessing stage and the inference stage (both here),
+and the loop thread (box decoding, records, sinks, events, observers, supervision).
+OpenCV and LiteRT release the GIL while they work, so on a multi-core board the stages
+overlap and the frame rate approaches the slowest stage instead of the sum of all of
+them: for a model whose invoke takes milliseconds that is the invoke itself, with the
+resize of the next frame done beside it.
+
+- preprocessing: pause, motion gate, then the frame resized and quantized into an input
+  buffer taken from a small pool allocated once per model (``Inference.new_input``): no
+  allocation on the hot path;
+- inference: the buffer handed to the interpreter (``set_tensor`` copies it), ``invoke``,
+  the outputs copied out; the buffer goes back to the pool.
 
 Hand-offs are bounded queues, and the order is kept (one thread per stage, FIFO):
-- from a live source this stage takes the newest frame (``LatestFrameReader``); its own
-  output queue holds ``live_depth`` items, so a slow loop thread makes the reader drop
-  old frames instead of ageing every result;
+- from a live source the preprocessing takes the newest frame (``LatestFrameReader``) and
+  every queue holds one item, so a slow stage makes the reader drop old frames instead of
+  ageing every result;
 - from a file or folder nothing is dropped: each stage waits for room.
 
-A model swap (reload) takes the model lock, so no frame is ever half through one model
-and half through the other: each output carries the model (and its record context and
-labels) that produced it, and is decoded by that model's decoder.
+A model swap (reload) is taken by the preprocessing stage between two frames: frames
+already preprocessed go through the model that prepared them, and every item carries that
+model (with its record context and labels), so each output is decoded by its own model's
+decoder. The replaced model is handed to ``on_retired`` (the reload closes it) once the
+inference stage has run its last frame; ``swap`` never waits for that, so the loop thread
+that asks never blocks on a stage that is waiting for the loop.
 
-Shutdown: ``finish`` asks the stage to stop taking frames; what it already inferred is
-still handed over and written, then ``Ended`` closes the stream, so a stop drains cleanly
-and a ``max_frames`` run writes exactly that many records.
+Shutdown: ``finish`` asks the stages to stop taking frames; what is already preprocessed
+is still inferred and handed over, then ``Ended`` closes the stream, so a stop drains
+cleanly and a ``max_frames`` run writes exactly that many records.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from edge.control import RunControl
 from edge.record import RecordContext
 from edge.types import Frame
 
 if TYPE_CHECKING:
-    from edge.inference import Inference, ModelOutput
+    from edge.backends.base import Array
+    from edge.inference import Inference, ModelOutput, Prepared
     from edge.processing.motion import MotionGate
 
 
@@ -79,50 +90,106 @@ class Paused:
 
 @dataclass(frozen=True, slots=True)
 class Ended:
-    """The stage's last item: the source ended, the limit or a stop was reached, or
-    ``error`` was raised (by the source, the gate or the model)."""
+    """The last item: the source ended, the limit or a stop was reached, or ``error`` was
+    raised (by the source, the gate or the model)."""
 
     error: BaseException | None = None
 
 
 StageItem = Inferred | Skipped | Paused | Ended
+Retire = Callable[["Inference"], None]
+_Q = TypeVar("_Q")
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A frame preprocessed into ``buffer`` (from ``pool``), for ``model``."""
+
+    frame: Frame
+    model: ActiveModel
+    prepared: Prepared
+    pool: _BufferPool
+
+
+@dataclass(frozen=True, slots=True)
+class _Retired:
+    """Marker after the last frame preprocessed for ``model``: it may be closed now."""
+
+    model: ActiveModel
+    on_retired: Retire | None
+
+
+class _BufferPool:
+    """Input buffers of one model, allocated once: taken by the preprocessing, given
+    back by the inference stage after ``invoke``."""
+
+    def __init__(self, inference: Inference, size: int) -> None:
+        self._free: queue.SimpleQueue[Array] = queue.SimpleQueue()
+        for _ in range(size):
+            self._free.put(inference.new_input())
+
+    def take(self, abandon: threading.Event) -> Array | None:
+        while not abandon.is_set():
+            try:
+                return self._free.get(timeout=0.05)
+            except queue.Empty:
+                continue
+        return None
+
+    def give(self, buffer: Array) -> None:
+        self._free.put(buffer)
 
 
 class ModelStage:
     def __init__(self, reader: FrameReader, model: ActiveModel, *, live: bool,
                  gate: MotionGate | None = None, control: RunControl | None = None,
-                 limit: int | None = None, depth: int = 4, live_depth: int = 1) -> None:
+                 limit: int | None = None, depth: int = 4) -> None:
         self._reader = reader
         self._model = model
-        self._lock = threading.Lock()  # held while a frame is in the model; swap waits
+        self._pending: ActiveModel | None = None  # the model to switch to, if any
+        self._retiring: list[_Retired] = []  # markers for the models it replaces
+        self._swap_lock = threading.Lock()
         self._gate = gate
         self._control = control
         self._limit = limit
-        self._queue: queue.Queue[StageItem] = queue.Queue(maxsize=live_depth if live else depth)
+        self._depth = 1 if live else depth
+        self._ready: queue.Queue[_Ready | _Retired | StageItem] = queue.Queue(
+            maxsize=1 if live else 2)
+        self._out: queue.Queue[StageItem] = queue.Queue(maxsize=self._depth)
         self._finish = threading.Event()  # stop taking frames, hand over what is done
         self._abandon = threading.Event()  # the consumer is gone: hand over nothing more
-        self._thread = threading.Thread(target=self._work, name="inference", daemon=True)
-        self._thread.start()
+        self._unretired: list[_Retired] = []  # swapped out, not yet through the model
+        self._prepare_thread = threading.Thread(target=self._prepare_frames,
+                                                name="preprocess", daemon=True)
+        self._infer_thread = threading.Thread(target=self._infer_frames, name="inference",
+                                              daemon=True)
+        self._prepare_thread.start()
+        self._infer_thread.start()
 
     @property
     def model(self) -> ActiveModel:
         return self._model
 
-    def swap(self, model: ActiveModel) -> ActiveModel:
-        """Use ``model`` from the next frame on; returns the one it replaces, which no
-        frame is using any more when this returns (the caller may close it)."""
-        with self._lock:
-            replaced, self._model = self._model, model
-        return replaced
+    def swap(self, model: ActiveModel, on_retired: Retire | None = None) -> None:
+        """Use ``model`` from the next frame preprocessed on; ``on_retired`` gets the
+        replaced model's ``Inference`` once no frame uses it any more (at the latest when
+        the stage closes). Returns at once."""
+        with self._swap_lock:
+            marker = _Retired(self._model, on_retired)
+            # Known at once, so close() retires it even if no stage ever takes the swap.
+            self._unretired.append(marker)
+            self._retiring.append(marker)
+            self._pending = model
+            self._model = model
 
     def items(self, poll: float = 0.1) -> Iterator[StageItem | None]:
         """Items in frame order, ``None`` after ``poll`` seconds without one (an idle
         tick), ending with the ``Ended`` item."""
         while True:
             try:
-                item = self._queue.get(timeout=poll)
+                item = self._out.get(timeout=poll)
             except queue.Empty:
-                if not self._thread.is_alive() and self._queue.empty():
+                if not self._infer_thread.is_alive() and self._out.empty():
                     return  # abandoned: nothing more will come
                 yield None
                 continue
@@ -131,29 +198,44 @@ class ModelStage:
                 return
 
     def finish(self) -> None:
-        """Stop taking frames; what is already inferred still comes out of ``items``."""
+        """Stop taking frames; what is already preprocessed still comes out of ``items``."""
         self._finish.set()
 
     def close(self, timeout: float = 2.0) -> None:
-        """Stop at once, discard what was not taken, and wait for the thread."""
+        """Stop at once, discard what was not taken, wait for the threads, and retire
+        the models swapped out whose last frames never came through."""
         self._finish.set()
         self._abandon.set()
-        while True:  # make room, so a put waiting for it sees the abandon flag
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        self._thread.join(timeout)
+        for hand_off in (self._out, self._ready):
+            while True:  # make room, so a put waiting for it sees the abandon flag
+                try:
+                    hand_off.get_nowait()
+                except queue.Empty:
+                    break
+        self._prepare_thread.join(timeout)
+        self._infer_thread.join(timeout)
+        with self._swap_lock:
+            leftovers, self._unretired = self._unretired, []
+        if not self._infer_thread.is_alive():  # else it may still be inside that model
+            for retired in leftovers:
+                _retire(retired)
 
-    def _work(self) -> None:
+    # --- the preprocessing thread ------------------------------------------------------
+
+    def _prepare_frames(self) -> None:
         error: BaseException | None = None
         handed = 0  # frames counted against the limit: inferred or skipped by the gate
+        current = self._model
+        pool = _BufferPool(current.inference, self._depth + 2)
         try:
             for frame in self._reader.frames(self._finish):
+                current, pool = self._take_swap(current, pool)
                 if frame is None:
                     continue  # idle: the loop thread does the supervising
-                item = self._process(frame)
-                if not self._hand_over(item):
+                item = self._prepare(frame, current, pool)
+                if item is None:
+                    return  # abandoned
+                if not self._put(self._ready, item):
                     return
                 if not isinstance(item, Paused):
                     handed += 1
@@ -161,23 +243,72 @@ class ModelStage:
                     break
         except BaseException as exc:
             error = exc
-        self._hand_over(Ended(error))
+        self._take_swap(current, pool)
+        self._put(self._ready, Ended(error))
 
-    def _process(self, frame: Frame) -> StageItem:
+    def _take_swap(self, current: ActiveModel,
+                   pool: _BufferPool) -> tuple[ActiveModel, _BufferPool]:
+        with self._swap_lock:
+            model, self._pending = self._pending, None
+            markers, self._retiring = self._retiring, []
+        if model is None:
+            return current, pool
+        for marker in markers:  # after the old model's last frame
+            self._put(self._ready, marker)
+        return model, _BufferPool(model.inference, self._depth + 2)
+
+    def _prepare(self, frame: Frame, model: ActiveModel,
+                 pool: _BufferPool) -> _Ready | Skipped | Paused | None:
         if self._control is not None and self._control.paused:
             return Paused(frame)
         if self._gate is not None and not self._gate.should_infer(frame):
             return Skipped(frame)
-        with self._lock:
-            model = self._model
-            return Inferred(frame, model.inference.run_model(frame), model)
+        buffer = pool.take(self._abandon)
+        if buffer is None:
+            return None
+        return _Ready(frame, model, model.inference.prepare(frame, buffer), pool)
 
-    def _hand_over(self, item: StageItem) -> bool:
-        """Put ``item`` in the queue, waiting for room; False once abandoned."""
+    # --- the inference thread ----------------------------------------------------------
+
+    def _infer_frames(self) -> None:
         while not self._abandon.is_set():
             try:
-                self._queue.put(item, timeout=0.05)
+                item = self._ready.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            if isinstance(item, _Retired):
+                with self._swap_lock:
+                    self._unretired = [m for m in self._unretired if m is not item]
+                _retire(item)
+                continue
+            if isinstance(item, Ended):
+                self._put(self._out, item)
+                return
+            if not isinstance(item, _Ready):  # skipped or paused: passed on, in order
+                if not self._put(self._out, item):
+                    return
+                continue
+            try:
+                output = item.model.inference.run_prepared(item.prepared)
+            except BaseException as exc:
+                self._put(self._out, Ended(exc))
+                return
+            finally:
+                item.pool.give(item.prepared.buffer)
+            if not self._put(self._out, Inferred(item.frame, output, item.model)):
+                return
+
+    def _put(self, hand_off: queue.Queue[_Q], item: _Q) -> bool:
+        """Put ``item`` in ``hand_off``, waiting for room; False once abandoned."""
+        while not self._abandon.is_set():
+            try:
+                hand_off.put(item, timeout=0.05)
                 return True
             except queue.Full:
                 continue
         return False
+
+
+def _retire(retired: _Retired) -> None:
+    if retired.on_retired is not None:
+        retired.on_retired(retired.model.inference)

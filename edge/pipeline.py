@@ -1,18 +1,18 @@
 """The only loop: frames -> inference -> records -> sinks (and frame observers).
 
-Three stages run at once, each on its own thread, with bounded, order-keeping hand-offs:
+The stages run at once, each on its own thread, with bounded, order-keeping hand-offs:
 1. the reader (``edge.capture``): a live source through ``LatestFrameReader`` (newest
    frame only, drops counted), a file or folder through ``ReadAheadReader`` (a few
    frames ahead, nothing dropped);
-2. the inference stage (``edge.model_stage``): motion gate, preprocessing straight into
-   the interpreter's input tensor, ``invoke``;
+2. the model stages (``edge.model_stage``), two threads: the motion gate and the
+   preprocessing into a buffer from a pool allocated once, then ``invoke``;
 3. this loop, on the calling thread: box decoding, the record, the sinks' hand-off
    (each sink writes on its own thread), events, observers, and the supervision.
 The supervision never waits on a frame: when nothing comes within 0.1 s the loop gets an
 idle tick, refreshes the health counters, prints the status line and runs the tick hooks
 (the systemd watchdog is one), so a stalled or hung pipeline is visible rather than
-silent. ``stop`` (set by a signal handler) ends the run: the inference stage stops taking
-frames, and what it already inferred is still written.
+silent. ``stop`` (set by a signal handler) ends the run: the model stages stop taking
+frames, and what they already preprocessed is still inferred and written.
 
 Extension points, each optional:
 - ``observers``: objects with ``observe(frame, record)`` and ``close()`` that need the
@@ -198,16 +198,20 @@ class Pipeline:
         return self._model.labels
 
     def swap_model(self, inference: Inference, context: RecordContext,
-                   labels: Sequence[str]) -> None:
-        """Run the next frame through another model (a reload), from any thread. When
-        this returns no frame is in the old model any more (the caller may close it);
-        frames it already inferred are decoded by its own decoder and recorded under its
-        name and sha256, later ones under the new model's."""
+                   labels: Sequence[str], *,
+                   on_retired: Callable[[Inference], None] | None = None) -> None:
+        """Run the next frame through another model (a reload), from any thread; returns
+        at once. Frames already preprocessed for the old model finish in it, are decoded by
+        its own decoder and recorded under its name and sha256; later ones go through the
+        new model. ``on_retired`` gets the old ``Inference`` once no frame uses it (the
+        reload closes it then)."""
         model = ActiveModel(inference, context, tuple(labels))
+        replaced, self._model = self._model, model
         stage = self._stage
         if stage is not None:
-            stage.swap(model)
-        self._model = model
+            stage.swap(model, on_retired)
+        elif on_retired is not None:  # not running: nothing can be inside the old model
+            on_retired(replaced.inference)
 
     def _refresh_health(self) -> None:
         health: SourceHealth | None = None

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -12,7 +12,6 @@ import numpy.typing as npt
 from edge.types import TensorSpec
 
 Array = npt.NDArray[np.generic]
-Filled = TypeVar("Filled")
 
 
 class Backend(Protocol):
@@ -23,12 +22,6 @@ class Backend(Protocol):
     outputs: tuple[TensorSpec, ...]
 
     def infer(self, inputs: Sequence[Array]) -> list[Array]: ...
-
-    def infer_in_place(self, fill: Callable[[Array], Filled]) -> tuple[Filled, list[Array]]:
-        """Single-input models: ``fill(buffer)`` writes the input straight into the
-        runtime's own input tensor (no copy, no allocation), then the model runs. Returns
-        what ``fill`` returned and the outputs."""
-        ...
 
     def close(self) -> None: ...
 

@@ -7,10 +7,10 @@ aarch64 up to cp314), ``tflite_runtime`` (legacy, numpy<2 only), then ``tensorfl
 only for in-memory models; a file path skips it and a corrupt file can crash.
 
 Outputs are read with ``get_tensor`` (a copy), never ``tensor()`` views: a view held
-across the next ``invoke()`` would see its buffer overwritten. The input is the one place
-a view pays: ``infer_in_place`` lets the preprocessing write straight into the
-interpreter's input tensor, and drops the view before ``invoke()`` (the interpreter
-refuses to run while a numpy view of its memory is alive).
+across the next ``invoke()`` would see its buffer overwritten. The input goes in with
+``set_tensor`` (a copy) too: the pipeline preprocesses the next frame while this one
+runs, so it cannot write into the interpreter's own input tensor, and for these input
+sizes the copy costs about a microsecond (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import importlib
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from edge.backends.base import Array, Filled
+from edge.backends.base import Array
 from edge.errors import BackendError, ModelError
 from edge.types import TensorSpec
 
@@ -76,9 +76,6 @@ class LiteRTBackend:
         self.threads = threads
         self.inputs = tuple(_spec(d) for d in self._interpreter.get_input_details())
         self.outputs = tuple(_spec(d) for d in self._interpreter.get_output_details())
-        # The function, not the array: holding it keeps no view alive between frames.
-        self._input_view = (self._interpreter.tensor(self.inputs[0].index)
-                            if len(self.inputs) == 1 else None)
 
     def infer(self, inputs: Sequence[Array]) -> list[Array]:
         if len(inputs) != len(self.inputs):
@@ -91,21 +88,8 @@ class LiteRTBackend:
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"inference failed in {self.runtime}: {exc}") from exc
 
-    def infer_in_place(self, fill: Callable[[Array], Filled]) -> tuple[Filled, list[Array]]:
-        if self._input_view is None:
-            problem = ("the model was closed" if self._interpreter is None
-                       else f"the model takes {len(self.inputs)} inputs, in-place takes one")
-            raise BackendError(f"cannot run in place: {problem}")
-        try:
-            filled = fill(self._input_view())  # the view dies with this call's frame
-            self._interpreter.invoke()
-            return filled, [self._interpreter.get_tensor(spec.index) for spec in self.outputs]
-        except (ValueError, RuntimeError) as exc:
-            raise BackendError(f"inference failed in {self.runtime}: {exc}") from exc
-
     def close(self) -> None:
         self._interpreter = None
-        self._input_view = None
 
 
 @contextmanager

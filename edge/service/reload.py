@@ -142,12 +142,12 @@ class Reloader:
             pipeline.context, device=config.device, model_name=model.manifest.name,
             model_sha256=model.file.sha256, task=model.manifest.task,
         )
-        replaced = pipeline.inference
-        pipeline.swap_model(candidate.inference, context, model.manifest.labels)
+        # The model that ran until now (the start's one included: app.run closes that
+        # again at exit, closing is idempotent) is freed as soon as its last frame is
+        # through, so a Pi does not hold two models for long.
+        pipeline.swap_model(candidate.inference, context, model.manifest.labels,
+                            on_retired=Inference.close)
         pipeline.status_interval = config.status_interval
-        # Free the model that ran until now, the start's one included (app.run closes
-        # that again at exit: closing is idempotent), so a Pi never holds two models.
-        replaced.close()
         self._model = model
         self.running = config
         self.reloads += 1

@@ -1,11 +1,11 @@
-"""The staged pipeline: reader, inference stage and loop thread on their own threads.
+"""The staged pipeline: reader, preprocessing, inference and loop thread, each its own.
 
 Real LiteRT interpreters on the shipped models throughout; the sources are small fakes
 with the ``Source`` protocol where a case needs frames on cue. What must hold however
 the threads interleave: order kept, nothing dropped from a file, exactly ``max_frames``
-records, a model swap that never mixes models within a frame, errors from the model
-reaching the caller, a stop that drains what was already inferred, and the
-preprocessing writing into the interpreter's own input tensor every frame.
+records, a model swap that never mixes models within a frame and frees the old model only
+after its last frame, errors from the model reaching the caller, a stop that drains what
+was already preprocessed, and the preprocessing writing into a few buffers allocated once.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 
 from edge.config import ModelConfig
 from edge.errors import BackendError
-from edge.inference import Inference, ModelOutput
+from edge.inference import Inference, ModelOutput, Prepared
 from edge.model import LoadedModel, load_model
 from edge.pipeline import Pipeline, RunStats
 from edge.record import RecordContext
@@ -103,7 +103,7 @@ def test_max_frames_writes_exactly_that_many(cnn: LoadedModel) -> None:
 
 
 class Counting:
-    """Wraps an Inference; can block in ``run_model`` on cue (a long invoke)."""
+    """Wraps an Inference; can block in the invoke on cue (a long invoke) or fail."""
 
     def __init__(self, inner: Inference) -> None:
         self.inner = inner
@@ -112,56 +112,81 @@ class Counting:
         self.blocked = threading.Event()
         self.release = threading.Event()
         self.fail_at: int | None = None
+        self.closed_after: int | None = None  # calls made when close() came
 
-    def run_model(self, frame: Frame) -> ModelOutput:
+    def new_input(self) -> Any:
+        return self.inner.new_input()
+
+    def prepare(self, frame: Frame, buffer: Any) -> Prepared:
+        return self.inner.prepare(frame, buffer)
+
+    def run_prepared(self, prepared: Prepared) -> ModelOutput:
         self.calls += 1
         if self.calls == self.fail_at:
             raise BackendError("inference failed in ai_edge_litert: injected")
         if self.calls == self.block_at:
             self.blocked.set()
             self.release.wait(10)
-        return self.inner.run_model(frame)
+        return self.inner.run_prepared(prepared)
 
     def decode(self, output: ModelOutput) -> Any:
         return self.inner.decode(output)
 
     def close(self) -> None:
-        pass
+        self.closed_after = self.calls
 
 
 def test_a_swap_never_mixes_models(cnn: LoadedModel, detector: LoadedModel) -> None:
-    """The swap is asked while frame 40 is inside the old model: it waits for that frame,
-    frames the old model inferred are decoded by its decoder and recorded under its name,
-    every later one under the new model's."""
+    """The swap is asked while frame 40 is inside the old model. It returns at once (the
+    loop thread never waits on the stages); frames the old model had taken are decoded
+    by its decoder and recorded under its name, every later one under the new model's;
+    the old model is retired (closed) only after its last frame."""
     old = Counting(Inference(cnn))
     old.block_at = 40
     new = Inference(detector)
     sink = MemorySink()
     run = pipeline(cnn, FakeFile(120), sink, inference=old)
-    swapped = threading.Event()
     stats: list[RunStats] = []
     worker = threading.Thread(target=lambda: stats.append(run.run()))
     worker.start()
     assert old.blocked.wait(10)
-    swapper = threading.Thread(target=lambda: (
-        run.swap_model(new, context(detector), detector.manifest.labels), swapped.set()))
-    swapper.start()
-    time.sleep(0.2)
-    assert not swapped.is_set()  # frame 40 is still in the old model
+    started = time.monotonic()
+    run.swap_model(new, context(detector), detector.manifest.labels, on_retired=Counting.close)
+    assert time.monotonic() - started < 0.5  # did not wait for frame 40
+    assert old.closed_after is None  # frame 40 is still in the old model
     old.release.set()
-    swapper.join(10)
     worker.join(30)
-    assert swapped.is_set() and stats[0].frames == 120
+    assert stats[0].frames == 120
     names = [record["model"]["name"] for record in sink.records]
     switch = names.index(detector.manifest.name)
     assert switch >= 40 and names[:switch] == [cnn.manifest.name] * switch
     assert names[switch:] == [detector.manifest.name] * (120 - switch)
     assert old.calls == switch  # no frame went through the old model after the swap
+    assert old.closed_after == switch  # retired after its last frame, not before
     for record in sink.records:  # each decoded by its own model's decoder
         boxes = [("box" in d) for d in record["detections"]]
         detect = record["model"]["task"] == "detect"
         assert all(boxes) if detect else not any(boxes)
     assert [record["source"]["frame"] for record in sink.records] == list(range(120))
+
+
+def test_a_model_swapped_out_at_the_end_is_still_retired(cnn: LoadedModel) -> None:
+    """A swap the stages never reach (the source ends first) still retires the old model
+    when the run closes."""
+    old = Counting(Inference(cnn))
+    sink = MemorySink()
+    run = pipeline(cnn, FakeFile(3), sink, inference=old)
+    swapped: list[bool] = []
+
+    def swap_late(stats: RunStats) -> None:
+        if stats.frames == 3 and not swapped:
+            swapped.append(True)
+            run.swap_model(Counting(Inference(cnn)), context(cnn), cnn.manifest.labels,
+                           on_retired=Counting.close)
+
+    run.tick_hooks.append(swap_late)
+    run.run()
+    assert swapped and old.closed_after == 3
 
 
 def test_a_model_error_reaches_the_caller_after_the_frames_before_it(cnn: LoadedModel) -> None:
@@ -193,30 +218,30 @@ def test_a_stop_drains_what_was_inferred(cnn: LoadedModel) -> None:
     assert counted.calls == stats.frames  # inferred = recorded
 
 
-def test_the_preprocessing_writes_into_the_interpreters_own_input(
-        detector: LoadedModel) -> None:
-    """The hot path allocates no input: every frame's tensor is written into the same
-    memory, the interpreter's input tensor, and the result equals the copying path."""
-    inference = Inference(detector)
-    backend = detector.backend
+def test_the_preprocessing_writes_into_buffers_allocated_once(detector: LoadedModel) -> None:
+    """The hot path allocates no input: every frame's tensor is written into one of the
+    few buffers the model stage allocated at start, and the outputs equal those of the
+    single-threaded path."""
+    inner = Inference(detector)
     written: list[int] = []
-    preprocess = inference._preprocess
-    original = preprocess.into
+    allocated: list[int] = []
 
-    def recording(image: Any, out: Any) -> Any:
-        written.append(out.ctypes.data)
-        return original(image, out)
+    class Recording(Counting):
+        def new_input(self) -> Any:
+            buffer = super().new_input()
+            allocated.append(buffer.ctypes.data)
+            return buffer
 
-    preprocess.into = recording  # type: ignore[method-assign]
-    try:
-        outputs = [inference.run_model(Frame(PICTURES[i], i, 0.0, "t")) for i in range(6)]
-    finally:
-        del preprocess.into
-    interpreter = backend._interpreter  # type: ignore[attr-defined]
-    input_address = interpreter.tensor(backend.inputs[0].index)().ctypes.data
-    assert written == [input_address] * 6
-    for index, output in enumerate(outputs):  # same numbers as set_tensor on a copy
-        tensor, _ = preprocess(PICTURES[index])
-        expected = backend.infer([tensor.copy()])
-        for got, want in zip(output.raw, expected, strict=True):
-            np.testing.assert_array_equal(got, want)
+        def prepare(self, frame: Frame, buffer: Any) -> Prepared:
+            written.append(buffer.ctypes.data)
+            return super().prepare(frame, buffer)
+
+    sink = MemorySink()
+    pipeline(detector, FakeFile(200), sink, inference=Recording(inner)).run()
+    assert len(written) == 200 and len(allocated) <= 8
+    assert set(written) <= set(allocated)
+    reference = Inference(detector)
+    for record in sink.records[:20]:
+        index = record["source"]["frame"]
+        expected, _, _ = reference(Frame(PICTURES[index % 8], index, 0.0, "ref"))
+        assert len(record["detections"]) == len(expected)

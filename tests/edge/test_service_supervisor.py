@@ -4,6 +4,7 @@ supervisor driven by a test clock against a real socket (no sleeping)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,7 +81,7 @@ def test_a_hung_invoke_stops_the_pings(tmp_path: Path) -> None:
     import time
 
     from edge.config import ModelConfig
-    from edge.inference import Inference, ModelOutput
+    from edge.inference import Inference, ModelOutput, Prepared
     from edge.model import load_model
     from edge.pipeline import Pipeline
     from edge.record import RecordContext
@@ -94,12 +95,18 @@ def test_a_hung_invoke_stops_the_pings(tmp_path: Path) -> None:
     calls = [0]
 
     class HangingInference:
-        def run_model(self, frame: Frame) -> ModelOutput:
+        def new_input(self) -> object:
+            return real.new_input()
+
+        def prepare(self, frame: Frame, buffer: Any) -> Prepared:
+            return real.prepare(frame, buffer)
+
+        def run_prepared(self, prepared: Prepared) -> ModelOutput:
             calls[0] += 1
             if calls[0] > 20:
                 hung.set()
                 unblock.wait()  # the invoke that never returns (until the test lets it)
-            return real.run_model(frame)
+            return real.run_prepared(prepared)
 
         def decode(self, output: ModelOutput) -> object:
             return real.decode(output)
