@@ -85,10 +85,10 @@ def quantize(values: npt.NDArray[np.float32], tensor: TensorSpec) -> npt.NDArray
 class Preprocessor:
     """BGR frame -> a batch-of-one input tensor, built once per model.
 
-    ``into`` writes the tensor into a buffer the caller owns: ``Inference`` passes the
-    interpreter's own input tensor, so a frame's pixels go from the resized image to the
-    model with no copy and no allocation. Calling the preprocessor instead writes into
-    one buffer allocated here, the same array every frame (used before the next call).
+    ``into`` writes the tensor into a buffer the caller owns: the pipeline's model stage
+    passes one of a few buffers it allocated once, so no array is allocated per frame.
+    Calling the preprocessor instead writes into one buffer allocated here, the same
+    array every frame (used before the next call).
     """
 
     def __init__(self, spec: InputSpec, tensor: TensorSpec) -> None:
@@ -119,8 +119,7 @@ class Preprocessor:
 
     def into(self, image: Image, out: npt.NDArray[np.generic]) -> Placement:
         """Write the tensor for ``image`` into ``out`` (shape ``(1, h, w, c)``, the input
-        dtype): the interpreter's own input tensor on the hot path. Keeps no reference
-        to ``out``, so the interpreter may run as soon as this returns."""
+        dtype). Keeps no reference to ``out``."""
         pixels, placement = prepare_pixels(image, self.spec)
         # mode="clip" lets numpy write straight into the buffer (uint8 indices are always
         # in range; the default mode="raise" buffers the output).
