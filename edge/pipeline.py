@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # built by edge.app only when a run asks for them (cold start
     from edge.processing.motion import MotionGate
 
 _WINDOW = 2048
+_HEALTH_INTERVAL = 0.1  # seconds between refreshes of the source and sink health
 
 
 @dataclass
@@ -163,12 +164,18 @@ class Pipeline:
                            control=self.control, limit=self.max_frames)
         self._stage = stage
         next_status = time.monotonic() + self.status_interval
+        next_health = 0.0
         try:
             for item in stage.items():
                 if item is not None:
                     self._take(item)
-                self.stats.dropped = reader.dropped
-                self._refresh_health()
+                now = time.monotonic()
+                if item is None or now >= next_health:
+                    # Ten times a second is fresh enough for the watchdog and the status
+                    # line; per frame it would cost a share of a fast model's frame time.
+                    self.stats.dropped = reader.dropped
+                    self._refresh_health()
+                    next_health = now + _HEALTH_INTERVAL
                 for hook in self.tick_hooks:
                     hook(self.stats)
                 if self.status and time.monotonic() >= next_status:
