@@ -17,7 +17,9 @@ These measurements, each printed as a progress line on stderr while it runs:
 - ``cold_start_s``: ``edge run --max-frames 1`` as a fresh process, from spawn to its first
   record on stdout; ``peak_rss_mb`` is that process's peak resident memory;
 - ``compare`` (with ``--compare``): ``raw`` and ``pipeline`` of another model (a float32
-  build of the same network, say), and the ratios.
+  build of the same network, say), and the ratios;
+- ``sweep`` (with ``--sweep``): raw and pipeline rates at 1, 2 and every core's thread
+  count, one row each, for the model and the ``--compare`` one.
 
 The synthetic camera runs on demand here (``[source] on_demand``): it renders a frame each
 time the pipeline takes one, drops none and is not paced, so the rate is the pipeline's
@@ -54,6 +56,7 @@ class BenchRequest:
     frames: int = 300
     source: str | None = None
     compare: Path | None = None
+    sweep: bool = False  # also raw and pipeline at 1, 2 and every core's thread count
 
 
 class Progress:
@@ -129,8 +132,43 @@ def run_bench(request: BenchRequest, progress: Progress | None = None) -> dict[s
             "pipeline_speedup": round(report["pipeline"]["fps"] / other_pipeline["fps"], 3)
             if other_pipeline["fps"] else None,
         }
+    if request.sweep:
+        report["sweep"] = thread_sweep(request, progress)
     progress.phase("done")
     return report
+
+
+def sweep_counts(cores: int | None = None) -> list[int]:
+    """1, 2 and every core: the thread counts ``--sweep`` measures."""
+    return sorted({1, 2, max(1, cores if cores is not None else (os.cpu_count() or 1))})
+
+
+def thread_sweep(request: BenchRequest, progress: Progress) -> list[dict[str, Any]]:
+    """Raw invoke and pipeline rate at each of ``sweep_counts()`` threads (and the same
+    for ``--compare``), one row per count."""
+    rows: list[dict[str, Any]] = []
+    for threads in sweep_counts():
+        at = BenchRequest(request.model, threads, request.frames, request.source,
+                          request.compare)
+        row: dict[str, Any] = {"threads": threads}
+        models = [("", request.model)]
+        if request.compare is not None:
+            models.append(("compare_", request.compare))
+        for prefix, model in models:
+            config = _config(at, model)
+            name = _model_path(config).name
+            progress.phase(f"sweep: {name} at {threads} thread(s)")
+            raw, _, _ = raw_invoke(config, request.frames, progress)
+            pipeline = pipeline_rate(config, request.frames, progress)
+            row[f"{prefix}raw_fps"] = raw["fps"]
+            row[f"{prefix}raw_p50_ms"] = raw["latency_ms"]["p50"]
+            row[f"{prefix}pipeline_fps"] = pipeline["fps"]
+            row[f"{prefix}of_raw"] = round(pipeline["fps"] / raw["fps"], 3) \
+                if raw["fps"] else None
+        if request.compare is not None and row["compare_raw_fps"]:
+            row["raw_speedup"] = round(row["raw_fps"] / row["compare_raw_fps"], 3)
+        rows.append(row)
+    return rows
 
 
 def raw_invoke(config: Any, frames: int, progress: Progress,
@@ -431,4 +469,13 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"compare     {other['model']}: raw {other['raw']['fps']:.1f} fps, pipeline "
                      f"{other['pipeline']['fps']:.1f} fps; speed-up raw "
                      f"{other['raw_speedup']}x, pipeline {other['pipeline_speedup']}x")
+    for row in report.get("sweep", []):
+        line = (f"threads {row['threads']:<3} raw {row['raw_fps']:.1f} fps (p50 "
+                f"{row['raw_p50_ms']:.3f} ms), pipeline {row['pipeline_fps']:.1f} fps "
+                f"({row['of_raw']} of raw)")
+        if "compare_raw_fps" in row:
+            line += (f"; compared model raw {row['compare_raw_fps']:.1f} fps, pipeline "
+                     f"{row['compare_pipeline_fps']:.1f} fps, raw speed-up "
+                     f"{row.get('raw_speedup')}x")
+        lines.append(line)
     return "\n".join(lines)

@@ -433,6 +433,8 @@ def _add_bench_parser(commands: Any) -> None:
                        "synthetic camera at 1000 fps)")
     bench.add_argument("--compare", type=Path, metavar="OTHER.tflite",
                        help="also measure this model (e.g. the float32 build) and give ratios")
+    bench.add_argument("--sweep", action="store_true",
+                       help="also measure raw and pipeline at 1, 2 and all-cores threads")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
     bench.set_defaults(handler=_cmd_bench)
 
@@ -441,7 +443,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from edge.bench import BenchRequest, render, run_bench
 
     report = run_bench(BenchRequest(model=args.model, threads=args.threads, frames=args.frames,
-                                    source=args.source, compare=args.compare))
+                                    source=args.source, compare=args.compare,
+                                    sweep=args.sweep))
     print(json.dumps(report, indent=2) if args.json else render(report), flush=True)
     import atexit
 

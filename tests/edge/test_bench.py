@@ -133,3 +133,27 @@ def test_percentiles_and_progress_bar() -> None:
     quiet = io.StringIO()
     Progress(quiet).update("raw", 5, 10)
     assert quiet.getvalue() == ""
+
+
+def test_sweep_counts_are_one_two_and_every_core() -> None:
+    from edge.bench import sweep_counts
+
+    assert sweep_counts(4) == [1, 2, 4]
+    assert sweep_counts(2) == [1, 2]
+    assert sweep_counts(1) == [1, 2]
+
+
+def test_bench_sweep_measures_both_models_at_each_thread_count(run_edge: RunEdge) -> None:
+    from edge.bench import sweep_counts
+
+    done = run_edge(["bench", "--frames", "12", "--sweep", "--compare", str(DETECTOR),
+                     "--json"], timeout=600)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)["sweep"]
+    assert [row["threads"] for row in rows] == sweep_counts()
+    for row in rows:
+        assert row["raw_fps"] > 0 and row["compare_raw_fps"] > 0
+        assert 0 < row["pipeline_fps"] <= row["raw_fps"]
+        assert 0 < row["compare_pipeline_fps"] <= row["compare_raw_fps"]
+        assert row["raw_speedup"] == pytest.approx(row["raw_fps"] / row["compare_raw_fps"],
+                                                   rel=0.01)
