@@ -37,7 +37,9 @@ if TYPE_CHECKING:
     from edge.modelfile import ModelFile
 
 log = logging.getLogger("edge")
-_PROBED: set[str] = set()  # sha256 of models that passed in this process
+# (sha256, runtime asked for) of models that passed in this process: a file run by one
+# runtime in a child has not been run by another.
+_PROBED: set[tuple[str, str]] = set()
 _PENDING: dict[tuple[str, str], _Background] = {}  # (sha256, runtime) -> probe under way
 MEMORY_BUDGET = 1 << 30  # bytes of address space the model may add on top of the runtime
 _CHILD = "from edge.model_probe import child_main; child_main()"
@@ -48,15 +50,20 @@ def probe_model(content: bytes, *, origin: str, runtime: str = "auto", threads: 
     """Load and invoke ``content`` once in a limited child; ``ModelError`` if that fails.
     ``digest``: the content's sha256 when the caller has it (``ModelFile.sha256``)."""
     digest = digest or hashlib.sha256(content).hexdigest()
-    if digest in _PROBED:
+    if (digest, runtime) in _PROBED:
         return
     hint = ("the file is corrupt or hostile: get the model again from its source or "
             "re-convert it with `edge convert`; do not run it")
     try:
         done = subprocess.run(
-            [sys.executable, "-c", _CHILD, runtime, str(threads), str(int(timeout) + 1)],
+            [sys.executable, *_NO_CWD_ON_PATH, "-c", _CHILD, runtime, str(threads),
+             str(int(timeout) + 1)],
             input=content, capture_output=True, timeout=timeout, check=False,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+            env={**os.environ, "PYTHONPATH": _child_path()},
+            # Not the user's folder: `python -c` puts the working folder first on the
+            # import path, and a numpy.py planted next to a downloaded model would then
+            # run in the probe and could make any bytes "pass".
+            cwd=os.path.abspath(os.sep),
         )
     except subprocess.TimeoutExpired:
         raise ModelError(f"{origin}: the model did not load and run once within {timeout:g} s "
@@ -68,7 +75,16 @@ def probe_model(content: bytes, *, origin: str, runtime: str = "auto", threads: 
     if done.returncode != 0:
         reason = _last_line(done.stderr) or f"exit code {done.returncode}"
         raise ModelError(f"{origin}: the model failed its test run: {reason}", hint=hint)
-    _PROBED.add(digest)
+    _PROBED.add((digest, runtime))
+
+
+def _child_path() -> str:
+    """The parent's import path, absolute (the child runs in another folder), without
+    the empty entry that means "the working folder"."""
+    return os.pathsep.join(os.path.abspath(entry) for entry in sys.path if entry)
+
+
+_NO_CWD_ON_PATH = ("-P",) if sys.version_info >= (3, 11) else ()  # and cwd is "/" anyway
 
 
 def verify_model(model_file: ModelFile, *, runtime: str = "auto",
@@ -89,8 +105,8 @@ def verify_model(model_file: ModelFile, *, runtime: str = "auto",
         pending.wait()
         if pending.error is not None:
             raise pending.error
-    elif digest in _PROBED or probe_cache.is_remembered(digest, key):
-        _PROBED.add(digest)
+    elif (digest, runtime) in _PROBED or probe_cache.is_remembered(digest, key):
+        _PROBED.add((digest, runtime))
         return "remembered"
     probe_model(model_file.content, origin=str(model_file.path), runtime=runtime,
                 timeout=timeout, digest=digest)  # returns at once if the background passed
@@ -134,7 +150,7 @@ def start_probe(content: bytes, *, origin: str, digest: str, runtime: str = "aut
     ``verify_model`` of the same bytes and runtime waits for it. True if one started."""
     from edge import probe_cache
 
-    if digest in _PROBED or digest in probe_cache.shipped_digests():
+    if (digest, runtime) in _PROBED or digest in probe_cache.shipped_digests():
         return False
     if any(entry[0] == digest for entry in probe_cache.remembered()):
         return False  # verify_model checks the runtime version; a mismatch probes then

@@ -190,3 +190,23 @@ def test_sighup_with_a_model_that_crashes_the_runtime_keeps_the_old_one(
             run.communicate()
     assert run.returncode == 0, stderr
     assert "reload refused" in stderr and "crashed a test process (SIGSEGV)" in stderr
+
+
+def test_a_module_planted_in_the_working_folder_cannot_pass_the_probe(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A downloaded model pack with a numpy.py in it: the probe's child must not import
+    it (``python -c`` would put the working folder first on the import path), so garbage
+    bytes are still refused."""
+    (tmp_path / "numpy.py").write_text("raise SystemExit(0)  # 'the probe passed'\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelError, match="failed its test run|crashed"):
+        probe_model(b"\0\0\0\0TFL3" + b"\xff" * 64, origin="planted.tflite")
+
+
+def test_a_probe_under_one_runtime_does_not_vouch_for_another() -> None:
+    content = (ZOO / "digits-cnn.int8.tflite").read_bytes()
+    model_probe._PROBED.clear()
+    probe_model(content, origin="cnn", runtime="ai_edge_litert")
+    digest = __import__("hashlib").sha256(content).hexdigest()
+    assert (digest, "ai_edge_litert") in model_probe._PROBED
+    assert (digest, "tensorflow") not in model_probe._PROBED
