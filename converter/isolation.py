@@ -38,9 +38,11 @@ import codecs
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from typing import IO, Any, TextIO
@@ -52,8 +54,14 @@ from converter.request import ConvertRequest, check_request
 from converter.worker import write_request
 from edge.errors import ConversionError, EdgeError, UsageError
 
-_CHILD = "from converter.worker import main; main()"
+# `python -c` puts the working folder first on the import path: a pickle.py or numpy.py
+# in a downloaded model's folder would run in the child before any inspection. -P (3.11+)
+# leaves it out; on 3.10 the command drops it before importing anything of ours.
+_CHILD = ("import sys; sys.path[:1] == [''] and sys.path.pop(0); "
+          "from converter.worker import main; main()")
+_NO_CWD_ON_PATH = ("-P",) if sys.version_info >= (3, 11) else ()
 STOP_GRACE_SECONDS = 5.0
+_CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL, signal.SIGFPE}
 
 
 def convert_in_child(request: ConvertRequest, *, timeout: float | None = None,
@@ -65,13 +73,21 @@ def convert_in_child(request: ConvertRequest, *, timeout: float | None = None,
         raise UsageError(f"--timeout {timeout:g} must be above 0",
                          hint="give --timeout in seconds, e.g. 3600, or leave it out")
     stream = stderr or sys.stderr
+    # The child's temporary files (the exported SavedModel) go here, removed by us: a
+    # child stopped by a signal or killed by the OOM killer cleans up nothing itself.
+    scratch = tempfile.mkdtemp(prefix="edge-convert-")
     result_read, result_write = os.pipe()
     try:
         child = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(result_write), "1" if _is_terminal(stream) else "0"],
+            [sys.executable, *_NO_CWD_ON_PATH, "-c", _CHILD, str(result_write),
+             "1" if _is_terminal(stream) else "0"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            pass_fds=(result_write,), start_new_session=True, env=_child_environment(),
+            pass_fds=(result_write,), start_new_session=True,
+            env=_child_environment(scratch),
         )
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     finally:
         os.close(result_write)
     with os.fdopen(result_read, "rb") as result_pipe:
@@ -82,13 +98,18 @@ def convert_in_child(request: ConvertRequest, *, timeout: float | None = None,
             _wait(child, timeout)
         finally:
             stopped = _stop(child)
-            relay.join()
-            result.join()
+            # Whatever the child started dies with it: a leftover holding our pipes would
+            # keep the joins below waiting for ever.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signal.SIGKILL)
+            relay.join(STOP_GRACE_SECONDS)
+            result.join(STOP_GRACE_SECONDS)
             if child.stdin is not None:
                 with contextlib.suppress(OSError):
                     child.stdin.close()
             if stopped or child.returncode != 0:
                 remove_partials(_targets(request), child.pid)
+            shutil.rmtree(scratch, ignore_errors=True)
     return _outcome(child.returncode, result.data, relay.tail())
 
 
@@ -99,9 +120,11 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
-def _child_environment() -> dict[str, str]:
-    # The child imports exactly what this process imports (a test's or a checkout's tree).
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+def _child_environment(scratch: str) -> dict[str, str]:
+    # The child imports exactly what this process imports (a test's or a checkout's tree),
+    # and keeps its temporary files in ``scratch``.
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+            "TMPDIR": scratch}
 
 
 def _send(child: subprocess.Popen[bytes], request: ConvertRequest) -> None:
@@ -153,12 +176,18 @@ def _outcome(returncode: int | None, data: bytes, tail: str) -> Report:
     if data:
         with contextlib.suppress(ValueError):
             message = json.loads(data)
+    # The child ran the model's code with --trust-model: its message is data to check.
     if isinstance(message, dict):
-        if "report" in message:
-            return Report.from_dict(message["report"])
-        if "error" in message:
+        if isinstance(message.get("report"), dict):
+            try:
+                return Report.from_dict(message["report"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ConversionError(f"the conversion process sent a report this version "
+                                      f"cannot read ({exc})",
+                                      hint="run the conversion again") from None
+        if isinstance(message.get("error"), dict):
             raise _rebuilt_error(message["error"])
-        if "unexpected" in message:
+        if isinstance(message.get("unexpected"), dict):
             found = message["unexpected"]
             raise ConversionError(
                 f"the conversion failed: {found.get('type')}: {found.get('message')}",
@@ -175,7 +204,8 @@ def _rebuilt_error(found: dict[str, Any]) -> EdgeError:
         kind = ConversionError  # a class outside edge.errors: keep its words and code
     error = kind(str(found.get("message")), hint=found.get("hint"))
     exit_code = found.get("exit_code")
-    if isinstance(exit_code, int) and exit_code != error.exit_code:
+    # Never 0 (an error must fail the command), never a bool, within what a shell sees.
+    if type(exit_code) is int and 1 <= exit_code <= 255 and exit_code != error.exit_code:
         error.exit_code = exit_code
     return error
 
@@ -193,9 +223,12 @@ def _death_hint(returncode: int | None) -> str:
     if returncode == -signal.SIGKILL:
         return ("a SIGKILL nobody sent by hand is usually the kernel's out-of-memory killer "
                 "(see `dmesg`): free memory or convert with fewer calibration/eval samples")
-    if returncode is not None and returncode < 0:
+    if returncode is not None and -returncode in _CRASH_SIGNALS:
         return ("TensorFlow crashed on this model: check that the file is what you think it "
                 "is; a model you do not trust should not be converted")
+    if returncode is not None and returncode < 0:
+        return ("the process was stopped from outside (by a user, a service manager or a "
+                "shutdown): run the conversion again")
     return "run the conversion again; if it fails the same way, report it"
 
 
@@ -218,8 +251,8 @@ class _Collector:
     def _read(self) -> None:
         self.data = self._pipe.read()
 
-    def join(self) -> None:
-        self._thread.join()
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
 
 
 class _Relay:
@@ -243,8 +276,8 @@ class _Relay:
                 self._stream.flush()
         self._pipe.close()
 
-    def join(self) -> None:
-        self._thread.join()
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
 
     def tail(self) -> str:
         lines = [line.strip() for line in self._last.replace("\r", "\n").splitlines()

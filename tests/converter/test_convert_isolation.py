@@ -299,3 +299,60 @@ def test_a_picture_that_raises_inside_convert_leaves_the_old_outputs(
                                calibration=tiny_model_dir / "cal.npz", out=tmp_path / "t.tflite",
                                mode="float32", latency_seconds=0.02, progress=False))
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old
+
+
+def test_a_module_planted_in_the_working_folder_is_not_imported_by_the_child(
+        tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pickle.py (the child reads its request with pickle) in the folder `edge convert`
+    runs from: the child must not import it, with or without --trust-model."""
+    marker = tmp_path / "planted-ran"
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    (folder / "pickle.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    monkeypatch.chdir(folder)
+    with pytest.raises(EdgeError):  # the real pickle is missing nothing; the model is absent
+        convert_in_child(ConvertRequest(model=tmp_path / "missing.keras",
+                                        calibration=tiny_model_dir / "cal.npz",
+                                        out=tmp_path / "m.tflite", progress=False),
+                         stderr=io.StringIO())
+    assert not marker.exists()
+
+
+def test_a_stopped_child_leaves_no_temporary_files(lambda_model: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trusted Lambda sleeps once the child has temporary files (the exported
+    SavedModel), the timeout stops the child there; nothing of it may stay behind."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    monkeypatch.setenv(ACTION, "import glob, os, time; time.sleep(60) if glob.glob("
+                       "os.path.join(os.environ['TMPDIR'], '**', '*'), recursive=True) "
+                       "else None")
+    with pytest.raises(ConversionError, match="did not finish"):
+        convert_in_child(ConvertRequest(model=lambda_model / "lambda.keras",
+                                        calibration=lambda_model / "cal.npz", task="raw",
+                                        mode="int8", trust_model=True,
+                                        out=tmp_path / "t.tflite", progress=False),
+                         timeout=20, stderr=io.StringIO())
+    assert list(scratch.rglob("*")) == []
+
+
+@pytest.mark.parametrize("message", [
+    {"error": "x"}, {"unexpected": 3}, {"report": {}}, {"report": []}, [1, 2],
+])
+def test_a_malformed_result_from_the_child_is_a_conversion_error(message: object) -> None:
+    import json
+
+    from converter.isolation import _outcome
+
+    with pytest.raises(ConversionError):
+        _outcome(0, json.dumps(message).encode(), "")
+
+
+def test_a_child_error_never_exits_0() -> None:
+    for code in (0, True, 300, "1"):
+        error = _rebuilt_error({"type": "DataError", "message": "m", "exit_code": code})
+        assert error.exit_code == DataError.exit_code
