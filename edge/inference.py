@@ -21,6 +21,7 @@ import numpy as np
 from edge.backends.base import Array, dequantize
 from edge.config import RunConfig
 from edge.errors import ConfigError
+from edge.manifest import InputSpec
 from edge.model import LoadedModel, load_model
 from edge.processing.decoders import get_decoder
 from edge.processing.filters import DetectionFilter, build_filter
@@ -47,6 +48,11 @@ class Inference:
         self.decoder = manifest.decoder.name
         self.params = params_model(manifest.decoder.name).coerce(manifest.decoder.params)
         self._filter = detection_filter
+
+    @property
+    def input_spec(self) -> InputSpec:
+        """What the model takes (size, colour, resize), from its manifest."""
+        return self._preprocess.spec
 
     def close(self) -> None:
         """Free the interpreter (idempotent): the reload closes the model it replaced."""

@@ -15,9 +15,10 @@ resize of the next frame done beside it.
   the outputs copied out; the buffer goes back to the pool.
 
 Hand-offs are bounded queues, and the order is kept (one thread per stage, FIFO):
-- from a live source the preprocessing takes the newest frame (``LatestFrameReader``) and
-  every queue holds one item, so a slow stage makes the reader drop old frames instead of
-  ageing every result;
+- from a live source the preprocessing takes the newest frame (``LatestFrameReader``)
+  only when the model is free for it, and every queue holds one item: a slow stage makes
+  the reader drop old frames instead of ageing every result (a result is about one
+  model period old, not two);
 - from a file or folder nothing is dropped: each stage waits for room.
 
 A model swap (reload) is taken by the preprocessing stage between two frames: frames
@@ -34,8 +35,10 @@ cleanly and a ``max_frames`` run writes exactly that many records.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -99,6 +102,7 @@ class Ended:
 StageItem = Inferred | Skipped | Paused | Ended
 Retire = Callable[["Inference"], None]
 _Q = TypeVar("_Q")
+log = logging.getLogger("edge")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,12 +156,16 @@ class ModelStage:
         self._gate = gate
         self._control = control
         self._limit = limit
+        self._live = live
         self._depth = 1 if live else depth
         self._ready: queue.Queue[_Ready | _Retired | StageItem] = queue.Queue(
             maxsize=1 if live else 2)
         self._out: queue.Queue[StageItem] = queue.Queue(maxsize=self._depth)
         self._finish = threading.Event()  # stop taking frames, hand over what is done
         self._abandon = threading.Event()  # the consumer is gone: hand over nothing more
+        # Set by the preprocessing when it hands a frame on, cleared by the inference
+        # thread once that frame's output is handed on (live sources wait for it).
+        self._inferring = threading.Event()
         self._unretired: list[_Retired] = []  # swapped out, not yet through the model
         self._prepare_thread = threading.Thread(target=self._prepare_frames,
                                                 name="preprocess", daemon=True)
@@ -190,7 +198,9 @@ class ModelStage:
                 item = self._out.get(timeout=poll)
             except queue.Empty:
                 if not self._infer_thread.is_alive() and self._out.empty():
-                    return  # abandoned: nothing more will come
+                    if not self._abandon.is_set():  # died without its Ended: say so
+                        yield Ended(RuntimeError("the inference stage stopped unexpectedly"))
+                    return
                 yield None
                 continue
             yield item
@@ -214,11 +224,14 @@ class ModelStage:
                     break
         self._prepare_thread.join(timeout)
         self._infer_thread.join(timeout)
+        if self._infer_thread.is_alive():  # stuck in an invoke: it may still use them
+            log.warning("the inference stage did not stop within %.0f s; the models a "
+                        "reload replaced stay open until the process exits", timeout)
+            return
         with self._swap_lock:
             leftovers, self._unretired = self._unretired, []
-        if not self._infer_thread.is_alive():  # else it may still be inside that model
-            for retired in leftovers:
-                _retire(retired)
+        for retired in leftovers:
+            _retire(retired)
 
     # --- the preprocessing thread ------------------------------------------------------
 
@@ -235,8 +248,10 @@ class ModelStage:
                 item = self._prepare(frame, current, pool)
                 if item is None:
                     return  # abandoned
+                self._inferring.set()  # before the put: the inference thread clears it
                 if not self._put(self._ready, item):
                     return
+                self._wait_until_inferred()  # live: the next frame is the newest
                 if not isinstance(item, Paused):
                     handed += 1
                 if self._limit and handed >= self._limit:
@@ -287,6 +302,7 @@ class ModelStage:
             if not isinstance(item, _Ready):  # skipped or paused: passed on, in order
                 if not self._put(self._out, item):
                     return
+                self._inferring.clear()
                 continue
             try:
                 output = item.model.inference.run_prepared(item.prepared)
@@ -297,6 +313,21 @@ class ModelStage:
                 item.pool.give(item.prepared.buffer)
             if not self._put(self._out, Inferred(item.frame, output, item.model)):
                 return
+            self._inferring.clear()
+            self._wait_until_taken(self._out)
+
+    def _wait_until_inferred(self) -> None:
+        """Live sources: ask the reader for the next frame only when the model is free
+        for it. A frame picked earlier would wait a whole invoke in the hand-off, and
+        every result would come out one model period older than the camera's newest
+        frame; what this costs is the overlap of one frame's resize with the invoke."""
+        while self._live and not self._abandon.is_set() and self._inferring.is_set():
+            time.sleep(0.0005)
+
+    def _wait_until_taken(self, hand_off: queue.Queue[_Q]) -> None:
+        """Live sources: hold an output back until the loop took the previous one."""
+        while self._live and not hand_off.empty() and not self._abandon.is_set():
+            time.sleep(0.0005)
 
     def _put(self, hand_off: queue.Queue[_Q], item: _Q) -> bool:
         """Put ``item`` in ``hand_off``, waiting for room; False once abandoned."""
@@ -310,5 +341,11 @@ class ModelStage:
 
 
 def _retire(retired: _Retired) -> None:
-    if retired.on_retired is not None:
+    """Hand the old model to its callback; a callback that fails is logged, and the
+    frames keep coming (closing an old model must not end the run)."""
+    if retired.on_retired is None:
+        return
+    try:
         retired.on_retired(retired.model.inference)
+    except Exception:
+        log.exception("closing the model a reload replaced failed")

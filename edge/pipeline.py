@@ -207,11 +207,12 @@ class Pipeline:
     def swap_model(self, inference: Inference, context: RecordContext,
                    labels: Sequence[str], *,
                    on_retired: Callable[[Inference], None] | None = None) -> None:
-        """Run the next frame through another model (a reload), from any thread; returns
-        at once. Frames already preprocessed for the old model finish in it, are decoded by
-        its own decoder and recorded under its name and sha256; later ones go through the
-        new model. ``on_retired`` gets the old ``Inference`` once no frame uses it (the
-        reload closes it then)."""
+        """Run the next frame through another model (a reload); returns at once. Call it
+        from the loop thread (a tick hook, as the reload does): from another thread it
+        could race with ``run`` starting or ending. Frames already preprocessed for the
+        old model finish in it, are decoded by its own decoder and recorded under its name
+        and sha256; later ones go through the new model. ``on_retired`` gets the old
+        ``Inference`` once no frame uses it (the reload closes it then)."""
         model = ActiveModel(inference, context, tuple(labels))
         replaced, self._model = self._model, model
         stage = self._stage

@@ -43,8 +43,10 @@ def probe_ahead(config_path: Path | None, model_flag: Path | None, *, skip: bool
         from edge.model_probe import start_probe
         from edge.modelfile import read_model_file
 
+        before = _identity(path)
         model_file = read_model_file(path)
-        _PREFETCHED[_identity(path)] = model_file
+        if _identity(path) == before:  # not replaced while it was read: hand it over
+            _PREFETCHED[before] = model_file
         return start_probe(model_file.content, origin=str(model_file.path),
                            digest=model_file.sha256, runtime=runtime, timeout=timeout)
     except Exception as exc:  # the normal start-up reads the same things and says why

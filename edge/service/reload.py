@@ -40,7 +40,7 @@ from edge.types import Frame
 
 log = logging.getLogger("edge")
 
-RESTART_KEYS = ("source", "sinks", "max_frames", "service", "motion", "events")
+RESTART_KEYS = ("source", "sinks", "max_frames", "service", "motion", "events", "output")
 
 
 @dataclasses.dataclass
@@ -124,9 +124,24 @@ class Reloader:
             model.close()
             self._refuse(f"{model.file.path} failed its test inference: {exc}")
             return
+        self._warn_if_the_source_was_set_up_for_another_input(model)
         seconds = time.monotonic() - started
         with self._lock:
             self._candidate = _Candidate(config, model, inference, seconds)
+
+    def _warn_if_the_source_was_set_up_for_another_input(self, model: LoadedModel) -> None:
+        """The source was opened for the start model's input (the Pi camera's lores size,
+        the MJPEG decode size, grey decoding); that stays until a restart."""
+        pipeline = self._pipeline
+        if pipeline is None:
+            return
+        before, after = pipeline.inference.input_spec, model.manifest.input
+        if (before.width, before.height, before.colour) != (after.width, after.height,
+                                                            after.colour):
+            log.warning("reload: the new model takes %dx%d %s and the source was set up for "
+                        "%dx%d %s (decode size, colour): restart (systemctl restart edge) "
+                        "for the source to match it", after.width, after.height,
+                        after.colour, before.width, before.height, before.colour)
 
     def _refuse(self, reason: str) -> None:
         self.refusals += 1

@@ -245,3 +245,63 @@ def test_the_preprocessing_writes_into_buffers_allocated_once(detector: LoadedMo
         index = record["source"]["frame"]
         expected, _, _ = reference(Frame(PICTURES[index % 8], index, 0.0, "ref"))
         assert len(record["detections"]) == len(expected)
+
+
+class LiveFake:
+    """A live source (newest frame only) delivering frames as fast as it is read."""
+
+    name = "live"
+    live = True
+
+    def __init__(self) -> None:
+        self.stopped = threading.Event()
+
+    def __iter__(self) -> Iterator[Frame]:
+        index = 0
+        while not self.stopped.is_set():
+            time.sleep(0.002)
+            yield Frame(PICTURES[index % 8], index, time.time(), self.name)
+            index += 1
+
+    def close(self) -> None:
+        self.stopped.set()
+
+
+class Ordering(Counting):
+    """Records the order of preprocessing and invokes (no timing is asserted)."""
+
+    def __init__(self, inner: Inference) -> None:
+        super().__init__(inner)
+        self.events: list[str] = []
+        self._lock = threading.Lock()
+
+    def prepare(self, frame: Frame, buffer: Any) -> Prepared:
+        with self._lock:
+            self.events.append("prepare")
+        return super().prepare(frame, buffer)
+
+    def run_prepared(self, prepared: Prepared) -> ModelOutput:
+        with self._lock:
+            self.events.append("start")
+        time.sleep(0.02)  # a model period long enough for the camera to move on
+        output = super().run_prepared(prepared)
+        with self._lock:
+            self.events.append("end")
+        return output
+
+
+def test_a_live_frame_is_taken_only_when_the_model_is_free(cnn: LoadedModel) -> None:
+    """Live: the next frame is picked (and preprocessed) only after the previous one left
+    the model, so a result is about one model period old, never two; a file keeps the
+    overlap of the next resize with the invoke (the frames are not going anywhere)."""
+    live = Ordering(Inference(cnn))
+    pipeline(cnn, LiveFake(), MemorySink(), inference=live, max_frames=12).run()
+    assert live.events[:1] == ["prepare"]
+    for before, after in zip(live.events, live.events[1:], strict=False):
+        if after == "prepare":
+            assert before == "end", live.events
+    from_file = Ordering(Inference(cnn))
+    pipeline(cnn, FakeFile(12), MemorySink(), inference=from_file).run()
+    overlapped = [i for i, event in enumerate(from_file.events[1:], 1)
+                  if event == "prepare" and from_file.events[i - 1] == "start"]
+    assert overlapped, from_file.events

@@ -273,11 +273,18 @@ def test_sighup_logs_what_needs_a_restart(edge_process: type[EdgeProcess],
     config = write_config(tmp_path / "edge.toml", model=ZOO / "digits-cnn.int8.tflite")
     edge = edge_process(["--config", str(config)])  # type: ignore[call-arg]
     edge.wait_for_log("running on synthetic")
-    config.write_text(config.read_text().replace("fps = 30", "fps = 5")
-                      .replace('"out.jsonl"', '"other.jsonl"'))
+    first = config.read_text()
+    config.write_text(first.replace("fps = 30", "fps = 5").replace('"out.jsonl"', '"other.jsonl"')
+                      + "[output]\nsnapshot_interval = 7.0\n")
     edge.process.send_signal(signal.SIGHUP)
-    edge.wait_for_log(r"reload: source, sinks changed: needs a restart")
+    edge.wait_for_log(r"reload: source, sinks, output changed: needs a restart")
     edge.wait_for_log(r"reload: now running digits-cnn")
+    # A model with another input: the source stays set up for the first one until a restart.
+    config.write_text(first.replace("digits-cnn.int8.tflite", "digits-detector.int8.tflite"))
+    edge.process.send_signal(signal.SIGHUP)
+    edge.wait_for_log(r"reload: the new model takes 96x96 gray and the source was set up for "
+                      r"28x28 gray")
+    edge.wait_for_log(r"reload: now running digits-detector")
     config.write_text("[model]\npaht = 'typo.tflite'\n")
     edge.process.send_signal(signal.SIGHUP)
     edge.wait_for_log(r"reload refused, the old model keeps running: the config is not valid: "
