@@ -199,7 +199,7 @@ def test_a_module_planted_in_the_working_folder_cannot_pass_the_probe(
     bytes are still refused."""
     (tmp_path / "numpy.py").write_text("raise SystemExit(0)  # 'the probe passed'\n")
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ModelError, match="failed its test run|crashed"):
+    with pytest.raises(ModelError, match=r"failed its test run|crashed"):
         probe_model(b"\0\0\0\0TFL3" + b"\xff" * 64, origin="planted.tflite")
 
 
