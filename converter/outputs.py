@@ -71,11 +71,16 @@ def _previous_path(target: Path, pid: int) -> Path:
 
 
 def remove_partials(targets: Iterable[Path], pid: int) -> None:
-    """Remove what process ``pid`` left while staging ``targets`` (it was killed)."""
+    """Undo what process ``pid`` left while staging ``targets`` (it was killed): its
+    temporary files go, and a target it had already replaced during ``commit`` gets its
+    previous version back, so every target is the old file again, never a mix."""
     for target in targets:
-        for leftover in (partial_path(target, pid), _previous_path(target, pid)):
-            with contextlib.suppress(OSError):
-                leftover.unlink()
+        with contextlib.suppress(OSError):
+            partial_path(target, pid).unlink()
+        previous = _previous_path(target, pid)
+        with contextlib.suppress(OSError):
+            if previous.is_file():
+                os.replace(previous, target)
 
 
 def remove_stale(targets: Iterable[Path]) -> None:
@@ -108,6 +113,10 @@ class StagedOutputs:
         """The temporary file to write ``target`` to (its folder is created)."""
         _make_folder(target)
         partial = partial_path(target, self._pid)
+        # A name someone could guess: whatever sits there (a symlink planted in a shared
+        # folder, a leftover) goes first, and write() creates the file anew.
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
         self._staged[target] = partial
         return partial
 
@@ -115,7 +124,8 @@ class StagedOutputs:
         """Write ``content`` for ``target`` to its temporary file, synced to storage."""
         partial = self.path_for(target)
         try:
-            with open(partial, "wb") as handle:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            with os.fdopen(os.open(partial, flags, 0o644), "wb") as handle:
                 handle.write(content)
                 handle.flush()
                 os.fsync(handle.fileno())

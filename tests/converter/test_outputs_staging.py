@@ -182,3 +182,32 @@ def test_a_missing_staged_file_is_an_error_not_a_half_result(tmp_path: Path) -> 
         outputs.write(tmp_path / "m.tflite", b"new model")
         outputs.commit()
     assert _on_disk(tmp_path) == OLD
+
+
+def test_a_kill_in_the_middle_of_commit_is_undone(tmp_path: Path) -> None:
+    """Killed after the model was renamed into place and before the report: the model's
+    previous version (its second name) comes back, so the targets are the old files."""
+    from converter.outputs import _previous_path
+
+    pid = 424242
+    model, report = tmp_path / "m.tflite", tmp_path / "m.report.json"
+    model.write_bytes(b"old model")
+    report.write_text("old report")
+    os.link(model, _previous_path(model, pid))       # commit kept the old model's name,
+    partial_path(model, pid).write_bytes(b"new model")
+    os.replace(partial_path(model, pid), model)      # renamed the new one into place,
+    partial_path(report, pid).write_text("new report")  # and was killed here
+    remove_partials([model, report], pid)
+    assert model.read_bytes() == b"old model" and report.read_text() == "old report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.report.json", "m.tflite"]
+
+
+def test_a_planted_symlink_at_the_temporary_name_is_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    target = tmp_path / "m.tflite"
+    with StagedOutputs() as staged:
+        partial_path(target, os.getpid()).symlink_to(victim)
+        staged.write(target, b"model bytes")
+        staged.commit()
+    assert victim.read_text() == "precious" and target.read_bytes() == b"model bytes"
