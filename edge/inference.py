@@ -59,8 +59,9 @@ class Inference:
         self._backend.close()
 
     def __call__(self, frame: Frame) -> tuple[Detections, dict[str, Any], Latency]:
-        """One frame all the way: the model, then its decoder (check-config, reload)."""
-        return self.decode(self.run_model(frame))
+        """One frame all the way on the calling thread, into this model's own buffer
+        (check-config, the reload's test inference)."""
+        return self.decode(self.run_prepared(self.prepare(frame, self._preprocess.buffer)))
 
     def new_input(self) -> Array:
         """An input buffer of this model (the pipeline allocates a few, once)."""
@@ -77,15 +78,11 @@ class Inference:
         so the buffer is free again when this returns): the inference stage."""
         started = time.perf_counter()
         raw = self._backend.infer([prepared.buffer])
-        return ModelOutput(self, raw, prepared.placement, prepared.pre_ms,
+        return ModelOutput(raw, prepared.placement, prepared.pre_ms,
                            1000 * (time.perf_counter() - started))
 
-    def run_model(self, frame: Frame) -> ModelOutput:
-        """Both stages on the calling thread, into this model's own buffer."""
-        return self.run_prepared(self.prepare(frame, self._preprocess.buffer))
-
     def decode(self, output: ModelOutput) -> tuple[Detections, dict[str, Any], Latency]:
-        """Dequantize, decode and filter what ``run_model`` produced (the pipeline's
+        """Dequantize, decode and filter what ``run_prepared`` produced (the pipeline's
         decode stage, on another thread). ``Latency.post`` is this work alone, not the
         time the output waited between the stages."""
         started = time.perf_counter()
@@ -111,11 +108,10 @@ class Prepared:
 
 @dataclass(frozen=True, slots=True)
 class ModelOutput:
-    """What the model gave for one frame, still undecoded, with the ``Inference`` that
-    made it: a reload can swap models between the two stages, and each output is decoded
-    by the decoder of the model that produced it."""
+    """What the model gave for one frame, still undecoded. The pipeline keeps it with the
+    model that made it (``edge.model_stage.Inferred``): a reload can swap models between
+    the stages, and each output is decoded by its own model's decoder."""
 
-    inference: Inference
     raw: list[Array]
     placement: Placement
     pre_ms: float

@@ -74,11 +74,6 @@ class Manifest(_Lenient):
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=None)
 
-    def label(self, class_id: int) -> str:
-        if 0 <= class_id < len(self.labels):
-            return self.labels[class_id]
-        return str(class_id)
-
 
 def parse_manifest(raw: bytes, *, origin: str) -> Manifest:
     """Parse manifest JSON found in a model file; ``origin`` names the file in errors."""

@@ -174,10 +174,6 @@ class ModelStage:
         self._prepare_thread.start()
         self._infer_thread.start()
 
-    @property
-    def model(self) -> ActiveModel:
-        return self._model
-
     def swap(self, model: ActiveModel, on_retired: Retire | None = None) -> None:
         """Use ``model`` from the next frame preprocessed on; ``on_retired`` gets the
         replaced model's ``Inference`` once no frame uses it any more (at the latest when

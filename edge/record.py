@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.types import Result
+from edge.types import Result, label_of
 
 SCHEMA = "edge.result/1"
 
@@ -39,7 +39,7 @@ def to_record(result: Result, context: RecordContext) -> dict[str, Any]:
         if class_id < 0 or not all(math.isfinite(v) for v in (score, *box)):
             continue  # NaN/inf is no detection (and not JSON); the record stays valid
         item: dict[str, Any] = {
-            "label": result.labels[class_id] if class_id < len(result.labels) else str(class_id),
+            "label": label_of(result.labels, class_id),
             "class_id": class_id,
             "score": round(_unit(score), 4),
         }

@@ -8,6 +8,7 @@ where it is made, not three stages later.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +106,12 @@ class Detections:
         """Return the rows where ``mask`` is true, as a new object."""
         boxes = None if self.xyxy is None else self.xyxy[mask]
         return Detections(self.class_id[mask], self.confidence[mask], boxes)
+
+
+def label_of(labels: Sequence[str], class_id: int) -> str:
+    """The label records and filters use for ``class_id``: its name, or the index as
+    text when the model has no name for it."""
+    return labels[class_id] if 0 <= class_id < len(labels) else str(class_id)
 
 
 @dataclass(frozen=True, slots=True)

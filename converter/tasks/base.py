@@ -26,6 +26,10 @@ overrides what does not fit):
   not compute the gate metric (no labelled eval data), from the cross metrics;
   ``without_labels`` says in words what that drop measures.
 - ``explain(...) -> str``: the gate's verdict as one sentence for the report and ladder.
+
+Tasks gated on a fidelity in dB against float that must reach a bar (generate's PSNR,
+raw's worst SQNR) subclass ``DecibelBar``, which gives the drop (the shortfall below the
+bar) and the verdict's wording.
 """
 
 from __future__ import annotations
@@ -157,6 +161,28 @@ class TaskDefaults:
             subject = (f"with no labelled eval data it is judged against float: "
                        f"{self.without_labels} is {100 * drop:.2f} %")
         return f"{subject}, {verdict(self.gate, max_drop, within)}"
+
+
+class DecibelBar(TaskDefaults):
+    """Tasks judged by a fidelity against float in dB that must reach ``minimum`` (the
+    generator's PSNR, the raw task's worst SQNR): the drop is the shortfall below the
+    bar, ``minimum - compare[gate.metric]`` (<= 0 when it is met), and ``--max-drop``
+    lowers the bar."""
+
+    minimum: float
+
+    def drop_without_labels(self, compare: Mapping[str, Any]) -> float | None:
+        """Shortfall of the measured dB below the bar (<= 0 when it is met)."""
+        measured = compare.get(self.gate.metric)
+        return None if measured is None else float(self.minimum - measured)
+
+    def against_bar(self, measured: str, max_drop: float | None, within: bool) -> str:
+        """``measured`` (a sentence on the dB found), then how it stands to the bar."""
+        if max_drop is None:
+            return f"{measured}, not gated (an explicit --mode without --max-drop)"
+        bar = self.minimum - max_drop
+        return (f"{measured}, {'reaching' if within else 'below'} the bar of {bar:g} dB "
+                f"({self.minimum:g} dB minus the --max-drop budget of {max_drop:g} dB)")
 
 
 def verdict(gate: Gate, max_drop: float | None, within: bool) -> str:

@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from converter.data import load_arrays, require_exists
-from converter.tasks.base import FloatArray, Gate, Outputs, TaskDefaults, TaskEval
+from converter.tasks.base import DecibelBar, FloatArray, Gate, Outputs, TaskEval
 from edge.errors import ConversionError, DataError
 from edge.manifest import DecoderSpec, InputSpec
 
@@ -90,7 +90,7 @@ def load_latents(path: Path, dim: int) -> FloatArray:
     return x.astype(np.float32)
 
 
-class GenerateTask(TaskDefaults):
+class GenerateTask(DecibelBar):
     name = "generate"
     gate = Gate("psnr_db", higher_is_better=True, unit="dB")
     default_max_drop = 0.0  # dB below MIN_PSNR_DB
@@ -132,11 +132,6 @@ class GenerateTask(TaskDefaults):
             "max_abs_diff": float(diff.max()),
         }
 
-    def drop_without_labels(self, compared: Mapping[str, Any]) -> float | None:
-        """Shortfall of the quantized PSNR below the bar, in dB (<= 0 when it is met)."""
-        psnr = compared.get("psnr_db")
-        return None if psnr is None else float(self.minimum - psnr)
-
     def explain(self, drop: float | None, *, labelled: bool, max_drop: float | None,
                 within: bool, compare: Mapping[str, Any]) -> str:
         """E.g. "PSNR against float is 45.2 dB (SQNR 33.7 dB), above the bar of 30 dB"."""
@@ -146,11 +141,7 @@ class GenerateTask(TaskDefaults):
             return "PSNR against float could not be measured"
         measured = f"PSNR against float is {psnr:.1f} dB" + (
             "" if sqnr is None else f" (SQNR {sqnr:.1f} dB)")
-        if max_drop is None:
-            return f"{measured}, not gated (an explicit --mode without --max-drop)"
-        bar = self.minimum - max_drop
-        return (f"{measured}, {'reaching' if within else 'below'} the bar of {bar:g} dB "
-                f"({self.minimum:g} dB minus the --max-drop budget of {max_drop:g} dB)")
+        return self.against_bar(measured, max_drop, within)
 
     def input_spec(self, input_shape: tuple[int, ...], default: InputSpec | None) -> InputSpec:
         del default

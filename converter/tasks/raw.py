@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from converter.data import fit_shape, image_files, load_arrays, read_images, require_exists
-from converter.tasks.base import Gate, Outputs, TaskDefaults, TaskEval
+from converter.tasks.base import DecibelBar, Gate, Outputs, TaskEval
 from converter.tasks.generate import sqnr_db
 from edge.errors import ConversionError, DataError
 from edge.manifest import DecoderSpec, InputSpec
@@ -47,7 +47,7 @@ def cosine(reference: np.ndarray, test: np.ndarray) -> float:
     return float(np.mean(np.where(same, 1.0, values)))
 
 
-class RawTask(TaskDefaults):
+class RawTask(DecibelBar):
     name = "raw"
     gate = Gate("min_sqnr_db", higher_is_better=True, unit="dB")
     default_max_drop = 0.0  # dB below MIN_SQNR_DB
@@ -98,10 +98,6 @@ class RawTask(TaskDefaults):
         result["min_cosine"] = min(result[f"{n}_cosine"] for n in float_outputs)
         return result
 
-    def drop_without_labels(self, compare: Mapping[str, Any]) -> float | None:
-        worst = compare.get("min_sqnr_db")
-        return None if worst is None else float(self.minimum - worst)
-
     def explain(self, drop: float | None, *, labelled: bool, max_drop: float | None,
                 within: bool, compare: Mapping[str, Any]) -> str:
         del drop, labelled
@@ -111,11 +107,7 @@ class RawTask(TaskDefaults):
         measured = (f"the lowest SQNR against float is {worst:.1f} dB (output "
                     f"{compare.get('worst_output')!r}, cosine similarity "
                     f"{compare.get('min_cosine', math.nan):.4f} at worst)")
-        if max_drop is None:
-            return f"{measured}, not gated (an explicit --mode without --max-drop)"
-        bar = self.minimum - max_drop
-        return (f"{measured}, {'reaching' if within else 'below'} the bar of {bar:g} dB "
-                f"({self.minimum:g} dB minus the --max-drop budget of {max_drop:g} dB)")
+        return self.against_bar(measured, max_drop, within)
 
     def decoder(self, float_outputs: Outputs, data: TaskEval,
                 labels: Sequence[str]) -> DecoderSpec:

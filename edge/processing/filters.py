@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge.errors import ConfigError
-from edge.types import Detections
+from edge.types import Detections, label_of
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class DetectionFilter:
         return detections.filter(keep)
 
     def label(self, class_id: int) -> str:
-        return self.labels[class_id] if 0 <= class_id < len(self.labels) else str(class_id)
+        return label_of(self.labels, class_id)
 
 
 def build_filter(labels: Sequence[str], thresholds: Mapping[str, float],

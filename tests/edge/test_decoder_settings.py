@@ -178,6 +178,16 @@ def test_unknown_key_with_a_name_is_refused_at_load() -> None:
         load_config(None, {"decoder": {"name": "ssd", "top_k": 2}})
 
 
+def _reload_until_swapped(reloader: Reloader, pipeline: Pipeline,
+                          inference: Inference) -> None:
+    """Ask for a reload and run the reloader's tick until the model changed (30 s)."""
+    reloader.request()
+    deadline = time.monotonic() + 30
+    while pipeline.inference is inference and time.monotonic() < deadline:
+        reloader(RunStats())
+        time.sleep(0.02)
+
+
 def test_reload_carries_the_new_decoder_settings() -> None:
     """SIGHUP's reload builds the new model with the new [decoder] table (and filters)."""
     running = load_config(None)
@@ -188,11 +198,7 @@ def test_reload_carries_the_new_decoder_settings() -> None:
     reloader = Reloader(running, lambda: changed)
     reloader.attach(pipeline)
     try:
-        reloader.request()
-        deadline = time.monotonic() + 30
-        while pipeline.inference is inference and time.monotonic() < deadline:
-            reloader(RunStats())
-            time.sleep(0.02)
+        _reload_until_swapped(reloader, pipeline, inference)
         assert isinstance(pipeline.inference, Inference)
         assert pipeline.inference is not inference
         params = pipeline.inference.params
@@ -240,11 +246,7 @@ def test_a_reload_frees_the_model_it_replaces() -> None:
     reloader = Reloader(running, lambda: running)
     reloader.attach(pipeline)
     try:
-        reloader.request()
-        deadline = time.monotonic() + 30
-        while pipeline.inference is inference and time.monotonic() < deadline:
-            reloader(RunStats())
-            time.sleep(0.02)
+        _reload_until_swapped(reloader, pipeline, inference)
         assert pipeline.inference is not inference and reloader.reloads == 1
         assert getattr(model.backend, "_interpreter", "missing") is None  # freed
     finally:
