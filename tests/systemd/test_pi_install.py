@@ -5,7 +5,9 @@ The package is not on PyPI: the guide builds a wheel from a clone with
 picamera2 is built against numpy 1.x), into a venv that has no TensorFlow. This test
 does the same from a copy of the working tree, in a fresh venv (without
 ``--system-site-packages``: there is no picamera2 here to share), with the
-dependencies from PyPI, then runs ``edge`` from outside the checkout. It takes about
+dependencies from PyPI at the versions of ``requirements/pi.lock`` (numpy 1.26 and
+OpenCV 4.11: the lowest the project declares), then runs ``edge`` from outside the
+checkout. It takes about
 15 s with a warm pip cache; a cold one downloads ~80 MB (numpy, OpenCV, LiteRT).
 """
 
@@ -18,6 +20,9 @@ import sys
 from pathlib import Path
 
 from tests.conftest import REPO, read_jsonl
+
+DEV_LOCK = REPO / "requirements" / "dev.lock"
+PI_LOCK = REPO / "requirements" / "pi.lock"
 
 
 def copy_of_the_tree(target: Path) -> Path:
@@ -48,19 +53,27 @@ def test_wheel_installs_into_a_fresh_venv_and_runs(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items()
            if key not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
     clone = copy_of_the_tree(tmp_path / "edge-infer")
-    run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "-w", "dist/", "-q"],
-        clone, env)
+    # The build backend from the lock too (setuptools and wheel), not the newest release.
+    run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "-w", "dist/", "-q",
+         "--build-constraint", str(DEV_LOCK)], clone, env)
     wheels = list((clone / "dist").glob("edge_infer-*-py3-none-any.whl"))
     assert len(wheels) == 1, wheels
 
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", str(venv)], tmp_path, env)
-    run([str(venv / "bin/pip"), "install", "-q", "numpy<2", str(wheels[0])], tmp_path, env)
+    # The guide's install, with its known-good set as constraints: what pip picked on the
+    # day the lock was made, not on the day the test runs.
+    run([str(venv / "bin/pip"), "install", "-q", "-c", str(PI_LOCK), "numpy<2",
+         str(wheels[0])], tmp_path, env)
     python = str(venv / "bin/python")
-    probe = run([python, "-c", "import importlib.util, numpy; "
-                 "print(importlib.util.find_spec('tensorflow'), numpy.__version__)"],
-                tmp_path, env).stdout.split()
+    probe = run([python, "-c", "import importlib.util, importlib.metadata as m; "
+                 "print(importlib.util.find_spec('tensorflow'), m.version('numpy'), "
+                 "m.version('opencv-python-headless'))"], tmp_path, env).stdout.split()
     assert probe[0] == "None", "TensorFlow got into the device install"
+    # This run is what tests the lowest numpy and OpenCV that pyproject.toml declares.
+    pins = dict(line.split("==") for line in PI_LOCK.read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    assert probe[1:] == [pins["numpy"], pins["opencv-python-headless"]], probe
     assert probe[1].startswith("1."), probe
 
     elsewhere = tmp_path / "elsewhere"
