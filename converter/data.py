@@ -116,10 +116,19 @@ def fit_shape(x: npt.NDArray[np.generic], shape: tuple[int, ...], origin: str) -
         raise DataError(f"{origin} holds no samples (shape {list(x.shape)})")
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
         raise DataError(f"{origin} has dtype {x.dtype}; expected real numbers")
-    values = x.astype(np.float32)
-    if not np.isfinite(values).all():
+    # Checked before the cast to float32: a finite float64 beyond float32's range would
+    # otherwise become infinity (with numpy's overflow warning) and be misreported.
+    if not np.isfinite(x).all():
         raise DataError(f"{origin} contains NaN or infinite values")
-    return values
+    if x.dtype.kind == "f" and x.dtype.itemsize > np.dtype(np.float32).itemsize:
+        biggest = float(np.abs(x).max())
+        if biggest > float(np.finfo(np.float32).max):
+            raise DataError(
+                f"{origin} holds values up to {biggest:.3g}, beyond the float32 range "
+                "(3.4e38) the model computes in",
+                hint="give the inputs exactly as model.predict takes them (scaled)",
+            )
+    return x.astype(np.float32)
 
 
 def require_exists(path: Path, what: str) -> None:

@@ -2,15 +2,14 @@
 error (an ``EdgeError`` with a message), never a library traceback; every record written
 is valid JSON and valid against the JSON Schema, NaN and infinity included.
 
-Examples per test stay modest (``max_examples``) so the normal suite stays fast; run with
-``HYPOTHESIS_PROFILE=long`` for 20x more.
+The profile (tests/conftest.py) keeps examples modest and derandomized in the gate; the
+fuzz run (``-m 'fuzz or hypothesis'``) draws at random, ``HYPOTHESIS_PROFILE=long`` 20x more.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
@@ -30,12 +29,6 @@ from edge.processing.preprocess import Placement  # noqa: E402
 from edge.record import RecordContext, to_record  # noqa: E402
 from edge.sinks.jsonl import encode_line  # noqa: E402
 from edge.types import Detections, Frame, Latency, Result  # noqa: E402
-
-settings.register_profile("default", max_examples=60, deadline=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture])
-settings.register_profile("long", max_examples=1200, deadline=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 KEYS = ["model", "path", "task", "labels", "source", "kind", "sinks", "decoder", "name",
         "threads", "fps", "uri", "max_frames", "device", "filters", "motion", "events",
