@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -37,39 +36,11 @@ ZOO = ROOT / "models" / "zoo"
 
 def sensitive_model(folder: Path) -> tuple[Path, np.ndarray, np.ndarray]:
     """The classifier of tests/converter/test_ladder_mixed.py: (path, calibration, eval x)."""
-    import keras
+    from tests.converter.sensitive_model import build
 
-    from models.data import split_digits
-
-    keras.utils.set_random_seed(0)
-    x, y = split_digits().part("train")
-    x = x[::4, ::2, ::2, None].astype(np.float32) / 127.5 - 1
-    y = y[::4]
-    inputs = keras.Input((14, 14, 1))
-    h = inputs
-    for i in (1, 2):
-        h = keras.layers.SeparableConv2D(8, 3, padding="same", name=f"sep{i}")(h)
-        h = keras.layers.BatchNormalization(name=f"bn{i}")(h)
-        h = keras.layers.ReLU()(h)
-    h = keras.layers.GlobalAveragePooling2D()(h)
-    for i in range(5):
-        h = keras.layers.Dense(16, activation="relu", name=f"fc{i}")(h)
-    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="head")(h))
-    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
-    model.fit(x, y, epochs=3, batch_size=32, verbose=0)
-    names = [f"fc{i}" for i in range(5)] + ["head"]
-    for i, name in enumerate(names):
-        kernel, bias = model.get_layer(name).get_weights()
-        if i < len(names) - 1:
-            kernel[:, 15], bias[15] = 0.0, -1.0
-        if i > 0:
-            kernel[15, :] = 100.0
-        model.get_layer(name).set_weights([kernel, bias])
-    path = folder / "sensitive.h5"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*HDF5 file via `model.save")
-        model.save(path)
-    return path, x[300:340], x[:150]
+    build(folder)
+    with np.load(folder / "cal.npz") as cal, np.load(folder / "eval.npz") as held_out:
+        return folder / "sensitive.h5", cal["x"], held_out["x"]
 
 
 def aeq_int8(float_bytes: bytes, calibration: np.ndarray) -> bytes:

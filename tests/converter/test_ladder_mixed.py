@@ -1,19 +1,13 @@
 """The int8-mixed step grows its float set until the budget holds, before int16x8/float16.
 
-The model stands for a third-party Keras 2 classifier: saved as legacy HDF5, separable
-convolutions with batch norm, then a stack of dense layers. Five dense layers are made
-sensitive to int8: each has a row of huge weights (100) on an input that is always 0
-(the previous layer's unit 15 is dead), so float is unchanged but one weight scale
-covers 100 and crushes every other weight. int16x8 keeps int8 weights, so it breaks
-too; only keeping those layers in float repairs it. The QuantizationDebugger ranks the
-five dense layers first; measured here: the one-shot rule of the previous ladder (the
-layers above 0.7 steps, at most five) kept 92 % agreement, and the growing ladder
-passes with the top 8 of 12 ranked layers in float.
+The model (``sensitive_model.py``) has seven layers broken for int8 by their weights, so
+the ladder's path is set by counting, not by training noise: a float set of 1, 2 or 4
+layers leaves a broken one in int8 and fails; 8 holds them all and passes; the previous
+ladder's one-shot rule (at most five layers) cannot pass.
 """
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,50 +16,14 @@ import pytest
 
 from edge.errors import ConversionError
 
-SENSITIVE = 5
 BUDGET = 0.03
 
 
 @pytest.fixture(scope="module")
 def sensitive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from converter.quiet import import_tensorflow
-    from models.data import split_digits
+    from tests.converter.sensitive_model import build
 
-    import_tensorflow()
-    import keras
-
-    keras.utils.set_random_seed(0)
-    x, y = split_digits().part("train")
-    x = x[::4, ::2, ::2, None].astype(np.float32) / 127.5 - 1  # 14x14, -1..1 as Keras 2 apps
-    y = y[::4]
-    inputs = keras.Input((14, 14, 1))
-    h = inputs
-    for i in (1, 2):
-        h = keras.layers.SeparableConv2D(8, 3, padding="same", name=f"sep{i}")(h)
-        h = keras.layers.BatchNormalization(name=f"bn{i}")(h)
-        h = keras.layers.ReLU()(h)
-    h = keras.layers.GlobalAveragePooling2D()(h)
-    for i in range(SENSITIVE):
-        h = keras.layers.Dense(16, activation="relu", name=f"fc{i}")(h)
-    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="head")(h))
-    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
-    model.fit(x, y, epochs=3, batch_size=32, verbose=0)
-    names = [f"fc{i}" for i in range(SENSITIVE)] + ["head"]
-    for i, name in enumerate(names):
-        kernel, bias = model.get_layer(name).get_weights()
-        if i < len(names) - 1:
-            kernel[:, 15], bias[15] = 0.0, -1.0  # unit 15 never fires
-        if i > 0:
-            kernel[15, :] = 100.0  # ...so these weights never matter in float
-        model.get_layer(name).set_weights([kernel, bias])
-    folder = tmp_path_factory.mktemp("sensitive")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*HDF5 file via `model.save")
-        model.save(folder / "sensitive.h5")
-    decided = model.predict(x[:150], verbose=0).argmax(axis=1)
-    np.savez(folder / "cal.npz", x=x[300:340])
-    np.savez(folder / "eval.npz", x=x[:150], y=decided)  # labelled by the float model
-    return folder
+    return build(tmp_path_factory.mktemp("sensitive"))
 
 
 def _request(folder: Path, **fields: Any) -> Any:
@@ -99,7 +57,8 @@ def test_auto_ends_on_int8_mixed_with_the_smallest_passing_float_set(
 
 def test_without_the_growing_set_the_ladder_would_reach_float16(sensitive: Path) -> None:
     """What the previous ladder did: int8-mixed with the layers above 0.7 steps (at most
-    five) kept in float, then int16x8; both fail here, so it ended on float16."""
+    five) kept in float, then int16x8; both fail here (two of the seven broken layers stay
+    int8; int16x8 keeps int8 weights), so it ended on float16."""
     from converter.calibration import load_calibration
     from converter.convert import convert
     from converter.evaluate import tflite_outputs
@@ -119,7 +78,8 @@ def test_without_the_growing_set_the_ladder_would_reach_float16(sensitive: Path)
         x, y = data["x"], data["y"]
     (out,) = tflite_outputs(content, x, None, source.tflite_names,
                             source.output_shapes).values()
-    assert (out.argmax(axis=1) == y).mean() < 1 - BUDGET
+    # Far below the budget, not near it: the output no longer follows the input.
+    assert (out.argmax(axis=1) == y).mean() <= 0.5
 
 
 def test_a_step_litert_cannot_load_is_a_failed_step_not_a_failed_run(tmp_path: Path) -> None:
