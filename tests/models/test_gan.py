@@ -188,9 +188,19 @@ def test_shipped_eval_set_is_the_recipe_output() -> None:
 
     x, y, kind = anomaly_eval_set(split_digits(DEFAULT_SEED), seed=DEFAULT_SEED)
     with np.load(ZOO / ANOMALY_EVAL_FILE) as data:
-        np.testing.assert_array_equal(data["x"], x)
         np.testing.assert_array_equal(data["y"], y)
         np.testing.assert_array_equal(data["kind"], kind)
+        # The frames go through OpenCV (warpAffine for the digits; putText with
+        # antialiasing for the letters), whose rounding differs between releases: 5.1
+        # against 5.0, which made the shipped file, moves digit pixels by one grey level
+        # and antialiased letter edges by up to 76 (a frame's mean by at most 2.7). The
+        # test does not pin OpenCV for that; anything beyond it is a different recipe (the
+        # next seed moves every frame by tens of levels on average).
+        assert data["x"].shape == x.shape and data["x"].dtype == x.dtype
+        step = np.abs(data["x"].astype(np.int16) - x.astype(np.int16))
+        assert step[kind == "digit"].max() <= 1, int(step[kind == "digit"].max())
+        per_frame = step.reshape(len(step), -1).mean(axis=1)
+        assert per_frame.max() <= 4, (float(per_frame.max()), kind[per_frame.argmax()])
 
 
 def test_artifacts_are_small() -> None:
