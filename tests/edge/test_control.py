@@ -42,10 +42,14 @@ def test_pause_reads_and_drops_frames_then_resumes() -> None:
 
 
 def test_threshold_applies_before_the_record() -> None:
+    # The control: the same frames at the model's own threshold give detections.
+    sink, _ = run(RunControl(), lambda stats: None, 5)
+    scores = [d["score"] for r in sink.records for d in r["detections"]]
+    assert len(sink.records) == 5 and len(scores) >= 5, sink.records
     control = RunControl()
-    control.set_threshold(1.0)  # an int8 softmax never reaches 1.0
+    control.set_threshold(1.0)  # an int8 softmax never reaches 1.0 (at most 255/256)
     sink, _ = run(control, lambda stats: None, 5)
-    assert all(r["detections"] == [] for r in sink.records)
+    assert len(sink.records) == 5 and all(r["detections"] == [] for r in sink.records)
     with pytest.raises(ValueError, match=r"outside 0\.\.1"):
         control.set_threshold(1.5)
     assert control.snapshot() == {"paused": False, "threshold": 1.0}

@@ -111,8 +111,14 @@ def test_a_venv_under_home_gets_protect_home_read_only(run_edge: RunEdge) -> Non
 
 
 def test_repository_files_are_the_shipped_templates() -> None:
+    """systemd/ holds links to the package's templates, not copies that could drift from
+    what `edge service install` writes; a copy put in a link's place fails here."""
+    templates = REPO / "edge" / "service" / "templates"
     for name in ("edge.service", "edge.sysusers.conf", "edge.toml"):
-        assert (REPO / "systemd" / name).read_text() == unit.template(name)
+        shown = REPO / "systemd" / name
+        assert shown.is_symlink(), f"{shown} must stay a link to {templates / name}"
+        assert shown.resolve() == (templates / name).resolve()
+        assert unit.template(name) == (templates / name).read_text()
 
 
 def test_config_template_is_a_valid_config() -> None:
