@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -120,8 +119,11 @@ def test_ready_watchdog_status_stopping(edge_process: type[EdgeProcess], tmp_pat
     assert all(ready_at <= at <= stopping_at for at in pings)
     gaps = [b - a for a, b in itertools.pairwise(pings)]
     # WATCHDOG_USEC = 1 s asks for a ping at least every second; edge pings at half of it.
+    # The exact schedule is checked against a fake clock (test_service_supervisor.py);
+    # here, in wall time, only what holds on any machine load: pings came all along, never
+    # faster than the interval (less a little socket jitter), never a watchdog period apart.
     assert len(pings) >= 5, pings
-    assert 0.45 <= statistics.median(gaps) <= 0.65, gaps
+    assert min(gaps) >= 0.4, gaps
     assert max(gaps) < 1.0, gaps
     statuses = [value for _, value in listener.lines("STATUS")]
     assert any(re.match(r"running: \d+\.\d fps, \d+ frames, source running", s)

@@ -67,21 +67,29 @@ class Slow(MemorySink):
 
 
 def test_background_sink_never_blocks_and_counts_drops_exactly() -> None:
-    gate = threading.Event()
+    gate, entered = threading.Event(), threading.Event()
 
     class Stuck(MemorySink):
         def write(self, record: Record) -> None:
+            entered.set()
             gate.wait()
             super().write(record)
 
     inner = Stuck()
     sink = BackgroundSink(inner, maxsize=10)
     sink.write({"seq": 0, "id": "0"})
-    time.sleep(0.1)  # the drain thread takes it and sticks in write()
-    started = time.monotonic()
-    for i in range(1, 100):
-        sink.write({"seq": i, "id": str(i)})
-    assert time.monotonic() - started < 0.5  # write() never waited on the stuck sink
+    assert entered.wait(10)  # the drain thread took it and sticks in write()
+
+    def burst() -> None:
+        for i in range(1, 100):
+            sink.write({"seq": i, "id": str(i)})
+
+    # write() must never wait on the stuck sink: the burst ends while the gate is still
+    # shut (were it to block, it would hang here until the bound).
+    writer = threading.Thread(target=burst, daemon=True)
+    writer.start()
+    writer.join(10)
+    assert not writer.is_alive() and not gate.is_set()
     # One record is inside the stuck write, ten are queued: the other 89 were dropped.
     assert sink.dropped == 89
     gate.set()
@@ -91,20 +99,23 @@ def test_background_sink_never_blocks_and_counts_drops_exactly() -> None:
 
 
 def test_background_sink_close_waits_only_up_to_its_timeout() -> None:
-    gate = threading.Event()
+    gate, entered = threading.Event(), threading.Event()
 
     class Hung(MemorySink):
         def write(self, record: Record) -> None:
+            entered.set()
             gate.wait()
 
     sink = BackgroundSink(Hung(), maxsize=10, close_timeout=0.5)
     sink.write({"seq": 0})
-    time.sleep(0.1)  # the first record is now inside the hung write
+    assert entered.wait(10)  # the first record is now inside the hung write
     for i in range(1, 6):
         sink.write({"seq": i})
     started = time.monotonic()
     sink.close()
-    assert 0.4 < time.monotonic() - started < 2.0
+    # close() gave up after its timeout instead of waiting for the hung write forever.
+    assert 0.4 < time.monotonic() - started < 10
+    assert not gate.is_set()
     assert sink.dropped == 5  # the queued ones; the one inside write() may still land
     gate.set()
 
