@@ -183,6 +183,9 @@ def test_sigkill_at_50_random_points_leaves_every_line_readable(tmp_path: Path) 
             for child in children:
                 assert child.stdout is not None
                 assert child.stdout.readline() == b"ready\n"
+            # "ready" comes before the first write: wait until every log grew, so each kill
+            # lands while records are being written, however slow the start was.
+            _wait_until_written([log.parent for log in logs])
             time.sleep(rng.uniform(0.0, 0.25))
         finally:
             for child in children:

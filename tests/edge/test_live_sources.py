@@ -106,20 +106,26 @@ def test_a_long_backoff_wait_keeps_showing_activity_a_hung_open_does_not() -> No
     def opener() -> ScriptedDevice:
         attempts.append(time.monotonic())
         if len(attempts) == 1:
+            first_failed.set()
             raise SourceError("camera unplugged")
         release_open.wait(10)  # the second attempt hangs inside the open
         raise SourceError("still unplugged")
 
+    first_failed = threading.Event()
     source = LiveSource("slow", opener, retry_at_start=True, backoff=Backoff(4.0, 4.0))
     thread = threading.Thread(target=lambda: next(iter(source), None), daemon=True)
     thread.start()
     try:
-        time.sleep(1.8)  # inside the 2-4 s backoff wait after the first failure
+        # Counted from the first attempt, not from the thread's start: 1.5 s is past the
+        # wait's first activity mark (1 s) and well before the next attempt (2-4 s).
+        assert first_failed.wait(10), "the first open was never tried"
+        time.sleep(max(0.0, attempts[0] + 1.5 - time.monotonic()))
         waiting = source.health()
         assert len(attempts) == 1 and waiting.state == "reconnecting"
         assert time.monotonic() - waiting.last_activity < 1.2
-        deadline = time.monotonic() + 5
-        while len(attempts) < 2 and time.monotonic() < deadline:
+        deadline = time.monotonic() + 10
+        while len(attempts) < 2:
+            assert time.monotonic() < deadline, "the second open was never tried"
             time.sleep(0.05)
         time.sleep(2.0)  # now hung inside the second open
         assert time.monotonic() - source.health().last_activity >= 1.9
@@ -253,6 +259,33 @@ def stop_process(process: subprocess.Popen[str]) -> None:
         process.stdout.close()
 
 
+def start_edge(tmp_path: Path, out: Path) -> tuple[subprocess.Popen[str], Path]:
+    """``edge run --config run.toml``; stderr goes to a file the test can read meanwhile."""
+    stderr = tmp_path / "stderr.txt"
+    with stderr.open("w") as file:
+        run = subprocess.Popen(
+            [sys.executable, "-c", "from edge.cli import entry; entry()", "run", "--config",
+             "run.toml", "--sink", f"jsonl:{out}"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+            stderr=file, text=True)
+    return run, stderr
+
+
+def wait_for_log(run: subprocess.Popen[str], stderr: Path, text: str,
+                 timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in stderr.read_text():
+        assert run.poll() is None, f"edge exited early:\n{stderr.read_text()}"
+        assert time.monotonic() < deadline, \
+            f"{text!r} not logged within {timeout} s:\n{stderr.read_text()}"
+        time.sleep(0.05)
+
+
+def stop_edge(run: subprocess.Popen[str], stderr: Path) -> str:
+    run.send_signal(signal.SIGINT)
+    run.wait(timeout=30)
+    return stderr.read_text()
+
+
 def wait_for_records(path: Path, count: int, timeout: float) -> list[dict[str, object]]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -283,24 +316,23 @@ def test_a_stream_that_drops_is_reopened_and_the_run_goes_on(
         "stall_timeout = 0.5\nreconnect_delay = 0.2\nreconnect_delay_max = 0.5\n"
         "open_timeout = 2\n")
     out = tmp_path / "out.jsonl"
-    command = [sys.executable, "-c", "from edge.cli import entry; entry()", "run", "--config",
-               "run.toml", "--sink", f"jsonl:{out}"]
-    run = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+    run, log = start_edge(tmp_path, out)
     try:
         before = len(wait_for_records(out, 10, 60))
         stop_process(mjpeg_server[0])  # type: ignore[arg-type]
-        time.sleep(1.5)  # longer than the stall timeout: the source must notice
+        # The source noticed and a status line was written while it was down: waited
+        # for in the log, not assumed after a fixed time.
+        wait_for_log(run, log, "delivered no frame for 0.5 s; reconnecting")
+        wait_for_log(run, log, "source reconnecting (reconnects 0)")
         stalled = len(read_jsonl(out))
         mjpeg_server[0], _ = start_server(port)
         wait_for_records(out, stalled + 10, 60)
-        time.sleep(0.5)  # at least one status line after the reopening
-        run.send_signal(signal.SIGINT)
-        _, stderr = run.communicate(timeout=30)
+        wait_for_log(run, log, "source running (reconnects 1)")  # a status line after it
+        stderr = stop_edge(run, log)
     finally:
         if run.poll() is None:
             run.kill()
-            run.communicate()
+            run.wait()
     assert run.returncode == 0, stderr
     assert stalled >= before
     assert "delivered no frame for 0.5 s; reconnecting" in stderr
@@ -333,22 +365,20 @@ def test_stream_unreachable_at_start_with_retry_keeps_trying(tmp_path: Path) -> 
         f"uri = 'http://127.0.0.1:{port}/stream.mjpg'\n"
         "retry_at_start = true\nreconnect_delay = 0.1\nreconnect_delay_max = 0.3\n")
     out = tmp_path / "late.jsonl"
-    command = [sys.executable, "-c", "from edge.cli import entry; entry()", "run", "--config",
-               "run.toml", "--sink", f"jsonl:{out}"]
-    run = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+    run, log = start_edge(tmp_path, out)
     server = None
     try:
-        time.sleep(2.0)
-        assert run.poll() is None  # still up, waiting for the camera
+        # Up and retrying (a failed attempt and a status line saying so) before the
+        # camera appears, however long the start took; wait_for_log fails if it exited.
+        wait_for_log(run, log, "cannot be opened")
+        wait_for_log(run, log, "source reconnecting (reconnects 0)")
         server, _ = start_server(port)
         wait_for_records(out, 5, 60)
-        run.send_signal(signal.SIGINT)
-        _, stderr = run.communicate(timeout=30)
+        stderr = stop_edge(run, log)
     finally:
         if run.poll() is None:
             run.kill()
-            run.communicate()
+            run.wait()
         if server is not None:
             stop_process(server)
     assert run.returncode == 0, stderr

@@ -16,8 +16,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -124,15 +126,21 @@ def test_a_hanging_child_is_killed_at_the_timeout(monkeypatch: pytest.MonkeyPatc
     assert time.monotonic() - started < 5
 
 
-def test_a_good_model_passes_once_and_is_remembered() -> None:
+def test_a_good_model_passes_once_and_is_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
     content = (ZOO / "digits-cnn.int8.tflite").read_bytes()
     model_probe._PROBED.clear()
-    started = time.monotonic()
+    children: list[object] = []  # counted, not timed: "remembered" means no second child
+    real_run = subprocess.run
+
+    def counting_run(*args: Any, **kwargs: Any) -> Any:
+        children.append(args)
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(model_probe.subprocess, "run", counting_run)
     probe_model(content, origin="cnn")
-    first = time.monotonic() - started
-    started = time.monotonic()
+    assert len(children) == 1
     probe_model(content, origin="cnn")
-    assert time.monotonic() - started < 0.05 < first
+    assert len(children) == 1
 
 
 def test_not_a_model_is_refused_with_the_reason() -> None:
@@ -165,29 +173,40 @@ def test_sighup_with_a_model_that_crashes_the_runtime_keeps_the_old_one(
     model.write_bytes((ZOO / "digits-vit.int8.tflite").read_bytes())
     (tmp_path / "edge.toml").write_text(
         f"[model]\npath = '{model}'\n[[sinks]]\nkind = 'jsonl'\npath = 'out.jsonl'\n")
-    run = subprocess.Popen(
-        [sys.executable, "-c", "from edge.cli import entry; entry()", "run", "--config",
-         "edge.toml"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True, env={**os.environ, "PYTHONPATH": f"{ZOO.parents[1]}{os.pathsep}"
-                        f"{os.environ.get('PYTHONPATH', '')}"})
+    errors = tmp_path / "stderr.txt"  # a file: the test reads it while edge runs
+    with errors.open("w") as stderr_file:
+        run = subprocess.Popen(
+            [sys.executable, "-c", "from edge.cli import entry; entry()", "run", "--config",
+             "edge.toml"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=stderr_file,
+            text=True, env={**os.environ, "PYTHONPATH": f"{ZOO.parents[1]}{os.pathsep}"
+                            f"{os.environ.get('PYTHONPATH', '')}"})
+
+    def wait_until(done: Callable[[], bool], what: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert run.poll() is None, f"the main process died:\n{errors.read_text()}"
+            assert time.monotonic() < deadline, f"{what} within {timeout} s:\n" \
+                                                f"{errors.read_text()}"
+            time.sleep(0.05)
+
     try:
         log = tmp_path / "out.jsonl"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and (not log.exists() or log.stat().st_size == 0):
-            time.sleep(0.05)
+        wait_until(lambda: log.exists() and log.stat().st_size > 0, "no record")
         model.write_bytes(crasher)
         run.send_signal(signal.SIGHUP)
-        time.sleep(4.0)
+        # The probe's child crashed and the reload was refused (however long that took),
+        # then the old model goes on producing records.
+        wait_until(lambda: "reload refused" in errors.read_text(), "no refusal")
         before = len(log.read_text().splitlines())
-        time.sleep(1.0)
-        assert run.poll() is None, "the main process died"
-        assert len(log.read_text().splitlines()) > before  # the old model goes on
+        wait_until(lambda: len(log.read_text().splitlines()) > before,
+                   "no record after the refusal")
         run.send_signal(signal.SIGTERM)
-        _, stderr = run.communicate(timeout=30)
+        run.wait(timeout=30)
     finally:
         if run.poll() is None:
             run.kill()
-            run.communicate()
+            run.wait()
+    stderr = errors.read_text()
     assert run.returncode == 0, stderr
     assert "reload refused" in stderr and "crashed a test process (SIGSEGV)" in stderr
 

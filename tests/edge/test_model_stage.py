@@ -150,9 +150,13 @@ def test_a_swap_never_mixes_models(cnn: LoadedModel, detector: LoadedModel) -> N
     worker = threading.Thread(target=lambda: stats.append(run.run()))
     worker.start()
     assert old.blocked.wait(10)
-    started = time.monotonic()
-    run.swap_model(new, context(detector), detector.manifest.labels, on_retired=Counting.close)
-    assert time.monotonic() - started < 0.5  # did not wait for frame 40
+    # Frame 40 stays inside the old model until release is set below: a swap that waited
+    # for it would never return, one that does not returns whatever the machine's speed.
+    swapped = threading.Event()
+    threading.Thread(target=lambda: (run.swap_model(
+        new, context(detector), detector.manifest.labels, on_retired=Counting.close),
+        swapped.set()), daemon=True).start()
+    assert swapped.wait(10), "swap_model waited for the frame inside the old model"
     assert old.closed_after is None  # frame 40 is still in the old model
     old.release.set()
     worker.join(30)

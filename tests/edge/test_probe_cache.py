@@ -149,13 +149,18 @@ def test_the_record_location_follows_systemd_then_xdg_then_home(
 def test_a_background_probe_is_awaited_before_the_model_is_loaded(
         monkeypatch: pytest.MonkeyPatch, new_model: Path, tmp_path: Path) -> None:
     """The child writes a marker as its last act; verify_model returns only after it."""
-    marker = tmp_path / "child-finished"
-    child = (f"import time, pathlib; time.sleep(0.5); "
-             f"pathlib.Path({str(marker)!r}).write_text('done')")
+    marker, gate = tmp_path / "child-finished", tmp_path / "go"
+    # The child cannot finish before the test opens the gate (so "still under way" holds
+    # on any machine), then takes a while, so verify_model has to wait for it.
+    child = (f"import time, pathlib; gate = pathlib.Path({str(gate)!r}); "
+             f"deadline = time.monotonic() + 30\n"
+             f"while not gate.exists() and time.monotonic() < deadline: time.sleep(0.01)\n"
+             f"time.sleep(0.5); pathlib.Path({str(marker)!r}).write_text('done')")
     monkeypatch.setattr(model_probe, "_CHILD", child)
     model = read_model_file(new_model)
     assert start_probe(model.content, origin="new", digest=model.sha256)
     assert not marker.exists()  # still under way: it did not block the caller
+    gate.touch()
     assert verify_model(model) == "probed"
     assert marker.read_text() == "done"
     assert model_probe._PENDING == {}

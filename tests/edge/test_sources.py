@@ -135,10 +135,12 @@ class FastSource:
 
     def __init__(self, count: int) -> None:
         self.count = count
+        self.produced = 0  # frames asked of this source so far (the reader thread asks)
 
     def __iter__(self) -> Iterator[Frame]:
         for i in range(self.count):
             time.sleep(0.001)
+            self.produced = i + 1
             yield Frame(np.zeros((2, 2, 3), np.uint8), i, time.time(), self.name)
 
     def close(self) -> None:
@@ -148,13 +150,20 @@ class FastSource:
 def test_latest_frame_reader_drops_stale_frames() -> None:
     import threading
 
-    reader = LatestFrameReader(FastSource(200))
+    source = FastSource(200)
+    reader = LatestFrameReader(source)
     seen = []
     for frame in reader.frames(threading.Event()):
         if frame is None:
             continue  # an idle tick
         seen.append(frame.index)
-        time.sleep(0.01)  # a slow model
+        # A model slower than the camera, by construction rather than by timing: it
+        # finishes only once the camera has asked for frame + 3, so frame + 2 has been
+        # handed over and replaced frame + 1, which was never read.
+        deadline = time.monotonic() + 10
+        while source.produced < min(frame.index + 4, source.count):
+            assert time.monotonic() < deadline, f"the camera stopped at {source.produced}"
+            time.sleep(0.001)
     reader.close()
     assert seen == sorted(seen) and seen[-1] == 199  # in order, ends with the newest
     assert reader.dropped == 200 - len(seen) > 0

@@ -298,6 +298,7 @@ class LinkCutter:
         self.up.set()
         self.replies = threading.Event()
         self.replies.set()
+        self.outgoing = threading.Event()  # set whenever the device's bytes are forwarded
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._lock = threading.Lock()
         self._server = socket.create_server(("127.0.0.1", self.port))
@@ -321,15 +322,20 @@ class LinkCutter:
                 continue
             with self._lock:
                 self._pairs.append((client, upstream))
-            for a, b, gate in ((client, upstream, None), (upstream, client, self.replies)):
-                threading.Thread(target=self._pump, args=(a, b, gate), daemon=True).start()
+            for a, b, gate, seen in ((client, upstream, None, self.outgoing),
+                                     (upstream, client, self.replies, None)):
+                threading.Thread(target=self._pump, args=(a, b, gate, seen),
+                                 daemon=True).start()
 
     @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket, gate: threading.Event | None) -> None:
+    def _pump(source: socket.socket, sink: socket.socket, gate: threading.Event | None,
+              seen: threading.Event | None) -> None:
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
                 if gate is None or gate.is_set():
                     sink.sendall(data)
+                if seen is not None:
+                    seen.set()
         for s in (source, sink):
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
@@ -337,7 +343,11 @@ class LinkCutter:
     def cut(self, ack_loss: float = 0.0) -> None:
         if ack_loss:
             self.replies.clear()
+            self.outgoing.clear()
             time.sleep(ack_loss)
+            # The device sent something that will never be acknowledged (in flight when the
+            # link drops), however slowly it published during those seconds.
+            assert self.outgoing.wait(10), "the device sent nothing while replies were held"
         self.up.clear()
         with self._lock:
             pairs, self._pairs = self._pairs, []

@@ -63,9 +63,13 @@ def test_broker_outage_of_30_s_loses_nothing(tmp_path: Path, cleanup: list[Any])
     ledger = tmp_path / "dev" / "ledger.jsonl"
     produced_at_stop = len(read_jsonl(ledger))
     time.sleep(30)
+    # The run goes on producing while the broker is away: 300 results in the outage
+    # (10/s at 20 fps on an idle machine), waited for so that a loaded machine makes the
+    # outage longer instead of failing; a run blocked by its sink never gets there.
+    wait_for(lambda: len(read_jsonl(ledger)) - produced_at_stop >= 300, 60,
+             "300 results during the outage", interval=0.5)
     produced_in_outage = len(read_jsonl(ledger)) - produced_at_stop
     assert device.process.poll() is None, device.stderr  # ran on through the outage
-    assert produced_in_outage >= 300, "at least 10 results/s during the outage"
     said = device.stderr.count("connection to mqtt://") + device.stderr.count("not reachable")
     assert said == 1, device.stderr  # the outage is announced once, not per retry
     assert "disconnected" in device.stderr  # the status line shows the broker state

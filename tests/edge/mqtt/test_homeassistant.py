@@ -10,6 +10,7 @@ send must be a documented one.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import time
@@ -144,8 +145,8 @@ def test_commands_pause_resume_threshold(tmp_path: Path, cleanup: list[Any]) -> 
     broker = Broker(tmp_path / "broker").start()
     cleanup.append(broker)
     pub(broker, "edge/pi1/set", '{"paused": true}', retain=True)  # stale: must be ignored
-    sub = Subscriber(broker, ["edge/pi1/results", "edge/pi1/state"], tmp_path / "sub.txt",
-                     persistent=False)
+    sub = Subscriber(broker, ["edge/pi1/results", "edge/pi1/state", "edge/pi1/stats"],
+                     tmp_path / "sub.txt", persistent=False)
     cleanup.append(sub)
     sub.wait_ready()
     device = Device(tmp_path / "dev", mqtt_config(broker, tmp_path), "--device", "pi1")
@@ -156,16 +157,31 @@ def test_commands_pause_resume_threshold(tmp_path: Path, cleanup: list[Any]) -> 
 
     pub(broker, "edge/pi1/set", '{"paused": true}')
     wait_for(lambda: json.loads(sub.payloads("/state")[-1])["paused"], 10, "paused state")
-    time.sleep(0.6)  # frames already past the check reach the ledger
+    # Frames already past the pause check still reach the ledger. The stages keep the
+    # order, so once the loop has counted a paused frame (in /stats, sent from the loop),
+    # every earlier frame is written: waited for, not assumed after a fixed time.
+    wait_for(lambda: any(json.loads(p)["paused_frames"] > 0 for p in sub.payloads("/stats")),
+             20, "a paused frame counted in /stats")
     paused_at = len(read_jsonl(ledger))
     time.sleep(1.5)
     assert len(read_jsonl(ledger)) == paused_at, "no records while paused"
 
     pub(broker, "edge/pi1/set", '{"paused": false, "threshold": 1.0}')
+    wait_for(lambda: json.loads(sub.payloads("/state")[-1]) == {"paused": False,
+                                                                 "threshold": 1.0},
+             10, "resumed state")
+    # The state is sent once both settings are in place, so every frame captured after
+    # it arrived is recorded with the threshold; the few recorded between the two
+    # settings (resumed, threshold not yet set) are left out, however many there are.
+    applied = time.time()
     wait_for(lambda: len(read_jsonl(ledger)) >= paused_at + 10, 10, "records after resume")
-    time.sleep(0.3)
-    after = read_jsonl(ledger)[paused_at + 5:]
-    assert after and all(r["detections"] == [] for r in after)  # nothing scores >= 1.0
+
+    def captured_after() -> list[dict[str, Any]]:
+        found = [r for r in read_jsonl(ledger) if _ts(r["ts"]) > applied]
+        return found if len(found) >= 5 else []
+
+    after = wait_for(captured_after, 10, "records captured after the threshold was set")
+    assert all(r["detections"] == [] for r in after)  # nothing scores >= 1.0
 
     pub(broker, "edge/pi1/set", '{"threshold": null}')
     pub(broker, "edge/pi1/set", '{"paused": "yes"}')  # invalid: logged, ignored
@@ -210,3 +226,9 @@ def test_stats_name_the_model_after_a_reload(tmp_path: Path, cleanup: list[Any])
     wait_for(lambda: json.loads(sub.payloads("/stats")[-1])["model"]["name"] == "digits-vit",
              20, "stats naming the reloaded model")
     assert device.stop() == 0, device.stderr
+
+
+def _ts(stamp: str) -> float:
+    """A record's ``ts`` (capture time, UTC) as ``time.time()`` seconds."""
+    return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=dt.timezone.utc).timestamp()
