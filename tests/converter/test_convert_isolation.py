@@ -225,9 +225,15 @@ def test_a_timeout_that_is_not_positive_is_a_usage_error(
 
 @pytest.fixture
 def cli(tiny_model_dir: Path, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
-    """``edge convert`` of the tiny model, started in a subprocess (killed afterwards)."""
+    """``edge convert`` of the tiny model, started in a subprocess (killed afterwards).
+
+    Python leaves SIGINT ignored when the process starts with it ignored, as every
+    command run in the background of a non-interactive shell does (a CI script, or
+    ``nohup``); Ctrl-C comes from a terminal, where it is not, so the child gets Python's
+    usual handler back first: the test's outcome must not depend on how it was started."""
     process = subprocess.Popen(
-        [sys.executable, "-c", "from edge.cli import entry; entry()", "convert",
+        [sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, "
+         "signal.default_int_handler); from edge.cli import entry; entry()", "convert",
          str(tiny_model_dir / "tiny.keras"), "--calibration", str(tiny_model_dir / "cal.npz"),
          "--out", "t.tflite"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
