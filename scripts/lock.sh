@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Refresh the two locks: requirements/dev.lock, the exact versions scripts/test.sh
-# installs (pyproject.toml's `dev` extra and requirements/dev.in), and requirements/pi.lock,
-# the device install of the Raspberry Pi guide (base and `mqtt`, requirements/pi.in). Run it to take newer releases on
-# purpose (after `bash scripts/test.sh --latest` has shown they pass), then commit the lock.
+# installs (pyproject.toml's `dev` extra and requirements/dev.in), and
+# requirements/pi.lock, the device install of the Raspberry Pi guide (base and `mqtt`,
+# requirements/pi.in). Run it to take newer releases on purpose (after
+# `bash scripts/test.sh --latest` has shown they pass), then commit the locks.
 #
 #   bash scripts/lock.sh                       every package to its newest allowed release
 #   bash scripts/lock.sh -P opencv-python-headless   only that one (pip-compile's -P)
@@ -16,8 +17,11 @@ cd "$(dirname "$0")/.."
 lock=requirements/dev.lock
 version=$(sed -n 's/^pip-tools==//p' "$lock" 2>/dev/null || true)
 tools=.venv-lock
-if [ ! -x "$tools/bin/pip-compile" ] \
-   || [ "$("$tools/bin/python" -c 'import importlib.metadata as m; print(m.version("pip-tools"))')" != "${version:-none}" ]; then
+have=none
+if [ -x "$tools/bin/pip-compile" ]; then
+    have=$("$tools/bin/python" -c 'import importlib.metadata as m; print(m.version("pip-tools"))')
+fi
+if [ "$have" != "${version:-none}" ]; then
     rm -rf "$tools"
     python3 -m venv "$tools"
     pip_version=$(sed -n 's/^pip==//p' "$lock" 2>/dev/null || true)
@@ -40,4 +44,5 @@ compile requirements/dev.in --extra dev "${upgrade[@]}" "${args[@]}" --output-fi
 # set the guide offers, and what tests/systemd/test_pi_install.py installs).
 compile requirements/pi.in --extra mqtt "${upgrade[@]}" "${args[@]}" \
     --output-file requirements/pi.lock
-echo "requirements/dev.lock and requirements/pi.lock refreshed; run bash scripts/test.sh, then commit them"
+echo "requirements/dev.lock and requirements/pi.lock refreshed;" \
+    "run bash scripts/test.sh, then commit them"

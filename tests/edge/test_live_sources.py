@@ -21,6 +21,7 @@ from edge.errors import ConfigError, SourceError
 from edge.sources.live import Backoff, Capture, LiveSource
 from edge.sources.opencv import camera_backends, camera_hint
 from tests.conftest import RunEdge, read_jsonl
+from tests.edge.waiting import wait_for_log, wait_for_records
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -270,31 +271,10 @@ def start_edge(tmp_path: Path, out: Path) -> tuple[subprocess.Popen[str], Path]:
     return run, stderr
 
 
-def wait_for_log(run: subprocess.Popen[str], stderr: Path, text: str,
-                 timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in stderr.read_text():
-        assert run.poll() is None, f"edge exited early:\n{stderr.read_text()}"
-        assert time.monotonic() < deadline, \
-            f"{text!r} not logged within {timeout} s:\n{stderr.read_text()}"
-        time.sleep(0.05)
-
-
 def stop_edge(run: subprocess.Popen[str], stderr: Path) -> str:
     run.send_signal(signal.SIGINT)
     run.wait(timeout=30)
     return stderr.read_text()
-
-
-def wait_for_records(path: Path, count: int, timeout: float) -> list[dict[str, object]]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            records = read_jsonl(path) if path.stat().st_size else []
-            if len(records) >= count:
-                return records
-        time.sleep(0.1)
-    raise AssertionError(f"fewer than {count} records in {path} after {timeout} s")
 
 
 @pytest.fixture
@@ -318,7 +298,7 @@ def test_a_stream_that_drops_is_reopened_and_the_run_goes_on(
     out = tmp_path / "out.jsonl"
     run, log = start_edge(tmp_path, out)
     try:
-        before = len(wait_for_records(out, 10, 60))
+        before = len(wait_for_records(out, 10, timeout=60))
         stop_process(mjpeg_server[0])  # type: ignore[arg-type]
         # The source noticed and a status line was written while it was down: waited
         # for in the log, not assumed after a fixed time.
@@ -326,7 +306,7 @@ def test_a_stream_that_drops_is_reopened_and_the_run_goes_on(
         wait_for_log(run, log, "source reconnecting (reconnects 0)")
         stalled = len(read_jsonl(out))
         mjpeg_server[0], _ = start_server(port)
-        wait_for_records(out, stalled + 10, 60)
+        wait_for_records(out, stalled + 10, timeout=60)
         wait_for_log(run, log, "source running (reconnects 1)")  # a status line after it
         stderr = stop_edge(run, log)
     finally:
@@ -373,7 +353,7 @@ def test_stream_unreachable_at_start_with_retry_keeps_trying(tmp_path: Path) -> 
         wait_for_log(run, log, "cannot be opened")
         wait_for_log(run, log, "source reconnecting (reconnects 0)")
         server, _ = start_server(port)
-        wait_for_records(out, 5, 60)
+        wait_for_records(out, 5, timeout=60)
         stderr = stop_edge(run, log)
     finally:
         if run.poll() is None:

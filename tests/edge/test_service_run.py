@@ -8,7 +8,6 @@ uses: an AF_UNIX datagram socket named in ``NOTIFY_SOCKET`` (a path and an abstr
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 import shutil
@@ -29,6 +28,7 @@ from edge.model import load_model
 from edge.modelfile import read_model_file
 from edge.service.reload import blank_frame
 from tests.conftest import REPO, read_jsonl
+from tests.edge import waiting
 from tests.edge.notify_listener import NotifyListener
 
 ZOO = REPO / "models" / "zoo"
@@ -109,17 +109,8 @@ def wait_for_records(edge: EdgeProcess, path: Path, count: int,
                      timeout: float = 30) -> list[dict[str, Any]]:
     """Until ``path`` holds ``count`` complete records that ``keep`` accepts: a number of
     records, not a number of seconds, so a slow machine only makes the wait longer."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = path.read_text() if path.exists() else ""
-        complete = text[: text.rfind("\n") + 1]  # the line being written may be torn
-        records = [json.loads(line) for line in complete.splitlines() if line.strip()]
-        if sum(map(keep, records)) >= count:
-            return records
-        assert edge.process.poll() is None, f"edge exited early:\n{edge.stderr}"
-        time.sleep(0.05)
-    raise AssertionError(f"fewer than {count} such records in {path} within {timeout} s:\n"
-                         f"{edge.stderr}")
+    return waiting.wait_for_records(path, count, timeout=timeout, keep=keep,
+                                    process=edge.process, detail=lambda: edge.stderr)
 
 
 @pytest.mark.parametrize("abstract", [False, True], ids=["path-socket", "abstract-socket"])

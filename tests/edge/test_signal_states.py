@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.edge.waiting import wait_for_log
+
 STOP_WITHIN = 12.0  # seconds from SIGTERM to exit, in every state (open_timeout is 10 s)
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,13 +72,8 @@ def _start(tmp_path: Path, uri: str, extra: str = "") -> subprocess.Popen[str]:
                  "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
 
 
-def _wait_for_log(run: subprocess.Popen[str], tmp_path: Path, text: str,
-                  timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in (log := (tmp_path / "stderr.txt").read_text()):
-        assert run.poll() is None, f"edge exited early:\n{log}"
-        assert time.monotonic() < deadline, f"{text!r} not logged within {timeout} s:\n{log}"
-        time.sleep(0.05)
+def _wait_for_log(run: subprocess.Popen[str], tmp_path: Path, text: str) -> None:
+    wait_for_log(run, tmp_path / "stderr.txt", text)
 
 
 def _stop(run: subprocess.Popen[str], tmp_path: Path,

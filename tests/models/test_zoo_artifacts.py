@@ -38,15 +38,21 @@ def report() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def measured(holdout: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+def float_model() -> Any:
+    """The shipped float Keras model, loaded once for the module."""
     from converter.quiet import import_tensorflow
 
     import_tensorflow()
     import keras
 
+    return keras.saving.load_model(ZOO / "digits-cnn.keras", compile=False)
+
+
+@pytest.fixture(scope="module")
+def measured(holdout: tuple[np.ndarray, np.ndarray], float_model: Any) -> dict[str, np.ndarray]:
     x, _ = holdout
     inputs = x[..., None].astype(np.float32)
-    model = keras.saving.load_model(ZOO / "digits-cnn.keras", compile=False)
+    model = float_model
     float_top = np.asarray(model.predict(inputs, batch_size=250, verbose=0)).argmax(axis=1)
     backend = LiteRTBackend(read_model_file(MODEL).content, threads=2)
     (spec_in,), (spec_out,) = backend.inputs, backend.outputs
@@ -77,19 +83,14 @@ def test_int8_matches_float_on_held_out_digits(
     assert report["agreement"] == pytest.approx(agreement, abs=one)
 
 
-def test_int8_size_against_float(report: dict[str, Any],
+def test_int8_size_against_float(report: dict[str, Any], float_model: Any,
                                  holdout: tuple[np.ndarray, np.ndarray]) -> None:
     """Size, float ops and sample counts measured from the shipped files; the report must
     say the same."""
     from converter.measure import float_ops
-    from converter.quiet import import_tensorflow
     from models.recipe import CALIBRATION_SAMPLES
 
-    import_tensorflow()
-    import keras
-
-    model = keras.saving.load_model(ZOO / "digits-cnn.keras", compile=False)
-    float_bytes = 4 * model.count_params()  # the float32 weights alone, before any graph
+    float_bytes = 4 * float_model.count_params()  # the float32 weights alone, before any graph
     size = MODEL.stat().st_size
     assert size <= MAX_SIZE_RATIO * float_bytes, (size, float_bytes)
     assert report["size_bytes"]["quantized"] == size
@@ -144,13 +145,15 @@ def test_synthetic_camera_reads_the_digits() -> None:
 
 
 def test_shipped_files_match_their_digests() -> None:
-    """SHA256SUMS (which lets the device skip the probe of a zoo model) re-hashed."""
+    """SHA256SUMS, read as the device reads it to skip the probe of a zoo model, lists
+    exactly the digests of the shipped .tflite files, re-hashed here."""
     import hashlib
 
-    listed = dict(line.split()[::-1] for line in (ZOO / "SHA256SUMS").read_text().splitlines())
-    assert MODEL.name in listed and REPORT.exists()
-    for name, digest in listed.items():
-        assert hashlib.sha256((ZOO / name).read_bytes()).hexdigest() == digest, name
+    from edge.probe_cache import shipped_digests
+
+    hashed = {hashlib.sha256(path.read_bytes()).hexdigest() for path in ZOO.glob("*.tflite")}
+    assert MODEL.exists() and REPORT.exists()
+    assert shipped_digests() == hashed
 
 
 @pytest.mark.slow
