@@ -56,8 +56,9 @@ def aeq_int8(float_bytes: bytes, calibration: np.ndarray) -> bytes:
     return bytes(q.quantize(result, enable_progress_report=False).quantized_model)
 
 
-def measure(name: str, model_path: Path, calibration: np.ndarray, x: np.ndarray,
-            y: np.ndarray | None) -> dict[str, Any]:
+def measure(
+    name: str, model_path: Path, calibration: np.ndarray, x: np.ndarray, y: np.ndarray | None
+) -> dict[str, Any]:
     from converter.calibration import Calibration
     from converter.evaluate import float_outputs, tflite_outputs
     from converter.measure import int8_share, median_latency_ms
@@ -66,20 +67,20 @@ def measure(name: str, model_path: Path, calibration: np.ndarray, x: np.ndarray,
     from converter.source_model import load_source_model
 
     source = load_source_model(model_path)
-    keras_model, _ = rewrite_for_quantization(source.keras_model, calibration[:32],
-                                              enabled=True)
+    keras_model, _ = rewrite_for_quantization(source.keras_model, calibration[:32], enabled=True)
     reference = next(iter(float_outputs(source, x, None).values())).argmax(axis=1)
     cal = Calibration(calibration.astype(np.float32), f"{name} calibration")
     rows: dict[str, Any] = {}
     with source.saved_model(keras_model) as saved:
         float_bytes = convert_saved_model(saved, "float32")
-        candidates = {"tf-int8": lambda: convert_saved_model(saved, "int8", calibration=cal),
-                      "aeq-int8": lambda: aeq_int8(float_bytes, cal.x)}
+        candidates = {
+            "tf-int8": lambda: convert_saved_model(saved, "int8", calibration=cal),
+            "aeq-int8": lambda: aeq_int8(float_bytes, cal.x),
+        }
         for label, make in candidates.items():
             try:
                 content = make()
-                out = tflite_outputs(content, x, None, source.tflite_names,
-                                     source.output_shapes)
+                out = tflite_outputs(content, x, None, source.tflite_names, source.output_shapes)
             except Exception as exc:  # a failure is a result here
                 rows[label] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
                 continue
@@ -88,7 +89,8 @@ def measure(name: str, model_path: Path, calibration: np.ndarray, x: np.ndarray,
             rows[label] = {
                 "agreement": float(np.mean(top1 == reference)),
                 "accuracy": None if y is None else float(np.mean(top1 == y)),
-                "int8_ops": round(share.ops, 3), "int8_params": round(share.params, 3),
+                "int8_ops": round(share.ops, 3),
+                "int8_params": round(share.params, 3),
                 "size_kb": round(len(content) / 1024, 1),
                 "latency_ms": round(median_latency_ms(content, min_seconds=0.3), 3),
             }

@@ -26,21 +26,35 @@ import tempfile
 import time
 
 
-def first_record(tree: str | None, model: str | None, env_extra: dict[str, str]) -> tuple[
-        float, float]:
+def first_record(
+    tree: str | None, model: str | None, env_extra: dict[str, str]
+) -> tuple[float, float]:
     """(seconds from spawn to the first record, peak RSS in MB)."""
     env = {**os.environ, **env_extra}
     if tree:
         env["PYTHONPATH"] = tree
-    command = [sys.executable, "-c", "from edge.cli import entry; entry()", "run",
-               "--max-frames", "1", "--sink", "stdout"]
+    command = [
+        sys.executable,
+        "-c",
+        "from edge.cli import entry; entry()",
+        "run",
+        "--max-frames",
+        "1",
+        "--sink",
+        "stdout",
+    ]
     if model:
         command += ["--model", os.path.abspath(model)]
     started = time.perf_counter()
     # Not from the checkout's folder: `python -c` puts the working directory first on
     # sys.path, so from there every "tree" would run the checkout's own edge.
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               env=env, cwd=tempfile.gettempdir())
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=tempfile.gettempdir(),
+    )
     assert process.stdout is not None
     line = process.stdout.readline()
     elapsed = time.perf_counter() - started
@@ -57,8 +71,11 @@ def main() -> None:
     parser.add_argument("rounds", type=int, nargs="?", default=11)
     parser.add_argument("trees", nargs="*", help="source trees (default: installed edge)")
     parser.add_argument("--model", help=".tflite to run (default: the default model)")
-    parser.add_argument("--unverified", action="store_true",
-                        help="probe the model on every start (no record of verified models)")
+    parser.add_argument(
+        "--unverified",
+        action="store_true",
+        help="probe the model on every start (no record of verified models)",
+    )
     args = parser.parse_intermixed_args()
     env_extra = {"XDG_CACHE_HOME": "/proc/edge-bench-no-cache"} if args.unverified else {}
     if args.unverified:
@@ -75,9 +92,11 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f}")
     for tree in trees:
         values = times[tree]
-        print(f"{tree or 'installed'}: first record median {statistics.median(values):.3f} s, "
-              f"min {min(values):.3f} s; peak RSS median {statistics.median(peaks[tree]):.1f}"
-              f" MB, max {max(peaks[tree]):.1f} MB (n={len(values)})")
+        print(
+            f"{tree or 'installed'}: first record median {statistics.median(values):.3f} s, "
+            f"min {min(values):.3f} s; peak RSS median {statistics.median(peaks[tree]):.1f}"
+            f" MB, max {max(peaks[tree]):.1f} MB (n={len(values)})"
+        )
 
 
 if __name__ == "__main__":

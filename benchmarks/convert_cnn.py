@@ -69,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         code = run(namespace)
         convert_seconds = time.perf_counter() - begin
     print(f"\nimport tensorflow+keras: {tf_seconds:.1f} s")
-    print(f"edge convert --mode {args.mode} with {CALIBRATION_IMAGES} calibration images: "
-          f"{convert_seconds:.1f} s (exit code {code})")
+    print(
+        f"edge convert --mode {args.mode} with {CALIBRATION_IMAGES} calibration images: "
+        f"{convert_seconds:.1f} s (exit code {code})"
+    )
     print(f"whole process: {time.perf_counter() - started:.1f} s")
     return code
 

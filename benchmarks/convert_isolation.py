@@ -52,17 +52,25 @@ def main(argv: list[str] | None = None) -> int:
     times: dict[str, list[float]] = {"in-process": [], "child": []}
     with tempfile.TemporaryDirectory() as folder:
         rng = np.random.default_rng(0)
-        np.savez(Path(folder) / "cal.npz",
-                 x=rng.uniform(0, 255, (16, 28, 28, 1)).astype(np.float32))
+        np.savez(
+            Path(folder) / "cal.npz", x=rng.uniform(0, 255, (16, 28, 28, 1)).astype(np.float32)
+        )
         for _ in range(args.rounds):
             for name, how in (("in-process", "inproc"), ("child", "child")):
-                done = subprocess.run([sys.executable, "-c", ONE_RUN, how, str(model)],
-                                      cwd=folder, env=env, capture_output=True, text=True,
-                                      check=True)
+                done = subprocess.run(
+                    [sys.executable, "-c", ONE_RUN, how, str(model)],
+                    cwd=folder,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 times[name].append(float(done.stdout.split()[-1]))
     for name, values in times.items():
-        print(f"{name:10s} median {sorted(values)[len(values) // 2]:.2f} s  "
-              f"({', '.join(f'{v:.2f}' for v in values)})")
+        print(
+            f"{name:10s} median {sorted(values)[len(values) // 2]:.2f} s  "
+            f"({', '.join(f'{v:.2f}' for v in values)})"
+        )
     return 0
 
 

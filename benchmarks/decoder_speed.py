@@ -43,14 +43,17 @@ def main() -> None:
     v5 = (rng.random((1, 25200, 85)) * 0.2).astype(np.float32)
     v5[0, :, :4] = rng.random((25200, 4)) * 400
     v5[0, :50, 4:] += 0.7
-    ssd = {"b": rng.random((1, 10, 4)).astype(np.float32),
-           "c": np.arange(10, dtype=np.float32)[np.newaxis],
-           "s": np.linspace(0.9, 0.1, 10, dtype=np.float32)[np.newaxis],
-           "n": np.asarray([10], np.float32)}
+    ssd = {
+        "b": rng.random((1, 10, 4)).astype(np.float32),
+        "c": np.arange(10, dtype=np.float32)[np.newaxis],
+        "s": np.linspace(0.9, 0.1, 10, dtype=np.float32)[np.newaxis],
+        "n": np.asarray([10], np.float32),
+    }
     ssd_params = SsdParams(boxes="b", classes="c", scores="s", count="n")
     gate = MotionGate(heartbeat=0.0)
-    frames = [Frame(rng.integers(0, 255, (480, 640, 3), np.uint8), i, float(i), "b")
-              for i in range(2)]
+    frames = [
+        Frame(rng.integers(0, 255, (480, 640, 3), np.uint8), i, float(i), "b") for i in range(2)
+    ]
     counter = iter(range(10**9))
     cases: dict[str, Callable[[], object]] = {
         "yolov8 [1,84,8400]": lambda: decode_yolov8({"o": v8}, placement, yolo),

@@ -40,8 +40,11 @@ def main() -> None:
         if channels == 1:
             frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         resized = cv2.resize(frame, (int(width), int(height)))
-        values = resized.astype(np.float32) / 255.0 if inp["dtype"] == np.float32 else \
-            np.clip(np.round(resized / 255.0 / scale + zero_point), -128, 127)
+        values = (
+            resized.astype(np.float32) / 255.0
+            if inp["dtype"] == np.float32
+            else np.clip(np.round(resized / 255.0 / scale + zero_point), -128, 127)
+        )
         tensor = values.astype(inp["dtype"]).reshape(inp["shape"])
         interpreter.set_tensor(inp["index"], tensor)
         interpreter.invoke()
@@ -50,8 +53,11 @@ def main() -> None:
         frames += 1
     seconds = time.perf_counter() - started
     capture.release()
-    print(json.dumps({"frames": frames, "seconds": round(seconds, 3),
-                      "fps": round(frames / seconds, 1)}))
+    print(
+        json.dumps(
+            {"frames": frames, "seconds": round(seconds, 3), "fps": round(frames / seconds, 1)}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -60,9 +60,24 @@ def main() -> None:
     labels = args.out / "labels.txt"
     labels.write_text("".join(f"{i}\n" for i in range(10)))
     target = args.out / "heavy.int8.tflite"
-    subprocess.run([sys.executable, "-c", "from edge.cli import entry; entry()", "convert",
-                    str(model), "--calibration", str(data), "--labels", str(labels),
-                    "--mode", "int8", "--out", str(target)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from edge.cli import entry; entry()",
+            "convert",
+            str(model),
+            "--calibration",
+            str(data),
+            "--labels",
+            str(labels),
+            "--mode",
+            "int8",
+            "--out",
+            str(target),
+        ],
+        check=True,
+    )
     print(target)
 
 

@@ -51,25 +51,40 @@ def main() -> None:
         report = json.loads((ZOO / f"{name}.report.json").read_text())["latency_ms"]
         row = {
             "model": name,
-            "converter": {"float_ms": round(float_ms, 4), "int8_ms": round(int8_ms, 4),
-                          "int8_speedup": round(float_ms / int8_ms, 2)},
-            "converter_serial": {"float_ms": round(serial_float, 4),
-                                 "int8_ms": round(serial_int8, 4),
-                                 "int8_speedup": round(serial_float / serial_int8, 2)},
-            "bench": {"float_ms": round(bench_float, 4), "int8_ms": round(bench_int8, 4),
-                      "int8_speedup": round(bench_float / bench_int8, 2)},
-            "zoo_report": {"float_ms": round(report["float"], 4),
-                           "int8_ms": round(report["quantized"], 4),
-                           "int8_speedup": round(report["float"] / report["quantized"], 2)},
+            "converter": {
+                "float_ms": round(float_ms, 4),
+                "int8_ms": round(int8_ms, 4),
+                "int8_speedup": round(float_ms / int8_ms, 2),
+            },
+            "converter_serial": {
+                "float_ms": round(serial_float, 4),
+                "int8_ms": round(serial_int8, 4),
+                "int8_speedup": round(serial_float / serial_int8, 2),
+            },
+            "bench": {
+                "float_ms": round(bench_float, 4),
+                "int8_ms": round(bench_int8, 4),
+                "int8_speedup": round(bench_float / bench_int8, 2),
+            },
+            "zoo_report": {
+                "float_ms": round(report["float"], 4),
+                "int8_ms": round(report["quantized"], 4),
+                "int8_speedup": round(report["float"] / report["quantized"], 2),
+            },
         }
         rows.append(row)
-        print(f"{name}: converter {row['converter']['int8_speedup']}x, serial "
-              f"{row['converter_serial']['int8_speedup']}x, bench "
-              f"{row['bench']['int8_speedup']}x, zoo report "
-              f"{row['zoo_report']['int8_speedup']}x (int8 speed-up over float32)",
-              file=sys.stderr)
-    print(json.dumps({"cpu": cpu_description(), "load_average": os.getloadavg()[0],
-                      "rows": rows}, indent=2))
+        print(
+            f"{name}: converter {row['converter']['int8_speedup']}x, serial "
+            f"{row['converter_serial']['int8_speedup']}x, bench "
+            f"{row['bench']['int8_speedup']}x, zoo report "
+            f"{row['zoo_report']['int8_speedup']}x (int8 speed-up over float32)",
+            file=sys.stderr,
+        )
+    print(
+        json.dumps(
+            {"cpu": cpu_description(), "load_average": os.getloadavg()[0], "rows": rows}, indent=2
+        )
+    )
 
 
 if __name__ == "__main__":

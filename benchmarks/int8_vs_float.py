@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 
 ZOO = Path(__file__).resolve().parent.parent / "models" / "zoo"
-MODELS = ("digits-cnn", "digits-vit", "digits-detector", "digits-anomaly",
-          "digits-dcgan-generator")
+MODELS = ("digits-cnn", "digits-vit", "digits-detector", "digits-anomaly", "digits-dcgan-generator")
 
 
 def float32_model(name: str, work: Path) -> Path:
@@ -81,11 +80,18 @@ def main() -> None:
         for threads in (1, 2):
             q = invoke_ms(int8, threads, args.frames)
             f = invoke_ms(f32, threads, args.frames)
-            rows.append({"model": name, "threads": threads, "int8_ms": round(q, 4),
-                         "float32_ms": round(f, 4),
-                         "int8_speedup": round(f / q, 2)})
-            print(f"{name} {threads} thread(s): int8 {q:.3f} ms, float32 {f:.3f} ms",
-                  file=sys.stderr)
+            rows.append(
+                {
+                    "model": name,
+                    "threads": threads,
+                    "int8_ms": round(q, 4),
+                    "float32_ms": round(f, 4),
+                    "int8_speedup": round(f / q, 2),
+                }
+            )
+            print(
+                f"{name} {threads} thread(s): int8 {q:.3f} ms, float32 {f:.3f} ms", file=sys.stderr
+            )
     print(json.dumps(rows, indent=2))
 
 

@@ -39,8 +39,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    loop_cmd = [sys.executable, str(HERE / "example_loop.py"), args.clip, args.model,
-                "--threads", str(args.threads)]
+    loop_cmd = [
+        sys.executable,
+        str(HERE / "example_loop.py"),
+        args.clip,
+        args.model,
+        "--threads",
+        str(args.threads),
+    ]
     walls: dict[str, list[float]] = {"loop": [], "edge": []}
     fps: dict[str, list[float]] = {"loop": [], "edge": []}
     frames: dict[str, int] = {}
@@ -52,9 +58,20 @@ def main() -> None:
             fps["loop"].append(report["fps"])
             frames["loop"] = report["frames"]
             sink = Path(tmp) / f"out-{round_}.jsonl"
-            edge_cmd = [sys.executable, "-c", "from edge.cli import entry; entry()", "run",
-                        "--model", args.model, "--source", args.clip, "--threads",
-                        str(args.threads), "--sink", f"jsonl:{sink}"]
+            edge_cmd = [
+                sys.executable,
+                "-c",
+                "from edge.cli import entry; entry()",
+                "run",
+                "--model",
+                args.model,
+                "--source",
+                args.clip,
+                "--threads",
+                str(args.threads),
+                "--sink",
+                f"jsonl:{sink}",
+            ]
             wall, _, err = timed(edge_cmd)
             match = DONE.search(err)
             assert match, err
@@ -62,17 +79,34 @@ def main() -> None:
             fps["edge"].append(float(match.group(3)))
             frames["edge"] = int(match.group(1))
             frames["edge_records"] = sum(1 for _ in sink.open())
-            print(f"round {round_ + 1}/{args.rounds}: loop {walls['loop'][-1]:.2f} s, "
-                  f"edge {walls['edge'][-1]:.2f} s", file=sys.stderr)
-    med = {k: {"wall_s": round(statistics.median(walls[k]), 3),
-               "fps": round(statistics.median(fps[k]), 1)} for k in walls}
-    print(json.dumps({
-        "clip": args.clip, "model": args.model, "threads": args.threads,
-        "rounds": args.rounds, "frames": frames, "median": med,
-        "all_wall_s": {k: [round(v, 3) for v in walls[k]] for k in walls},
-        "edge_fps_over_loop_fps": round(med["edge"]["fps"] / med["loop"]["fps"], 3),
-        "loop_wall_over_edge_wall": round(med["loop"]["wall_s"] / med["edge"]["wall_s"], 3),
-    }, indent=2))
+            print(
+                f"round {round_ + 1}/{args.rounds}: loop {walls['loop'][-1]:.2f} s, "
+                f"edge {walls['edge'][-1]:.2f} s",
+                file=sys.stderr,
+            )
+    med = {
+        k: {
+            "wall_s": round(statistics.median(walls[k]), 3),
+            "fps": round(statistics.median(fps[k]), 1),
+        }
+        for k in walls
+    }
+    print(
+        json.dumps(
+            {
+                "clip": args.clip,
+                "model": args.model,
+                "threads": args.threads,
+                "rounds": args.rounds,
+                "frames": frames,
+                "median": med,
+                "all_wall_s": {k: [round(v, 3) for v in walls[k]] for k in walls},
+                "edge_fps_over_loop_fps": round(med["edge"]["fps"] / med["loop"]["fps"], 3),
+                "loop_wall_over_edge_wall": round(med["loop"]["wall_s"] / med["edge"]["wall_s"], 3),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

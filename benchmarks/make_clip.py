@@ -1,6 +1,6 @@
 """Write the benchmark clip: the synthetic camera (two digits moving), MJPG in .avi.
 
-    python benchmarks/make_clip.py OUT.avi [--frames 1500] [--size 640x480]
+python benchmarks/make_clip.py OUT.avi [--frames 1500] [--size 640x480]
 """
 
 from __future__ import annotations

@@ -23,8 +23,10 @@ def main() -> None:
             break
         cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         frames += 1
-    result = {"frames": frames,
-              "read_full_plus_gray_ms": round(1000 * (time.perf_counter() - started) / frames, 3)}
+    result = {
+        "frames": frames,
+        "read_full_plus_gray_ms": round(1000 * (time.perf_counter() - started) / frames, 3),
+    }
     capture.release()
     capture = cv2.VideoCapture(clip)
     capture.set(cv2.CAP_PROP_FORMAT, -1)
@@ -36,10 +38,12 @@ def main() -> None:
             break
         buffers.append(buffer.reshape(-1))
     result["read_compressed_ms"] = round(1000 * (time.perf_counter() - started) / len(buffers), 3)
-    for name, flag in (("imdecode_full_ms", cv2.IMREAD_COLOR),
-                       ("imdecode_half_ms", cv2.IMREAD_REDUCED_COLOR_2),
-                       ("imdecode_quarter_ms", cv2.IMREAD_REDUCED_COLOR_4),
-                       ("imdecode_eighth_ms", cv2.IMREAD_REDUCED_COLOR_8)):
+    for name, flag in (
+        ("imdecode_full_ms", cv2.IMREAD_COLOR),
+        ("imdecode_half_ms", cv2.IMREAD_REDUCED_COLOR_2),
+        ("imdecode_quarter_ms", cv2.IMREAD_REDUCED_COLOR_4),
+        ("imdecode_eighth_ms", cv2.IMREAD_REDUCED_COLOR_8),
+    ):
         started = time.perf_counter()
         for buffer in buffers:
             cv2.imdecode(buffer, flag)

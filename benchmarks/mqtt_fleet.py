@@ -53,11 +53,14 @@ def free_port() -> int:
 
 def start_broker(directory: Path, port: int) -> subprocess.Popen[bytes]:
     config = directory / "mosquitto.conf"
-    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-                      "max_queued_messages 0\nmax_connections -1\n"
-                      f"user {getpass.getuser()}\n")
-    broker = subprocess.Popen([MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    config.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+        "max_queued_messages 0\nmax_connections -1\n"
+        f"user {getpass.getuser()}\n"
+    )
+    broker = subprocess.Popen(
+        [MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -69,30 +72,62 @@ def start_broker(directory: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 def start_subscriber(port: int, out: Path) -> subprocess.Popen[bytes]:
-    sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1",
-                            "-t", "edge/+/results", "-F", "%U %p"],
-                           stdout=out.open("wb"), stderr=subprocess.DEVNULL)
+    sub = subprocess.Popen(
+        [
+            "mosquitto_sub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-q",
+            "1",
+            "-t",
+            "edge/+/results",
+            "-F",
+            "%U %p",
+        ],
+        stdout=out.open("wb"),
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(0.5)
     return sub
 
 
-def device_config(directory: Path, port: int, fps: float, commit_interval: float,
-                  extra: str = "") -> Path:
+def device_config(
+    directory: Path, port: int, fps: float, commit_interval: float, extra: str = ""
+) -> Path:
     path = directory / "edge.toml"
-    path.write_text(f"status_interval = 30\n[source]\nkind = 'synthetic'\nfps = {fps}\n"
-                    "[[sinks]]\nkind = 'jsonl'\npath = 'ledger.jsonl'\n"
-                    f"[[sinks]]\nkind = 'mqtt'\nhost = '127.0.0.1'\nport = {port}\n"
-                    f"outbox = 'outbox.sqlite3'\ncommit_interval = {commit_interval}\n"
-                    f"homeassistant = false\n{extra}\n")
+    path.write_text(
+        f"status_interval = 30\n[source]\nkind = 'synthetic'\nfps = {fps}\n"
+        "[[sinks]]\nkind = 'jsonl'\npath = 'ledger.jsonl'\n"
+        f"[[sinks]]\nkind = 'mqtt'\nhost = '127.0.0.1'\nport = {port}\n"
+        f"outbox = 'outbox.sqlite3'\ncommit_interval = {commit_interval}\n"
+        f"homeassistant = false\n{extra}\n"
+    )
     return path
 
 
 def start_device(directory: Path, name: str, frames: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-c", "from edge.cli import entry; entry()", "run",
-               "--config", "edge.toml", "--device", name, "--max-frames", str(frames)]
+    command = [
+        sys.executable,
+        "-c",
+        "from edge.cli import entry; entry()",
+        "run",
+        "--config",
+        "edge.toml",
+        "--device",
+        name,
+        "--max-frames",
+        str(frames),
+    ]
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    return subprocess.Popen(command, cwd=directory, env=env, stdout=subprocess.DEVNULL,
-                            stderr=(directory / "stderr.txt").open("wb"))
+    return subprocess.Popen(
+        command,
+        cwd=directory,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(directory / "stderr.txt").open("wb"),
+    )
 
 
 def arrivals(path: Path) -> list[tuple[float, dict[str, Any]]]:
@@ -124,16 +159,16 @@ def fleet(n: int, fps: float, seconds: float, commit_interval: float) -> dict[st
             directory = root / f"dev{i}"
             directory.mkdir()
             device_config(directory, port, fps, commit_interval)
-            devices.append((directory, start_device(directory, f"fleet-{i}",
-                                                    int(fps * seconds))))
+            devices.append((directory, start_device(directory, f"fleet-{i}", int(fps * seconds))))
         for directory, process in devices:
             if process.wait(seconds * 4 + 120) != 0:
                 raise RuntimeError((directory / "stderr.txt").read_text())
         produced: list[dict[str, Any]] = []
         for directory, _ in devices:
             ledger = directory / "ledger.jsonl"
-            produced += [json.loads(x) for x in ledger.read_text().splitlines()] \
-                if ledger.exists() else []
+            produced += (
+                [json.loads(x) for x in ledger.read_text().splitlines()] if ledger.exists() else []
+            )
         wanted = {r["id"] for r in produced}
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -157,13 +192,19 @@ def fleet(n: int, fps: float, seconds: float, commit_interval: float) -> dict[st
         end = min(max(v) for v in per_device.values())
         in_window = [r for _, r in first.values() if start <= epoch(r["ts"]) <= end]
         return {
-            "devices": n, "fps_per_device": fps, "commit_interval_s": commit_interval,
-            "produced": len(produced), "received": len(got), "lost": len(wanted - set(first)),
+            "devices": n,
+            "fps_per_device": fps,
+            "commit_interval_s": commit_interval,
+            "produced": len(produced),
+            "received": len(got),
+            "lost": len(wanted - set(first)),
             "duplicates": len(got) - len(first),
             "window_s": round(end - start, 1),
             "results_per_s": round(len(in_window) / (end - start), 1) if end > start else None,
-            "latency_ms": {"p50": round(1000 * percentile(latency, 50), 1),
-                           "p95": round(1000 * percentile(latency, 95), 1)},
+            "latency_ms": {
+                "p50": round(1000 * percentile(latency, 50), 1),
+                "p95": round(1000 * percentile(latency, 95), 1),
+            },
         }
 
 
@@ -173,8 +214,7 @@ def drain(count: int, commit_interval: float, rate: float, inflight: int) -> dic
         port = free_port()
         directory = root / "dev"
         directory.mkdir()
-        device_config(directory, port, 1000, commit_interval,
-                      extra="outbox_max_rows = 1000000")
+        device_config(directory, port, 1000, commit_interval, extra="outbox_max_rows = 1000000")
         filling = start_device(directory, "drain", count)
         if filling.wait(600) != 0:  # no broker: all stay in the outbox
             raise RuntimeError((directory / "stderr.txt").read_text())
@@ -183,13 +223,17 @@ def drain(count: int, commit_interval: float, rate: float, inflight: int) -> dic
         broker = start_broker(root, port)
         sub_out = root / "sub.txt"
         sub = start_subscriber(port, sub_out)
-        device_config(directory, port, 1, commit_interval,
-                      extra=f"drain_rate = {rate}\nmax_inflight = {inflight}")
+        device_config(
+            directory,
+            port,
+            1,
+            commit_interval,
+            extra=f"drain_rate = {rate}\nmax_inflight = {inflight}",
+        )
         started = time.time()
         device = start_device(directory, "drain", 1000)
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and not wanted <= {r["id"] for _, r in
-                                                             arrivals(sub_out)}:
+        while time.monotonic() < deadline and not wanted <= {r["id"] for _, r in arrivals(sub_out)}:
             time.sleep(0.2)
         device.send_signal(signal.SIGINT)
         device.wait(60)
@@ -200,10 +244,14 @@ def drain(count: int, commit_interval: float, rate: float, inflight: int) -> dic
         got = arrivals(sub_out)
         backlog = [stamp for stamp, r in got if r["id"] in wanted]
         span = max(backlog) - min(backlog)
-        return {"backlog": count, "received": len(backlog),
-                "drain_s_from_process_start": round(max(backlog) - started, 2),
-                "drain_rate_per_s": round(len(backlog) / span, 1) if span > 0 else None,
-                "max_inflight": inflight, "drain_rate": rate}
+        return {
+            "backlog": count,
+            "received": len(backlog),
+            "drain_s_from_process_start": round(max(backlog) - started, 2),
+            "drain_rate_per_s": round(len(backlog) / span, 1) if span > 0 else None,
+            "max_inflight": inflight,
+            "drain_rate": rate,
+        }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,14 +261,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="run length per device")
     parser.add_argument("--commit-interval", type=float, default=1.0)
     parser.add_argument("--drain", type=int, metavar="N", help="measure draining N results")
-    parser.add_argument("--drain-rate", type=float, default=500.0, help="drain mode: the "
-                        "sink's drain_rate (default 500, the sink's default)")
-    parser.add_argument("--max-inflight", type=int, default=10, help="drain mode: the sink's "
-                        "max_inflight (default 10, the sink's default)")
+    parser.add_argument(
+        "--drain-rate",
+        type=float,
+        default=500.0,
+        help="drain mode: the sink's drain_rate (default 500, the sink's default)",
+    )
+    parser.add_argument(
+        "--max-inflight",
+        type=int,
+        default=10,
+        help="drain mode: the sink's max_inflight (default 10, the sink's default)",
+    )
     args = parser.parse_args(argv)
     if args.drain:
-        print(json.dumps(drain(args.drain, args.commit_interval, args.drain_rate,
-                               args.max_inflight)))
+        print(
+            json.dumps(drain(args.drain, args.commit_interval, args.drain_rate, args.max_inflight))
+        )
         return 0
     for n in args.devices:
         print(json.dumps(fleet(n, args.fps, args.seconds, args.commit_interval)), flush=True)

@@ -33,20 +33,32 @@ EDGE = [sys.executable, "-c", "from edge.cli import entry; entry()"]
 
 def run_json(command: list[str]) -> dict[str, Any]:
     done = subprocess.run(command, capture_output=True, text=True, check=True)
-    result: dict[str, Any] = json.loads(done.stdout[done.stdout.index("{"):])
+    result: dict[str, Any] = json.loads(done.stdout[done.stdout.index("{") :])
     return result
 
 
 def loop_vs_run(clip: str, model: Path, rounds: int, threads: int) -> dict[str, Any]:
     print(f"loop vs run: {model.name}", file=sys.stderr)
-    return run_json([sys.executable, str(HERE / "loop_vs_run.py"), clip, "--model", str(model),
-                     "--rounds", str(rounds), "--threads", str(threads)])
+    return run_json(
+        [
+            sys.executable,
+            str(HERE / "loop_vs_run.py"),
+            clip,
+            "--model",
+            str(model),
+            "--rounds",
+            str(rounds),
+            "--threads",
+            str(threads),
+        ]
+    )
 
 
 def bench(model: Path, frames: int, threads: int) -> dict[str, Any]:
     print(f"bench: {model.name}", file=sys.stderr)
-    return run_json([*EDGE, "bench", str(model), "--frames", str(frames), "--threads",
-                     str(threads), "--json"])
+    return run_json(
+        [*EDGE, "bench", str(model), "--frames", str(frames), "--threads", str(threads), "--json"]
+    )
 
 
 def main() -> None:
@@ -67,30 +79,43 @@ def main() -> None:
     goals["cold_start_s"] = _goal(cnn_bench["cold_start_s"], 0.4, None, at_most=True)
     goals["peak_rss_mb"] = _goal(cnn_bench["peak_rss_mb"], 100, None, at_most=True)
     detector_bench = bench(DETECTOR, args.frames, args.threads)
-    goals["detector_pipeline_of_raw"] = {"value": detector_bench["pipeline"]["of_raw"],
-                                         "goal": None, "detail": _brief(detector_bench)}
+    goals["detector_pipeline_of_raw"] = {
+        "value": detector_bench["pipeline"]["of_raw"],
+        "goal": None,
+        "detail": _brief(detector_bench),
+    }
     if args.heavy is not None and args.heavy.exists():
         # One thread leaves the other core to the reader, the preprocessing and the loop;
         # with every core in the invoke, the rest of the pipeline takes its time from it.
         for threads in sorted({1, args.threads}):
             heavy = bench(args.heavy, max(300, args.frames // 2), threads)
             goals[f"heavy_pipeline_of_raw_{threads}_threads"] = _goal(
-                heavy["pipeline"]["of_raw"], 0.95, _brief(heavy))
+                heavy["pipeline"]["of_raw"], 0.95, _brief(heavy)
+            )
     print(json.dumps({"load_average": os.getloadavg(), "goals": goals}, indent=2))
 
 
-def _goal(value: float | None, goal: float, detail: Any, *, at_most: bool = False
-          ) -> dict[str, Any]:
+def _goal(
+    value: float | None, goal: float, detail: Any, *, at_most: bool = False
+) -> dict[str, Any]:
     met = value is not None and (value <= goal if at_most else value >= goal)
-    return {"value": value, "goal": f"{'<=' if at_most else '>='} {goal}", "met": met,
-            "detail": detail}
+    return {
+        "value": value,
+        "goal": f"{'<=' if at_most else '>='} {goal}",
+        "met": met,
+        "detail": detail,
+    }
 
 
 def _brief(report: dict[str, Any]) -> dict[str, Any]:
     raw, pipe = report["raw"], report["pipeline"]
-    return {"raw_fps": raw["fps"], "invoke_p50_ms": raw["latency_ms"]["p50"],
-            "pipeline_fps": pipe["fps"], "dropped": pipe["dropped"],
-            "records": pipe["records_written"]}
+    return {
+        "raw_fps": raw["fps"],
+        "invoke_p50_ms": raw["latency_ms"]["p50"],
+        "pipeline_fps": pipe["fps"],
+        "dropped": pipe["dropped"],
+        "records": pipe["records_written"],
+    }
 
 
 if __name__ == "__main__":

@@ -103,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         with exported_saved_model(keras_model, shape, "pixels") as saved:
             if label == "keras LayerNorm":
                 variants["float32"] = convert_saved_model(saved, "float32")
-            variants[f"int8, {label}"] = convert_saved_model(
-                saved, "int8", calibration=calibration
-            )
+            variants[f"int8, {label}"] = convert_saved_model(saved, "int8", calibration=calibration)
     symmetric, notes = symmetric_batch_matmul_rhs(variants["int8, LN rewritten"])
     print("after conversion:", *notes)
     variants["int8, LN rewritten + symmetric matmul"] = symmetric
@@ -115,10 +113,12 @@ def main(argv: list[str] | None = None) -> int:
         for name, content in variants.items():
             times[name].append(median_latency_ms(content, min_seconds=0.7))
     for name, content in variants.items():
-        print(f"\n{name}: {len(content) / 1024:.0f} KB, held-out accuracy "
-              f"{accuracy(content, x, y_hold):.4f}, median invoke "
-              f"{statistics.median(times[name]):.3f} ms (rounds: "
-              f"{', '.join(f'{t:.3f}' for t in times[name])})")
+        print(
+            f"\n{name}: {len(content) / 1024:.0f} KB, held-out accuracy "
+            f"{accuracy(content, x, y_hold):.4f}, median invoke "
+            f"{statistics.median(times[name]):.3f} ms (rounds: "
+            f"{', '.join(f'{t:.3f}' for t in times[name])})"
+        )
         print(f"  float ops: {collections.Counter(float_ops(content)) or 'none'}")
         print(f"  outside XNNPACK: {ops_outside_xnnpack(content)}")
     return 0

@@ -52,8 +52,9 @@ def build_report(
 ) -> Report:
     compare = chosen.compare
     # Alternated, so a burst of load on a shared machine slows both sides alike.
-    float_ms, quant_ms = paired_latency_ms(float_bytes, content,
-                                           min_seconds=request.latency_seconds)
+    float_ms, quant_ms = paired_latency_ms(
+        float_bytes, content, min_seconds=request.latency_seconds
+    )
     warnings = [SLOW_MODES[chosen.mode]] if chosen.mode in SLOW_MODES else []
     warnings += ready.notes
     fidelity: dict[str, float] = {

@@ -167,15 +167,24 @@ def recalibrations(
     pool = calibration
     if isinstance(source, Path):
         per_sample = 4 * int(np.prod(input_shape))
-        pool = load_calibration(source, spec, input_shape=input_shape, max_samples=max(
-            calibration.samples, min(POOL_SAMPLES, POOL_BYTES // per_sample)))
+        pool = load_calibration(
+            source,
+            spec,
+            input_shape=input_shape,
+            max_samples=max(calibration.samples, min(POOL_SAMPLES, POOL_BYTES // per_sample)),
+        )
     tried = {calibration.sha256}
     groups = _strata(_predict_batched(predict, pool.x))
     picked = _stratified(groups, calibration.samples)
     candidates = [
-        (Calibration(pool.x[picked], source=f"{len(picked)} of {pool.samples} samples of "
-                     f"{pool.source}, stratified by {groups.describe}"),
-         f"calibration stratified by {groups.describe}"),
+        (
+            Calibration(
+                pool.x[picked],
+                source=f"{len(picked)} of {pool.samples} samples of "
+                f"{pool.source}, stratified by {groups.describe}",
+            ),
+            f"calibration stratified by {groups.describe}",
+        ),
         (pool, f"calibration on more samples: {pool.samples} instead of {calibration.samples}"),
     ]
     for candidate, note in candidates:
@@ -206,12 +215,15 @@ def _strata(outputs: Mapping[str, npt.NDArray[np.float32]]) -> _Strata:
     """Group the pool by the float model's output: its class, else its output norm."""
     values = list(outputs.values())
     if len(values) == 1 and values[0].ndim == 2 and values[0].shape[1] > 1:
-        return _Strata(values[0].argmax(axis=1).astype(np.int64),
-                       "the float model's predicted class")
+        return _Strata(
+            values[0].argmax(axis=1).astype(np.int64), "the float model's predicted class"
+        )
     norm = np.sqrt(sum(np.square(v.reshape(len(v), -1)).sum(axis=1) for v in values))
     edges = np.quantile(norm, np.linspace(0, 1, STRATA + 1)[1:-1])
-    return _Strata(np.searchsorted(edges, norm).astype(np.int64),
-                   f"{STRATA} quantiles of the float model's output norm")
+    return _Strata(
+        np.searchsorted(edges, norm).astype(np.int64),
+        f"{STRATA} quantiles of the float model's output norm",
+    )
 
 
 def _stratified(groups: _Strata, k: int) -> npt.NDArray[np.int64]:

@@ -69,8 +69,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"edge convert: error: {err}", file=sys.stderr)
         return err.exit_code
     except _Terminated:
-        print("edge convert: stopped by SIGTERM; the conversion process was stopped and "
-              "nothing was written", file=sys.stderr)
+        print(
+            "edge convert: stopped by SIGTERM; the conversion process was stopped and "
+            "nothing was written",
+            file=sys.stderr,
+        )
         return EXIT_SIGTERM
     if _get(args, "json"):
         sys.stdout.write(report.to_json())
@@ -88,12 +91,22 @@ def _check_before_running(request: Any, labels: Path | None) -> None:
 
     custom = request.custom_objects
     check_output_paths(
-        inputs=[request.model, request.calibration, request.eval, labels,
-                Path(custom) if custom and custom.endswith(".py") else None],
-        outputs=[output for mode in request.steps
-                 for output in (("model", request.out_for(mode)),
-                                ("report", request.report_for(mode)),
-                                ("picture", request.report_for(mode).with_suffix(".png")))],
+        inputs=[
+            request.model,
+            request.calibration,
+            request.eval,
+            labels,
+            Path(custom) if custom and custom.endswith(".py") else None,
+        ],
+        outputs=[
+            output
+            for mode in request.steps
+            for output in (
+                ("model", request.out_for(mode)),
+                ("report", request.report_for(mode)),
+                ("picture", request.report_for(mode).with_suffix(".png")),
+            )
+        ],
     )
 
 

@@ -62,8 +62,7 @@ def convert(request: ConvertRequest) -> Report:
     # child process, the training recipes, library users).
     from converter.inspect_model import inspect_model
 
-    inspect_model(request.model, trust=request.trust_model,
-                  custom_objects=request.custom_objects)
+    inspect_model(request.model, trust=request.trust_model, custom_objects=request.custom_objects)
     ready = prepare(request)
     tf = import_tensorflow()
     import keras
@@ -91,17 +90,27 @@ def convert(request: ConvertRequest) -> Report:
 
     with ready.source.saved_model(keras_model) as saved:
         float_bytes = convert_saved_model(saved, "float32")
-        walk = walk_ladder(request, ready, Reference(saved, float_bytes, float_out,
-                                                     float_metrics), max_drop)
+        walk = walk_ladder(
+            request, ready, Reference(saved, float_bytes, float_out, float_metrics), max_drop
+        )
         chosen, ladder = walk.chosen, walk.ladder
         worst = None if chosen is not None else worst_layer(walk, saved, ready.calibration)
     if chosen is None:
-        remove_stale(target for mode in request.steps
-                     for target in (request.out_for(mode), request.report_for(mode),
-                                    request.picture_for(mode)))
+        remove_stale(
+            target
+            for mode in request.steps
+            for target in (
+                request.out_for(mode),
+                request.report_for(mode),
+                request.picture_for(mode),
+            )
+        )
         message, hint = failure_message(
-            model=str(request.model), task=task, max_drop=max_drop or 0.0,
-            tried=[(s.mode, s.drop) for s in ladder], worst=worst,
+            model=str(request.model),
+            task=task,
+            max_drop=max_drop or 0.0,
+            tried=[(s.mode, s.drop) for s in ladder],
+            worst=worst,
         )
         raise ConversionError(message, hint=hint)
 
@@ -110,8 +119,7 @@ def convert(request: ConvertRequest) -> Report:
     decoder = build_decoder(request, ready, float_out)
     content = embed_manifest(
         chosen.content,
-        build_manifest(request, ready, chosen, float_metrics, decoder=decoder,
-                       versions=versions),
+        build_manifest(request, ready, chosen, float_metrics, decoder=decoder, versions=versions),
     )
     report = build_report(
         request, ready, chosen, ladder,

@@ -95,9 +95,11 @@ def _refuse_empty(path: Path) -> None:
     except OSError:
         return  # missing or unreadable: np.load's error names it
     if empty:
-        raise DataError(f"{str(path)!r} is empty (0 bytes): no arrays in it",
-                        hint="write it again with numpy.save / numpy.savez (an interrupted "
-                        "copy or a full disk leaves an empty file)")
+        raise DataError(
+            f"{str(path)!r} is empty (0 bytes): no arrays in it",
+            hint="write it again with numpy.save / numpy.savez (an interrupted "
+            "copy or a full disk leaves an empty file)",
+        )
 
 
 def fit_shape(x: npt.NDArray[np.generic], shape: tuple[int, ...], origin: str) -> FloatArray:

@@ -32,45 +32,226 @@ from typing import Any
 
 from edge.errors import ConversionError
 
-_DANGEROUS_MODULES = ("os", "posix", "nt", "subprocess", "builtins", "__builtin__", "sys",
-                      "shutil", "socket", "importlib", "pickle", "marshal", "ctypes", "pty",
-                      "runpy", "code", "urllib", "http", "requests", "multiprocessing")
+_DANGEROUS_MODULES = (
+    "os",
+    "posix",
+    "nt",
+    "subprocess",
+    "builtins",
+    "__builtin__",
+    "sys",
+    "shutil",
+    "socket",
+    "importlib",
+    "pickle",
+    "marshal",
+    "ctypes",
+    "pty",
+    "runpy",
+    "code",
+    "urllib",
+    "http",
+    "requests",
+    "multiprocessing",
+)
 _CODE_CLASSES = {"Lambda", "__lambda__", "__function__", "function", "TFOpLambda"}
 
 # Ops a Keras/TF model needs for inference, plus variable and control bookkeeping.
-SAFE_OPS = frozenset({
-    'Abs', 'Add', 'AddN', 'AddV2', 'All', 'Any', 'ArgMax', 'ArgMin', 'Assert', 'AssignVariableOp',
-    'AvgPool', 'AvgPool3D', 'BatchMatMul', 'BatchMatMulV2', 'BatchMatMulV3', 'BatchToSpaceND',
-    'BiasAdd', 'Bitcast', 'BroadcastArgs', 'BroadcastTo', 'Cast', 'Ceil', 'CheckNumerics',
-    'ClipByValue', 'Complex', 'ComplexAbs', 'Concat', 'ConcatV2', 'Const', 'Conv2D',
-    'Conv2DBackpropInput', 'Conv3D', 'Conv3DBackpropInputV2', 'Cos', 'Cosh', 'Cumprod', 'Cumsum',
-    'DepthToSpace', 'DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput',
-    'DisableCopyOnRead', 'Div', 'DivNoNan', 'Einsum', 'Elu', 'Enter', 'Equal', 'Erf', 'Erfc',
-    'Exit', 'Exp', 'ExpandDims', 'Expm1', 'FakeQuantWithMinMaxArgs', 'FakeQuantWithMinMaxVars',
-    'Fill', 'Floor', 'FloorDiv', 'FloorMod', 'FusedBatchNorm', 'FusedBatchNormV3', 'GatherNd',
-    'GatherV2', 'Greater', 'GreaterEqual', 'HardSwish', 'Identity', 'IdentityN', 'If', 'Imag',
-    'IsFinite', 'IsInf', 'IsNan', 'LeakyRelu', 'LeftShift', 'Less', 'LessEqual', 'LinSpace', 'Log',
-    'Log1p', 'LogSoftmax', 'LogicalAnd', 'LogicalNot', 'LogicalOr', 'LoopCond', 'MatMul',
-    'MatrixBandPart', 'MatrixDiag', 'MatrixDiagV3', 'Max', 'MaxPool', 'MaxPool3D', 'MaxPoolV2',
-    'Maximum', 'Mean', 'Merge', 'Min', 'Minimum', 'MirrorPad', 'Mod', 'Mul', 'Neg',
-    'NextIteration', 'NoOp', 'NonMaxSuppressionV3', 'NonMaxSuppressionV4', 'NonMaxSuppressionV5',
-    'NotEqual', 'OneHot', 'OnesLike', 'Pack', 'Pad', 'PadV2', 'PartitionedCall', 'Placeholder',
-    'PlaceholderWithDefault', 'Pow', 'Prod', 'Range', 'Rank', 'ReadVariableOp', 'Real', 'RealDiv',
-    'Reciprocal', 'Relu', 'Relu6', 'Reshape', 'ResizeBilinear', 'ResizeNearestNeighbor',
-    'ReverseV2', 'RightShift', 'Rint', 'Round', 'Rsqrt', 'ScatterNd', 'Select', 'SelectV2', 'Selu',
-    'Shape', 'ShapeN', 'Sigmoid', 'Sign', 'Sin', 'Sinh', 'Size', 'Slice', 'Softmax', 'Softplus',
-    'Softsign', 'SpaceToBatchND', 'SpaceToDepth', 'Split', 'SplitV', 'Sqrt', 'Square',
-    'SquaredDifference', 'Squeeze', 'StatefulPartitionedCall', 'StatelessIf', 'StatelessWhile',
-    'StopGradient', 'StridedSlice', 'Sub', 'Sum', 'Switch', 'Tan', 'Tanh', 'TensorScatterUpdate',
-    'Tile', 'TopKV2', 'Transpose', 'Unpack', 'VarHandleOp', 'VarIsInitializedOp', 'Where', 'While',
-    'ZerosLike', '_Arg', '_Retval'
-})
+SAFE_OPS = frozenset(
+    {
+        "Abs",
+        "Add",
+        "AddN",
+        "AddV2",
+        "All",
+        "Any",
+        "ArgMax",
+        "ArgMin",
+        "Assert",
+        "AssignVariableOp",
+        "AvgPool",
+        "AvgPool3D",
+        "BatchMatMul",
+        "BatchMatMulV2",
+        "BatchMatMulV3",
+        "BatchToSpaceND",
+        "BiasAdd",
+        "Bitcast",
+        "BroadcastArgs",
+        "BroadcastTo",
+        "Cast",
+        "Ceil",
+        "CheckNumerics",
+        "ClipByValue",
+        "Complex",
+        "ComplexAbs",
+        "Concat",
+        "ConcatV2",
+        "Const",
+        "Conv2D",
+        "Conv2DBackpropInput",
+        "Conv3D",
+        "Conv3DBackpropInputV2",
+        "Cos",
+        "Cosh",
+        "Cumprod",
+        "Cumsum",
+        "DepthToSpace",
+        "DepthwiseConv2dNative",
+        "DepthwiseConv2dNativeBackpropInput",
+        "DisableCopyOnRead",
+        "Div",
+        "DivNoNan",
+        "Einsum",
+        "Elu",
+        "Enter",
+        "Equal",
+        "Erf",
+        "Erfc",
+        "Exit",
+        "Exp",
+        "ExpandDims",
+        "Expm1",
+        "FakeQuantWithMinMaxArgs",
+        "FakeQuantWithMinMaxVars",
+        "Fill",
+        "Floor",
+        "FloorDiv",
+        "FloorMod",
+        "FusedBatchNorm",
+        "FusedBatchNormV3",
+        "GatherNd",
+        "GatherV2",
+        "Greater",
+        "GreaterEqual",
+        "HardSwish",
+        "Identity",
+        "IdentityN",
+        "If",
+        "Imag",
+        "IsFinite",
+        "IsInf",
+        "IsNan",
+        "LeakyRelu",
+        "LeftShift",
+        "Less",
+        "LessEqual",
+        "LinSpace",
+        "Log",
+        "Log1p",
+        "LogSoftmax",
+        "LogicalAnd",
+        "LogicalNot",
+        "LogicalOr",
+        "LoopCond",
+        "MatMul",
+        "MatrixBandPart",
+        "MatrixDiag",
+        "MatrixDiagV3",
+        "Max",
+        "MaxPool",
+        "MaxPool3D",
+        "MaxPoolV2",
+        "Maximum",
+        "Mean",
+        "Merge",
+        "Min",
+        "Minimum",
+        "MirrorPad",
+        "Mod",
+        "Mul",
+        "Neg",
+        "NextIteration",
+        "NoOp",
+        "NonMaxSuppressionV3",
+        "NonMaxSuppressionV4",
+        "NonMaxSuppressionV5",
+        "NotEqual",
+        "OneHot",
+        "OnesLike",
+        "Pack",
+        "Pad",
+        "PadV2",
+        "PartitionedCall",
+        "Placeholder",
+        "PlaceholderWithDefault",
+        "Pow",
+        "Prod",
+        "Range",
+        "Rank",
+        "ReadVariableOp",
+        "Real",
+        "RealDiv",
+        "Reciprocal",
+        "Relu",
+        "Relu6",
+        "Reshape",
+        "ResizeBilinear",
+        "ResizeNearestNeighbor",
+        "ReverseV2",
+        "RightShift",
+        "Rint",
+        "Round",
+        "Rsqrt",
+        "ScatterNd",
+        "Select",
+        "SelectV2",
+        "Selu",
+        "Shape",
+        "ShapeN",
+        "Sigmoid",
+        "Sign",
+        "Sin",
+        "Sinh",
+        "Size",
+        "Slice",
+        "Softmax",
+        "Softplus",
+        "Softsign",
+        "SpaceToBatchND",
+        "SpaceToDepth",
+        "Split",
+        "SplitV",
+        "Sqrt",
+        "Square",
+        "SquaredDifference",
+        "Squeeze",
+        "StatefulPartitionedCall",
+        "StatelessIf",
+        "StatelessWhile",
+        "StopGradient",
+        "StridedSlice",
+        "Sub",
+        "Sum",
+        "Switch",
+        "Tan",
+        "Tanh",
+        "TensorScatterUpdate",
+        "Tile",
+        "TopKV2",
+        "Transpose",
+        "Unpack",
+        "VarHandleOp",
+        "VarIsInitializedOp",
+        "Where",
+        "While",
+        "ZerosLike",
+        "_Arg",
+        "_Retval",
+    }
+)
 # What every SavedModel carries to save and restore its variables; file I/O, so it is
 # allowed only in the saver's own functions.
-CHECKPOINT_OPS = frozenset({
-    'SaveV2', 'RestoreV2', 'MergeV2Checkpoints', 'ShardedFilename', 'StringJoin',
-    'StaticRegexFullMatch'
-})
+CHECKPOINT_OPS = frozenset(
+    {
+        "SaveV2",
+        "RestoreV2",
+        "MergeV2Checkpoints",
+        "ShardedFilename",
+        "StringJoin",
+        "StaticRegexFullMatch",
+    }
+)
 
 
 def inspect_model(path: Path, *, trust: bool, custom_objects: str | None = None) -> None:
@@ -109,12 +290,15 @@ def _keras_config(path: Path) -> Any:
             "file the .h5 suffix",
         ) from None
     except KeyError:
-        raise ConversionError(f"{str(path)!r} is a zip but not a .keras model (no "
-                              "config.json in it)",
-                              hint="save the model with model.save('NAME.keras')") from None
+        raise ConversionError(
+            f"{str(path)!r} is a zip but not a .keras model (no config.json in it)",
+            hint="save the model with model.save('NAME.keras')",
+        ) from None
     except (ValueError, OSError) as exc:
-        raise ConversionError(f"cannot read the config of {str(path)!r}: {exc}",
-                              hint="save the model again with model.save('NAME.keras')") from exc
+        raise ConversionError(
+            f"cannot read the config of {str(path)!r}: {exc}",
+            hint="save the model again with model.save('NAME.keras')",
+        ) from exc
 
 
 def _h5_config(path: Path) -> Any:
@@ -126,8 +310,10 @@ def _h5_config(path: Path) -> Any:
         with h5py.File(path, "r") as handle:
             raw = handle.attrs.get("model_config")
     except OSError as exc:
-        raise ConversionError(f"{str(path)!r} is not a readable HDF5 model: {exc}",
-                              hint="save the model again with model.save('NAME.keras')") from exc
+        raise ConversionError(
+            f"{str(path)!r} is not a readable HDF5 model: {exc}",
+            hint="save the model again with model.save('NAME.keras')",
+        ) from exc
     if raw is None:
         return None  # weights only: load_keras_model explains
     try:
@@ -151,8 +337,7 @@ def _keras_findings(config: Any, custom_objects: str | None) -> list[str]:
         elif module and module.split(".")[0] not in ("keras", "tf_keras", "tensorflow"):
             if not custom_objects:
                 found.append(f"custom class {name} from module {module!r}")
-        elif not module and node.get("registered_name") not in (None, name) \
-                and not custom_objects:
+        elif not module and node.get("registered_name") not in (None, name) and not custom_objects:
             found.append(f"custom class {node.get('registered_name')}")
     return found
 
@@ -181,8 +366,10 @@ def _saved_model_findings(folder: Path) -> list[str]:
     try:
         message.ParseFromString(pb.read_bytes())
     except DecodeError as exc:
-        raise ConversionError(f"{str(pb)!r} is not a SavedModel protobuf: {exc}",
-                              hint="export the model again with model.export(...)") from exc
+        raise ConversionError(
+            f"{str(pb)!r} is not a SavedModel protobuf: {exc}",
+            hint="export the model again with model.export(...)",
+        ) from exc
     found: list[str] = []
     for meta in message.meta_graphs:
         graph = meta.graph_def
@@ -208,13 +395,14 @@ def _saver_functions(meta: Any, functions: dict[str, Any]) -> set[str]:
     saver = meta.saver_def
     targets = {saver.save_tensor_name.split(":")[0], saver.restore_op_name.split(":")[0]}
     for node in meta.graph_def.node:
-        if node.name in targets or "saver" in node.name.lower() or node.name.startswith(
-                "save"):
+        if node.name in targets or "saver" in node.name.lower() or node.name.startswith("save"):
             roots.update(_called(node))
     # Functions named by TF's checkpoint machinery (tf.train.Checkpoint save/restore).
-    roots.update(name for name in functions
-                 if any(part in name for part in ("_save_fn", "_restore_fn", "save_fn",
-                                                  "restore_fn")))
+    roots.update(
+        name
+        for name in functions
+        if any(part in name for part in ("_save_fn", "_restore_fn", "save_fn", "restore_fn"))
+    )
     reached: set[str] = set()
     while roots:
         name = roots.pop()

@@ -57,21 +57,26 @@ from edge.errors import ConversionError, EdgeError, UsageError
 # `python -c` puts the working folder first on the import path: a pickle.py or numpy.py
 # in a downloaded model's folder would run in the child before any inspection. -P (3.11+)
 # leaves it out; on 3.10 the command drops it before importing anything of ours.
-_CHILD = ("import sys; sys.path[:1] == [''] and sys.path.pop(0); "
-          "from converter.worker import main; main()")
+_CHILD = (
+    "import sys; sys.path[:1] == [''] and sys.path.pop(0); "
+    "from converter.worker import main; main()"
+)
 _NO_CWD_ON_PATH = ("-P",) if sys.version_info >= (3, 11) else ()
 STOP_GRACE_SECONDS = 5.0
 _CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL, signal.SIGFPE}
 
 
-def convert_in_child(request: ConvertRequest, *, timeout: float | None = None,
-                     stderr: TextIO | None = None) -> Report:
+def convert_in_child(
+    request: ConvertRequest, *, timeout: float | None = None, stderr: TextIO | None = None
+) -> Report:
     """``converter.convert.convert(request)`` run in a child process; same result, same
     errors. ``stderr``: where the child's output goes (default ``sys.stderr``)."""
     check_request(request)  # cheap, no TensorFlow: usage errors without starting a child
     if timeout is not None and not timeout > 0:
-        raise UsageError(f"--timeout {timeout:g} must be above 0",
-                         hint="give --timeout in seconds, e.g. 3600, or leave it out")
+        raise UsageError(
+            f"--timeout {timeout:g} must be above 0",
+            hint="give --timeout in seconds, e.g. 3600, or leave it out",
+        )
     stream = stderr or sys.stderr
     # The child's temporary files (the exported SavedModel) go here, removed by us: a
     # child stopped by a signal or killed by the OOM killer cleans up nothing itself.
@@ -79,10 +84,19 @@ def convert_in_child(request: ConvertRequest, *, timeout: float | None = None,
     result_read, result_write = os.pipe()
     try:
         child = subprocess.Popen(
-            [sys.executable, *_NO_CWD_ON_PATH, "-c", _CHILD, str(result_write),
-             "1" if _is_terminal(stream) else "0"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            pass_fds=(result_write,), start_new_session=True,
+            [
+                sys.executable,
+                *_NO_CWD_ON_PATH,
+                "-c",
+                _CHILD,
+                str(result_write),
+                "1" if _is_terminal(stream) else "0",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(result_write,),
+            start_new_session=True,
             env=_child_environment(scratch),
         )
     except BaseException:
@@ -123,8 +137,11 @@ def _is_terminal(stream: TextIO) -> bool:
 def _child_environment(scratch: str) -> dict[str, str]:
     # The child imports exactly what this process imports (a test's or a checkout's tree),
     # and keeps its temporary files in ``scratch``.
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-            "TMPDIR": scratch}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        "TMPDIR": scratch,
+    }
 
 
 def _send(child: subprocess.Popen[bytes], request: ConvertRequest) -> None:
@@ -166,9 +183,11 @@ def _stop(child: subprocess.Popen[bytes]) -> bool:
 
 
 def _targets(request: ConvertRequest) -> list[Any]:
-    return [target for mode in request.steps
-            for target in (request.out_for(mode), request.report_for(mode),
-                           request.picture_for(mode))]
+    return [
+        target
+        for mode in request.steps
+        for target in (request.out_for(mode), request.report_for(mode), request.picture_for(mode))
+    ]
 
 
 def _outcome(returncode: int | None, data: bytes, tail: str) -> Report:
@@ -182,9 +201,10 @@ def _outcome(returncode: int | None, data: bytes, tail: str) -> Report:
             try:
                 return Report.from_dict(message["report"])
             except (KeyError, TypeError, ValueError) as exc:
-                raise ConversionError(f"the conversion process sent a report this version "
-                                      f"cannot read ({exc})",
-                                      hint="run the conversion again") from None
+                raise ConversionError(
+                    f"the conversion process sent a report this version cannot read ({exc})",
+                    hint="run the conversion again",
+                ) from None
         if isinstance(message.get("error"), dict):
             raise _rebuilt_error(message["error"])
         if isinstance(message.get("unexpected"), dict):
@@ -221,14 +241,20 @@ def _death(returncode: int | None, tail: str) -> str:
 
 def _death_hint(returncode: int | None) -> str:
     if returncode == -signal.SIGKILL:
-        return ("a SIGKILL nobody sent by hand is usually the kernel's out-of-memory killer "
-                "(see `dmesg`): free memory or convert with fewer calibration/eval samples")
+        return (
+            "a SIGKILL nobody sent by hand is usually the kernel's out-of-memory killer "
+            "(see `dmesg`): free memory or convert with fewer calibration/eval samples"
+        )
     if returncode is not None and -returncode in _CRASH_SIGNALS:
-        return ("TensorFlow crashed on this model: check that the file is what you think it "
-                "is; a model you do not trust should not be converted")
+        return (
+            "TensorFlow crashed on this model: check that the file is what you think it "
+            "is; a model you do not trust should not be converted"
+        )
     if returncode is not None and returncode < 0:
-        return ("the process was stopped from outside (by a user, a service manager or a "
-                "shutdown): run the conversion again")
+        return (
+            "the process was stopped from outside (by a user, a service manager or a "
+            "shutdown): run the conversion again"
+        )
     return "run the conversion again; if it fails the same way, report it"
 
 
@@ -280,6 +306,7 @@ class _Relay:
         self._thread.join(timeout)
 
     def tail(self) -> str:
-        lines = [line.strip() for line in self._last.replace("\r", "\n").splitlines()
-                 if line.strip()]
+        lines = [
+            line.strip() for line in self._last.replace("\r", "\n").splitlines() if line.strip()
+        ]
         return lines[-1] if lines else ""

@@ -88,8 +88,9 @@ def load_keras_model(path: Path, *, trust: bool = False, custom_objects: str | N
         with native_output_captured(), warnings.catch_warnings():
             # Keras 2 files put ``batch_input_shape`` on a Sequential's first layer; Keras 3
             # loads them correctly but warns the user about a choice they did not make.
-            warnings.filterwarnings("ignore", message="Do not pass an `input_shape`",
-                                    category=UserWarning)
+            warnings.filterwarnings(
+                "ignore", message="Do not pass an `input_shape`", category=UserWarning
+            )
             return keras.saving.load_model(path, compile=False, safe_mode=not trust)
     except ValueError as exc:
         if "safe_mode" in str(exc):

@@ -66,10 +66,11 @@ def mixed_sizes(ranked: int) -> list[int]:
 
 
 def describe_float_set(ranking: list[LayerError], size: int, shown: int = 3) -> str:
-    names = "; ".join(layer.describe() for layer in ranking[:min(size, shown)])
+    names = "; ".join(layer.describe() for layer in ranking[: min(size, shown)])
     more = f"; and {size - shown} more" if size > shown else ""
-    return f"kept in float: the {size} of {len(ranking)} ranked layers int8 hurts most " \
-        f"({names}{more})"
+    return (
+        f"kept in float: the {size} of {len(ranking)} ranked layers int8 hurts most ({names}{more})"
+    )
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,9 @@ def judge(
         drop = task.drop_without_labels(compare)
         basis = "agreement with float"
     within = max_drop is None or (drop is not None and drop <= max_drop)
-    reason = task.explain(drop, labelled=labelled, max_drop=max_drop, within=within,
-                          compare=compare)
+    reason = task.explain(
+        drop, labelled=labelled, max_drop=max_drop, within=within, compare=compare
+    )
     return Judgement(drop, basis, within, reason)
 
 

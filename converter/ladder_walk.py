@@ -75,8 +75,9 @@ class Reference:
     float_metrics: dict[str, float | None]
 
 
-def walk_ladder(request: ConvertRequest, ready: Prepared, reference: Reference,
-                max_drop: float | None) -> Walk:
+def walk_ladder(
+    request: ConvertRequest, ready: Prepared, reference: Reference, max_drop: float | None
+) -> Walk:
     """Try the requested steps in order; stop at the first candidate within budget."""
     walk = Walk(None, [], None)
     for mode in request.steps:
@@ -86,15 +87,19 @@ def walk_ladder(request: ConvertRequest, ready: Prepared, reference: Reference,
                 candidate = next(candidates, None)
                 if candidate is None:
                     break
-                step = _evaluate(request, ready, reference, mode=mode, candidate=candidate,
-                                 max_drop=max_drop)
+                step = _evaluate(
+                    request, ready, reference, mode=mode, candidate=candidate, max_drop=max_drop
+                )
             except (ConversionError, ModelError) as err:
                 # ModelError: the bytes converted but LiteRT cannot load them (e.g.
                 # XNNPACK refusing a tensor's quantization): the step failed, not the run.
                 if request.mode != "auto":
                     raise
-                walk.ladder.append(LadderStep(mode, 0, {}, None, False,
-                                              f"conversion failed: {_first_line(str(err))}"))
+                walk.ladder.append(
+                    LadderStep(
+                        mode, 0, {}, None, False, f"conversion failed: {_first_line(str(err))}"
+                    )
+                )
                 break
             walk.ladder.append(_ladder_step(step, request, max_drop))
             if step.judgement.within_budget:
@@ -122,8 +127,9 @@ def with_gate(task: Task, metrics: dict[str, float]) -> dict[str, float | None]:
 Candidate = tuple[bytes, str, Calibration | None]  # content, note, calibration set used
 
 
-def _candidates(mode: str, request: ConvertRequest, ready: Prepared, reference: Reference,
-                walk: Walk) -> Iterator[Candidate]:
+def _candidates(
+    mode: str, request: ConvertRequest, ready: Prepared, reference: Reference, walk: Walk
+) -> Iterator[Candidate]:
     """``(content, note, calibration)`` for each candidate of one ladder step, in the
     order to try."""
     if mode == MIXED:
@@ -131,27 +137,38 @@ def _candidates(mode: str, request: ConvertRequest, ready: Prepared, reference: 
         ranking = walk.debugger.ranking
         for size in mixed_sizes(len(ranking)):
             mixed = walk.debugger.selective_int8(ranking[:size])
-            yield (*_symmetric(mode, request, mixed.content, describe_float_set(ranking, size)),
-                   ready.calibration)
+            yield (
+                *_symmetric(mode, request, mixed.content, describe_float_set(ranking, size)),
+                ready.calibration,
+            )
         return
     if mode == RECALIBRATED:  # other representative sets, converter/calibration.py
         for calibration, note in recalibrations(
-                ready.calibration, request.calibration, ready.source.predict,
-                spec=ready.spec if ready.source.is_image else None,
-                input_shape=ready.source.input_shape):
-            content = convert_saved_model(reference.saved, "int8", calibration=calibration,
-                                          io_dtype=request.io_dtype)
+            ready.calibration,
+            request.calibration,
+            ready.source.predict,
+            spec=ready.spec if ready.source.is_image else None,
+            input_shape=ready.source.input_shape,
+        ):
+            content = convert_saved_model(
+                reference.saved, "int8", calibration=calibration, io_dtype=request.io_dtype
+            )
             yield (*_symmetric("int8", request, content, note), calibration)
         return
-    content = reference.float_bytes if mode == "float32" else convert_saved_model(
-        reference.saved, mode, calibration=ready.calibration, io_dtype=request.io_dtype
+    content = (
+        reference.float_bytes
+        if mode == "float32"
+        else convert_saved_model(
+            reference.saved, mode, calibration=ready.calibration, io_dtype=request.io_dtype
+        )
     )
-    yield (*_symmetric(mode, request, content, ""),
-           ready.calibration if is_calibrated(mode) else None)
+    yield (
+        *_symmetric(mode, request, content, ""),
+        ready.calibration if is_calibrated(mode) else None,
+    )
 
 
-def _symmetric(mode: str, request: ConvertRequest, content: bytes,
-               note: str) -> tuple[bytes, str]:
+def _symmetric(mode: str, request: ConvertRequest, content: bytes, note: str) -> tuple[bytes, str]:
     if mode in ("int8", MIXED) and not request.no_rewrite:
         # XNNPACK runs int8 BATCH_MATMUL only with a symmetric right-hand input;
         # otherwise attention falls back to a kernel ~8x slower (docs/int8-speed.md).
@@ -160,8 +177,15 @@ def _symmetric(mode: str, request: ConvertRequest, content: bytes,
     return content, note
 
 
-def _evaluate(request: ConvertRequest, ready: Prepared, reference: Reference, *, mode: str,
-              candidate: Candidate, max_drop: float | None) -> Step:
+def _evaluate(
+    request: ConvertRequest,
+    ready: Prepared,
+    reference: Reference,
+    *,
+    mode: str,
+    candidate: Candidate,
+    max_drop: float | None,
+) -> Step:
     content, note, calibration = candidate
     data = ready.data
     with progress_terminal(request.progress) as stream:
@@ -173,12 +197,14 @@ def _evaluate(request: ConvertRequest, ready: Prepared, reference: Reference, *,
     # Fidelity in dB (generate's PSNR/SQNR) is measured against float, so it exists for
     # the quantized model only: it stands in its metrics, where accuracy stands elsewhere.
     for key, value in compare.items():
-        if key.endswith("_db") and quant_metrics.get(key) is None \
-                and isinstance(value, (int, float)):
+        if (
+            key.endswith("_db")
+            and quant_metrics.get(key) is None
+            and isinstance(value, (int, float))
+        ):
             quant_metrics[key] = float(value)
     judgement = judge(ready.task, reference.float_metrics, quant_metrics, compare, max_drop)
-    return Step(mode, content, quant_out, quant_metrics, compare, judgement, note,
-                calibration)
+    return Step(mode, content, quant_out, quant_metrics, compare, judgement, note, calibration)
 
 
 def _ladder_step(step: Step, request: ConvertRequest, max_drop: float | None) -> LadderStep:

@@ -30,9 +30,15 @@ from edge.errors import ConversionError
 from edge.manifest import METADATA_NAME, DecoderSpec, Manifest, QuantizationInfo
 
 
-def build_manifest(request: ConvertRequest, ready: Prepared, chosen: Step,
-                   float_metrics: dict[str, float | None], *, decoder: DecoderSpec,
-                   versions: dict[str, str]) -> Manifest:
+def build_manifest(
+    request: ConvertRequest,
+    ready: Prepared,
+    chosen: Step,
+    float_metrics: dict[str, float | None],
+    *,
+    decoder: DecoderSpec,
+    versions: dict[str, str],
+) -> Manifest:
     calibration = chosen.calibration  # the set the chosen step used (recalibrated: its own)
     gate = ready.task.gate.metric
     return Manifest(
@@ -66,8 +72,9 @@ def build_decoder(request: ConvertRequest, ready: Prepared, float_out: Outputs) 
     """The task's decoder; a classifier's decision threshold is the request's."""
     decoder = ready.task.decoder(float_out, ready.data, ready.labels)
     if decoder.name == "classify":
-        decoder = DecoderSpec(name="classify",
-                              params={**decoder.params, "threshold": request.threshold})
+        decoder = DecoderSpec(
+            name="classify", params={**decoder.params, "threshold": request.threshold}
+        )
     return decoder
 
 

@@ -37,8 +37,16 @@ from edge.backends.litert import load_interpreter_class
 
 BOUNDARY_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
 # CPU features that decide which XNNPACK int8 kernels run (/proc/cpuinfo flag names).
-INT8_CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "amx_tile",
-                  "asimddp", "i8mm")
+INT8_CPU_FLAGS = (
+    "avx2",
+    "avx512f",
+    "avx512_vnni",
+    "avx_vnni",
+    "amx_int8",
+    "amx_tile",
+    "asimddp",
+    "i8mm",
+)
 
 
 def cpu_description(cpuinfo: str | None = None) -> str:
@@ -97,8 +105,15 @@ def float_ops(content: bytes) -> list[str]:
 
 # Types of an op that computes in integers: int8 data, int32 biases/shapes, bool masks.
 _INTEGER_TYPES = (np.int8, np.uint8, np.int32, np.int64, np.bool_)
-_WEIGHT_TYPES = {0: "float32", 1: "float16", 3: "uint8", 7: "int16", 9: "int8", 10: "float64",
-                 17: "int4"}  # schema TensorType codes of stored weights (not int32 biases)
+_WEIGHT_TYPES = {
+    0: "float32",
+    1: "float16",
+    3: "uint8",
+    7: "int16",
+    9: "int8",
+    10: "float64",
+    17: "int4",
+}  # schema TensorType codes of stored weights (not int32 biases)
 
 
 @dataclass(frozen=True)
@@ -121,9 +136,13 @@ def int8_share(content: bytes) -> Int8Share:
         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
     )
     ops = [op for op in interpreter._get_ops_details() if op["op_name"] not in BOUNDARY_OPS]
-    integer = [op for op in ops if all(
-        np.dtype(t).type in _INTEGER_TYPES
-        for t in [*op["operand_types"], *op["result_types"]])]
+    integer = [
+        op
+        for op in ops
+        if all(
+            np.dtype(t).type in _INTEGER_TYPES for t in [*op["operand_types"], *op["result_types"]]
+        )
+    ]
     model = Model.GetRootAs(content, 0)
     counted = {"int8": 0, "other": 0}
     for g in range(model.SubgraphsLength()):
@@ -138,8 +157,10 @@ def int8_share(content: bytes) -> Int8Share:
             kind = _WEIGHT_TYPES[tensor.Type()]
             counted["int8" if kind in ("int8", "uint8", "int4") else "other"] += size
     weights = counted["int8"] + counted["other"]
-    return Int8Share(ops=len(integer) / len(ops) if ops else 0.0,
-                     params=counted["int8"] / weights if weights else 0.0)
+    return Int8Share(
+        ops=len(integer) / len(ops) if ops else 0.0,
+        params=counted["int8"] / weights if weights else 0.0,
+    )
 
 
 def median_latency_ms(

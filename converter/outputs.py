@@ -31,8 +31,9 @@ from types import TracebackType
 from edge.errors import ConversionError, UsageError
 
 
-def check_output_paths(*, inputs: Iterable[Path | None],
-                       outputs: Iterable[tuple[str, Path]]) -> None:
+def check_output_paths(
+    *, inputs: Iterable[Path | None], outputs: Iterable[tuple[str, Path]]
+) -> None:
     """``outputs`` are ``(role, path)``: the same path may recur in one role (``--out``
     for every mode of the ladder), never in two (the model and its report)."""
     read = [(path, _identity(path)) for path in inputs if path is not None]
@@ -48,8 +49,10 @@ def check_output_paths(*, inputs: Iterable[Path | None],
                 )
         other = written.get(identity)
         if other is not None and other[0] != role:
-            raise UsageError(f"the {role} {str(path)!r} and the {other[0]} {str(other[1])!r} "
-                             "are the same file", hint="give --out and --report different paths")
+            raise UsageError(
+                f"the {role} {str(path)!r} and the {other[0]} {str(other[1])!r} are the same file",
+                hint="give --out and --report different paths",
+            )
         written[identity] = (role, path)
 
 
@@ -105,8 +108,12 @@ class StagedOutputs:
     def __enter__(self) -> StagedOutputs:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         self.discard()
 
     def path_for(self, target: Path) -> Path:

@@ -107,9 +107,7 @@ def _dynamic(tf: Any, converter: Any, settings: Settings) -> None:
 
 MODES: dict[str, Mode] = {
     "int8": Mode("int8", True, "full integer: int8 weights and activations", _int8),
-    "int16x8": Mode(
-        "int16x8", True, "int16 activations, int8 weights (no fast kernels)", _int16x8
-    ),
+    "int16x8": Mode("int16x8", True, "int16 activations, int8 weights (no fast kernels)", _int16x8),
     "float16": Mode("float16", False, "float16 weights, float32 compute", _float16),
     "dynamic": Mode("dynamic", False, "dynamic range: int8 weights, float activations", _dynamic),
     "float32": Mode("float32", False, "float32 weights and activations", _float32),

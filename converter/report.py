@@ -116,8 +116,14 @@ class Report:
             if before is None and metric.endswith("_db"):
                 rows.append((metric, "reference", _value(metric, after), "vs float"))
                 continue
-            rows.append((metric, _value(metric, before), _value(metric, after),
-                         _change(metric, before, after)))
+            rows.append(
+                (
+                    metric,
+                    _value(metric, before),
+                    _value(metric, after),
+                    _change(metric, before, after),
+                )
+            )
         rows.append(
             (
                 "latency, 1 thread",
@@ -147,8 +153,10 @@ class Report:
             lines.append(f"  gate: {self.gate['reason']}")
         elif self.gate:  # a report written before gate reasons existed
             drop = self.gate.get("drop")
-            lines.append(f"  gate               {self.gate.get('metric')} drop "
-                         f"{'-' if drop is None else f'{drop:.4f}'}")
+            lines.append(
+                f"  gate               {self.gate.get('metric')} drop "
+                f"{'-' if drop is None else f'{drop:.4f}'}"
+            )
         lines += [
             f"  ops left in float  {_ops(self.float_ops)}",
             f"  calibration        {self.samples['calibration']} samples"
@@ -165,8 +173,10 @@ def _step(step: LadderStep) -> str:
     size = f", {_kb(step.size_bytes)}" if step.size_bytes else ""
     share = step.int8_share
     if share is not None:
-        size += (f", int8 {100 * share['ops']:.0f} % of ops / "
-                 f"{100 * share['params']:.0f} % of parameters")
+        size += (
+            f", int8 {100 * share['ops']:.0f} % of ops / "
+            f"{100 * share['params']:.0f} % of parameters"
+        )
     return f"{step.mode} {'accepted' if step.accepted else 'rejected'}{size}: {step.reason}"
 
 

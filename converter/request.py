@@ -118,8 +118,10 @@ def check_request(request: ConvertRequest) -> None:
 
 def _check_max_drop(max_drop: float, gate: Gate) -> None:
     if not max_drop >= 0:
-        raise ConfigError(f"--max-drop {max_drop} must be 0 or more",
-                          hint=f"the largest acceptable loss of {gate.metric}, e.g. 0.01")
+        raise ConfigError(
+            f"--max-drop {max_drop} must be 0 or more",
+            hint=f"the largest acceptable loss of {gate.metric}, e.g. 0.01",
+        )
     if gate.unit == "fraction" and max_drop > 1:
         raise ConfigError(
             f"--max-drop {max_drop:g} is above 1, but {gate.metric} lies in 0..1, so this "

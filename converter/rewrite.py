@@ -45,7 +45,6 @@ CHECK_SAMPLES = 200
 PACKAGE = "edge_converter"
 
 
-
 def layer_norm_subtract_mean_class() -> Any:
     """The registered Keras layer (defined on first use, so importing this module
     does not import Keras)."""

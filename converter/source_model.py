@@ -55,8 +55,11 @@ class SourceModel:
 
     @property
     def is_image(self) -> bool:
-        return (len(self.input_shape) == 3 and self.input_shape[2] in (1, 3)
-                and min(self.input_shape) > 0)
+        return (
+            len(self.input_shape) == 3
+            and self.input_shape[2] in (1, 3)
+            and min(self.input_shape) > 0
+        )
 
     def predict(self, batch: FloatArray) -> dict[str, FloatArray]:
         """Float outputs by name for a batch of inputs."""
@@ -66,8 +69,9 @@ class SourceModel:
             if isinstance(raw, dict):
                 return {name: np.asarray(raw[name], np.float32) for name in names}
             parts = list(raw) if isinstance(raw, (list, tuple)) else [raw]
-            return {name: np.asarray(part, np.float32)
-                    for name, part in zip(names, parts, strict=True)}
+            return {
+                name: np.asarray(part, np.float32) for name, part in zip(names, parts, strict=True)
+            }
         tf = import_tensorflow()
         results: dict[str, list[FloatArray]] = {}
         for i in range(len(batch)):  # the signature may have a fixed batch of one
@@ -82,13 +86,15 @@ class SourceModel:
         if self.kind == "saved_model":
             yield self.path
             return
-        with exported_saved_model(keras_model or self.keras_model, self.input_shape,
-                                  self.input_name) as directory:
+        with exported_saved_model(
+            keras_model or self.keras_model, self.input_shape, self.input_name
+        ) as directory:
             yield directory
 
 
-def load_source_model(path: Path, *, trust: bool = False,
-                      custom_objects: str | None = None) -> SourceModel:
+def load_source_model(
+    path: Path, *, trust: bool = False, custom_objects: str | None = None
+) -> SourceModel:
     if path.is_dir():
         if not (path / "saved_model.pb").exists():
             raise ConversionError(
@@ -143,8 +149,7 @@ def _load_saved_model(path: Path) -> SourceModel:
         raise ConversionError(
             f"SavedModel {str(path)!r} has no 'serving_default' signature "
             f"(it has: {', '.join(loaded.signatures) or 'none'})",
-            hint="export it with model.export(DIR) or tf.saved_model.save(m, DIR, "
-            "signatures=...)",
+            hint="export it with model.export(DIR) or tf.saved_model.save(m, DIR, signatures=...)",
         )
     _, kwargs = signature.structured_input_signature
     if len(kwargs) != 1:
@@ -159,8 +164,10 @@ def _load_saved_model(path: Path) -> SourceModel:
             "the batch must be fixed",
         )
     outputs = signature.structured_outputs
-    shapes = {str(k): tuple(int(d) if d is not None else -1 for d in v.shape[1:])
-              for k, v in outputs.items()}
+    shapes = {
+        str(k): tuple(int(d) if d is not None else -1 for d in v.shape[1:])
+        for k, v in outputs.items()
+    }
     return SourceModel(
         path=path,
         kind="saved_model",

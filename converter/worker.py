@@ -41,8 +41,9 @@ def main() -> None:
         quiet.PROGRESS_REACHES_A_TERMINAL = True
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     request = read_request(sys.stdin.buffer)
-    threading.Thread(target=_exit_when_parent_is_gone, args=(sys.stdin.buffer,),
-                     name="parent-watch", daemon=True).start()
+    threading.Thread(
+        target=_exit_when_parent_is_gone, args=(sys.stdin.buffer,), name="parent-watch", daemon=True
+    ).start()
     message = run(request)
     with os.fdopen(result_fd, "wb") as result:
         result.write(json.dumps(message).encode("utf-8"))
@@ -60,8 +61,14 @@ def run(request: Any) -> dict[str, Any]:
     try:
         report = convert(request)
     except EdgeError as err:
-        return {"error": {"type": type(err).__name__, "message": err.message,
-                          "hint": err.hint, "exit_code": err.exit_code}}
+        return {
+            "error": {
+                "type": type(err).__name__,
+                "message": err.message,
+                "hint": err.hint,
+                "exit_code": err.exit_code,
+            }
+        }
     except Exception as err:  # a bug or a library failure: the traceback is evidence
         traceback.print_exc()
         return {"unexpected": {"type": type(err).__name__, "message": str(err)}}

@@ -17,8 +17,18 @@ import numpy as np
 from edge.types import Frame, Image
 
 # Distinct colours (BGR) per class id; chosen to read on dark and light backgrounds.
-_PALETTE = [(56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 255), (49, 210, 207),
-            (10, 249, 72), (23, 204, 146), (134, 219, 61), (211, 188, 0), (255, 128, 0)]
+_PALETTE = [
+    (56, 56, 255),
+    (151, 157, 255),
+    (31, 112, 255),
+    (29, 178, 255),
+    (49, 210, 207),
+    (10, 249, 72),
+    (23, 204, 146),
+    (134, 219, 61),
+    (211, 188, 0),
+    (255, 128, 0),
+]
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -29,7 +39,8 @@ def colour_of(class_id: int) -> tuple[int, int, int]:
 def annotate(image: Image, record: dict[str, Any], fps: float | None = None) -> Image:
     """A copy of ``image`` with the record drawn on it (the input is not changed)."""
     canvas: Image = np.ascontiguousarray(
-        cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image.copy())
+        cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image.copy()
+    )
     h, w = canvas.shape[:2]
     scale = max(0.35, min(w, h) / 600)
     thickness = max(2, round(min(w, h) / 160))  # 1 px lines lose their colour in 4:2:0 video
@@ -48,8 +59,10 @@ def annotate(image: Image, record: dict[str, Any], fps: float | None = None) -> 
     anomaly = record.get("anomaly")
     if isinstance(anomaly, dict):
         flagged = anomaly["score"] >= anomaly["threshold"]
-        lines.append(f"anomaly {anomaly['score']:.2f} / {anomaly['threshold']:.2f}"
-                     + (" !" if flagged else ""))
+        lines.append(
+            f"anomaly {anomaly['score']:.2f} / {anomaly['threshold']:.2f}"
+            + (" !" if flagged else "")
+        )
     if fps is not None:
         lines.append(f"{fps:.1f} fps")
     step = round(34 * scale)  # one text line, with a little air
@@ -58,8 +71,9 @@ def annotate(image: Image, record: dict[str, Any], fps: float | None = None) -> 
     return canvas
 
 
-def _label(canvas: Image, text: str, corner: tuple[int, int], colour: tuple[int, int, int],
-           scale: float) -> None:
+def _label(
+    canvas: Image, text: str, corner: tuple[int, int], colour: tuple[int, int, int], scale: float
+) -> None:
     (tw, th), base = cv2.getTextSize(text, _FONT, scale, 1)
     x, y = corner
     top = y - th - base - 2 if y - th - base - 2 >= 0 else y  # inside the box at the top edge

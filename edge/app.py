@@ -25,9 +25,14 @@ if TYPE_CHECKING:
     from edge.processing.motion import MotionGate
 
 
-def run(config: RunConfig, *, stop: threading.Event | None = None,
-        status: StatusCallback | None = None, tick_hooks: Sequence[TickHook] = (),
-        on_start: Callable[[Pipeline], None] | None = None) -> RunStats:
+def run(
+    config: RunConfig,
+    *,
+    stop: threading.Event | None = None,
+    status: StatusCallback | None = None,
+    tick_hooks: Sequence[TickHook] = (),
+    on_start: Callable[[Pipeline], None] | None = None,
+) -> RunStats:
     """Run until the source ends, ``max_frames`` is reached or ``stop`` is set.
 
     ``on_start`` is called with the pipeline once the model is loaded and the sinks and
@@ -48,11 +53,16 @@ def run(config: RunConfig, *, stop: threading.Event | None = None,
         spec = model.manifest.input
         stop = stop or threading.Event()
         source = open_until_stopped(
-            lambda: open_source(config.source, input_size=(spec.width, spec.height),
-                                input_resize=spec.resize,
-                                keep_full=config.output.snapshot_dir is not None,
-                                reduced_decode=not needs_full_picture(config),
-                                input_colour=spec.colour), stop)
+            lambda: open_source(
+                config.source,
+                input_size=(spec.width, spec.height),
+                input_resize=spec.resize,
+                keep_full=config.output.snapshot_dir is not None,
+                reduced_decode=not needs_full_picture(config),
+                input_colour=spec.colour,
+            ),
+            stop,
+        )
         if source is None:  # SIGTERM/SIGINT while a stream was still opening
             return RunStats(source_state="ended")
         stack.callback(source.close)
@@ -60,10 +70,19 @@ def run(config: RunConfig, *, stop: threading.Event | None = None,
         for observer in observers:
             stack.callback(observer.close)
         pipeline = Pipeline(
-            source, inference, sinks, context, model.manifest.labels,
-            max_frames=config.max_frames, status=status, status_interval=config.status_interval,
-            observers=observers, tick_hooks=[*sink_hooks, *tick_hooks], control=control,
-            gate=motion_gate(config.motion), events=event_writer(config.events),
+            source,
+            inference,
+            sinks,
+            context,
+            model.manifest.labels,
+            max_frames=config.max_frames,
+            status=status,
+            status_interval=config.status_interval,
+            observers=observers,
+            tick_hooks=[*sink_hooks, *tick_hooks],
+            control=control,
+            gate=motion_gate(config.motion),
+            events=event_writer(config.events),
             per_frame=not config.events.enabled or config.events.per_frame,
         )
         if on_start is not None:
@@ -120,8 +139,12 @@ def motion_gate(config: MotionConfig) -> MotionGate | None:
         return None
     from edge.processing.motion import MotionGate
 
-    return MotionGate(width=config.width, pixel_threshold=config.pixel_threshold,
-                      min_changed=config.min_changed, heartbeat=config.heartbeat)
+    return MotionGate(
+        width=config.width,
+        pixel_threshold=config.pixel_threshold,
+        min_changed=config.min_changed,
+        heartbeat=config.heartbeat,
+    )
 
 
 def event_writer(config: EventsConfig) -> EventWriter | None:
@@ -130,19 +153,31 @@ def event_writer(config: EventsConfig) -> EventWriter | None:
     from edge.events import EventWriter
     from edge.processing.tracker import IouTracker
 
-    return EventWriter(IouTracker(iou_threshold=config.iou_threshold,
-                                  max_missed=config.max_missed,
-                                  update_interval=config.update_interval))
+    return EventWriter(
+        IouTracker(
+            iou_threshold=config.iou_threshold,
+            max_missed=config.max_missed,
+            update_interval=config.update_interval,
+        )
+    )
 
 
-def _open_sinks(config: RunConfig, context: RecordContext, labels: Sequence[str],
-                control: RunControl, stack: ExitStack) -> tuple[list[BackgroundSink],
-                                                                list[TickHook]]:
+def _open_sinks(
+    config: RunConfig,
+    context: RecordContext,
+    labels: Sequence[str],
+    control: RunControl,
+    stack: ExitStack,
+) -> tuple[list[BackgroundSink], list[TickHook]]:
     """Each sink behind its own bounded queue; a sink with ``tick(stats)`` (MQTT stats)
     also becomes a tick hook of the loop."""
-    sink_context = SinkContext(device=config.device, model_name=context.model_name,
-                               model_sha256=context.model_sha256, labels=tuple(labels),
-                               control=control)
+    sink_context = SinkContext(
+        device=config.device,
+        model_name=context.model_name,
+        model_sha256=context.model_sha256,
+        labels=tuple(labels),
+        control=control,
+    )
     sinks: list[BackgroundSink] = []
     hooks: list[TickHook] = []
     for sink_config in config.sinks:

@@ -76,8 +76,9 @@ class Progress:
             return
         width = 30
         filled = width * min(done, total) // total
-        self._stream.write(f"\rbench: {name} [{'#' * filled}{'.' * (width - filled)}] "
-                           f"{done}/{total}")
+        self._stream.write(
+            f"\rbench: {name} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+        )
         if done >= total:
             self._stream.write("\n")
         self._stream.flush()
@@ -99,8 +100,10 @@ def run_bench(request: BenchRequest, progress: Progress | None = None) -> dict[s
         "threads": request.threads,
         "frames": request.frames,
     }
-    progress.phase(f"raw invoke of {model_path.name}, {request.threads} thread(s): Interpreter "
-                   "and CompiledModel, alternated")
+    progress.phase(
+        f"raw invoke of {model_path.name}, {request.threads} thread(s): Interpreter "
+        "and CompiledModel, alternated"
+    )
     raw, runtime, compiled = raw_invoke(config, request.frames, progress, model_path)
     report["runtime"] = runtime
     report["raw"] = raw
@@ -110,10 +113,13 @@ def run_bench(request: BenchRequest, progress: Progress | None = None) -> dict[s
     report["litert_tool"] = litert_tool(model_path, request.threads, request.frames, raw)
     progress.phase(f"pipeline: edge run's path on {config.source.kind}")
     report["pipeline"] = pipeline_rate(config, request.frames, progress)
-    report["pipeline"]["of_raw"] = round(report["pipeline"]["fps"] / raw["fps"], 3) \
-        if raw["fps"] else None
-    progress.phase("OpenCV threads: the pipeline with OpenCV's default pool and with "
-                   "cv2.setNumThreads(1), alternated")
+    report["pipeline"]["of_raw"] = (
+        round(report["pipeline"]["fps"] / raw["fps"], 3) if raw["fps"] else None
+    )
+    progress.phase(
+        "OpenCV threads: the pipeline with OpenCV's default pool and with "
+        "cv2.setNumThreads(1), alternated"
+    )
     report["cv2_threads"] = cv2_threads(config, request.frames, progress)
     progress.phase("cold start: edge run --max-frames 1 as a new process")
     report["cold_start_s"], report["peak_rss_mb"] = cold_start(model_path, request.threads)
@@ -130,7 +136,8 @@ def run_bench(request: BenchRequest, progress: Progress | None = None) -> dict[s
             # > 1: the main model is faster than the compared one.
             "raw_speedup": round(raw["fps"] / other_raw["fps"], 3) if other_raw["fps"] else None,
             "pipeline_speedup": round(report["pipeline"]["fps"] / other_pipeline["fps"], 3)
-            if other_pipeline["fps"] else None,
+            if other_pipeline["fps"]
+            else None,
         }
     if request.sweep:
         report["sweep"] = thread_sweep(request, progress)
@@ -148,8 +155,7 @@ def thread_sweep(request: BenchRequest, progress: Progress) -> list[dict[str, An
     for ``--compare``), one row per count."""
     rows: list[dict[str, Any]] = []
     for threads in sweep_counts():
-        at = BenchRequest(request.model, threads, request.frames, request.source,
-                          request.compare)
+        at = BenchRequest(request.model, threads, request.frames, request.source, request.compare)
         row: dict[str, Any] = {"threads": threads}
         models = [("", request.model)]
         if request.compare is not None:
@@ -163,16 +169,16 @@ def thread_sweep(request: BenchRequest, progress: Progress) -> list[dict[str, An
             row[f"{prefix}raw_fps"] = raw["fps"]
             row[f"{prefix}raw_p50_ms"] = raw["latency_ms"]["p50"]
             row[f"{prefix}pipeline_fps"] = pipeline["fps"]
-            row[f"{prefix}of_raw"] = round(pipeline["fps"] / raw["fps"], 3) \
-                if raw["fps"] else None
+            row[f"{prefix}of_raw"] = round(pipeline["fps"] / raw["fps"], 3) if raw["fps"] else None
         if request.compare is not None and row["compare_raw_fps"]:
             row["raw_speedup"] = round(row["raw_fps"] / row["compare_raw_fps"], 3)
         rows.append(row)
     return rows
 
 
-def raw_invoke(config: Any, frames: int, progress: Progress,
-               compiled: Path | None = None) -> tuple[dict[str, Any], str, dict[str, Any]]:
+def raw_invoke(
+    config: Any, frames: int, progress: Progress, compiled: Path | None = None
+) -> tuple[dict[str, Any], str, dict[str, Any]]:
     """The model alone: ``frames`` invokes on a fixed input after 5 warm-up runs, through
     the ``Interpreter``; with ``compiled`` (the same file) also through ``CompiledModel``,
     the two alternated in chunks of 25 so both see the same load. Returns the
@@ -192,19 +198,25 @@ def raw_invoke(config: Any, frames: int, progress: Progress,
             with compiled_runner(compiled, config.model.threads) as runner:
                 loops["compiled"] = runner.once
                 blocks = alternate(loops, frames, progress)
-                extra = {"fully_accelerated": runner.fully_accelerated,
-                         "zero_copy_input": runner.zero_copy_input}
+                extra = {
+                    "fully_accelerated": runner.fully_accelerated,
+                    "zero_copy_input": runner.zero_copy_input,
+                }
         except CompiledApiError as exc:
             blocks = alternate(loops, frames, progress)
             return blocks["raw"], backend.runtime, {"available": False, "reason": str(exc)}
-        return blocks["raw"], backend.runtime, {"available": True, "api": "CompiledModel",
-                                                **blocks["compiled"], **extra}
+        return (
+            blocks["raw"],
+            backend.runtime,
+            {"available": True, "api": "CompiledModel", **blocks["compiled"], **extra},
+        )
     finally:
         model.close()
 
 
-def alternate(loops: dict[str, Callable[[], object]], frames: int, progress: Progress,
-              chunk: int = 25) -> dict[str, dict[str, Any]]:
+def alternate(
+    loops: dict[str, Callable[[], object]], frames: int, progress: Progress, chunk: int = 25
+) -> dict[str, dict[str, Any]]:
     """Time each loop body ``frames`` times, taking turns every ``chunk`` calls; ``fps`` is
     calls per second of the body's own time (1000 / mean latency)."""
     times: dict[str, list[float]] = {name: [] for name in loops}
@@ -219,8 +231,13 @@ def alternate(loops: dict[str, Callable[[], object]], frames: int, progress: Pro
                 spent.append(1000 * (time.perf_counter() - t0))
         done += count
         progress.update("raw", done, frames)
-    return {name: {"fps": round(1000 * len(values) / sum(values), 1) if sum(values) else 0.0,
-                   "latency_ms": percentiles(values)} for name, values in times.items()}
+    return {
+        name: {
+            "fps": round(1000 * len(values) / sum(values), 1) if sum(values) else 0.0,
+            "latency_ms": percentiles(values),
+        }
+        for name, values in times.items()
+    }
 
 
 def faster_api(raw: dict[str, Any], compiled: dict[str, Any]) -> str:
@@ -235,8 +252,7 @@ def faster_api(raw: dict[str, Any], compiled: dict[str, Any]) -> str:
     return "Interpreter" if ours < theirs else "CompiledModel"
 
 
-def cv2_threads(config: Any, frames: int, progress: Progress,
-                rounds: int = 2) -> dict[str, Any]:
+def cv2_threads(config: Any, frames: int, progress: Progress, rounds: int = 2) -> dict[str, Any]:
     """The pipeline with OpenCV's own thread pool (its default) and with
     ``cv2.setNumThreads(1)``, alternated ``rounds`` times (A B A B) so both see the same
     load; ``one_thread_speedup`` > 1 means one OpenCV thread was faster."""
@@ -256,8 +272,7 @@ def cv2_threads(config: Any, frames: int, progress: Progress,
         "default_threads": default,
         "default_fps": round(mean["default"], 1),
         "one_thread_fps": round(mean["one"], 1),
-        "one_thread_speedup": round(mean["one"] / mean["default"], 3)
-        if mean["default"] else None,
+        "one_thread_speedup": round(mean["one"] / mean["default"], 3) if mean["default"] else None,
         "runs": {name: [round(v, 1) for v in values] for name, values in fps.items()},
     }
 
@@ -267,18 +282,31 @@ def litert_tool(model: Path, threads: int, frames: int, raw: dict[str, Any]) -> 
     median latency over ours (1.0 = the same; within 0.9..1.1 counts as agreeing)."""
     with tempfile.TemporaryDirectory(prefix="edge-bench-") as tmp:
         out = Path(tmp) / "tool.json"
-        command = [sys.executable, "-m", _TOOL_MODULE, "--model", str(model),
-                   "--num_threads", str(threads), "--num_runs", str(frames),
-                   "--warmup_runs", "5", "--result_json", str(out)]
+        command = [
+            sys.executable,
+            "-m",
+            _TOOL_MODULE,
+            "--model",
+            str(model),
+            "--num_threads",
+            str(threads),
+            "--num_runs",
+            str(frames),
+            "--warmup_runs",
+            "5",
+            "--result_json",
+            str(out),
+        ]
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                                  check=False)
+            done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
         except subprocess.TimeoutExpired:
             return {"available": False, "reason": "timed out after 600 s"}
         if done.returncode != 0 or not out.is_file():
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            return {"available": False,
-                    "reason": f"{_TOOL_MODULE} exited {done.returncode}: {tail[0]}"}
+            return {
+                "available": False,
+                "reason": f"{_TOOL_MODULE} exited {done.returncode}: {tail[0]}",
+            }
         latency = json.loads(out.read_text())["latency"]
     median = float(latency["median_ms"])
     ours = float(raw["latency_ms"]["p50"])
@@ -286,8 +314,11 @@ def litert_tool(model: Path, threads: int, frames: int, raw: dict[str, Any]) -> 
     return {
         "available": True,
         "api": "CompiledModel",
-        "latency_ms": {"p50": median, "p95": float(latency["p95_ms"]),
-                       "avg": float(latency["avg_ms"])},
+        "latency_ms": {
+            "p50": median,
+            "p95": float(latency["p95_ms"]),
+            "avg": float(latency["avg_ms"]),
+        },
         "fps": round(1000 / float(latency["avg_ms"]), 1) if latency["avg_ms"] else None,
         "agreement": agreement,
         "agrees": agreement is not None and 0.9 <= agreement <= 1.1,
@@ -316,10 +347,12 @@ def pipeline_rate(config: Any, frames: int, progress: Progress) -> dict[str, Any
 
     ages = _AgeObserver()
     with tempfile.TemporaryDirectory(prefix="edge-bench-") as tmp:
-        run_config = config.model_copy(update={
-            "sinks": [JsonlSink(path=Path(tmp) / "bench.jsonl")],
-            "max_frames": frames,
-        })
+        run_config = config.model_copy(
+            update={
+                "sinks": [JsonlSink(path=Path(tmp) / "bench.jsonl")],
+                "max_frames": frames,
+            }
+        )
 
         def on_start(pipeline: Any) -> None:
             pipeline.observers.append(ages)
@@ -328,8 +361,7 @@ def pipeline_rate(config: Any, frames: int, progress: Progress) -> dict[str, Any
             if stats.frames % 25 == 0:
                 progress.update("pipeline", stats.frames, frames)
 
-        stats = app.run(run_config, stop=threading.Event(), tick_hooks=[tick],
-                        on_start=on_start)
+        stats = app.run(run_config, stop=threading.Event(), tick_hooks=[tick], on_start=on_start)
         progress.update("pipeline", frames, frames)
         with (Path(tmp) / "bench.jsonl").open() as log_file:
             written = sum(1 for _ in log_file)
@@ -342,7 +374,8 @@ def pipeline_rate(config: Any, frames: int, progress: Progress) -> dict[str, Any
         "infer_ms": percentiles(list(stats.infer_ms)),
         "frame_age_ms": percentiles(ages.ages_ms),
         "source": config.source.kind,
-        "source_fps": None if getattr(config.source, "on_demand", False)
+        "source_fps": None
+        if getattr(config.source, "on_demand", False)
         else getattr(config.source, "fps", None),
     }
 
@@ -371,12 +404,25 @@ entry()
 def cold_start(model: Path, threads: int) -> tuple[float, float | None]:
     """Seconds from spawning ``edge run --max-frames 1`` to its first record on stdout, and
     that process's own peak resident memory in MB (None where /proc is missing)."""
-    command = [sys.executable, "-c", _COLD_START, "run", "--model", str(model), "--threads",
-               str(threads), "--max-frames", "1", "--sink", "stdout"]
+    command = [
+        sys.executable,
+        "-c",
+        _COLD_START,
+        "run",
+        "--model",
+        str(model),
+        "--threads",
+        str(threads),
+        "--max-frames",
+        "1",
+        "--sink",
+        "stdout",
+    ]
     with tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=err, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
         assert process.stdout is not None
         first = process.stdout.readline()
         elapsed = time.perf_counter() - started
@@ -386,8 +432,9 @@ def cold_start(model: Path, threads: int) -> tuple[float, float | None]:
         err.seek(0)
         message = err.read().decode(errors="replace").strip()
     if process.returncode != 0 or not first:
-        raise BenchError(f"edge run --max-frames 1 failed (exit {process.returncode}): "
-                         f"{message[-300:]}")
+        raise BenchError(
+            f"edge run --max-frames 1 failed (exit {process.returncode}): {message[-300:]}"
+        )
     peaks = [line.split()[1] for line in message.splitlines() if line.startswith(_PEAK_MARK)]
     return round(elapsed, 3), round(int(peaks[-1]) / 1024, 1) if peaks else None
 
@@ -401,15 +448,17 @@ class BenchError(EdgeError):
 
 def _check(request: BenchRequest) -> None:
     if request.frames < 10:
-        raise UsageError(f"--frames {request.frames} is too few to measure",
-                         hint="use --frames 10 or more (default 300)")
+        raise UsageError(
+            f"--frames {request.frames} is too few to measure",
+            hint="use --frames 10 or more (default 300)",
+        )
     if request.threads < 1:
-        raise UsageError(f"--threads {request.threads} must be at least 1",
-                         hint="e.g. --threads 2")
+        raise UsageError(f"--threads {request.threads} must be at least 1", hint="e.g. --threads 2")
     for path in (request.model, request.compare):
         if path is not None and not path.is_file():
-            raise UsageError(f"model {str(path)!r} does not exist",
-                             hint="give the path of a .tflite file")
+            raise UsageError(
+                f"model {str(path)!r} does not exist", hint="give the path of a .tflite file"
+            )
 
 
 def _config(request: BenchRequest, model: Path | None) -> Any:
@@ -442,16 +491,20 @@ def render(report: dict[str, Any]) -> str:
     ]
     compiled = report["raw_compiled"]
     if compiled.get("available"):
-        lines.append(f"compiled    {compiled['fps']:.1f} fps through CompiledModel, invoke p50 "
-                     f"{compiled['latency_ms']['p50']:.3f} ms; faster (median): "
-                     f"{report['faster_api']}")
+        lines.append(
+            f"compiled    {compiled['fps']:.1f} fps through CompiledModel, invoke p50 "
+            f"{compiled['latency_ms']['p50']:.3f} ms; faster (median): "
+            f"{report['faster_api']}"
+        )
     else:
         lines.append(f"compiled    CompiledModel not measured: {compiled['reason']}")
     tool = report["litert_tool"]
     if tool.get("available"):
-        lines.append(f"litert tool p50 {tool['latency_ms']['p50']:.3f} ms (agreement "
-                     f"{tool['agreement']}, {'agrees' if tool['agrees'] else 'DIFFERS'} "
-                     "within 10 %)")
+        lines.append(
+            f"litert tool p50 {tool['latency_ms']['p50']:.3f} ms (agreement "
+            f"{tool['agreement']}, {'agrees' if tool['agrees'] else 'DIFFERS'} "
+            "within 10 %)"
+        )
     else:
         lines.append(f"litert tool not run: {tool['reason']}")
     lines += [
@@ -466,16 +519,22 @@ def render(report: dict[str, Any]) -> str:
     ]
     if "compare" in report:
         other = report["compare"]
-        lines.append(f"compare     {other['model']}: raw {other['raw']['fps']:.1f} fps, pipeline "
-                     f"{other['pipeline']['fps']:.1f} fps; speed-up raw "
-                     f"{other['raw_speedup']}x, pipeline {other['pipeline_speedup']}x")
+        lines.append(
+            f"compare     {other['model']}: raw {other['raw']['fps']:.1f} fps, pipeline "
+            f"{other['pipeline']['fps']:.1f} fps; speed-up raw "
+            f"{other['raw_speedup']}x, pipeline {other['pipeline_speedup']}x"
+        )
     for row in report.get("sweep", []):
-        line = (f"threads {row['threads']:<3} raw {row['raw_fps']:.1f} fps (p50 "
-                f"{row['raw_p50_ms']:.3f} ms), pipeline {row['pipeline_fps']:.1f} fps "
-                f"({row['of_raw']} of raw)")
+        line = (
+            f"threads {row['threads']:<3} raw {row['raw_fps']:.1f} fps (p50 "
+            f"{row['raw_p50_ms']:.3f} ms), pipeline {row['pipeline_fps']:.1f} fps "
+            f"({row['of_raw']} of raw)"
+        )
         if "compare_raw_fps" in row:
-            line += (f"; compared model raw {row['compare_raw_fps']:.1f} fps, pipeline "
-                     f"{row['compare_pipeline_fps']:.1f} fps, raw speed-up "
-                     f"{row.get('raw_speedup')}x")
+            line += (
+                f"; compared model raw {row['compare_raw_fps']:.1f} fps, pipeline "
+                f"{row['compare_pipeline_fps']:.1f} fps, raw speed-up "
+                f"{row.get('raw_speedup')}x"
+            )
         lines.append(line)
     return "\n".join(lines)

@@ -94,14 +94,14 @@ def _compile(content: bytes, threads: int) -> tuple[Any, int]:
     from ai_edge_litert.hardware_accelerator import HardwareAccelerator
     from ai_edge_litert.options import CpuOptions, Options
 
-    options = Options(hardware_accelerators=HardwareAccelerator.CPU,
-                      cpu_options=CpuOptions(num_threads=threads))
+    options = Options(
+        hardware_accelerators=HardwareAccelerator.CPU, cpu_options=CpuOptions(num_threads=threads)
+    )
     compiled = CompiledModel.from_buffer(content, options=options)
     return compiled, 0  # the first (usually the only) signature, as LiteRT's tool does
 
 
-def _zero_copy_works(compiled: Any, signature: int, arrays: list[Any],
-                     outputs: list[Any]) -> bool:
+def _zero_copy_works(compiled: Any, signature: int, arrays: list[Any], outputs: list[Any]) -> bool:
     """Whether an input buffer over our own array (no copy per frame) runs."""
     from ai_edge_litert.tensor_buffer import TensorBuffer
 

@@ -37,38 +37,60 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = commands.add_parser(
-        "run", help="run a model on a source and log results",
+        "run",
+        help="run a model on a source and log results",
         description="Run a model on frames from a source; write one JSON record per frame. "
         "With no arguments: the shipped digits CNN on the built-in synthetic camera, "
         "appending to ./detections.jsonl. Ctrl-C stops cleanly.",
     )
     run.add_argument("--config", type=Path, help="TOML config file (flags override it)")
     run.add_argument("--model", type=Path, help=".tflite model (default: shipped digits CNN)")
-    run.add_argument("--task", choices=["classify", "detect", "anomaly", "generate"],
-                     help="task of a model that has no manifest")
+    run.add_argument(
+        "--task",
+        choices=["classify", "detect", "anomaly", "generate"],
+        help="task of a model that has no manifest",
+    )
     run.add_argument("--labels", type=Path, help="labels file, one per line")
-    run.add_argument("--decoder", help="output decoder: classify, centernet, anomaly, ssd, "
-                     "yolov5, yolov8 (= yolo11) (default: the manifest's, or the one the "
-                     "model's outputs fit)")
-    run.add_argument("--decoder-opt", action="append", metavar="KEY=VALUE",
-                     help="a setting of the decoder, as in [decoder] (e.g. score_threshold=0.4,"
-                     " label_offset=1); repeat for several")
-    run.add_argument("--source", help="synthetic | webcam index | /dev/videoN | video file | "
-                     "URL | image folder | picamera2[:N|:MODEL] (default: synthetic)")
-    run.add_argument("--sink", action="append", metavar="SPEC",
-                     help="jsonl:PATH | stdout | mqtt://[user@]host[:port][/prefix] | "
-                     "mqtts://...; repeat for several (default: jsonl:detections.jsonl)")
+    run.add_argument(
+        "--decoder",
+        help="output decoder: classify, centernet, anomaly, ssd, "
+        "yolov5, yolov8 (= yolo11) (default: the manifest's, or the one the "
+        "model's outputs fit)",
+    )
+    run.add_argument(
+        "--decoder-opt",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a setting of the decoder, as in [decoder] (e.g. score_threshold=0.4,"
+        " label_offset=1); repeat for several",
+    )
+    run.add_argument(
+        "--source",
+        help="synthetic | webcam index | /dev/videoN | video file | "
+        "URL | image folder | picamera2[:N|:MODEL] (default: synthetic)",
+    )
+    run.add_argument(
+        "--sink",
+        action="append",
+        metavar="SPEC",
+        help="jsonl:PATH | stdout | mqtt://[user@]host[:port][/prefix] | "
+        "mqtts://...; repeat for several (default: jsonl:detections.jsonl)",
+    )
     run.add_argument("--threads", type=int, help="interpreter threads (default 2)")
     run.add_argument("--max-frames", type=int, help="stop after N frames")
     run.add_argument("--device", help="device name written in every record (default: hostname)")
-    run.add_argument("--no-model-probe", action="store_true",
-                     help="load the model without first trying it in a limited child process "
-                     "([model] probe = false; only for models you trust)")
+    run.add_argument(
+        "--no-model-probe",
+        action="store_true",
+        help="load the model without first trying it in a limited child process "
+        "([model] probe = false; only for models you trust)",
+    )
     _add_output_flags(run)
     run.set_defaults(handler=_cmd_run)
 
     convert = commands.add_parser(
-        "convert", help="convert a Keras model to a quantized .tflite with a report",
+        "convert",
+        help="convert a Keras model to a quantized .tflite with a report",
         description="Convert a Keras model (.keras, legacy .h5, or a SavedModel folder) to a "
         "self-describing .tflite file, and report what quantization cost against the float "
         "model. --mode auto (default) tries full int8 first and falls back (int8 on other "
@@ -77,51 +99,95 @@ def build_parser() -> argparse.ArgumentParser:
         "exit code is 1. Needs the converter extra: pip install 'edge-infer[convert]'.",
     )
     convert.add_argument("model", help="Keras model: .keras or .h5 file, or SavedModel folder")
-    convert.add_argument("--calibration", required=True,
-                         help="folder of images, .npy array, or .npz with array x")
+    convert.add_argument(
+        "--calibration", required=True, help="folder of images, .npy array, or .npz with array x"
+    )
     convert.add_argument("--out", help="output .tflite (default: <model>.<mode>.tflite)")
-    convert.add_argument("--task", choices=["classify", "detect", "generate", "anomaly", "raw"],
-                         default="classify",
-                         help="model task (default classify; raw: any other model, judged "
-                         "by SQNR and cosine similarity per output, no device decoder)")
+    convert.add_argument(
+        "--task",
+        choices=["classify", "detect", "generate", "anomaly", "raw"],
+        default="classify",
+        help="model task (default classify; raw: any other model, judged "
+        "by SQNR and cosine similarity per output, no device decoder)",
+    )
     convert.add_argument("--labels", help="labels file, one per line, in class order")
-    convert.add_argument("--mode", default="auto",
-                         choices=["auto", "int8", "int8-recalibrated", "int8-mixed",
-                                  "int16x8", "float16", "dynamic", "float32"],
-                         help="precision (default auto: the fallback ladder from full int8)")
-    convert.add_argument("--max-drop", type=float, metavar="X",
-                         help="largest acceptable loss on the task's gate metric, as a "
-                         "fraction for 0..1 metrics (0.01 = one accuracy point; above 1 is "
-                         "refused) and in dB for generate (default: the task's budget with "
-                         "--mode auto, no gate with an explicit --mode)")
-    convert.add_argument("--io-dtype", choices=["int8", "uint8"], default="int8",
-                         help="input/output type of a full-int8 model (default int8)")
-    convert.add_argument("--eval", help="held-out data: .npz with x and y, or a folder with "
-                         "one subfolder of images per label")
-    convert.add_argument("--report", help="report JSON path (default: next to --out); the "
-                         "picture goes to <report stem>.png")
-    convert.add_argument("--resize", choices=["stretch", "crop", "letterbox"], default="stretch",
-                         help="how the device fits a frame to the input (default stretch)")
-    convert.add_argument("--colour", choices=["gray", "rgb", "bgr"],
-                         help="colour order the model takes (default gray for 1 channel, "
-                         "else rgb)")
+    convert.add_argument(
+        "--mode",
+        default="auto",
+        choices=[
+            "auto",
+            "int8",
+            "int8-recalibrated",
+            "int8-mixed",
+            "int16x8",
+            "float16",
+            "dynamic",
+            "float32",
+        ],
+        help="precision (default auto: the fallback ladder from full int8)",
+    )
+    convert.add_argument(
+        "--max-drop",
+        type=float,
+        metavar="X",
+        help="largest acceptable loss on the task's gate metric, as a "
+        "fraction for 0..1 metrics (0.01 = one accuracy point; above 1 is "
+        "refused) and in dB for generate (default: the task's budget with "
+        "--mode auto, no gate with an explicit --mode)",
+    )
+    convert.add_argument(
+        "--io-dtype",
+        choices=["int8", "uint8"],
+        default="int8",
+        help="input/output type of a full-int8 model (default int8)",
+    )
+    convert.add_argument(
+        "--eval",
+        help="held-out data: .npz with x and y, or a folder with one subfolder of images per label",
+    )
+    convert.add_argument(
+        "--report",
+        help="report JSON path (default: next to --out); the picture goes to <report stem>.png",
+    )
+    convert.add_argument(
+        "--resize",
+        choices=["stretch", "crop", "letterbox"],
+        default="stretch",
+        help="how the device fits a frame to the input (default stretch)",
+    )
+    convert.add_argument(
+        "--colour",
+        choices=["gray", "rgb", "bgr"],
+        help="colour order the model takes (default gray for 1 channel, else rgb)",
+    )
     _add_input_range_flags(convert)
-    convert.add_argument("--custom-objects", metavar="MODULE",
-                         help="module to import first; it registers the model's custom layers")
-    convert.add_argument("--trust-model", action="store_true",
-                         help="allow Lambda layers and other code inside the model file")
-    convert.add_argument("--no-rewrite", action="store_true",
-                         help="convert the model as it is, without the quantization-friendly "
-                         "layer rewrites")
+    convert.add_argument(
+        "--custom-objects",
+        metavar="MODULE",
+        help="module to import first; it registers the model's custom layers",
+    )
+    convert.add_argument(
+        "--trust-model",
+        action="store_true",
+        help="allow Lambda layers and other code inside the model file",
+    )
+    convert.add_argument(
+        "--no-rewrite",
+        action="store_true",
+        help="convert the model as it is, without the quantization-friendly layer rewrites",
+    )
     _add_convert_process_flags(convert)
     convert.set_defaults(handler=_cmd_convert)
 
     inspect = commands.add_parser("inspect", help="show a model's manifest and tensors")
     inspect.add_argument("model", type=Path, help=".tflite model")
     inspect.add_argument("--json", action="store_true", help="print JSON")
-    inspect.add_argument("--no-model-probe", action="store_true",
-                         help="load the model without first trying it in a limited child "
-                         "process (only for models you trust)")
+    inspect.add_argument(
+        "--no-model-probe",
+        action="store_true",
+        help="load the model without first trying it in a limited child "
+        "process (only for models you trust)",
+    )
     inspect.set_defaults(handler=_cmd_inspect)
 
     check = commands.add_parser("check-config", help="validate a config file (exit 78 if bad)")
@@ -142,8 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="edge: %(levelname)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="edge: %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
     try:
         return int(args.handler(args))
     except EdgeError as exc:
@@ -191,13 +260,22 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def _add_output_flags(run: argparse.ArgumentParser) -> None:
     """The picture side of a run ([output] in the config)."""
-    run.add_argument("--preview", action="store_true", default=None,
-                     help="show a window with boxes, labels and scores (q or Esc stops; needs "
-                     "opencv-python, not -headless)")
-    run.add_argument("--record", type=Path, metavar="PATH",
-                     help="write the annotated video (.mp4, .avi or .mkv)")
-    run.add_argument("--snapshot-dir", type=Path, metavar="DIR",
-                     help="save an annotated JPEG when a detection or anomaly appears")
+    run.add_argument(
+        "--preview",
+        action="store_true",
+        default=None,
+        help="show a window with boxes, labels and scores (q or Esc stops; needs "
+        "opencv-python, not -headless)",
+    )
+    run.add_argument(
+        "--record", type=Path, metavar="PATH", help="write the annotated video (.mp4, .avi or .mkv)"
+    )
+    run.add_argument(
+        "--snapshot-dir",
+        type=Path,
+        metavar="DIR",
+        help="save an annotated JPEG when a detection or anomaly appears",
+    )
 
 
 def _output_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -224,8 +302,10 @@ def decoder_overrides(name: str | None, options: Sequence[str]) -> dict[str, Any
     for option in options:
         key, sep, text = option.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"--decoder-opt {option!r} is not KEY=VALUE",
-                             hint="e.g. --decoder-opt score_threshold=0.4")
+            raise UsageError(
+                f"--decoder-opt {option!r} is not KEY=VALUE",
+                hint="e.g. --decoder-opt score_threshold=0.4",
+            )
         try:
             value = tomllib.loads(f"v = {text.strip()}")["v"]
         except tomllib.TOMLDecodeError:
@@ -252,24 +332,41 @@ def _cmd_run(args: argparse.Namespace) -> int:
         window_frames = stats.frames - last["frames"]
         window_time = stats.elapsed - last["time"]
         last.update(frames=stats.frames, time=stats.elapsed)
-        recent = list(stats.infer_ms)[-max(1, int(window_frames)):]
+        recent = list(stats.infer_ms)[-max(1, int(window_frames)) :]
         infer = sum(recent) / len(recent) if recent else 0.0
-        log.info("%d frames | %.1f fps | infer %.2f ms | dropped %d%s%s", stats.frames,
-                 window_frames / window_time if window_time > 0 else 0.0, infer, stats.dropped,
-                 _skipped_text(stats), _health_text(stats))
+        log.info(
+            "%d frames | %.1f fps | infer %.2f ms | dropped %d%s%s",
+            stats.frames,
+            window_frames / window_time if window_time > 0 else 0.0,
+            infer,
+            stats.dropped,
+            _skipped_text(stats),
+            _health_text(stats),
+        )
 
     sinks = ", ".join(str(getattr(s, "path", s.kind)) for s in config.sinks)
     log.info("running on %s -> %s (Ctrl-C stops)", config.source.kind, sinks)
     # SIGINT/SIGTERM stop cleanly, SIGHUP reloads the config's model (edge.service.signals).
     stats = run_service(config, lambda: load_config(args.config, overrides), status)
     summary = stats.summary()
-    log.info("done: %d frames in %.1f s (%.1f fps), infer p50 %.2f ms p95 %.2f ms, dropped %d"
-             ", reconnects %d, sink drops %d", summary["frames"], summary["seconds"],
-             summary["fps"], summary["infer_ms_p50"], summary["infer_ms_p95"],
-             summary["dropped"], summary["reconnects"], summary["sink_drops"])
+    log.info(
+        "done: %d frames in %.1f s (%.1f fps), infer p50 %.2f ms p95 %.2f ms, dropped %d"
+        ", reconnects %d, sink drops %d",
+        summary["frames"],
+        summary["seconds"],
+        summary["fps"],
+        summary["infer_ms_p50"],
+        summary["infer_ms_p95"],
+        summary["dropped"],
+        summary["reconnects"],
+        summary["sink_drops"],
+    )
     if config.motion.enabled or config.events.enabled:
-        log.info("motion gate: %d frames skipped; events: %d written", summary["skipped"],
-                 summary["events"])
+        log.info(
+            "motion gate: %d frames skipped; events: %d written",
+            summary["skipped"],
+            summary["events"],
+        )
     return EXIT_OK
 
 
@@ -292,22 +389,37 @@ def _health_text(stats: RunStats) -> str:
 
 def _add_convert_process_flags(convert: argparse.ArgumentParser) -> None:
     convert.add_argument("--json", action="store_true", help="print the report as JSON")
-    convert.add_argument("--timeout", type=float, metavar="SECONDS",
-                         help="stop the conversion (it runs in a child process) after this "
-                         "long, writing nothing (default: no limit)")
+    convert.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop the conversion (it runs in a child process) after this "
+        "long, writing nothing (default: no limit)",
+    )
 
 
 def _add_input_range_flags(convert: argparse.ArgumentParser) -> None:
     """The values the model takes per pixel (image-folder calibration/eval and manifest)."""
-    convert.add_argument("--input-range", choices=["0..255", "0..1", "-1..1"],
-                         help="values the model takes for image pixels (default 0..255: "
-                         "raw pixels, normalisation inside the model); written into the "
-                         "manifest so the device feeds the same. Write --input-range=-1..1 "
-                         "with '=' (a value starting with '-' reads as a flag otherwise)")
-    convert.add_argument("--input-scale", type=float, metavar="S",
-                         help="model value = pixel * S + offset (instead of --input-range)")
-    convert.add_argument("--input-offset", type=float, metavar="O",
-                         help="model value = pixel * scale + O (instead of --input-range)")
+    convert.add_argument(
+        "--input-range",
+        choices=["0..255", "0..1", "-1..1"],
+        help="values the model takes for image pixels (default 0..255: "
+        "raw pixels, normalisation inside the model); written into the "
+        "manifest so the device feeds the same. Write --input-range=-1..1 "
+        "with '=' (a value starting with '-' reads as a flag otherwise)",
+    )
+    convert.add_argument(
+        "--input-scale",
+        type=float,
+        metavar="S",
+        help="model value = pixel * S + offset (instead of --input-range)",
+    )
+    convert.add_argument(
+        "--input-offset",
+        type=float,
+        metavar="O",
+        help="model value = pixel * scale + O (instead of --input-range)",
+    )
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
@@ -315,8 +427,11 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         from converter import command
     except ImportError as exc:
         missing = exc.name or str(exc)
-        print(f"edge convert: error: the converter needs {missing}, which is not installed\n"
-              "  fix: pip install 'edge-infer[convert]'", file=sys.stderr)
+        print(
+            f"edge convert: error: the converter needs {missing}, which is not installed\n"
+            "  fix: pip install 'edge-infer[convert]'",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
     exit_code: int = command.run(args)
     return exit_code
@@ -356,8 +471,10 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         print(f"  its outputs fit decoder {guess['name'] or '(none)'}: {guess['reason']}")
     for kind in ("inputs", "outputs"):
         for t in info[kind]:
-            print(f"  {kind[:-1]:6} {t['name']:40} {t['shape']!s:18} {t['dtype']:8} "
-                  f"scale {t['scale']:.6g} zero_point {t['zero_point']}")
+            print(
+                f"  {kind[:-1]:6} {t['name']:40} {t['shape']!s:18} {t['dtype']:8} "
+                f"scale {t['scale']:.6g} zero_point {t['zero_point']}"
+            )
     return EXIT_OK
 
 
@@ -371,11 +488,15 @@ def _decoder_guess(backend: Any) -> dict[str, str]:
 
 def _print_manifest(manifest: dict[str, Any] | None) -> None:
     if manifest is None:
-        print("  no edge manifest: run it with --task (and --labels), or convert it with "
-              "`edge convert`")
+        print(
+            "  no edge manifest: run it with --task (and --labels), or convert it with "
+            "`edge convert`"
+        )
         return
-    print(f"  name {manifest['name']}  task {manifest['task']}  decoder "
-          f"{manifest['decoder']['name']} {manifest['decoder']['params']}")
+    print(
+        f"  name {manifest['name']}  task {manifest['task']}  decoder "
+        f"{manifest['decoder']['name']} {manifest['decoder']['params']}"
+    )
     print(f"  labels {manifest['labels']}")
     print(f"  input recipe {manifest['input']}")
     if manifest.get("quantization"):
@@ -385,8 +506,13 @@ def _print_manifest(manifest: dict[str, Any] | None) -> None:
 
 
 def _tensor(spec: Any) -> dict[str, Any]:
-    return {"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype,
-            "scale": spec.scale, "zero_point": spec.zero_point}
+    return {
+        "name": spec.name,
+        "shape": list(spec.shape),
+        "dtype": spec.dtype,
+        "scale": spec.scale,
+        "zero_point": spec.zero_point,
+    }
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
@@ -410,31 +536,45 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     if args.json:
         print(config.model_dump_json(indent=2))
     else:
-        print(f"{args.file}: ok (model {model.file.path.name}, task {model.manifest.task}, "
-              f"decoder {model.manifest.decoder.name} {model.manifest.decoder.params}, "
-              f"source {config.source.kind}, sinks {', '.join(s.kind for s in config.sinks)})")
+        print(
+            f"{args.file}: ok (model {model.file.path.name}, task {model.manifest.task}, "
+            f"decoder {model.manifest.decoder.name} {model.manifest.decoder.params}, "
+            f"source {config.source.kind}, sinks {', '.join(s.kind for s in config.sinks)})"
+        )
     return EXIT_OK
 
 
 def _add_bench_parser(commands: Any) -> None:
     bench = commands.add_parser(
-        "bench", help="measure a model: raw invoke, edge run's pipeline, cold start, memory",
+        "bench",
+        help="measure a model: raw invoke, edge run's pipeline, cold start, memory",
         description="Measure how fast a model runs here: the model alone in a tight loop "
         "(checked against LiteRT's own benchmark tool in the same run), the frame rate "
         "through edge run's real path (synthetic camera or --source, a JSONL sink in a "
         "temporary folder), latency p50/p95/p99, frame age, cold start and peak memory.",
     )
-    bench.add_argument("model", type=Path, nargs="?",
-                       help=".tflite model (default: the shipped default model)")
+    bench.add_argument(
+        "model", type=Path, nargs="?", help=".tflite model (default: the shipped default model)"
+    )
     bench.add_argument("--threads", type=int, default=2, help="interpreter threads (default 2)")
-    bench.add_argument("--frames", type=int, default=300,
-                       help="frames per measurement (default 300)")
-    bench.add_argument("--source", help="SOURCE SPEC for the pipeline part (default: the "
-                       "synthetic camera at 1000 fps)")
-    bench.add_argument("--compare", type=Path, metavar="OTHER.tflite",
-                       help="also measure this model (e.g. the float32 build) and give ratios")
-    bench.add_argument("--sweep", action="store_true",
-                       help="also measure raw and pipeline at 1, 2 and all-cores threads")
+    bench.add_argument(
+        "--frames", type=int, default=300, help="frames per measurement (default 300)"
+    )
+    bench.add_argument(
+        "--source",
+        help="SOURCE SPEC for the pipeline part (default: the synthetic camera at 1000 fps)",
+    )
+    bench.add_argument(
+        "--compare",
+        type=Path,
+        metavar="OTHER.tflite",
+        help="also measure this model (e.g. the float32 build) and give ratios",
+    )
+    bench.add_argument(
+        "--sweep",
+        action="store_true",
+        help="also measure raw and pipeline at 1, 2 and all-cores threads",
+    )
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
     bench.set_defaults(handler=_cmd_bench)
 
@@ -442,9 +582,16 @@ def _add_bench_parser(commands: Any) -> None:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from edge.bench import BenchRequest, render, run_bench
 
-    report = run_bench(BenchRequest(model=args.model, threads=args.threads, frames=args.frames,
-                                    source=args.source, compare=args.compare,
-                                    sweep=args.sweep))
+    report = run_bench(
+        BenchRequest(
+            model=args.model,
+            threads=args.threads,
+            frames=args.frames,
+            source=args.source,
+            compare=args.compare,
+            sweep=args.sweep,
+        )
+    )
     print(json.dumps(report, indent=2) if args.json else render(report), flush=True)
     import atexit
 

@@ -54,11 +54,14 @@ class ModelConfig(Strict):
     )
     input: InputOverride = Field(default_factory=InputOverride)
     probe: bool = Field(
-        True, description="load and run a model once in a limited child process before "
+        True,
+        description="load and run a model once in a limited child process before "
         "loading it here (edge.model_probe); false skips it, for trusted models only",
     )
     probe_timeout: float = Field(
-        20.0, gt=0, description="seconds the child may take to load and run the model once",
+        20.0,
+        gt=0,
+        description="seconds the child may take to load and run the model once",
     )
 
 
@@ -74,8 +77,10 @@ class DecoderConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    name: str | None = Field(None, description="decoder; default: the manifest's, or the one "
-                             "that fits the model's outputs")
+    name: str | None = Field(
+        None,
+        description="decoder; default: the manifest's, or the one that fits the model's outputs",
+    )
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -108,7 +113,9 @@ class MotionConfig(Strict):
         0.005, gt=0.0, le=1.0, description="fraction of changed pixels that counts as motion"
     )
     heartbeat: float = Field(
-        30.0, ge=0.0, description="seconds: run the model at least this often while nothing "
+        30.0,
+        ge=0.0,
+        description="seconds: run the model at least this often while nothing "
         "moves, so a record still says the device is alive (0 = never)",
     )
 
@@ -121,7 +128,10 @@ class EventsConfig(Strict):
         True, description="keep writing the per-frame edge.result/1 records beside the events"
     )
     iou_threshold: float = Field(
-        0.3, gt=0.0, le=1.0, description="a detection continues a track of its label when "
+        0.3,
+        gt=0.0,
+        le=1.0,
+        description="a detection continues a track of its label when "
         "their boxes overlap by at least this IoU",
     )
     max_missed: int = Field(
@@ -145,16 +155,22 @@ class SyntheticSource(Strict):
         0.9, gt=0.1, le=1.5, description="digit tile height as a fraction of the frame height"
     )
     digits: int = Field(
-        1, ge=1, le=4, description="digits per frame; more than 1 draws them at non-overlapping "
+        1,
+        ge=1,
+        le=4,
+        description="digits per frame; more than 1 draws them at non-overlapping "
         "places (2-4, for detector models) and the truth lists every digit's label and box",
     )
     on_demand: bool = Field(
-        False, description="deliver each frame when the pipeline takes it, dropping none and "
+        False,
+        description="deliver each frame when the pipeline takes it, dropping none and "
         "ignoring fps, as a video file does (edge bench's pipeline rate: a paced camera "
         "faster than the model spends CPU rendering frames that are then dropped)",
     )
     freeze_after: int | None = Field(
-        None, ge=0, description="simulate a hung camera: after this many frames the camera "
+        None,
+        ge=0,
+        description="simulate a hung camera: after this many frames the camera "
         "delivers nothing more and its read blocks until the run stops (no activity, so the "
         "systemd watchdog stops being fed); for testing the watchdog",
     )
@@ -173,7 +189,8 @@ class LiveOptions(Strict):
         30.0, gt=0, description="longest wait between reopening attempts (jitter is added)"
     )
     retry_at_start: bool = Field(
-        False, description="a source that cannot be opened at start: keep trying in state "
+        False,
+        description="a source that cannot be opened at start: keep trying in state "
         "'reconnecting' instead of exiting 1 (the service template sets this)",
     )
 
@@ -196,7 +213,8 @@ class VideoSource(LiveOptions):
     uri: str = Field(description="file path or rtsp:// http(s):// URL")
     loop: bool = Field(False, description="restart a file at its end")
     pace: bool = Field(
-        False, description="play a file at its own frame rate instead of as fast as the model "
+        False,
+        description="play a file at its own frame rate instead of as fast as the model "
         "goes (frames are never dropped either way)",
     )
     open_timeout: float = Field(
@@ -214,7 +232,9 @@ class PiCamera2Source(LiveOptions):
     width: int = Field(1280, ge=64, le=9152, description="main stream width (snapshots)")
     height: int = Field(720, ge=64, le=6944, description="main stream height (snapshots)")
     lores_width: int | None = Field(
-        None, ge=16, description="width of the stream the model sees; default: just above the "
+        None,
+        ge=16,
+        description="width of the stream the model sees; default: just above the "
         "model's input, in the main stream's aspect ratio, even",
     )
     lores_height: int | None = Field(
@@ -222,7 +242,8 @@ class PiCamera2Source(LiveOptions):
     )
     fps: float = Field(30.0, gt=0, le=240, description="sensor frame rate (FrameRate control)")
     format: Literal["auto", "rgb", "yuv420"] = Field(
-        "auto", description="lores pixel format: auto = RGB where the ISP gives it (Pi 5), "
+        "auto",
+        description="lores pixel format: auto = RGB where the ISP gives it (Pi 5), "
         "YUV420 where lores must be YUV (Pi 4 and earlier)",
     )
     buffer_count: int = Field(4, ge=2, le=16, description="camera buffers (fewer saves CMA)")
@@ -250,26 +271,38 @@ class JsonlSink(Strict):
     (``edge.sinks.jsonl``)."""
 
     kind: Literal["jsonl"] = "jsonl"
-    path: Path = Field(Path("detections.jsonl"), description="JSON Lines file, appended; "
-                       "its folder must exist")
+    path: Path = Field(
+        Path("detections.jsonl"), description="JSON Lines file, appended; its folder must exist"
+    )
     max_bytes: int = Field(
-        50_000_000, ge=0, description="rotate the log when it would grow past this many "
+        50_000_000,
+        ge=0,
+        description="rotate the log when it would grow past this many "
         "bytes (0: never rotate, the log grows without bound)",
     )
-    keep: int = Field(5, ge=0, le=1000, description="rotated files kept (PATH.1 newest ... "
-                      "PATH.<keep>); older ones are deleted")
+    keep: int = Field(
+        5,
+        ge=0,
+        le=1000,
+        description="rotated files kept (PATH.1 newest ... PATH.<keep>); older ones are deleted",
+    )
     compress: bool = Field(False, description="gzip rotated files (PATH.1.gz, ...)")
     fsync_interval: float | None = Field(
-        5.0, ge=0, description="longest time in seconds written records may sit only in "
+        5.0,
+        ge=0,
+        description="longest time in seconds written records may sit only in "
         "the page cache before an fsync (lost on power loss): 0 syncs every record (wears "
         "SD cards), unset leaves it to the kernel",
     )
     only_detections: bool = Field(
-        False, description="write only results with detections (events always), plus a "
+        False,
+        description="write only results with detections (events always), plus a "
         "heartbeat result every `heartbeat` seconds",
     )
     heartbeat: float = Field(
-        60.0, gt=0, description="with only_detections: seconds after which a result without "
+        60.0,
+        gt=0,
+        description="with only_detections: seconds after which a result without "
         "detections is written anyway, to show the device is alive",
     )
 
@@ -283,21 +316,27 @@ class MqttTls(Strict):
     ``insecure`` is set (only for a test bench: it accepts any server)."""
 
     ca_file: Path | None = Field(
-        None, description="PEM file of the CA that signed the broker's certificate; default: "
-        "the system's trusted CAs")
-    cert_file: Path | None = Field(None, description="client certificate (PEM), if the broker "
-                                   "asks for one")
-    key_file: Path | None = Field(None, description="private key of cert_file (PEM, no "
-                                  "passphrase)")
-    insecure: bool = Field(False, description="skip verifying the broker's certificate and "
-                           "host name (never in production)")
+        None,
+        description="PEM file of the CA that signed the broker's certificate; default: "
+        "the system's trusted CAs",
+    )
+    cert_file: Path | None = Field(
+        None, description="client certificate (PEM), if the broker asks for one"
+    )
+    key_file: Path | None = Field(None, description="private key of cert_file (PEM, no passphrase)")
+    insecure: bool = Field(
+        False,
+        description="skip verifying the broker's certificate and host name (never in production)",
+    )
 
     @model_validator(mode="after")
     def _certificate_with_its_key(self) -> MqttTls:
         # Checked here, not only when the sink connects, so `edge check-config` finds it.
         if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("tls.cert_file and tls.key_file go together: give both the "
-                             "client certificate and its key, or neither")
+            raise ValueError(
+                "tls.cert_file and tls.key_file go together: give both the "
+                "client certificate and its key, or neither"
+            )
         return self
 
 
@@ -309,60 +348,106 @@ class MqttSink(Strict):
 
     kind: Literal["mqtt"] = "mqtt"
     host: str = Field("localhost", min_length=1, description="broker host name or address")
-    port: int | None = Field(None, ge=1, le=65535,
-                             description="broker port; default 1883, or 8883 with TLS")
+    port: int | None = Field(
+        None, ge=1, le=65535, description="broker port; default 1883, or 8883 with TLS"
+    )
     prefix: str | None = Field(
-        None, min_length=1, description="topic prefix; default edge/<device>")
+        None, min_length=1, description="topic prefix; default edge/<device>"
+    )
     protocol: Literal["3.1.1", "5"] = Field("3.1.1", description="MQTT protocol version")
     client_id: str | None = Field(None, description="MQTT client id; default edge-<device>")
-    keepalive: int = Field(30, ge=5, le=3600,
-                           description="seconds between keepalive pings (bounds how long a "
-                           "dead link goes unnoticed)")
-    reconnect_max_delay: int = Field(10, ge=1, le=600, description="longest wait between "
-                                     "reconnect attempts (paho doubles it from 1 s)")
+    keepalive: int = Field(
+        30,
+        ge=5,
+        le=3600,
+        description="seconds between keepalive pings (bounds how long a dead link goes unnoticed)",
+    )
+    reconnect_max_delay: int = Field(
+        10,
+        ge=1,
+        le=600,
+        description="longest wait between reconnect attempts (paho doubles it from 1 s)",
+    )
     tls: MqttTls | None = Field(None, description="TLS settings; mqtts:// turns TLS on")
     username: str | None = Field(None, description="user name for the broker")
     password_file: Path | None = Field(
-        None, description="file whose first line is the password (mode 0600)")
+        None, description="file whose first line is the password (mode 0600)"
+    )
     password_env: str | None = Field(
-        None, description="name of an environment variable holding the password")
+        None, description="name of an environment variable holding the password"
+    )
     password_credential: str | None = Field(
-        None, description="name of a systemd credential (LoadCredential=) holding the "
-        "password; read from $CREDENTIALS_DIRECTORY/<name>")
+        None,
+        description="name of a systemd credential (LoadCredential=) holding the "
+        "password; read from $CREDENTIALS_DIRECTORY/<name>",
+    )
     outbox: Path | None = Field(
-        None, description="SQLite outbox file; default $STATE_DIRECTORY/edge-outbox-<device>"
-        ".sqlite3 under systemd, else ./edge-outbox-<device>.sqlite3")
+        None,
+        description="SQLite outbox file; default $STATE_DIRECTORY/edge-outbox-<device>"
+        ".sqlite3 under systemd, else ./edge-outbox-<device>.sqlite3",
+    )
     commit_interval: float = Field(
-        1.0, gt=0, le=60, description="seconds between outbox commits: the most results a "
-        "power cut can lose, and how long a result waits before it is sent")
-    outbox_max_rows: int = Field(100_000, ge=10, description="results kept while the "
-                                 "broker is away; beyond it the oldest are dropped (counted)")
-    outbox_max_bytes: int = Field(64 * 1024 * 1024, ge=4096,
-                                  description="outbox size cap in payload bytes; beyond it "
-                                  "the oldest results are dropped (counted)")
-    outbox_max_age: float = Field(7 * 86400.0, gt=0, description="seconds a result may wait "
-                                  "in the outbox before it is dropped (counted)")
-    max_inflight: int = Field(10, ge=1, le=1000, description="results sent but not yet "
-                              "acknowledged by the broker")
-    drain_rate: float = Field(500.0, gt=0, description="most results per second sent while "
-                              "a backlog drains, so a reconnect does not flood the broker")
-    stats_interval: float = Field(30.0, gt=0, description="seconds between retained "
-                                  "<prefix>/stats messages")
-    close_timeout: float = Field(5.0, ge=0, description="seconds a clean stop waits for the "
-                                 "outbox to drain; what is left is sent by the next run")
+        1.0,
+        gt=0,
+        le=60,
+        description="seconds between outbox commits: the most results a "
+        "power cut can lose, and how long a result waits before it is sent",
+    )
+    outbox_max_rows: int = Field(
+        100_000,
+        ge=10,
+        description="results kept while the "
+        "broker is away; beyond it the oldest are dropped (counted)",
+    )
+    outbox_max_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=4096,
+        description="outbox size cap in payload bytes; beyond it "
+        "the oldest results are dropped (counted)",
+    )
+    outbox_max_age: float = Field(
+        7 * 86400.0,
+        gt=0,
+        description="seconds a result may wait in the outbox before it is dropped (counted)",
+    )
+    max_inflight: int = Field(
+        10, ge=1, le=1000, description="results sent but not yet acknowledged by the broker"
+    )
+    drain_rate: float = Field(
+        500.0,
+        gt=0,
+        description="most results per second sent while "
+        "a backlog drains, so a reconnect does not flood the broker",
+    )
+    stats_interval: float = Field(
+        30.0, gt=0, description="seconds between retained <prefix>/stats messages"
+    )
+    close_timeout: float = Field(
+        5.0,
+        ge=0,
+        description="seconds a clean stop waits for the "
+        "outbox to drain; what is left is sent by the next run",
+    )
     homeassistant: bool = Field(True, description="publish Home Assistant device discovery")
-    discovery_prefix: str = Field("homeassistant", min_length=1,
-                                  description="Home Assistant discovery prefix")
-    expire_after: int = Field(60, ge=1, description="seconds after which Home Assistant "
-                              "marks a label sensor unavailable without fresh state")
+    discovery_prefix: str = Field(
+        "homeassistant", min_length=1, description="Home Assistant discovery prefix"
+    )
+    expire_after: int = Field(
+        60,
+        ge=1,
+        description="seconds after which Home Assistant "
+        "marks a label sensor unavailable without fresh state",
+    )
     commands: bool = Field(True, description="accept pause/resume/threshold on <prefix>/set")
 
     @model_validator(mode="after")
     def _one_password_source(self) -> MqttSink:
         sources = [self.password_file, self.password_env, self.password_credential]
         if sum(s is not None for s in sources) > 1:
-            raise ValueError("give the password in one way only: password_file, password_env "
-                             "or password_credential")
+            raise ValueError(
+                "give the password in one way only: password_file, password_env "
+                "or password_credential"
+            )
         if any(s is not None for s in sources) and self.username is None:
             raise ValueError("a password needs a username")
         return self
@@ -375,12 +460,16 @@ class ServiceConfig(Strict):
     """How ``edge run`` behaves under systemd (read only when systemd asks for it)."""
 
     watchdog_window: float | None = Field(
-        None, gt=0, description="seconds without a processed frame (or, while the source "
+        None,
+        gt=0,
+        description="seconds without a processed frame (or, while the source "
         "reconnects, without a reopen attempt) after which WATCHDOG=1 pings stop so systemd "
         "restarts the service; default: the unit's WatchdogSec (WATCHDOG_USEC)",
     )
     status_every: float = Field(
-        2.0, gt=0, description="seconds between STATUS= updates sent to systemd",
+        2.0,
+        gt=0,
+        description="seconds between STATUS= updates sent to systemd",
     )
 
 
@@ -393,8 +482,9 @@ class OutputConfig(Strict):
         None, description="write the annotated video here (.mp4 mp4v, .avi MJPG, .mkv XVID)"
     )
     record_fps: float | None = Field(
-        None, gt=0, description="frame rate written into the video; default: the source's, "
-        "else 30",
+        None,
+        gt=0,
+        description="frame rate written into the video; default: the source's, else 30",
     )
     snapshot_dir: Path | None = Field(
         None, description="save an annotated JPEG here when a detection or anomaly appears"
@@ -443,8 +533,9 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
             "check that it is the config file and not a binary",
         ) from None
     except IsADirectoryError:
-        raise ConfigError(f"config {str(path)!r} is a folder, not a file",
-                          hint="give the path of the .toml file") from None
+        raise ConfigError(
+            f"config {str(path)!r} is a folder, not a file", hint="give the path of the .toml file"
+        ) from None
     except FileNotFoundError:
         raise ConfigError(
             f"config file {str(path)!r} does not exist",
@@ -528,14 +619,17 @@ def _check_decoder_table(data: dict[str, Any], origin: str, text: str) -> None:
             continue
         near = difflib.get_close_matches(key, sorted(known), n=1)
         line = _line_of(text, key, "decoder")
-        message = f"{origin}: unknown key {key!r} in [decoder]" + (f" (line {line})" if line
-                                                                  else "")
+        message = f"{origin}: unknown key {key!r} in [decoder]" + (
+            f" (line {line})" if line else ""
+        )
         if near:
             message += f"; did you mean {near[0]!r}?"
-        per_decoder = "; ".join(f"{n}: {', '.join(sorted(m.model_fields))}"
-                                for n, m in sorted(PARAMS.items()))
-        raise ConfigError(message, hint=f"[decoder] takes name and the settings of that "
-                          f"decoder: {per_decoder}")
+        per_decoder = "; ".join(
+            f"{n}: {', '.join(sorted(m.model_fields))}" for n, m in sorted(PARAMS.items())
+        )
+        raise ConfigError(
+            message, hint=f"[decoder] takes name and the settings of that decoder: {per_decoder}"
+        )
 
 
 def _walk(loc: tuple[int | str, ...], data: Any) -> tuple[list[str], type[BaseModel] | None]:

@@ -16,8 +16,9 @@ from typing import Any
 from pydantic import BaseModel
 
 
-def resolve_relative_paths(data: dict[str, Any], base: Path,
-                           model: type[BaseModel]) -> dict[str, Any]:
+def resolve_relative_paths(
+    data: dict[str, Any], base: Path, model: type[BaseModel]
+) -> dict[str, Any]:
     """A copy of ``data`` with the relative paths of ``model``'s path fields under ``base``
     (``model`` is the config tree's root, passed in so this module does not import it)."""
     resolved = dict(data)
@@ -35,7 +36,8 @@ def resolve_relative_paths(data: dict[str, Any], base: Path,
         elif isinstance(value, list):
             resolved[key] = [
                 resolve_relative_paths(item, base, child)
-                if isinstance(item, dict) and (child := _model_for(annotation, item)) else item
+                if isinstance(item, dict) and (child := _model_for(annotation, item))
+                else item
                 for item in value
             ]
     return resolved

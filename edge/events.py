@@ -29,11 +29,16 @@ class EventWriter:
         self.written = 0
         self._last_source: dict[str, Any] = {}
 
-    def on_frame(self, frame: Frame, detections: Detections, context: RecordContext,
-                 labels: Sequence[str]) -> list[dict[str, Any]]:
+    def on_frame(
+        self, frame: Frame, detections: Detections, context: RecordContext, labels: Sequence[str]
+    ) -> list[dict[str, Any]]:
         """The event records one inferred frame causes."""
-        self._last_source = {"name": frame.source, "frame": frame.index,
-                             "width": frame.width, "height": frame.height}
+        self._last_source = {
+            "name": frame.source,
+            "frame": frame.index,
+            "width": frame.width,
+            "height": frame.height,
+        }
         events = self.tracker.update(detections, frame.timestamp)
         return [self._record(e, frame.timestamp, context, labels) for e in events]
 
@@ -42,11 +47,11 @@ class EventWriter:
         now = time.time()
         return [self._record(e, now, context, labels) for e in self.tracker.finish()]
 
-    def _record(self, event: TrackEvent, timestamp: float, context: RecordContext,
-                labels: Sequence[str]) -> dict[str, Any]:
+    def _record(
+        self, event: TrackEvent, timestamp: float, context: RecordContext, labels: Sequence[str]
+    ) -> dict[str, Any]:
         track = event.track
-        label = labels[track.class_id] if 0 <= track.class_id < len(labels) \
-            else str(track.class_id)
+        label = labels[track.class_id] if 0 <= track.class_id < len(labels) else str(track.class_id)
         record: dict[str, Any] = {
             "schema": SCHEMA,
             "id": f"{context.run_id}-e{self.written}",
@@ -64,8 +69,11 @@ class EventWriter:
                 "frames": track.frames,
             },
             "source": dict(self._last_source),
-            "model": {"name": context.model_name, "sha256": context.model_sha256,
-                      "task": context.task},
+            "model": {
+                "name": context.model_name,
+                "sha256": context.model_sha256,
+                "task": context.task,
+            },
         }
         if event.reason is not None:
             record["reason"] = event.reason

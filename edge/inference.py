@@ -78,8 +78,9 @@ class Inference:
         so the buffer is free again when this returns): the inference stage."""
         started = time.perf_counter()
         raw = self._backend.infer([prepared.buffer])
-        return ModelOutput(raw, prepared.placement, prepared.pre_ms,
-                           1000 * (time.perf_counter() - started))
+        return ModelOutput(
+            raw, prepared.placement, prepared.pre_ms, 1000 * (time.perf_counter() - started)
+        )
 
     def decode(self, output: ModelOutput) -> tuple[Detections, dict[str, Any], Latency]:
         """Dequantize, decode and filter what ``run_prepared`` produced (the pipeline's
@@ -124,8 +125,9 @@ def open_inference(config: RunConfig) -> tuple[LoadedModel, Inference]:
     model = load_model(config.model, config.decoder)
     try:
         f = config.filters
-        detection_filter = build_filter(model.manifest.labels, f.thresholds, f.allow, f.deny,
-                                        f.min_area)
+        detection_filter = build_filter(
+            model.manifest.labels, f.thresholds, f.allow, f.deny, f.min_area
+        )
         inference = Inference(model, detection_filter)
         if config.events.enabled and model.manifest.task != "detect":
             raise ConfigError(

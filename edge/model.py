@@ -64,8 +64,12 @@ def load_model(config: ModelConfig, decoder: DecoderConfig | None = None) -> Loa
     if config.probe:  # a file not verified yet is loaded and run in a child first
         how = verify_model(model_file, runtime=config.runtime, timeout=config.probe_timeout)
         log.debug("%s verified: %s", model_file.path.name, how)
-    backend = LiteRTBackend(model_file.content, threads=config.threads, runtime=config.runtime,
-                            origin=str(model_file.path))
+    backend = LiteRTBackend(
+        model_file.content,
+        threads=config.threads,
+        runtime=config.runtime,
+        origin=str(model_file.path),
+    )
     try:
         raw = model_file.metadata.get(METADATA_NAME)
         if raw is not None:
@@ -95,16 +99,21 @@ def read_labels(path: Path) -> list[str]:
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:
-        raise ConfigError(f"labels file {str(path)!r} is empty",
-                          hint="write one label per line, in class-index order")
+        raise ConfigError(
+            f"labels file {str(path)!r} is empty",
+            hint="write one label per line, in class-index order",
+        )
     return [line.strip() for line in lines]
 
 
-def _manifest_from_config(model_file: ModelFile, backend: Backend, config: ModelConfig,
-                          decoder: DecoderConfig) -> Manifest:
+def _manifest_from_config(
+    model_file: ModelFile, backend: Backend, config: ModelConfig, decoder: DecoderConfig
+) -> Manifest:
     if len(backend.inputs) != 1:
-        raise ModelError(f"{model_file.path} has {len(backend.inputs)} inputs; "
-                         "only single-image models are supported")
+        raise ModelError(
+            f"{model_file.path} has {len(backend.inputs)} inputs; "
+            "only single-image models are supported"
+        )
     task: str | None = config.task
     name = decoder.name
     if name is not None:
@@ -115,8 +124,13 @@ def _manifest_from_config(model_file: ModelFile, backend: Backend, config: Model
         guess, reason = guess_decoder(backend.outputs, backend.inputs[0].shape)
         if DECODER_TASKS.get(guess) == "detect":
             task, name = "detect", guess
-            log.info("%s has no manifest: decoder %s picked from its outputs (%s); "
-                     "another one with --decoder", model_file.path.name, guess, reason)
+            log.info(
+                "%s has no manifest: decoder %s picked from its outputs (%s); "
+                "another one with --decoder",
+                model_file.path.name,
+                guess,
+                reason,
+            )
         elif task == "detect":
             name = "centernet"
     if task is None:
@@ -126,14 +140,15 @@ def _manifest_from_config(model_file: ModelFile, backend: Backend, config: Model
             "`--decoder yolov8` (or [model] task/labels in the config), or convert it "
             "with `edge convert`",
         )
-    return Manifest.model_validate(dict(
-        name=model_file.name,
-        task=task,
-        labels=[],
-        input=default_input_spec(backend.inputs[0]),
-        decoder=DecoderSpec(name=name or TASK_DECODERS.get(task, task)),
-    ))
-
+    return Manifest.model_validate(
+        dict(
+            name=model_file.name,
+            task=task,
+            labels=[],
+            input=default_input_spec(backend.inputs[0]),
+            decoder=DecoderSpec(name=name or TASK_DECODERS.get(task, task)),
+        )
+    )
 
 
 def _apply_overrides(manifest: Manifest, config: ModelConfig, decoder: DecoderConfig) -> Manifest:
@@ -161,8 +176,9 @@ def _apply_overrides(manifest: Manifest, config: ModelConfig, decoder: DecoderCo
     own = canonical(name) == canonical(manifest.decoder.name)
     base = manifest.decoder.params if own else {}
     params = resolve_params(name, base, decoder.settings)
-    updates["decoder"] = DecoderSpec(name=canonical(name),
-                                     params=params.model_dump(exclude_none=True))
+    updates["decoder"] = DecoderSpec(
+        name=canonical(name), params=params.model_dump(exclude_none=True)
+    )
     return manifest.model_copy(update=updates)
 
 

@@ -45,20 +45,39 @@ MEMORY_BUDGET = 1 << 30  # bytes of address space the model may add on top of th
 _CHILD = "from edge.model_probe import child_main; child_main()"
 
 
-def probe_model(content: bytes, *, origin: str, runtime: str = "auto", threads: int = 1,
-                timeout: float = 20.0, digest: str | None = None) -> None:
+def probe_model(
+    content: bytes,
+    *,
+    origin: str,
+    runtime: str = "auto",
+    threads: int = 1,
+    timeout: float = 20.0,
+    digest: str | None = None,
+) -> None:
     """Load and invoke ``content`` once in a limited child; ``ModelError`` if that fails.
     ``digest``: the content's sha256 when the caller has it (``ModelFile.sha256``)."""
     digest = digest or hashlib.sha256(content).hexdigest()
     if (digest, runtime) in _PROBED:
         return
-    hint = ("the file is corrupt or hostile: get the model again from its source or "
-            "re-convert it with `edge convert`; do not run it")
+    hint = (
+        "the file is corrupt or hostile: get the model again from its source or "
+        "re-convert it with `edge convert`; do not run it"
+    )
     try:
         done = subprocess.run(
-            [sys.executable, *_NO_CWD_ON_PATH, "-c", _CHILD, runtime, str(threads),
-             str(int(timeout) + 1)],
-            input=content, capture_output=True, timeout=timeout, check=False,
+            [
+                sys.executable,
+                *_NO_CWD_ON_PATH,
+                "-c",
+                _CHILD,
+                runtime,
+                str(threads),
+                str(int(timeout) + 1),
+            ],
+            input=content,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
             env={**os.environ, "PYTHONPATH": _child_path()},
             # Not the user's folder: `python -c` puts the working folder first on the
             # import path, and a numpy.py planted next to a downloaded model would then
@@ -66,12 +85,18 @@ def probe_model(content: bytes, *, origin: str, runtime: str = "auto", threads: 
             cwd=os.path.abspath(os.sep),
         )
     except subprocess.TimeoutExpired:
-        raise ModelError(f"{origin}: the model did not load and run once within {timeout:g} s "
-                         "in a test process (it hangs), so it was not loaded", hint=hint) from None
+        raise ModelError(
+            f"{origin}: the model did not load and run once within {timeout:g} s "
+            "in a test process (it hangs), so it was not loaded",
+            hint=hint,
+        ) from None
     if done.returncode < 0:
         name = _signal_name(-done.returncode)
-        raise ModelError(f"{origin}: the model crashed a test process ({name}) when it was "
-                         "loaded and run once, so it was not loaded", hint=hint)
+        raise ModelError(
+            f"{origin}: the model crashed a test process ({name}) when it was "
+            "loaded and run once, so it was not loaded",
+            hint=hint,
+        )
     if done.returncode != 0:
         reason = _last_line(done.stderr) or f"exit code {done.returncode}"
         raise ModelError(f"{origin}: the model failed its test run: {reason}", hint=hint)
@@ -87,8 +112,7 @@ def _child_path() -> str:
 _NO_CWD_ON_PATH = ("-P",) if sys.version_info >= (3, 11) else ()  # and cwd is "/" anyway
 
 
-def verify_model(model_file: ModelFile, *, runtime: str = "auto",
-                 timeout: float = 20.0) -> str:
+def verify_model(model_file: ModelFile, *, runtime: str = "auto", timeout: float = 20.0) -> str:
     """Make sure ``model_file`` may be loaded here: it is shipped, remembered, or passes
     the probe now (waiting for one started by ``start_probe``). Returns which of
     ``"shipped"``, ``"remembered"`` or ``"probed"``; ``ModelError`` if the probe fails."""
@@ -108,31 +132,37 @@ def verify_model(model_file: ModelFile, *, runtime: str = "auto",
     elif (digest, runtime) in _PROBED or probe_cache.is_remembered(digest, key):
         _PROBED.add((digest, runtime))
         return "remembered"
-    probe_model(model_file.content, origin=str(model_file.path), runtime=runtime,
-                timeout=timeout, digest=digest)  # returns at once if the background passed
+    probe_model(
+        model_file.content,
+        origin=str(model_file.path),
+        runtime=runtime,
+        timeout=timeout,
+        digest=digest,
+    )  # returns at once if the background passed
     if probe_cache.remember(digest, key):
-        log.debug("%s verified; remembered in %s", model_file.path.name,
-                  probe_cache.cache_file())
+        log.debug("%s verified; remembered in %s", model_file.path.name, probe_cache.cache_file())
     return "probed"
 
 
 class _Background:
     """One ``probe_model`` on a daemon thread (the child process does the work)."""
 
-    def __init__(self, content: bytes, origin: str, runtime: str, timeout: float,
-                 digest: str) -> None:
+    def __init__(
+        self, content: bytes, origin: str, runtime: str, timeout: float, digest: str
+    ) -> None:
         self.error: ModelError | None = None
         self._done = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, args=(content, origin, runtime, timeout, digest),
-            name="model-probe", daemon=True)
+            target=self._run,
+            args=(content, origin, runtime, timeout, digest),
+            name="model-probe",
+            daemon=True,
+        )
         self._thread.start()
 
-    def _run(self, content: bytes, origin: str, runtime: str, timeout: float,
-             digest: str) -> None:
+    def _run(self, content: bytes, origin: str, runtime: str, timeout: float, digest: str) -> None:
         try:
-            probe_model(content, origin=origin, runtime=runtime, timeout=timeout,
-                        digest=digest)
+            probe_model(content, origin=origin, runtime=runtime, timeout=timeout, digest=digest)
         except ModelError as exc:
             self.error = exc
         except Exception as exc:  # verify_model then probes again, in the open
@@ -144,8 +174,9 @@ class _Background:
         self._done.wait()
 
 
-def start_probe(content: bytes, *, origin: str, digest: str, runtime: str = "auto",
-                timeout: float = 20.0) -> bool:
+def start_probe(
+    content: bytes, *, origin: str, digest: str, runtime: str = "auto", timeout: float = 20.0
+) -> bool:
     """Start probing ``content`` in the background unless it is already verified; the
     ``verify_model`` of the same bytes and runtime waits for it. True if one started."""
     from edge import probe_cache
@@ -184,8 +215,9 @@ def child_main() -> None:
         load_interpreter_class(runtime)  # imported before the limits: the runtime is trusted
         _limit(cpu_seconds)
         backend = LiteRTBackend(content, threads=threads, runtime=runtime, origin="model")
-        zeros = [np.zeros([max(1, d) for d in spec.shape], dtype=spec.dtype)
-                 for spec in backend.inputs]
+        zeros = [
+            np.zeros([max(1, d) for d in spec.shape], dtype=spec.dtype) for spec in backend.inputs
+        ]
         backend.infer(zeros)
     except EdgeError as exc:
         print(exc.message, file=sys.stderr)

@@ -145,9 +145,17 @@ class _BufferPool:
 
 
 class ModelStage:
-    def __init__(self, reader: FrameReader, model: ActiveModel, *, live: bool,
-                 gate: MotionGate | None = None, control: RunControl | None = None,
-                 limit: int | None = None, depth: int = 4) -> None:
+    def __init__(
+        self,
+        reader: FrameReader,
+        model: ActiveModel,
+        *,
+        live: bool,
+        gate: MotionGate | None = None,
+        control: RunControl | None = None,
+        limit: int | None = None,
+        depth: int = 4,
+    ) -> None:
         self._reader = reader
         self._model = model
         self._pending: ActiveModel | None = None  # the model to switch to, if any
@@ -159,7 +167,8 @@ class ModelStage:
         self._live = live
         self._depth = 1 if live else depth
         self._ready: queue.Queue[_Ready | _Retired | StageItem] = queue.Queue(
-            maxsize=1 if live else 2)
+            maxsize=1 if live else 2
+        )
         self._out: queue.Queue[StageItem] = queue.Queue(maxsize=self._depth)
         self._finish = threading.Event()  # stop taking frames, hand over what is done
         self._abandon = threading.Event()  # the consumer is gone: hand over nothing more
@@ -167,10 +176,12 @@ class ModelStage:
         # thread once that frame's output is handed on (live sources wait for it).
         self._inferring = threading.Event()
         self._unretired: list[_Retired] = []  # swapped out, not yet through the model
-        self._prepare_thread = threading.Thread(target=self._prepare_frames,
-                                                name="preprocess", daemon=True)
-        self._infer_thread = threading.Thread(target=self._infer_frames, name="inference",
-                                              daemon=True)
+        self._prepare_thread = threading.Thread(
+            target=self._prepare_frames, name="preprocess", daemon=True
+        )
+        self._infer_thread = threading.Thread(
+            target=self._infer_frames, name="inference", daemon=True
+        )
         self._prepare_thread.start()
         self._infer_thread.start()
 
@@ -221,8 +232,11 @@ class ModelStage:
         self._prepare_thread.join(timeout)
         self._infer_thread.join(timeout)
         if self._infer_thread.is_alive():  # stuck in an invoke: it may still use them
-            log.warning("the inference stage did not stop within %.0f s; the models a "
-                        "reload replaced stay open until the process exits", timeout)
+            log.warning(
+                "the inference stage did not stop within %.0f s; the models a "
+                "reload replaced stay open until the process exits",
+                timeout,
+            )
             return
         with self._swap_lock:
             leftovers, self._unretired = self._unretired, []
@@ -257,8 +271,9 @@ class ModelStage:
         self._take_swap(current, pool)
         self._put(self._ready, Ended(error))
 
-    def _take_swap(self, current: ActiveModel,
-                   pool: _BufferPool) -> tuple[ActiveModel, _BufferPool]:
+    def _take_swap(
+        self, current: ActiveModel, pool: _BufferPool
+    ) -> tuple[ActiveModel, _BufferPool]:
         with self._swap_lock:
             model, self._pending = self._pending, None
             markers, self._retiring = self._retiring, []
@@ -268,8 +283,9 @@ class ModelStage:
             self._put(self._ready, marker)
         return model, _BufferPool(model.inference, self._depth + 2)
 
-    def _prepare(self, frame: Frame, model: ActiveModel,
-                 pool: _BufferPool) -> _Ready | Skipped | Paused | None:
+    def _prepare(
+        self, frame: Frame, model: ActiveModel, pool: _BufferPool
+    ) -> _Ready | Skipped | Paused | None:
         if self._control is not None and self._control.paused:
             return Paused(frame)
         if self._gate is not None and not self._gate.should_infer(frame):

@@ -160,8 +160,14 @@ class Pipeline:
         reader: LatestFrameReader | ReadAheadReader = (
             LatestFrameReader(self.source) if self.source.live else ReadAheadReader(self.source)
         )
-        stage = ModelStage(reader, self._model, live=self.source.live, gate=self.gate,
-                           control=self.control, limit=self.max_frames)
+        stage = ModelStage(
+            reader,
+            self._model,
+            live=self.source.live,
+            gate=self.gate,
+            control=self.control,
+            limit=self.max_frames,
+        )
         self._stage = stage
         next_status = time.monotonic() + self.status_interval
         next_health = 0.0
@@ -204,9 +210,14 @@ class Pipeline:
     def labels(self) -> tuple[str, ...]:
         return self._model.labels
 
-    def swap_model(self, inference: Inference, context: RecordContext,
-                   labels: Sequence[str], *,
-                   on_retired: Callable[[Inference], None] | None = None) -> None:
+    def swap_model(
+        self,
+        inference: Inference,
+        context: RecordContext,
+        labels: Sequence[str],
+        *,
+        on_retired: Callable[[Inference], None] | None = None,
+    ) -> None:
         """Run the next frame through another model (a reload); returns at once. Call it
         from the loop thread (a tick hook, as the reload does): from another thread it
         could race with ``run`` starting or ending. Frames already preprocessed for the

@@ -47,8 +47,13 @@ def probe_ahead(config_path: Path | None, model_flag: Path | None, *, skip: bool
         model_file = read_model_file(path)
         if _identity(path) == before:  # not replaced while it was read: hand it over
             _PREFETCHED[before] = model_file
-        return start_probe(model_file.content, origin=str(model_file.path),
-                           digest=model_file.sha256, runtime=runtime, timeout=timeout)
+        return start_probe(
+            model_file.content,
+            origin=str(model_file.path),
+            digest=model_file.sha256,
+            runtime=runtime,
+            timeout=timeout,
+        )
     except Exception as exc:  # the normal start-up reads the same things and says why
         log.debug("model probe not started ahead: %s", exc)
         return False
@@ -86,8 +91,11 @@ def _config_model_path(table: dict[str, Any], config_path: Path | None) -> Path 
         return None
     path = Path(value)
     # As edge.config_paths: relative to the config file's folder ("~" is left as written).
-    return path if path.is_absolute() or value.startswith("~") \
+    return (
+        path
+        if path.is_absolute() or value.startswith("~")
         else config_path.parent.absolute() / path
+    )
 
 
 def _default_model() -> Path:

@@ -64,8 +64,11 @@ def shipped_digests() -> frozenset[str]:
         text = (zoo_dir() / SHIPPED_LIST).read_text(encoding="ascii")
     except (ModelError, OSError, UnicodeDecodeError):
         return frozenset()
-    return frozenset(line.split()[0].lower() for line in text.splitlines()
-                     if line.strip() and len(line.split()[0]) == 64)
+    return frozenset(
+        line.split()[0].lower()
+        for line in text.splitlines()
+        if line.strip() and len(line.split()[0]) == 64
+    )
 
 
 def runtime_key(runtime: str) -> str:

@@ -53,12 +53,19 @@ def to_record(result: Result, context: RecordContext) -> dict[str, Any]:
         "device": context.device,
         "seq": result.seq,
         "ts": _iso(frame.timestamp),
-        "source": {"name": frame.source, "frame": frame.index, "width": frame.width,
-                   "height": frame.height},
-        "model": {"name": context.model_name, "sha256": context.model_sha256,
-                  "task": context.task},
-        "latency_ms": {"pre": round(latency.pre, 3), "infer": round(latency.infer, 3),
-                       "post": round(latency.post, 3), "total": round(latency.total, 3)},
+        "source": {
+            "name": frame.source,
+            "frame": frame.index,
+            "width": frame.width,
+            "height": frame.height,
+        },
+        "model": {"name": context.model_name, "sha256": context.model_sha256, "task": context.task},
+        "latency_ms": {
+            "pre": round(latency.pre, 3),
+            "infer": round(latency.infer, 3),
+            "post": round(latency.post, 3),
+            "total": round(latency.total, 3),
+        },
         "detections": detections,
     }
     record.update(result.extra)
@@ -87,7 +94,8 @@ def _iso(timestamp: float) -> str:
     cached_second, prefix = _last_second
     if second != cached_second:
         prefix = dt.datetime.fromtimestamp(second, tz=dt.timezone.utc).strftime(
-            "%Y-%m-%dT%H:%M:%S.")
+            "%Y-%m-%dT%H:%M:%S."
+        )
         _last_second[:] = [second, prefix]
     return f"{prefix}{millis:03d}Z"
 

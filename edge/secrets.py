@@ -16,16 +16,25 @@ from pathlib import Path
 from edge.errors import ConfigError
 
 
-def read_secret(*, file: Path | None = None, env: str | None = None,
-                credential: str | None = None, what: str = "password") -> str | None:
+def read_secret(
+    *,
+    file: Path | None = None,
+    env: str | None = None,
+    credential: str | None = None,
+    what: str = "password",
+) -> str | None:
     """Return the secret from the one source given, or ``None`` when none is given.
 
     A file or credential holds the secret on its first line (a trailing newline, as
     ``echo`` writes it, is not part of it).
     """
     if file is not None:
-        return _first_line(file, what, hint=f"write the {what} into {file} (chmod 600), or "
-                           "point password_file at the right file")
+        return _first_line(
+            file,
+            what,
+            hint=f"write the {what} into {file} (chmod 600), or "
+            "point password_file at the right file",
+        )
     if env is not None:
         value = os.environ.get(env)
         if value is None or value == "":
@@ -44,8 +53,11 @@ def read_secret(*, file: Path | None = None, env: str | None = None,
                 hint=f"add LoadCredential={credential}:/etc/edge/{credential} to the unit, or "
                 "use password_file outside systemd",
             )
-        return _first_line(Path(directory) / credential, what,
-                           hint=f"check LoadCredential={credential}:... in the unit")
+        return _first_line(
+            Path(directory) / credential,
+            what,
+            hint=f"check LoadCredential={credential}:... in the unit",
+        )
     return None
 
 
@@ -53,12 +65,12 @@ def _first_line(path: Path, what: str, *, hint: str) -> str:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"the MQTT {what} file {str(path)!r} does not exist",
-                          hint=hint) from None
+        raise ConfigError(f"the MQTT {what} file {str(path)!r} does not exist", hint=hint) from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ConfigError(f"cannot read the MQTT {what} file {str(path)!r}: {reason}",
-                          hint=hint) from None
+        raise ConfigError(
+            f"cannot read the MQTT {what} file {str(path)!r}: {reason}", hint=hint
+        ) from None
     lines = text.splitlines()
     if not lines or not lines[0]:
         raise ConfigError(f"the MQTT {what} file {str(path)!r} is empty", hint=hint)

@@ -56,8 +56,9 @@ def build_detector(size: int = INPUT_SIZE, num_classes: int = NUM_CLASSES) -> An
     from keras import layers
 
     def block(x: Any, filters: int, stride: int, name: str) -> Any:
-        x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False,
-                          name=f"{name}_conv")(x)
+        x = layers.Conv2D(
+            filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv"
+        )(x)
         # momentum 0.9, not Keras's 0.99: the moving statistics must settle within a short
         # training run, or inference (which uses them) sees a different network.
         x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
@@ -75,7 +76,10 @@ def build_detector(size: int = INPUT_SIZE, num_classes: int = NUM_CLASSES) -> An
     m4 = block(layers.Add(name="merge4")([up4, s4]), 32, 1, "m4")
     heat = block(m4, 32, 1, "heat")
     heatmap = layers.Conv2D(
-        num_classes, 1, activation="sigmoid", name=HEATMAP,
+        num_classes,
+        1,
+        activation="sigmoid",
+        name=HEATMAP,
         # Start every score near 0.01 (CenterNet's prior): focal loss trains stably.
         bias_initializer=keras.initializers.Constant(-4.6),
     )(heat)
@@ -110,8 +114,12 @@ def encode_targets(
         heat[owner, row, col, cls] = 1.0
         for r in range(max(0, row - 1), min(grid, row + 2)):
             for c in range(max(0, col - 1), min(grid, col + 2)):
-                ltrb[owner, r, c] = (centres[c] - x0, centres[r] - y0,
-                                     x1 - centres[c], y1 - centres[r])
+                ltrb[owner, r, c] = (
+                    centres[c] - x0,
+                    centres[r] - y0,
+                    x1 - centres[c],
+                    y1 - centres[r],
+                )
     return heat, ltrb
 
 

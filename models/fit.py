@@ -31,8 +31,9 @@ def train_epochs(
 ) -> Any:
     """Fit ``model`` (compiled) for ``epochs``; returns it."""
     augment = Augmentation()
-    print(f"{name}: training on {len(x_train)} digits for {epochs} epochs (batch {batch})",
-          flush=True)
+    print(
+        f"{name}: training on {len(x_train)} digits for {epochs} epochs (batch {batch})", flush=True
+    )
     start = time.monotonic()
     for epoch in range(1, epochs + 1):
         x_epoch = _inputs(augment(x_train, rng))

@@ -122,11 +122,13 @@ def build_encoder(latent_dim: int = LATENT_DIM) -> Any:
 def ink(x: Any) -> Any:
     """``x`` in [-1, 1], (N, 28, 28, 1) -> (N, 1): the share of stroke-like pixels."""
     layers = keras.layers
-    local_mean = layers.AveragePooling2D(INK_WINDOW, strides=1, padding="same",
-                                         name="ink_local_mean")(x)
+    local_mean = layers.AveragePooling2D(
+        INK_WINDOW, strides=1, padding="same", name="ink_local_mean"
+    )(x)
     contrast = layers.Subtract(name="ink_contrast")([x, local_mean])
-    steep = layers.Rescaling(INK_STEEPNESS, offset=-INK_STEEPNESS * INK_CONTRAST,
-                             name="ink_steep")(contrast)
+    steep = layers.Rescaling(INK_STEEPNESS, offset=-INK_STEEPNESS * INK_CONTRAST, name="ink_steep")(
+        contrast
+    )
     stroke = layers.Activation("sigmoid", name="ink_stroke")(steep)
     return layers.GlobalAveragePooling2D(name="ink")(stroke)
 
@@ -146,12 +148,14 @@ def build_parts_model(encoder: Any, generator: Any) -> Any:
     training digits to set the emptiness term (not shipped)."""
     pixels = keras.Input(IMAGE_SHAPE, name="pixels")
     x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="to_unit")(pixels)
-    return keras.Model(pixels, [reconstruction_error(x, encoder, generator), ink(x)],
-                       name="digits_anomaly_parts")
+    return keras.Model(
+        pixels, [reconstruction_error(x, encoder, generator), ink(x)], name="digits_anomaly_parts"
+    )
 
 
-def build_anomaly_model(encoder: Any, generator: Any, *, ink_floor: float,
-                        ink_weight: float) -> Any:
+def build_anomaly_model(
+    encoder: Any, generator: Any, *, ink_floor: float, ink_weight: float
+) -> Any:
     """Raw pixels -> ``anomaly_score`` = mean((x - G(E(x)))^2)
     + ink_weight * relu(ink_floor - ink(x)), x scaled to [-1, 1]."""
     layers = keras.layers
@@ -159,8 +163,9 @@ def build_anomaly_model(encoder: Any, generator: Any, *, ink_floor: float,
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="to_unit")(pixels)
     error = reconstruction_error(x, encoder, generator)
     # weight * (floor - ink), then relu: zero for any frame with at least floor ink.
-    missing = layers.Rescaling(-ink_weight, offset=ink_weight * ink_floor,
-                               name="missing_ink")(ink(x))
+    missing = layers.Rescaling(-ink_weight, offset=ink_weight * ink_floor, name="missing_ink")(
+        ink(x)
+    )
     emptiness = layers.ReLU(name="emptiness")(missing)
     score = layers.Add(name=SCORE_NAME)([error, emptiness])
     return keras.Model(pixels, score, name="digits_anomaly")

@@ -90,12 +90,14 @@ def make_scenes(
             brightness = rng.uniform(0.6, 1.0)
             drawn = cv2.resize(digit, (tile, tile), interpolation=cv2.INTER_LINEAR)
             drawn = (drawn.astype(np.float32) * brightness).astype(np.uint8)
-            np.maximum(canvas[y : y + tile, x : x + tile], drawn,
-                       out=canvas[y : y + tile, x : x + tile])
+            np.maximum(
+                canvas[y : y + tile, x : x + tile], drawn, out=canvas[y : y + tile, x : x + tile]
+            )
             c0, r0, c1, r1 = ink_box(digit)
             k = tile / digit.shape[0]
-            boxes.append(((x + c0 * k) / size, (y + r0 * k) / size,
-                          (x + c1 * k) / size, (y + r1 * k) / size))
+            boxes.append(
+                ((x + c0 * k) / size, (y + r0 * k) / size, (x + c1 * k) / size, (y + r1 * k) / size)
+            )
             classes.append(int(labels[index]))
             owners.append(i)
         images[i] = canvas
@@ -108,7 +110,10 @@ def make_scenes(
 
 
 def _place(
-    rng: np.random.Generator, size: int, top: int, band: int,
+    rng: np.random.Generator,
+    size: int,
+    top: int,
+    band: int,
     taken: list[tuple[int, int, int, int]],
 ) -> tuple[int, int, int] | None:
     """A tile position inside the content band that overlaps no earlier tile."""
@@ -129,8 +134,7 @@ def _background(width: int, height: int, rng: np.random.Generator) -> npt.NDArra
     level = rng.uniform(0, 30)
     base = level + rng.uniform(0, 20) * (a * gx + b * gy)
     blotch_sigma = rng.uniform(2, 6)
-    blotches = cv2.GaussianBlur(rng.random((height, width), dtype=np.float32), (0, 0),
-                                blotch_sigma)
+    blotches = cv2.GaussianBlur(rng.random((height, width), dtype=np.float32), (0, 0), blotch_sigma)
     blotches = (blotches - blotches.mean()) * rng.uniform(0, 80)
     noise = rng.integers(0, int(rng.integers(1, 17)), size=(height, width))
     # Annotated: cv2's blur is typed Any, which would make the picture Any for mypy.

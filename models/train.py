@@ -120,8 +120,17 @@ def fit_cnn(split: Split, *, seed: int, epochs: int) -> Any:
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    return train_epochs(model, "cnn", x_train=x_train, targets=y_train, x_val=x_val,
-                        y_val=y_val, rng=rng, epochs=epochs, batch=batch)
+    return train_epochs(
+        model,
+        "cnn",
+        x_train=x_train,
+        targets=y_train,
+        x_val=x_val,
+        y_val=y_val,
+        rng=rng,
+        epochs=epochs,
+        batch=batch,
+    )
 
 
 def check_bar(report: Report) -> list[str]:
@@ -246,8 +255,10 @@ def write_digests(folder: Path) -> Path:
     them; ``sha256sum -c SHA256SUMS`` checks it by hand."""
     import hashlib
 
-    lines = [f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n"
-             for path in sorted(folder.glob("*.tflite"))]
+    lines = [
+        f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n"
+        for path in sorted(folder.glob("*.tflite"))
+    ]
     out = folder / "SHA256SUMS"
     out.write_text("".join(lines), encoding="ascii")
     return out

@@ -64,8 +64,9 @@ def inputs(scenes: Scenes) -> npt.NDArray[np.float32]:
     return scenes.images[..., np.newaxis].astype(np.float32)
 
 
-def eval_scenes(holdout_x: npt.NDArray[np.uint8], holdout_y: npt.NDArray[np.int64],
-                seed: int = DEFAULT_SEED) -> Scenes:
+def eval_scenes(
+    holdout_x: npt.NDArray[np.uint8], holdout_y: npt.NDArray[np.int64], seed: int = DEFAULT_SEED
+) -> Scenes:
     """The evaluation scenes: held-out digits only (the tests rebuild them with this)."""
     return make_scenes(holdout_x, holdout_y, EVAL_SCENES, seed=seed + 2)
 
@@ -86,14 +87,15 @@ def fit_detector(split: Split, *, seed: int, epochs: int = EPOCHS) -> Any:
         optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps)),
         loss=[focal_loss, box_loss],
     )
-    _log(f"detector: {epochs} epochs x {SCENES_PER_EPOCH} scenes of {len(x_train)} training "
-         f"digits ({model.count_params()} parameters)")
+    _log(
+        f"detector: {epochs} epochs x {SCENES_PER_EPOCH} scenes of {len(x_train)} training "
+        f"digits ({model.count_params()} parameters)"
+    )
     start = time.monotonic()
     for epoch in range(1, epochs + 1):
         scenes = make_scenes(x_train, y_train, SCENES_PER_EPOCH, seed=seed * 1000 + epoch)
         heat, ltrb = encode_targets(scenes.boxes, scenes.classes, scenes.image_index, len(scenes))
-        history = model.fit(inputs(scenes), [heat, ltrb], batch_size=batch,
-                            epochs=1, verbose=0)
+        history = model.fit(inputs(scenes), [heat, ltrb], batch_size=batch, epochs=1, verbose=0)
         losses = "  ".join(f"{k} {v[0]:.4f}" for k, v in sorted(history.history.items()))
         _log(f"  epoch {epoch:2d}/{epochs}  {losses}  {time.monotonic() - start:5.1f} s")
     return model
@@ -127,9 +129,11 @@ def convert_detector(keras_path: Path, split: Split, *, seed: int, epochs: int) 
         source=f"{CALIBRATION_SCENES} training scenes (seed {seed + 1})",
     )
     scenes = eval_scenes(*split.part("holdout"), seed=seed)
-    data = TaskEval(inputs(scenes), truth_lists(scenes.boxes, scenes.classes,
-                                                scenes.image_index, len(scenes)),
-                    f"{EVAL_SCENES} held-out scenes (seed {seed + 2})")
+    data = TaskEval(
+        inputs(scenes),
+        truth_lists(scenes.boxes, scenes.classes, scenes.image_index, len(scenes)),
+        f"{EVAL_SCENES} held-out scenes (seed {seed + 2})",
+    )
     _log(f"detector: converting {keras_path.name} to int8 (calibration: {calibration.source})")
     report = convert(
         ConvertRequest(
@@ -172,18 +176,26 @@ def _relative(path: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.train_detector",
-                                     description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m models.train_detector", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--out", type=Path, default=ZOO, help=f"output folder (default {ZOO})")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--convert-only", action="store_true",
-                        help=f"skip training: convert the existing {STEM}.keras in --out")
+    parser.add_argument(
+        "--convert-only",
+        action="store_true",
+        help=f"skip training: convert the existing {STEM}.keras in --out",
+    )
     args = parser.parse_args(argv)
     import_tensorflow()
     if args.convert_only:
-        report = convert_detector(_relative(args.out / f"{STEM}.keras"),
-                                  split_digits(args.seed), seed=args.seed, epochs=args.epochs)
+        report = convert_detector(
+            _relative(args.out / f"{STEM}.keras"),
+            split_digits(args.seed),
+            seed=args.seed,
+            epochs=args.epochs,
+        )
     else:
         report = train(args.out, seed=args.seed, epochs=args.epochs)
     failures = check_bar(report)

@@ -135,8 +135,13 @@ def normal_images(
     return np.concatenate([augment(x_train, rng) for _ in range(copies)])
 
 
-def fit_gan(images: np.ndarray[Any, Any], *, seed: int, steps: int = GAN_STEPS,
-            encoder_steps: int = ENCODER_STEPS) -> tuple[Any, Any, Any]:
+def fit_gan(
+    images: np.ndarray[Any, Any],
+    *,
+    seed: int,
+    steps: int = GAN_STEPS,
+    encoder_steps: int = ENCODER_STEPS,
+) -> tuple[Any, Any, Any]:
     """Train G and D, then E with G frozen. Returns ``(generator, discriminator, encoder)``."""
     tf = import_tensorflow()
     import keras
@@ -163,12 +168,18 @@ def fit_gan(images: np.ndarray[Any, Any], *, seed: int, steps: int = GAN_STEPS,
             )
             g_loss = bce(tf.ones_like(fake_logit), fake_logit)
         g_opt.apply_gradients(
-            zip(g_tape.gradient(g_loss, generator.trainable_variables),
-                generator.trainable_variables, strict=True)
+            zip(
+                g_tape.gradient(g_loss, generator.trainable_variables),
+                generator.trainable_variables,
+                strict=True,
+            )
         )
         d_opt.apply_gradients(
-            zip(d_tape.gradient(d_loss, discriminator.trainable_variables),
-                discriminator.trainable_variables, strict=True)
+            zip(
+                d_tape.gradient(d_loss, discriminator.trainable_variables),
+                discriminator.trainable_variables,
+                strict=True,
+            )
         )
         return g_loss, d_loss
 
@@ -181,8 +192,10 @@ def fit_gan(images: np.ndarray[Any, Any], *, seed: int, steps: int = GAN_STEPS,
         z = rng.standard_normal((BATCH, LATENT_DIM)).astype(np.float32)
         g_loss, d_loss = gan_step(tf.constant(real), tf.constant(z))
         if step % 250 == 0 or step == steps:
-            _log(f"  step {step:5d}/{steps}  g {float(g_loss):.3f}  d {float(d_loss):.3f}  "
-                 f"{time.monotonic() - start:6.1f} s")
+            _log(
+                f"  step {step:5d}/{steps}  g {float(g_loss):.3f}  d {float(d_loss):.3f}  "
+                f"{time.monotonic() - start:6.1f} s"
+            )
 
     e_opt = keras.optimizers.Adam(1e-3)
     generator.trainable = False
@@ -193,8 +206,11 @@ def fit_gan(images: np.ndarray[Any, Any], *, seed: int, steps: int = GAN_STEPS,
             rebuilt = generator(encoder(real, training=True), training=False)
             loss = tf.reduce_mean(tf.square(real - rebuilt))
         e_opt.apply_gradients(
-            zip(tape.gradient(loss, encoder.trainable_variables),
-                encoder.trainable_variables, strict=True)
+            zip(
+                tape.gradient(loss, encoder.trainable_variables),
+                encoder.trainable_variables,
+                strict=True,
+            )
         )
         return loss
 
@@ -203,13 +219,20 @@ def fit_gan(images: np.ndarray[Any, Any], *, seed: int, steps: int = GAN_STEPS,
     for step in range(1, encoder_steps + 1):
         loss = encoder_step(tf.constant(data[rng.integers(0, len(data), BATCH)]))
         if step % 250 == 0 or step == encoder_steps:
-            _log(f"  step {step:5d}/{encoder_steps}  izi {float(loss):.4f}  "
-                 f"{time.monotonic() - start:6.1f} s")
+            _log(
+                f"  step {step:5d}/{encoder_steps}  izi {float(loss):.4f}  "
+                f"{time.monotonic() - start:6.1f} s"
+            )
     return generator, discriminator, encoder
 
 
-def train(out: Path, *, seed: int = DEFAULT_SEED, steps: int = GAN_STEPS,
-          encoder_steps: int = ENCODER_STEPS) -> list[Report]:
+def train(
+    out: Path,
+    *,
+    seed: int = DEFAULT_SEED,
+    steps: int = GAN_STEPS,
+    encoder_steps: int = ENCODER_STEPS,
+) -> list[Report]:
     """Train, save and convert both artifacts; returns their reports (generator, anomaly)."""
     import_tensorflow()
     out.mkdir(parents=True, exist_ok=True)
@@ -232,21 +255,31 @@ def ship_generator(trained: Any, out: Path, *, seed: int, training: str) -> Repo
     model.set_weights(trained.get_weights())
     keras_path = _relative(out / f"{GENERATOR_STEM}.keras")
     model.save(keras_path)
-    calibration = np.random.default_rng(seed + 10).standard_normal(
-        (CALIBRATION_SAMPLES, LATENT_DIM)).astype(np.float32)
-    latents = np.random.default_rng(seed + 11).standard_normal(
-        (EVAL_LATENTS, LATENT_DIM)).astype(np.float32)
+    calibration = (
+        np.random.default_rng(seed + 10)
+        .standard_normal((CALIBRATION_SAMPLES, LATENT_DIM))
+        .astype(np.float32)
+    )
+    latents = (
+        np.random.default_rng(seed + 11)
+        .standard_normal((EVAL_LATENTS, LATENT_DIM))
+        .astype(np.float32)
+    )
     np.savez_compressed(out / LATENTS_FILE, x=latents)
     return _convert(
-        keras_path, GENERATOR_STEM, "generate",
+        keras_path,
+        GENERATOR_STEM,
+        "generate",
         Calibration(calibration, f"{CALIBRATION_SAMPLES} standard-normal latents (seed {seed})"),
         TaskEval(latents, None, f"{EVAL_LATENTS} standard-normal latents ({LATENTS_FILE})"),
-        max_drop=GENERATE.default_max_drop, training=training,
+        max_drop=GENERATE.default_max_drop,
+        training=training,
     )
 
 
-def emptiness_term(encoder: Any, generator: Any,
-                   images: np.ndarray[Any, Any]) -> tuple[float, float]:
+def emptiness_term(
+    encoder: Any, generator: Any, images: np.ndarray[Any, Any]
+) -> tuple[float, float]:
     """``(ink_floor, ink_weight)`` from the training digits ``images`` (uint8 (N, 28, 28)).
 
     ``floor`` = the ``INK_FLOOR_PERCENTILE`` percentile of their ink; ``weight`` makes a
@@ -256,14 +289,23 @@ def emptiness_term(encoder: Any, generator: Any,
     from models.gan import build_parts_model
 
     error, ink = build_parts_model(encoder, generator).predict(
-        _pixels(images), batch_size=256, verbose=0)
+        _pixels(images), batch_size=256, verbose=0
+    )
     floor = float(np.percentile(np.asarray(ink).reshape(-1), INK_FLOOR_PERCENTILE))
     high_error = float(np.percentile(np.asarray(error).reshape(-1), ERROR_PERCENTILE))
     return floor, EMPTY_FRAME_FACTOR * high_error / floor
 
 
-def ship_anomaly(encoder: Any, generator: Any, split: Split, images: np.ndarray[Any, Any],
-                 out: Path, *, seed: int, training: str) -> Report:
+def ship_anomaly(
+    encoder: Any,
+    generator: Any,
+    split: Split,
+    images: np.ndarray[Any, Any],
+    out: Path,
+    *,
+    seed: int,
+    training: str,
+) -> Report:
     """Assemble pixels -> score (E, G, emptiness term), save it and convert it (``anomaly``).
 
     ``images`` are the training digits G and E learned from; they set the emptiness term.
@@ -275,10 +317,11 @@ def ship_anomaly(encoder: Any, generator: Any, split: Split, images: np.ndarray[
     fresh_encoder.set_weights(encoder.get_weights())
     fresh_generator.set_weights(generator.get_weights())
     floor, weight = emptiness_term(fresh_encoder, fresh_generator, images)
-    _log(f"emptiness term: ink floor {floor:.5f} (p{INK_FLOOR_PERCENTILE:g} of training "
-         f"digits), weight {weight:.4f}")
-    model = build_anomaly_model(fresh_encoder, fresh_generator, ink_floor=floor,
-                                ink_weight=weight)
+    _log(
+        f"emptiness term: ink floor {floor:.5f} (p{INK_FLOOR_PERCENTILE:g} of training "
+        f"digits), weight {weight:.4f}"
+    )
+    model = build_anomaly_model(fresh_encoder, fresh_generator, ink_floor=floor, ink_weight=weight)
     keras_path = _relative(out / f"{ANOMALY_STEM}.keras")
     model.save(keras_path)
     x_train, _ = split.part("train")
@@ -288,28 +331,45 @@ def ship_anomaly(encoder: Any, generator: Any, split: Split, images: np.ndarray[
     # device log still tells "a bit over" from "far over" (digits alone put the ceiling of
     # the int8 score just above the threshold, and every anomaly read the same number).
     headroom = np.random.default_rng(seed + 3).integers(
-        0, 256, (HEADROOM_FRAMES, 28, 28), dtype=np.uint8)
+        0, 256, (HEADROOM_FRAMES, 28, 28), dtype=np.uint8
+    )
     # Blank frames (own seed) drive the ink branch to 0 and the emptiness term to its top.
     blank_rng = np.random.default_rng(seed + 4)
     blanks = np.stack([_anomaly_frame("blank", blank_rng) for _ in range(HEADROOM_FRAMES)])
-    calibration = np.concatenate([calibration[2 * HEADROOM_FRAMES:], headroom, blanks])
+    calibration = np.concatenate([calibration[2 * HEADROOM_FRAMES :], headroom, blanks])
     x_eval, y_eval, kind = anomaly_eval_set(split, seed=seed)
     np.savez_compressed(out / ANOMALY_EVAL_FILE, x=x_eval, y=y_eval, kind=kind)
     return _convert(
-        keras_path, ANOMALY_STEM, "anomaly",
-        Calibration(_pixels(calibration),
-                    f"{CALIBRATION_SAMPLES - 2 * HEADROOM_FRAMES} augmented training digits, "
-                    f"{HEADROOM_FRAMES} uniform-noise and {HEADROOM_FRAMES} blank frames "
-                    f"(seed {seed})"),
-        TaskEval(_pixels(x_eval), y_eval,
-                 f"{int((y_eval == 0).sum())} augmented held-out digits vs "
-                 f"{int(y_eval.sum())} non-digit frames ({ANOMALY_EVAL_FILE})"),
-        max_drop=ANOMALY.default_max_drop, training=training,
+        keras_path,
+        ANOMALY_STEM,
+        "anomaly",
+        Calibration(
+            _pixels(calibration),
+            f"{CALIBRATION_SAMPLES - 2 * HEADROOM_FRAMES} augmented training digits, "
+            f"{HEADROOM_FRAMES} uniform-noise and {HEADROOM_FRAMES} blank frames "
+            f"(seed {seed})",
+        ),
+        TaskEval(
+            _pixels(x_eval),
+            y_eval,
+            f"{int((y_eval == 0).sum())} augmented held-out digits vs "
+            f"{int(y_eval.sum())} non-digit frames ({ANOMALY_EVAL_FILE})",
+        ),
+        max_drop=ANOMALY.default_max_drop,
+        training=training,
     )
 
 
-def _convert(keras_path: Path, stem: str, task: str, calibration: Calibration, data: TaskEval,
-             *, max_drop: float, training: str) -> Report:
+def _convert(
+    keras_path: Path,
+    stem: str,
+    task: str,
+    calibration: Calibration,
+    data: TaskEval,
+    *,
+    max_drop: float,
+    training: str,
+) -> Report:
     from converter.convert import ConvertRequest, convert
 
     _log(f"{task}: converting {keras_path.name} to int8 (calibration: {calibration.source})")
@@ -390,8 +450,16 @@ def _anomaly_frame(kind: str, rng: np.random.Generator) -> np.ndarray[Any, Any]:
         letter = chr(ord("A") + int(rng.integers(0, 26)))
         scale = float(rng.uniform(0.7, 1.0))
         origin = (int(rng.integers(3, 9)), int(rng.integers(20, 25)))
-        cv2.putText(canvas, letter, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, colour,
-                    max(thickness, 2), cv2.LINE_AA)
+        cv2.putText(
+            canvas,
+            letter,
+            origin,
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            colour,
+            max(thickness, 2),
+            cv2.LINE_AA,
+        )
         return canvas
     raise ValueError(f"unknown anomaly kind {kind!r}")
 
@@ -410,8 +478,9 @@ def check_bar(report: Report) -> list[str]:
             failures.append("no ROC-AUC was measured")
         else:
             if before - after > MAX_ROC_AUC_DROP:
-                failures.append(f"int8 ROC-AUC {after:.4f} is over {MAX_ROC_AUC_DROP} below "
-                                f"float {before:.4f}")
+                failures.append(
+                    f"int8 ROC-AUC {after:.4f} is over {MAX_ROC_AUC_DROP} below float {before:.4f}"
+                )
             if before < MIN_ROC_AUC:
                 failures.append(f"float ROC-AUC {before:.4f} < {MIN_ROC_AUC}")
     if report.float_ops:
@@ -443,8 +512,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import_tensorflow()
     failed = False
-    for report in train(args.out, seed=args.seed, steps=args.steps,
-                        encoder_steps=args.encoder_steps):
+    for report in train(
+        args.out, seed=args.seed, steps=args.steps, encoder_steps=args.encoder_steps
+    ):
         sys.stdout.write(report.table())
         for failure in check_bar(report):
             print(f"models.train_gan: {report.task}: {failure}", file=sys.stderr)

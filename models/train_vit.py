@@ -123,8 +123,17 @@ def fit_vit(split: Split, *, seed: int, epochs: int) -> Any:
         metrics=["accuracy"],
     )
     targets = keras.utils.to_categorical(y_train, 10)
-    return train_epochs(model, "vit", x_train=x_train, targets=targets, x_val=x_val,
-                        y_val=y_val, rng=rng, epochs=epochs, batch=batch)
+    return train_epochs(
+        model,
+        "vit",
+        x_train=x_train,
+        targets=targets,
+        x_val=x_val,
+        y_val=y_val,
+        rng=rng,
+        epochs=epochs,
+        batch=batch,
+    )
 
 
 def check_drop(report: Report) -> list[str]:

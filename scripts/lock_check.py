@@ -64,8 +64,11 @@ def differences(pins: dict[str, str], present: dict[str, str]) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("lock", type=Path)
-    parser.add_argument("--report", action="store_true",
-                        help="print the differences and exit 0 (for the --latest run)")
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="print the differences and exit 0 (for the --latest run)",
+    )
     args = parser.parse_args()
     found = differences(read_lock(args.lock), installed())
     for line in found:
@@ -75,10 +78,12 @@ def main() -> int:
             print("  none: the newest releases are the locked ones")
         return 0
     if found:
-        print(f"error: this environment does not match {args.lock}. If pyproject.toml's "
-              "dependencies changed, refresh the lock with `bash scripts/lock.sh`; if the "
-              "venv holds leftovers, delete it (`rm -rf .venv`) and run the tests again.",
-              file=sys.stderr)
+        print(
+            f"error: this environment does not match {args.lock}. If pyproject.toml's "
+            "dependencies changed, refresh the lock with `bash scripts/lock.sh`; if the "
+            "venv holds leftovers, delete it (`rm -rf .venv`) and run the tests again.",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

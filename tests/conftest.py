@@ -35,13 +35,16 @@ def _load_hypothesis_profile(markexpr: str) -> None:
     from hypothesis import HealthCheck, settings
 
     common: dict[str, Any] = {
-        "deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture]}
-    settings.register_profile("gate", max_examples=60, derandomize=True, database=None,
-                              **common)
+        "deadline": None,
+        "suppress_health_check": [HealthCheck.function_scoped_fixture],
+    }
+    settings.register_profile("gate", max_examples=60, derandomize=True, database=None, **common)
     settings.register_profile("fuzz", max_examples=300, **common)
     settings.register_profile("long", max_examples=1200, **common)
     fuzz_run = "fuzz" in markexpr and "not fuzz" not in markexpr
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("fuzz" if fuzz_run else "gate"))
+
+
 SCHEMA_PATH = REPO / "edge" / "schemas" / "result-1.schema.json"
 
 
@@ -67,8 +70,9 @@ RunEdge = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture(autouse=True)
-def _private_probe_record(monkeypatch: pytest.MonkeyPatch,
-                          tmp_path_factory: pytest.TempPathFactory) -> None:
+def _private_probe_record(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """Each test starts with an empty record of verified models (``edge.probe_cache``), in
     its own folder: no test depends on what another one probed, and none writes into the
     real ``~/.cache`` of whoever runs the suite."""
@@ -80,11 +84,23 @@ def _private_probe_record(monkeypatch: pytest.MonkeyPatch,
 def run_edge(tmp_path: Path) -> RunEdge:
     """Run the real ``edge`` console command in a subprocess, in ``tmp_path``."""
 
-    def run(args: Sequence[str], *, timeout: float = 120, cwd: Path | None = None,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        args: Sequence[str],
+        *,
+        timeout: float = 120,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-c", "from edge.cli import entry; entry()", *args]
-        return subprocess.run(command, cwd=cwd or tmp_path, capture_output=True, text=True,
-                              timeout=timeout, env={**os.environ, **(env or {})}, check=False)
+        return subprocess.run(
+            command,
+            cwd=cwd or tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+            check=False,
+        )
 
     return run
 
@@ -96,13 +112,15 @@ def plain_tflite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     keras = tf.keras
     keras.utils.set_random_seed(1)
-    model = keras.Sequential([
-        keras.Input((16, 16, 3)),
-        keras.layers.Rescaling(1 / 255),
-        keras.layers.Conv2D(4, 3, activation="relu"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(3, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     rng = np.random.default_rng(0)
     samples = rng.integers(0, 256, (20, 16, 16, 3)).astype(np.float32)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)

@@ -133,8 +133,9 @@ def test_no_import_cycles() -> None:
     cycles = _cycles(graph)
     detail = [
         f"{' <-> '.join(cycle)}: "
-        + "; ".join(f"{a} imports {t} (line {line})" for a in cycle
-                    for t, _, line in graph[a] if t in cycle)
+        + "; ".join(
+            f"{a} imports {t} (line {line})" for a in cycle for t, _, line in graph[a] if t in cycle
+        )
         for cycle in cycles
     ]
     assert cycles == [], "import cycles:\n" + "\n".join(detail)
@@ -144,7 +145,8 @@ def test_edge_never_imports_converter_or_models_except_the_convert_handler() -> 
     graph = _graph()
     offending = [
         f"{module} imports {target} (line {line}, in {function or 'module scope'})"
-        for module, edges in graph.items() if module.split(".")[0] == "edge"
+        for module, edges in graph.items()
+        if module.split(".")[0] == "edge"
         for target, function, line in edges
         if target.split(".")[0] in ("converter", "models")
         and not (module == "edge.cli" and function == "_cmd_convert")

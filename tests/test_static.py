@@ -18,12 +18,24 @@ def tool(name: str) -> str:
 
 
 def test_mypy_strict() -> None:
-    done = subprocess.run([tool("mypy"), "--strict", "edge", "converter", "models"], cwd=REPO,
-                          capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [tool("mypy"), "--strict", "edge", "converter", "models"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_ruff() -> None:
-    done = subprocess.run([tool("ruff"), "check", "edge", "converter", "models", "tests"],
-                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [tool("ruff"), "check", "edge", "converter", "models", "tests"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr

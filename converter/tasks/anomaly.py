@@ -64,8 +64,9 @@ def average_ranks(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return ranks
 
 
-def normal_threshold(scores: npt.ArrayLike, labels: npt.ArrayLike | None,
-                     quantile: float = NORMAL_QUANTILE) -> float:
+def normal_threshold(
+    scores: npt.ArrayLike, labels: npt.ArrayLike | None, quantile: float = NORMAL_QUANTILE
+) -> float:
     """The ``quantile`` of the normal samples' scores (no labels: all samples are normal)."""
     s = np.asarray(scores, np.float64).reshape(-1)
     normal = s if labels is None else s[np.asarray(labels).reshape(-1) == 0]
@@ -85,8 +86,7 @@ def single_score(outputs: Outputs) -> FloatArray:
     """The one output, as a vector of one score per sample."""
     if len(outputs) != 1:
         raise ConversionError(
-            f"an anomaly model has one output (the score); got {len(outputs)}: "
-            f"{', '.join(outputs)}"
+            f"an anomaly model has one output (the score); got {len(outputs)}: {', '.join(outputs)}"
         )
     scores = next(iter(outputs.values()))
     return np.asarray(scores, np.float32).reshape(len(scores), -1)[:, 0]
@@ -139,8 +139,9 @@ class AnomalyTask(TaskDefaults):
             return {}
         return {"roc_auc": roc_auc(single_score(outputs), data.y)}
 
-    def compare(self, float_outputs: Outputs, quant_outputs: Outputs,
-                data: TaskEval) -> dict[str, Any]:
+    def compare(
+        self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval
+    ) -> dict[str, Any]:
         f, q = single_score(float_outputs), single_score(quant_outputs)
         diff = np.abs(f - q)
         result: dict[str, Any] = {
@@ -158,8 +159,7 @@ class AnomalyTask(TaskDefaults):
                     result[f"{side}_{key}"] = value
         return result
 
-    def decoder(self, float_outputs: Outputs, data: TaskEval,
-                labels: Sequence[str]) -> DecoderSpec:
+    def decoder(self, float_outputs: Outputs, data: TaskEval, labels: Sequence[str]) -> DecoderSpec:
         del labels
         threshold = normal_threshold(single_score(float_outputs), data.y)
         return DecoderSpec(name="anomaly", params={"threshold": threshold})
@@ -169,8 +169,14 @@ class AnomalyTask(TaskDefaults):
         agreement = compared.get("agreement")
         return None if agreement is None else 1.0 - float(agreement)
 
-    def plot(self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval,
-             labels: Sequence[str], path: Path) -> None:
+    def plot(
+        self,
+        float_outputs: Outputs,
+        quant_outputs: Outputs,
+        data: TaskEval,
+        labels: Sequence[str],
+        path: Path,
+    ) -> None:
         """Score histograms, normal vs anomalous, float (left) and quantized (right)."""
         del labels
         # A bare Figure renders to a file without pyplot: no global backend is chosen,

@@ -105,26 +105,41 @@ class Task(Protocol):
     def metrics(self, outputs: Outputs, data: TaskEval) -> dict[str, float]:
         """Metrics of one model on the data (float and quantized alike)."""
 
-    def compare(self, float_outputs: Outputs, quant_outputs: Outputs,
-                data: TaskEval) -> dict[str, Any]:
+    def compare(
+        self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval
+    ) -> dict[str, Any]:
         """Cross metrics: agreement, SQNR/PSNR of quantized vs float, confusion, ..."""
 
-    def decoder(self, float_outputs: Outputs, data: TaskEval,
-                labels: Sequence[str]) -> DecoderSpec: ...
+    def decoder(
+        self, float_outputs: Outputs, data: TaskEval, labels: Sequence[str]
+    ) -> DecoderSpec: ...
 
-    def plot(self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval,
-             labels: Sequence[str], path: Path) -> None: ...
+    def plot(
+        self,
+        float_outputs: Outputs,
+        quant_outputs: Outputs,
+        data: TaskEval,
+        labels: Sequence[str],
+        path: Path,
+    ) -> None: ...
 
-    def default_labels(self, output_shapes: Mapping[str, tuple[int, ...]]
-                       ) -> list[str] | None: ...
+    def default_labels(self, output_shapes: Mapping[str, tuple[int, ...]]) -> list[str] | None: ...
 
-    def input_spec(self, input_shape: tuple[int, ...],
-                   default: InputSpec | None) -> InputSpec | None: ...
+    def input_spec(
+        self, input_shape: tuple[int, ...], default: InputSpec | None
+    ) -> InputSpec | None: ...
 
     def drop_without_labels(self, compare: Mapping[str, Any]) -> float | None: ...
 
-    def explain(self, drop: float | None, *, labelled: bool, max_drop: float | None,
-                within: bool, compare: Mapping[str, Any]) -> str: ...
+    def explain(
+        self,
+        drop: float | None,
+        *,
+        labelled: bool,
+        max_drop: float | None,
+        within: bool,
+        compare: Mapping[str, Any],
+    ) -> str: ...
 
 
 class TaskDefaults:
@@ -137,8 +152,9 @@ class TaskDefaults:
         del output_shapes
         return None
 
-    def input_spec(self, input_shape: tuple[int, ...],
-                   default: InputSpec | None) -> InputSpec | None:
+    def input_spec(
+        self, input_shape: tuple[int, ...], default: InputSpec | None
+    ) -> InputSpec | None:
         del input_shape
         return default
 
@@ -146,20 +162,30 @@ class TaskDefaults:
         del compare
         return None
 
-    def explain(self, drop: float | None, *, labelled: bool, max_drop: float | None,
-                within: bool, compare: Mapping[str, Any]) -> str:
+    def explain(
+        self,
+        drop: float | None,
+        *,
+        labelled: bool,
+        max_drop: float | None,
+        within: bool,
+        compare: Mapping[str, Any],
+    ) -> str:
         """E.g. "accuracy fell by 2.00 points, over the budget of 0.01 (1 point of accuracy)"."""
         del compare
         metric = self.gate.metric
         if drop is None:
             subject = f"{metric} could not be measured"
         elif labelled:
-            amount = f"{abs(drop):.2f} dB" if self.gate.unit == "dB" \
-                else f"{100 * abs(drop):.2f} points"
+            amount = (
+                f"{abs(drop):.2f} dB" if self.gate.unit == "dB" else f"{100 * abs(drop):.2f} points"
+            )
             subject = f"{metric} {'fell' if drop >= 0 else 'rose'} by {amount}"
         else:
-            subject = (f"with no labelled eval data it is judged against float: "
-                       f"{self.without_labels} is {100 * drop:.2f} %")
+            subject = (
+                f"with no labelled eval data it is judged against float: "
+                f"{self.without_labels} is {100 * drop:.2f} %"
+            )
         return f"{subject}, {verdict(self.gate, max_drop, within)}"
 
 
@@ -181,8 +207,10 @@ class DecibelBar(TaskDefaults):
         if max_drop is None:
             return f"{measured}, not gated (an explicit --mode without --max-drop)"
         bar = self.minimum - max_drop
-        return (f"{measured}, {'reaching' if within else 'below'} the bar of {bar:g} dB "
-                f"({self.minimum:g} dB minus the --max-drop budget of {max_drop:g} dB)")
+        return (
+            f"{measured}, {'reaching' if within else 'below'} the bar of {bar:g} dB "
+            f"({self.minimum:g} dB minus the --max-drop budget of {max_drop:g} dB)"
+        )
 
 
 def verdict(gate: Gate, max_drop: float | None, within: bool) -> str:

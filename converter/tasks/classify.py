@@ -51,8 +51,9 @@ class ClassifyTask(TaskDefaults):
     def check_outputs(self, output_shapes: Mapping[str, tuple[int, ...]], source: str) -> None:
         shapes = list(output_shapes.values())
         if len(shapes) != 1 or len(shapes[0]) != 1:
-            described = ", ".join(f"{n} [batch, {', '.join(map(str, s))}]"
-                                  for n, s in output_shapes.items())
+            described = ", ".join(
+                f"{n} [batch, {', '.join(map(str, s))}]" for n, s in output_shapes.items()
+            )
             raise ConversionError(
                 f"{source!r} does not look like a classifier: its output(s) are {described}; "
                 "expected one output [batch, classes] (or [batch, 1]: a binary "
@@ -73,8 +74,9 @@ class ClassifyTask(TaskDefaults):
         top = _top1(outputs)
         return {"accuracy": float((top == np.asarray(data.y)).mean())}
 
-    def compare(self, float_outputs: Outputs, quant_outputs: Outputs,
-                data: TaskEval) -> dict[str, Any]:
+    def compare(
+        self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval
+    ) -> dict[str, Any]:
         (float_out,) = float_outputs.values()
         (quant_out,) = quant_outputs.values()
         binary = _is_binary(float_out)
@@ -84,7 +86,8 @@ class ClassifyTask(TaskDefaults):
         diff = np.abs(float_out.astype(np.float64) - quant_out)
         classes = _classes(float_out)
         result: dict[str, Any] = {
-            "agreement_is": f"decision agreement at {DECISION_THRESHOLD:g}" if binary
+            "agreement_is": f"decision agreement at {DECISION_THRESHOLD:g}"
+            if binary
             else "top-1 agreement",
             "agreement": float((float_top == quant_top).mean()),
             "mean_abs_diff": float(diff.mean()),
@@ -101,23 +104,34 @@ class ClassifyTask(TaskDefaults):
         agreement = compare.get("agreement")
         return None if agreement is None else 1.0 - float(agreement)
 
-    def decoder(self, float_outputs: Outputs, data: TaskEval,
-                labels: Sequence[str]) -> DecoderSpec:
+    def decoder(self, float_outputs: Outputs, data: TaskEval, labels: Sequence[str]) -> DecoderSpec:
         del data, labels
         (float_out,) = float_outputs.values()
         if _is_binary(float_out):
             activation = "none" if _in_unit_range(float_out) else "sigmoid"
-            return DecoderSpec(name="classify", params={
-                "top_k": 1, "threshold": DEFAULT_THRESHOLD, "activation": activation,
-                "decision_threshold": DECISION_THRESHOLD})
+            return DecoderSpec(
+                name="classify",
+                params={
+                    "top_k": 1,
+                    "threshold": DEFAULT_THRESHOLD,
+                    "activation": activation,
+                    "decision_threshold": DECISION_THRESHOLD,
+                },
+            )
         activation = "none" if looks_like_probabilities(float_out) else "softmax"
         return DecoderSpec(
             name="classify",
             params={"top_k": 1, "threshold": DEFAULT_THRESHOLD, "activation": activation},
         )
 
-    def plot(self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval,
-             labels: Sequence[str], path: Path) -> None:
+    def plot(
+        self,
+        float_outputs: Outputs,
+        quant_outputs: Outputs,
+        data: TaskEval,
+        labels: Sequence[str],
+        path: Path,
+    ) -> None:
         # A bare Figure renders to a file without pyplot: no global backend is chosen,
         # so a caller of the library (a notebook, a GUI) keeps its own.
         from matplotlib.figure import Figure
@@ -127,8 +141,10 @@ class ClassifyTask(TaskDefaults):
         float_top, quant_top = _top1(float_outputs), _top1(quant_outputs)
         if data.y is not None:
             y = np.asarray(data.y, np.int64)
-            panels = [("float32", _confusion(y, float_top, classes)),
-                      ("quantized", _confusion(y, quant_top, classes))]
+            panels = [
+                ("float32", _confusion(y, float_top, classes)),
+                ("quantized", _confusion(y, quant_top, classes)),
+            ]
             ylabel = "true class"
         else:
             panels = [("quantized vs float top-1", _confusion(float_top, quant_top, classes))]
@@ -149,8 +165,15 @@ class ClassifyTask(TaskDefaults):
             if classes <= 20:
                 for (row, col), count in np.ndenumerate(grid):
                     if count:
-                        axis.text(col, row, str(count), ha="center", va="center", fontsize=6,
-                                  color="white" if count > grid.max() / 2 else "black")
+                        axis.text(
+                            col,
+                            row,
+                            str(count),
+                            ha="center",
+                            va="center",
+                            fontsize=6,
+                            color="white" if count > grid.max() / 2 else "black",
+                        )
         figure.tight_layout()
         figure.savefig(path, dpi=80)
 
@@ -182,8 +205,9 @@ def _probability(out: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return np.asarray(1.0 / (1.0 + np.exp(-out.astype(np.float64))), np.float32)
 
 
-def _confusion(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64],
-               classes: int) -> list[list[int]]:
+def _confusion(
+    rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64], classes: int
+) -> list[list[int]]:
     matrix = np.zeros((classes, classes), np.int64)
     np.add.at(matrix, (rows, cols), 1)
     return [[int(v) for v in row] for row in matrix]

@@ -87,8 +87,9 @@ def average_precision(recall: FloatArray, precision: FloatArray) -> float:
     return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))
 
 
-def mean_average_precision(predictions: Predictions, truth: Truth,
-                           iou_threshold: float = IOU_MATCH) -> dict[str, Any]:
+def mean_average_precision(
+    predictions: Predictions, truth: Truth, iou_threshold: float = IOU_MATCH
+) -> dict[str, Any]:
     """``{"map": ..., "per_class": {class: AP}}`` over the classes present in ``truth``."""
     present = sorted({int(c) for _, classes in truth for c in classes})
     per_class: dict[int, float] = {}
@@ -120,8 +121,9 @@ def mean_average_precision(predictions: Predictions, truth: Truth,
     return {"map": mean, "per_class": per_class}
 
 
-def precision_recall(predictions: Predictions, truth: Truth,
-                     threshold: float) -> tuple[float, float]:
+def precision_recall(
+    predictions: Predictions, truth: Truth, threshold: float
+) -> tuple[float, float]:
     """Precision and recall of the detections scoring at least ``threshold``."""
     tp = fp = 0
     total = sum(len(c) for _, c in truth)
@@ -156,16 +158,14 @@ def head_of(output_shapes: Mapping[str, tuple[int, ...]]) -> str:
     return DECODER
 
 
-def decode_all(outputs: Outputs, params: Mapping[str, Any],
-               head: str = DECODER) -> Predictions:
+def decode_all(outputs: Outputs, params: Mapping[str, Any], head: str = DECODER) -> Predictions:
     """Per image: the device decoder's (boxes, scores, classes) in model-input coordinates."""
     first = next(iter(outputs.values()))
     count = len(first)
     decode = get_decoder(head)
     placement = Placement()
     if head in YOLO_HEADS:  # boxes in input pixels need the input size
-        placement = Placement(width=int(params["input_width"]),
-                              height=int(params["input_height"]))
+        placement = Placement(width=int(params["input_width"]), height=int(params["input_height"]))
         params = {k: v for k, v in params.items() if k not in ("input_width", "input_height")}
     result: Predictions = []
     for i in range(count):
@@ -184,15 +184,16 @@ class DetectTask(TaskDefaults):
     default_max_drop = 0.03  # mAP@0.5 points: int8 keeps >= 97 % of a ~0.9+ float mAP
 
     def __init__(self, params: Mapping[str, Any] | None = None) -> None:
-        self.params: dict[str, Any] = {**DEFAULT_PARAMS,
-                                       "score_threshold": DEVICE_SCORE_THRESHOLD,
-                                       **(params or {})}
+        self.params: dict[str, Any] = {
+            **DEFAULT_PARAMS,
+            "score_threshold": DEVICE_SCORE_THRESHOLD,
+            **(params or {}),
+        }
         # A ladder step asks for the same outputs' decoding and mAP up to three times
         # (metrics, compare, plot); decoding thousands of boxes is the task's dear part.
         self._memo: dict[tuple[Any, ...], tuple[tuple[object, ...], Any]] = {}
 
-    def _remembered(self, key: tuple[Any, ...], owners: tuple[object, ...],
-                    compute: Any) -> Any:
+    def _remembered(self, key: tuple[Any, ...], owners: tuple[object, ...], compute: Any) -> Any:
         """``compute()`` once per key while the same ``owners`` objects are asked about:
         the key holds their ids, and the stored references keep those ids from being
         reused by other objects."""
@@ -205,27 +206,31 @@ class DetectTask(TaskDefaults):
         self._memo[key] = (owners, value)
         return value
 
-    def head_params(self, head: str, outputs: Outputs | None = None,
-                    data: TaskEval | None = None) -> dict[str, Any]:
+    def head_params(
+        self, head: str, outputs: Outputs | None = None, data: TaskEval | None = None
+    ) -> dict[str, Any]:
         """The decoder parameters for ``head``; YOLO: the box unit from float ``outputs``
         and the input size from ``data``."""
         if head == SSD:  # the device's defaults; NMS and anchors live inside the model
             return SsdParams().model_dump(exclude_none=True)
         if head not in YOLO_HEADS:
             return dict(self.params)
-        params: dict[str, Any] = {**YoloParams().model_dump(exclude_none=True),
-                                  "layout": "channels-first" if head == "yolov8"
-                                  else "channels-last"}
+        params: dict[str, Any] = {
+            **YoloParams().model_dump(exclude_none=True),
+            "layout": "channels-first" if head == "yolov8" else "channels-last",
+        }
         if outputs is not None:
             (head_out,) = outputs.values()
-            params["coordinates"] = "normalized" if float(np.abs(head_out).max()) <= 2.0 \
-                else "pixels"
+            params["coordinates"] = (
+                "normalized" if float(np.abs(head_out).max()) <= 2.0 else "pixels"
+            )
         if data is not None:
             params["input_height"], params["input_width"] = data.x.shape[1:3]
         return params
 
-    def _decoded(self, outputs: Outputs, reference: Outputs, data: TaskEval,
-                 **overrides: Any) -> Predictions:
+    def _decoded(
+        self, outputs: Outputs, reference: Outputs, data: TaskEval, **overrides: Any
+    ) -> Predictions:
         def compute() -> Predictions:
             head = head_of({k: v.shape[1:] for k, v in outputs.items()})
             params = {**self.head_params(head, reference, data), **overrides}
@@ -242,13 +247,19 @@ class DetectTask(TaskDefaults):
         if head_of(shapes) in YOLO_HEADS:
             channels = min(next(iter(shapes.values())))
             if channels < 5 + (head_of(shapes) == "yolov5"):
-                raise ConversionError(f"{source}: a YOLO head needs 4 box values and class "
-                                      f"scores per candidate; it has {list(shapes.values())}")
+                raise ConversionError(
+                    f"{source}: a YOLO head needs 4 box values and class "
+                    f"scores per candidate; it has {list(shapes.values())}"
+                )
             return
         box_heads = [s for s in shapes.values() if len(s) == 3 and s[-1] == 4]
         heat_heads = [s for s in shapes.values() if len(s) == 3 and s[-1] != 4]
-        if len(shapes) != 2 or len(box_heads) != 1 or len(heat_heads) != 1 \
-                or box_heads[0][:2] != heat_heads[0][:2]:
+        if (
+            len(shapes) != 2
+            or len(box_heads) != 1
+            or len(heat_heads) != 1
+            or box_heads[0][:2] != heat_heads[0][:2]
+        ):
             raise ConversionError(
                 f"{source}: a detect model needs two outputs on one grid, a class heatmap "
                 f"(G, G, classes) and boxes (G, G, 4); it has "
@@ -261,8 +272,7 @@ class DetectTask(TaskDefaults):
                 "count [batch, 1]",
             )
 
-    def default_labels(self, output_shapes: Mapping[str, tuple[int, ...]]
-                       ) -> list[str] | None:
+    def default_labels(self, output_shapes: Mapping[str, tuple[int, ...]]) -> list[str] | None:
         """Numbered labels, one per class (the device needs ``num_classes``); None for an
         SSD head, whose shapes do not say how many classes it has."""
         head = head_of(output_shapes)
@@ -288,8 +298,10 @@ class DetectTask(TaskDefaults):
         if x.ndim == 3 and spec.channels == 1:
             x = x[..., np.newaxis]
         if x.shape[1:] != shape:
-            raise DataError(f"{path}: x has shape {list(x.shape)}, the model takes "
-                            f"[N, {', '.join(map(str, shape))}]")
+            raise DataError(
+                f"{path}: x has shape {list(x.shape)}, the model takes "
+                f"[N, {', '.join(map(str, shape))}]"
+            )
         boxes = np.asarray(arrays["boxes"], np.float32).reshape(-1, 4)
         classes = np.asarray(arrays["classes"], np.int64).reshape(-1)
         owner = np.asarray(arrays["image_index"], np.int64).reshape(-1)
@@ -298,8 +310,10 @@ class DetectTask(TaskDefaults):
         if len(owner) and (owner.min() < 0 or owner.max() >= len(x)):
             raise DataError(f"{path}: image_index must lie in 0..{len(x) - 1}")
         if len(classes) and not labels:
-            raise DataError(f"{path}: has class ids, but the model's labels are not known",
-                            hint="give --labels (one name per line, in class-id order)")
+            raise DataError(
+                f"{path}: has class ids, but the model's labels are not known",
+                hint="give --labels (one name per line, in class-id order)",
+            )
         if len(classes) and (classes.min() < 0 or classes.max() >= len(labels)):
             raise DataError(f"{path}: class ids must lie in 0..{len(labels) - 1}")
         return TaskEval(x, truth_lists(boxes, classes, owner, len(x)), str(path))
@@ -308,21 +322,27 @@ class DetectTask(TaskDefaults):
         if data.y is None:  # no labelled eval data: judged by agreement with float
             return {}
         result: dict[str, float] = self._remembered(
-            ("metrics", id(outputs), id(data)), (outputs, data),
-            lambda: self._measure(outputs, data))
+            ("metrics", id(outputs), id(data)),
+            (outputs, data),
+            lambda: self._measure(outputs, data),
+        )
         return dict(result)
 
     def _measure(self, outputs: Outputs, data: TaskEval) -> dict[str, float]:
-        predictions = self._decoded(outputs, outputs, data,
-                                    score_threshold=EVAL_SCORE_THRESHOLD)
+        predictions = self._decoded(outputs, outputs, data, score_threshold=EVAL_SCORE_THRESHOLD)
         head = head_of({k: v.shape[1:] for k, v in outputs.items()})
         precision, recall = precision_recall(
-            predictions, data.y, float(self.head_params(head)["score_threshold"]))
-        return {"map50": mean_average_precision(predictions, data.y)["map"],
-                "precision": precision, "recall": recall}
+            predictions, data.y, float(self.head_params(head)["score_threshold"])
+        )
+        return {
+            "map50": mean_average_precision(predictions, data.y)["map"],
+            "precision": precision,
+            "recall": recall,
+        }
 
-    def compare(self, float_outputs: Outputs, quant_outputs: Outputs,
-                data: TaskEval) -> dict[str, Any]:
+    def compare(
+        self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval
+    ) -> dict[str, Any]:
         ratio: dict[str, float] = {}
         if data.y is not None:
             float_map = self.metrics(float_outputs, data)["map50"]
@@ -339,16 +359,19 @@ class DetectTask(TaskDefaults):
             f"{name}_max_abs_diff": float(np.abs(float_outputs[name] - quant_outputs[name]).max())
             for name in float_outputs
         }
-        return {**ratio, "agreement": agreement,
-                "float_detections": sum(len(boxes) for boxes, _ in reference), **diffs}
+        return {
+            **ratio,
+            "agreement": agreement,
+            "float_detections": sum(len(boxes) for boxes, _ in reference),
+            **diffs,
+        }
 
     def drop_without_labels(self, compare: Mapping[str, Any]) -> float | None:
         """Without labels: the share of the float model's detections int8 loses."""
         agreement = compare.get("agreement")
         return None if agreement is None else 1.0 - float(agreement)
 
-    def decoder(self, float_outputs: Outputs, data: TaskEval,
-                labels: Sequence[str]) -> DecoderSpec:
+    def decoder(self, float_outputs: Outputs, data: TaskEval, labels: Sequence[str]) -> DecoderSpec:
         head = head_of({k: v.shape[1:] for k, v in float_outputs.items()})
         if head == SSD:
             _check_ssd_classes(self._decoded(float_outputs, float_outputs, data), labels)
@@ -360,18 +383,26 @@ class DetectTask(TaskDefaults):
         params = {k: v for k, v in self.params.items() if k not in ("heatmap", "boxes")}
         return DecoderSpec(name=DECODER, params={**params, "num_classes": len(labels)})
 
-    def plot(self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval,
-             labels: Sequence[str], path: Path) -> None:
+    def plot(
+        self,
+        float_outputs: Outputs,
+        quant_outputs: Outputs,
+        data: TaskEval,
+        labels: Sequence[str],
+        path: Path,
+    ) -> None:
         # A bare Figure renders to a file without pyplot: no global backend is chosen,
         # so a caller of the library (a notebook, a GUI) keeps its own.
         from matplotlib.figure import Figure
         from matplotlib.patches import Rectangle
 
         shown = min(8, len(data.x))
-        float_pred = self._decoded({k: v[:shown] for k, v in float_outputs.items()},
-                                   float_outputs, data)
-        quant_pred = self._decoded({k: v[:shown] for k, v in quant_outputs.items()},
-                                   float_outputs, data)
+        float_pred = self._decoded(
+            {k: v[:shown] for k, v in float_outputs.items()}, float_outputs, data
+        )
+        quant_pred = self._decoded(
+            {k: v[:shown] for k, v in quant_outputs.items()}, float_outputs, data
+        )
         fig = Figure(figsize=(12, 6.4))
         axes = fig.subplots(2, 4)
         for i, ax in enumerate(axes.flat):
@@ -382,12 +413,22 @@ class DetectTask(TaskDefaults):
             size = np.asarray([image.shape[1], image.shape[0]] * 2, np.float32)
             ax.imshow(np.clip(image, 0, 255).astype(np.uint8), cmap="gray")
             for (boxes, _, classes), colour, style in (
-                (float_pred[i], "lime", "-"), (quant_pred[i], "red", "--")
+                (float_pred[i], "lime", "-"),
+                (quant_pred[i], "red", "--"),
             ):
                 for box, cls in zip(boxes, classes, strict=True):
                     x0, y0, x1, y1 = box * size
-                    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False,
-                                               edgecolor=colour, linestyle=style, linewidth=1.2))
+                    ax.add_patch(
+                        Rectangle(
+                            (x0, y0),
+                            x1 - x0,
+                            y1 - y0,
+                            fill=False,
+                            edgecolor=colour,
+                            linestyle=style,
+                            linewidth=1.2,
+                        )
+                    )
                     # As the record: the class number when there is no label for it.
                     name = labels[int(cls)] if 0 <= cls < len(labels) else str(int(cls))
                     ax.text(x0, y0 - 1, name, color=colour, fontsize=8)
@@ -408,8 +449,9 @@ def _check_ssd_classes(predictions: Predictions, labels: Sequence[str]) -> None:
         )
 
 
-def truth_lists(boxes: FloatArray, classes: npt.NDArray[np.int64],
-                owner: npt.NDArray[np.int64], count: int) -> Truth:
+def truth_lists(
+    boxes: FloatArray, classes: npt.NDArray[np.int64], owner: npt.NDArray[np.int64], count: int
+) -> Truth:
     return [(boxes[owner == i], classes[owner == i]) for i in range(count)]
 
 

@@ -108,16 +108,18 @@ class GenerateTask(DecibelBar):
     def load_eval(self, path: Path, spec: InputSpec, labels: Sequence[str]) -> TaskEval:
         # A generator's nominal InputSpec records the latent length as its width.
         del labels
-        return TaskEval(load_latents(path, spec.width * spec.height * spec.channels), None,
-                        source=str(path))
+        return TaskEval(
+            load_latents(path, spec.width * spec.height * spec.channels), None, source=str(path)
+        )
 
     def metrics(self, outputs: Outputs, data: TaskEval) -> dict[str, float]:
         del data
         images = single_output(outputs)
         return {"pixel_mean": float(images.mean()), "pixel_std": float(images.std())}
 
-    def compare(self, float_outputs: Outputs, quant_outputs: Outputs,
-                data: TaskEval) -> dict[str, Any]:
+    def compare(
+        self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval
+    ) -> dict[str, Any]:
         del data
         f, q = single_output(float_outputs), single_output(quant_outputs)
         per_sample = [psnr_db(a, b) for a, b in zip(f, q, strict=True)]
@@ -132,15 +134,23 @@ class GenerateTask(DecibelBar):
             "max_abs_diff": float(diff.max()),
         }
 
-    def explain(self, drop: float | None, *, labelled: bool, max_drop: float | None,
-                within: bool, compare: Mapping[str, Any]) -> str:
+    def explain(
+        self,
+        drop: float | None,
+        *,
+        labelled: bool,
+        max_drop: float | None,
+        within: bool,
+        compare: Mapping[str, Any],
+    ) -> str:
         """E.g. "PSNR against float is 45.2 dB (SQNR 33.7 dB), above the bar of 30 dB"."""
         del drop, labelled
         psnr, sqnr = compare.get("psnr_db"), compare.get("sqnr_db")
         if psnr is None:
             return "PSNR against float could not be measured"
         measured = f"PSNR against float is {psnr:.1f} dB" + (
-            "" if sqnr is None else f" (SQNR {sqnr:.1f} dB)")
+            "" if sqnr is None else f" (SQNR {sqnr:.1f} dB)"
+        )
         return self.against_bar(measured, max_drop, within)
 
     def input_spec(self, input_shape: tuple[int, ...], default: InputSpec | None) -> InputSpec:
@@ -152,14 +162,19 @@ class GenerateTask(DecibelBar):
             )
         return InputSpec(width=input_shape[0], height=1, channels=1, colour="gray")
 
-    def decoder(self, float_outputs: Outputs, data: TaskEval,
-                labels: Sequence[str]) -> DecoderSpec:
+    def decoder(self, float_outputs: Outputs, data: TaskEval, labels: Sequence[str]) -> DecoderSpec:
         del float_outputs, labels
         # The device does not decode images into records; the spec names the output range.
         return DecoderSpec(name="image", params={"range": [-1.0, 1.0]})
 
-    def plot(self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval,
-             labels: Sequence[str], path: Path) -> None:
+    def plot(
+        self,
+        float_outputs: Outputs,
+        quant_outputs: Outputs,
+        data: TaskEval,
+        labels: Sequence[str],
+        path: Path,
+    ) -> None:
         """Up to 8 samples: float on the top row, quantized below, |difference| at the bottom."""
         del data, labels
         # A bare Figure renders to a file without pyplot: no global backend is chosen,
@@ -171,18 +186,26 @@ class GenerateTask(DecibelBar):
         figure = Figure(figsize=(1.3 * count, 4.2))
         axes = figure.subplots(3, count, squeeze=False)
         for i in range(count):
-            rows = ((f[i], "float", (-1, 1)), (q[i], "int8", (-1, 1)),
-                    (np.abs(f[i] - q[i]), "|diff|", (0, 0.25)))
+            rows = (
+                (f[i], "float", (-1, 1)),
+                (q[i], "int8", (-1, 1)),
+                (np.abs(f[i] - q[i]), "|diff|", (0, 0.25)),
+            )
             for row, (image, name, (low, high)) in enumerate(rows):
                 axis = axes[row][i]
-                axis.imshow(image[..., 0] if image.shape[-1] == 1 else (image + 1) / 2,
-                            cmap="gray", vmin=low, vmax=high)
+                axis.imshow(
+                    image[..., 0] if image.shape[-1] == 1 else (image + 1) / 2,
+                    cmap="gray",
+                    vmin=low,
+                    vmax=high,
+                )
                 axis.set_xticks([])
                 axis.set_yticks([])
                 if i == 0:
                     axis.set_ylabel(name)
-        figure.suptitle(f"generator: float vs quantized, PSNR {psnr_db(f, q):.1f} dB "
-                        f"(|diff| shown on 0..0.25)")
+        figure.suptitle(
+            f"generator: float vs quantized, PSNR {psnr_db(f, q):.1f} dB (|diff| shown on 0..0.25)"
+        )
         figure.tight_layout()
         figure.savefig(path, dpi=90)
 

@@ -57,8 +57,9 @@ class RawTask(DecibelBar):
         if not output_shapes:
             raise ConversionError(f"{source!r} has no outputs")
 
-    def input_spec(self, input_shape: tuple[int, ...],
-                   default: InputSpec | None) -> InputSpec | None:
+    def input_spec(
+        self, input_shape: tuple[int, ...], default: InputSpec | None
+    ) -> InputSpec | None:
         if default is not None:
             return default
         # Not an image: a nominal one-row description (the device does not feed it).
@@ -81,8 +82,9 @@ class RawTask(DecibelBar):
         del outputs, data
         return {}
 
-    def compare(self, float_outputs: Outputs, quant_outputs: Outputs,
-                data: TaskEval) -> dict[str, Any]:
+    def compare(
+        self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval
+    ) -> dict[str, Any]:
         del data
         result: dict[str, Any] = {}
         worst = math.inf
@@ -98,24 +100,38 @@ class RawTask(DecibelBar):
         result["min_cosine"] = min(result[f"{n}_cosine"] for n in float_outputs)
         return result
 
-    def explain(self, drop: float | None, *, labelled: bool, max_drop: float | None,
-                within: bool, compare: Mapping[str, Any]) -> str:
+    def explain(
+        self,
+        drop: float | None,
+        *,
+        labelled: bool,
+        max_drop: float | None,
+        within: bool,
+        compare: Mapping[str, Any],
+    ) -> str:
         del drop, labelled
         worst = compare.get("min_sqnr_db")
         if worst is None:
             return "SQNR against float could not be measured"
-        measured = (f"the lowest SQNR against float is {worst:.1f} dB (output "
-                    f"{compare.get('worst_output')!r}, cosine similarity "
-                    f"{compare.get('min_cosine', math.nan):.4f} at worst)")
+        measured = (
+            f"the lowest SQNR against float is {worst:.1f} dB (output "
+            f"{compare.get('worst_output')!r}, cosine similarity "
+            f"{compare.get('min_cosine', math.nan):.4f} at worst)"
+        )
         return self.against_bar(measured, max_drop, within)
 
-    def decoder(self, float_outputs: Outputs, data: TaskEval,
-                labels: Sequence[str]) -> DecoderSpec:
+    def decoder(self, float_outputs: Outputs, data: TaskEval, labels: Sequence[str]) -> DecoderSpec:
         del data, labels
         return DecoderSpec(name=DECODER, params={"outputs": sorted(float_outputs)})
 
-    def plot(self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval,
-             labels: Sequence[str], path: Path) -> None:
+    def plot(
+        self,
+        float_outputs: Outputs,
+        quant_outputs: Outputs,
+        data: TaskEval,
+        labels: Sequence[str],
+        path: Path,
+    ) -> None:
         """Per output: quantized against float values (a sample of points), with SQNR."""
         del data, labels
         from matplotlib.figure import Figure

@@ -60,8 +60,9 @@ def load_interpreter_class(runtime: str = "auto") -> tuple[str, Any]:
 class LiteRTBackend:
     """One interpreter, built once, reused for every frame."""
 
-    def __init__(self, content: bytes, *, threads: int = 2, runtime: str = "auto",
-                 origin: str = "model") -> None:
+    def __init__(
+        self, content: bytes, *, threads: int = 2, runtime: str = "auto", origin: str = "model"
+    ) -> None:
         self.runtime, interpreter_class = load_interpreter_class(runtime)
         try:
             with _native_stderr_filtered():

@@ -15,8 +15,9 @@ from edge.pipeline import FrameObserver
 __all__ = ["build_observers"]
 
 
-def build_observers(config: OutputConfig, *, stop: threading.Event,
-                    fps: float | None = None) -> list[FrameObserver]:
+def build_observers(
+    config: OutputConfig, *, stop: threading.Event, fps: float | None = None
+) -> list[FrameObserver]:
     """The observers ``config`` asks for; the preview checks for a GUI before the run."""
     observers: list[FrameObserver] = []
     if config.preview or config.record is not None:
@@ -30,8 +31,9 @@ def build_observers(config: OutputConfig, *, stop: threading.Event,
     if config.record is not None:
         from edge.observers.recorder import VideoRecorder
 
-        observers.append(VideoRecorder(config.record, fps=config.record_fps or fps or 30.0,
-                                       annotator=annotator))
+        observers.append(
+            VideoRecorder(config.record, fps=config.record_fps or fps or 30.0, annotator=annotator)
+        )
     if config.snapshot_dir is not None:
         from edge.observers.snapshots import SnapshotSaver
 

@@ -44,14 +44,16 @@ def check_display(platform: str = sys.platform, environ: dict[str, str] | None =
 
 
 class PreviewWindow:
-    def __init__(self, stop: threading.Event, *, title: str = WINDOW,
-                 annotator: FrameAnnotator | None = None) -> None:
+    def __init__(
+        self, stop: threading.Event, *, title: str = WINDOW, annotator: FrameAnnotator | None = None
+    ) -> None:
         check_display()
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL)
         except cv2.error as exc:
-            raise ConfigError("--preview cannot open a window: this OpenCV has no GUI support",
-                              hint=GUI_HINT) from exc
+            raise ConfigError(
+                "--preview cannot open a window: this OpenCV has no GUI support", hint=GUI_HINT
+            ) from exc
         self.title = title
         self._stop = stop
         self._annotate = annotator or FrameAnnotator()

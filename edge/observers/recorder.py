@@ -21,13 +21,13 @@ from edge.types import Frame
 
 log = logging.getLogger(__name__)
 
-FOURCC_BY_SUFFIX = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG",
-                    ".mkv": "XVID"}
+FOURCC_BY_SUFFIX = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID"}
 
 
 class VideoRecorder:
-    def __init__(self, path: Path, *, fps: float = 30.0,
-                 annotator: FrameAnnotator | None = None) -> None:
+    def __init__(
+        self, path: Path, *, fps: float = 30.0, annotator: FrameAnnotator | None = None
+    ) -> None:
         fourcc = FOURCC_BY_SUFFIX.get(path.suffix.lower())
         if fourcc is None:
             raise ConfigError(
@@ -35,8 +35,10 @@ class VideoRecorder:
                 hint=f"end the file name in one of {', '.join(sorted(FOURCC_BY_SUFFIX))}",
             )
         if not path.parent.is_dir():
-            raise ConfigError(f"the folder of the recording {str(path)!r} does not exist",
-                              hint="create it first, or record somewhere else")
+            raise ConfigError(
+                f"the folder of the recording {str(path)!r} does not exist",
+                hint="create it first, or record somewhere else",
+            )
         self.path = path
         self.fps = fps
         self.frames = 0
@@ -56,11 +58,14 @@ class VideoRecorder:
         self.frames += 1
 
     def _open(self, width: int, height: int) -> None:
-        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*self._fourcc),
-                                 self.fps, (width, height))
+        writer = cv2.VideoWriter(
+            str(self.path), cv2.VideoWriter.fourcc(*self._fourcc), self.fps, (width, height)
+        )
         if not writer.isOpened():
-            raise ConfigError(f"OpenCV cannot write {self._fourcc} video to {str(self.path)!r}",
-                              hint="check that the folder is writable, or record to .avi")
+            raise ConfigError(
+                f"OpenCV cannot write {self._fourcc} video to {str(self.path)!r}",
+                hint="check that the folder is writable, or record to .avi",
+            )
         self._writer, self._size = writer, (width, height)
 
     def close(self) -> None:

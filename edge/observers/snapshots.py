@@ -39,8 +39,10 @@ class SnapshotSaver:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ConfigError(f"cannot create the snapshot folder {str(folder)!r}: {exc}",
-                              hint="choose a folder this user may write") from exc
+            raise ConfigError(
+                f"cannot create the snapshot folder {str(folder)!r}: {exc}",
+                hint="choose a folder this user may write",
+            ) from exc
         self.folder = folder
         self.interval = interval
         self.saved = 0  # a count, not a list: a service runs for months
@@ -48,8 +50,11 @@ class SnapshotSaver:
 
     def observe(self, frame: Frame, record: dict[str, Any]) -> None:
         now = time.monotonic()
-        due = [label for label in dict.fromkeys(triggers(record))
-               if now - self._last.get(label, -1e18) >= self.interval]
+        due = [
+            label
+            for label in dict.fromkeys(triggers(record))
+            if now - self._last.get(label, -1e18) >= self.interval
+        ]
         if not due:
             return
         for label in due:

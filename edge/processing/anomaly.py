@@ -29,15 +29,15 @@ from edge.types import Detections
 
 
 def decode_anomaly(
-    outputs: Mapping[str, npt.NDArray[np.float32]], placement: Placement,
+    outputs: Mapping[str, npt.NDArray[np.float32]],
+    placement: Placement,
     params: Mapping[str, Any] | AnomalyParams,
 ) -> tuple[Detections, dict[str, Any]]:
     del placement  # the score describes the whole input window
     if len(outputs) != 1 or next(iter(outputs.values())).size != 1:
         described = ", ".join(f"{k} {list(v.shape)}" for k, v in outputs.items())
         raise ConfigError(
-            f"the anomaly decoder expects one output holding one score; the model has "
-            f"{described}",
+            f"the anomaly decoder expects one output holding one score; the model has {described}",
             hint="choose the decoder that matches the model's head with --decoder",
         )
     threshold = AnomalyParams.coerce(params).threshold

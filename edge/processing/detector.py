@@ -49,8 +49,12 @@ DEFAULT_PARAMS: dict[str, Any] = CenternetParams().model_dump(exclude_none=True)
 def find_heads(outputs: Outputs, params: CenternetParams) -> tuple[FloatArray, FloatArray]:
     """The (heatmap, boxes) arrays, as ``(G, G, C)`` and ``(G, G, 4)``."""
     heat_name, box_name = params.heatmap, params.boxes
-    if heat_name is not None and box_name is not None \
-            and heat_name in outputs and box_name in outputs:
+    if (
+        heat_name is not None
+        and box_name is not None
+        and heat_name in outputs
+        and box_name in outputs
+    ):
         heat, boxes = outputs[heat_name], outputs[box_name]
     else:
         num_classes = params.num_classes
@@ -59,8 +63,11 @@ def find_heads(outputs: Outputs, params: CenternetParams) -> tuple[FloatArray, F
         ranked = sorted(outputs.items(), key=lambda item: item[1].shape[-1] == 4)
         (_, heat), (_, boxes) = ranked
         if boxes.shape[-1] != 4 or heat.shape[-1] == 4:
-            raise _heads_error(outputs, "needs one output with last dimension 4 (boxes) and "
-                               "one with the class count (heatmap)")
+            raise _heads_error(
+                outputs,
+                "needs one output with last dimension 4 (boxes) and "
+                "one with the class count (heatmap)",
+            )
         if num_classes is not None and heat.shape[-1] != int(num_classes):
             raise _heads_error(outputs, f"expects a heatmap with {num_classes} classes")
     heat, boxes = _squeeze(heat), _squeeze(boxes)
@@ -86,8 +93,13 @@ def decode_centernet(
     d = ltrb[r, c].astype(np.float32)
     model_boxes = np.stack([cx - d[:, 0], cy - d[:, 1], cx + d[:, 2], cy + d[:, 3]], axis=1)
     classes = k.astype(np.int64)
-    keep = nms(model_boxes.astype(np.float32), scores, classes,
-               iou_threshold=settings.iou_threshold, max_detections=max_detections)
+    keep = nms(
+        model_boxes.astype(np.float32),
+        scores,
+        classes,
+        iou_threshold=settings.iou_threshold,
+        max_detections=max_detections,
+    )
     frame = to_frame(model_boxes[keep], placement)
     return Detections(classes[keep], np.clip(scores[keep], 0.0, 1.0), frame), {}
 
@@ -115,8 +127,11 @@ def _peaks(heat: FloatArray, threshold: float) -> tuple[IndexArray, IndexArray, 
     rows, cols = heat.shape[:2]
     padded = np.full((rows + 2, cols + 2, heat.shape[2]), -np.inf, np.float32)
     padded[1:-1, 1:-1] = heat
-    around = padded[r[:, np.newaxis] + 1 + _NEIGHBOURS[:, 0],
-                    c[:, np.newaxis] + 1 + _NEIGHBOURS[:, 1], k[:, np.newaxis]]
+    around = padded[
+        r[:, np.newaxis] + 1 + _NEIGHBOURS[:, 0],
+        c[:, np.newaxis] + 1 + _NEIGHBOURS[:, 1],
+        k[:, np.newaxis],
+    ]
     peak = heat[r, c, k] >= around.max(axis=1)
     return r[peak], c[peak], k[peak]
 

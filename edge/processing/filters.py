@@ -40,8 +40,9 @@ class DetectionFilter:
             keep[row] = listed and detections.confidence[row] >= self.thresholds.get(name, 0.0)
         if self.min_area > 0 and detections.xyxy is not None:
             boxes = detections.xyxy
-            area = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * \
-                np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+            area = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(
+                boxes[:, 3] - boxes[:, 1], 0, None
+            )
             keep &= area >= self.min_area
         return detections.filter(keep)
 
@@ -49,18 +50,29 @@ class DetectionFilter:
         return label_of(self.labels, class_id)
 
 
-def build_filter(labels: Sequence[str], thresholds: Mapping[str, float],
-                 allow: Sequence[str] | None, deny: Sequence[str],
-                 min_area: float) -> DetectionFilter:
-    check_labels(labels, {"thresholds": list(thresholds), "allow": list(allow or []),
-                          "deny": list(deny)})
+def build_filter(
+    labels: Sequence[str],
+    thresholds: Mapping[str, float],
+    allow: Sequence[str] | None,
+    deny: Sequence[str],
+    min_area: float,
+) -> DetectionFilter:
+    check_labels(
+        labels, {"thresholds": list(thresholds), "allow": list(allow or []), "deny": list(deny)}
+    )
     for name, value in thresholds.items():
         if not 0.0 <= value <= 1.0:
-            raise ConfigError(f"filters.thresholds: {name!r} = {value} is not a score 0..1",
-                              hint="give each label a minimum score between 0 and 1")
-    return DetectionFilter(tuple(labels), dict(thresholds),
-                           frozenset(allow) if allow is not None else None, frozenset(deny),
-                           min_area)
+            raise ConfigError(
+                f"filters.thresholds: {name!r} = {value} is not a score 0..1",
+                hint="give each label a minimum score between 0 and 1",
+            )
+    return DetectionFilter(
+        tuple(labels),
+        dict(thresholds),
+        frozenset(allow) if allow is not None else None,
+        frozenset(deny),
+        min_area,
+    )
 
 
 def check_labels(labels: Sequence[str], named: Mapping[str, list[str]]) -> None:

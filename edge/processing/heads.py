@@ -28,8 +28,12 @@ def guess_decoder(outputs: Sequence[TensorSpec], input_shape: Sequence[int]) -> 
     described = ", ".join(str(list(shape)) for shape in shapes)
     if is_ssd(shapes):
         return "ssd", f"four outputs {described}: boxes, classes, scores, count"
-    if len(shapes) == 2 and all(len(s) == 4 for s in shapes) \
-            and shapes[0][1:3] == shapes[1][1:3] and 4 in (shapes[0][3], shapes[1][3]):
+    if (
+        len(shapes) == 2
+        and all(len(s) == 4 for s in shapes)
+        and shapes[0][1:3] == shapes[1][1:3]
+        and 4 in (shapes[0][3], shapes[1][3])
+    ):
         return "centernet", f"a heatmap and box distances on one grid {described}"
     if len(shapes) == 1 and len(shapes[0]) == 3:
         return _yolo(shapes[0], input_shape)
@@ -49,8 +53,12 @@ def is_ssd(shapes: Sequence[tuple[int, ...]]) -> bool:
     boxes = [s for s in shapes if len(s) == 3 and s[2] == 4]
     counts = [s for s in shapes if math.prod(s) == 1]
     rows = [s for s in shapes if len(s) == 2 and math.prod(s) != 1]  # count may be [1, 1]
-    return len(boxes) == 1 and len(counts) == 1 and len(rows) == 2 \
+    return (
+        len(boxes) == 1
+        and len(counts) == 1
+        and len(rows) == 2
         and rows[0] == rows[1] == boxes[0][:2]
+    )
 
 
 def _yolo(shape: tuple[int, ...], input_shape: Sequence[int]) -> tuple[str, str]:
@@ -66,5 +74,7 @@ def _yolo(shape: tuple[int, ...], input_shape: Sequence[int]) -> tuple[str, str]
         return "yolov5", f"one head {list(shape)} with three anchors per grid cell ({cells})"
     if a < b:
         return "yolov8", f"one channels-first head {list(shape)}"
-    return "yolov5", f"one channels-last head {list(shape)} (a transposed YOLOv8 head " \
-        "needs --decoder yolov8)"
+    return (
+        "yolov5",
+        f"one channels-last head {list(shape)} (a transposed YOLOv8 head needs --decoder yolov8)",
+    )

@@ -28,8 +28,14 @@ GreyImage = npt.NDArray[np.uint8]
 
 
 class MotionGate:
-    def __init__(self, *, width: int = 64, pixel_threshold: int = 20,
-                 min_changed: float = 0.005, heartbeat: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        width: int = 64,
+        pixel_threshold: int = 20,
+        min_changed: float = 0.005,
+        heartbeat: float = 30.0,
+    ) -> None:
         self.width = width
         self.pixel_threshold = pixel_threshold
         self.min_changed = min_changed
@@ -46,8 +52,9 @@ class MotionGate:
             return self._wake(small, frame.timestamp)
         changed = cv2.absdiff(small, reference) > self.pixel_threshold
         self.last_change = float(np.count_nonzero(changed)) / changed.size
-        heartbeat_due = self.heartbeat > 0 and \
-            frame.timestamp - self._last_inference >= self.heartbeat
+        heartbeat_due = (
+            self.heartbeat > 0 and frame.timestamp - self._last_inference >= self.heartbeat
+        )
         if self.last_change >= self.min_changed or heartbeat_due:
             return self._wake(small, frame.timestamp)
         return False

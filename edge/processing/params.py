@@ -43,12 +43,16 @@ class ClassifyParams(DecoderParams):
     top_k: int = Field(1, ge=1, le=1000, description="classes reported per frame")
     threshold: float = Field(0.0, ge=0.0, le=1.0, description="minimum score reported")
     activation: Literal["auto", "softmax", "sigmoid", "none"] = Field(
-        "auto", description="softmax applies it, sigmoid applies it per value (binary logits), "
+        "auto",
+        description="softmax applies it, sigmoid applies it per value (binary logits), "
         "none takes the outputs as scores, auto applies softmax (sigmoid for one value) only "
         "when the outputs are not probabilities already",
     )
     decision_threshold: float | None = Field(
-        None, ge=0.0, le=1.0, description="one-value (binary) output: class 1 when its "
+        None,
+        ge=0.0,
+        le=1.0,
+        description="one-value (binary) output: class 1 when its "
         "probability reaches this (unset: 0.5), else class 0 with score 1 - probability",
     )
 
@@ -62,7 +66,10 @@ class _BoxParams(_ScoreParams):
     """Heads whose NMS runs here (SSD's runs inside the model, so it has no iou_threshold)."""
 
     iou_threshold: float = Field(
-        0.5, ge=0.0, le=1.0, description="class-aware NMS: a box overlapping a better box of "
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="class-aware NMS: a box overlapping a better box of "
         "its class by more than this is dropped",
     )
 
@@ -78,7 +85,9 @@ class CenternetParams(_BoxParams):
 
 class AnomalyParams(DecoderParams):
     threshold: float | None = Field(
-        None, ge=0.0, description="score above which a frame is anomalous; default: the "
+        None,
+        ge=0.0,
+        description="score above which a frame is anomalous; default: the "
         "manifest's calibrated value",
     )
 
@@ -86,7 +95,10 @@ class AnomalyParams(DecoderParams):
 class SsdParams(_ScoreParams):
     score_threshold: float = Field(0.5, ge=0.0, le=1.0, description="minimum box score")
     label_offset: int = Field(
-        0, ge=0, le=1000, description="added to the model's class index before the label "
+        0,
+        ge=0,
+        le=1000,
+        description="added to the model's class index before the label "
         "lookup: 1 for the TF-Lite examples' COCO labelmap.txt, whose first line is '???'",
     )
     boxes: str | None = Field(None, description="name of the boxes output [1,N,4]")
@@ -99,11 +111,13 @@ class YoloParams(_BoxParams):
     score_threshold: float = Field(0.25, ge=0.0, le=1.0, description="minimum box score")
     iou_threshold: float = Field(0.45, ge=0.0, le=1.0, description="class-aware NMS IoU")
     coordinates: Literal["auto", "pixels", "normalized"] = Field(
-        "auto", description="unit of the centre/size boxes: pixels of the model input, "
+        "auto",
+        description="unit of the centre/size boxes: pixels of the model input, "
         "normalised 0..1 (int8 exports), or auto: normalised when every value is within 0..2",
     )
     layout: Literal["auto", "channels-first", "channels-last"] = Field(
-        "auto", description="channels-first [1, K, N] or channels-last [1, N, K]; auto takes "
+        "auto",
+        description="channels-first [1, K, N] or channels-last [1, N, K]; auto takes "
         "the smaller of the two dimensions as K",
     )
     output: str | None = Field(None, description="name of the output tensor, if several")
@@ -119,8 +133,14 @@ PARAMS: dict[str, type[DecoderParams]] = {
 }
 ALIASES = {"yolo11": "yolov8"}
 # The task a decoder implies, for a model without a manifest run with --decoder only.
-DECODER_TASKS = {"classify": "classify", "centernet": "detect", "anomaly": "anomaly",
-                 "ssd": "detect", "yolov5": "detect", "yolov8": "detect"}
+DECODER_TASKS = {
+    "classify": "classify",
+    "centernet": "detect",
+    "anomaly": "anomaly",
+    "ssd": "detect",
+    "yolov5": "detect",
+    "yolov8": "detect",
+}
 
 
 def canonical(name: str) -> str:
@@ -146,8 +166,9 @@ def params_model(name: str) -> type[DecoderParams]:
         ) from None
 
 
-def resolve_params(name: str, manifest: Mapping[str, Any],
-                   settings: Mapping[str, Any]) -> DecoderParams:
+def resolve_params(
+    name: str, manifest: Mapping[str, Any], settings: Mapping[str, Any]
+) -> DecoderParams:
     """The decoder's parameters: defaults < manifest < explicit settings (checked)."""
     model = params_model(name)
     check_settings(name, settings)
@@ -155,9 +176,10 @@ def resolve_params(name: str, manifest: Mapping[str, Any],
     try:
         return model.model_validate({**known, **settings})
     except ValidationError as exc:
-        raise ConfigError(_describe(name, exc, settings),
-                          hint=f"valid keys of the {canonical(name)} decoder: "
-                          f"{', '.join(valid_keys(name))}") from None
+        raise ConfigError(
+            _describe(name, exc, settings),
+            hint=f"valid keys of the {canonical(name)} decoder: {', '.join(valid_keys(name))}",
+        ) from None
 
 
 def check_settings(name: str, settings: Mapping[str, Any]) -> None:
@@ -169,8 +191,11 @@ def check_settings(name: str, settings: Mapping[str, Any]) -> None:
             continue
         owners = sorted(n for n, m in PARAMS.items() if key in m.model_fields)
         near = difflib.get_close_matches(key, list(model.model_fields), n=1)
-        whose = f" (it is a setting of {', '.join(owners)})" if owners else \
-            (f"; did you mean {near[0]!r}?" if near else "")
+        whose = (
+            f" (it is a setting of {', '.join(owners)})"
+            if owners
+            else (f"; did you mean {near[0]!r}?" if near else "")
+        )
         raise ConfigError(
             f"decoder {canonical(name)!r} has no setting {key!r}{whose}",
             hint=f"valid keys of the {canonical(name)} decoder: {keys}",
@@ -178,9 +203,10 @@ def check_settings(name: str, settings: Mapping[str, Any]) -> None:
     try:
         model.model_validate(dict(settings))
     except ValidationError as exc:
-        raise ConfigError(_describe(name, exc, settings),
-                          hint=f"valid keys of the {canonical(name)} decoder: "
-                          f"{', '.join(valid_keys(name))}") from None
+        raise ConfigError(
+            _describe(name, exc, settings),
+            hint=f"valid keys of the {canonical(name)} decoder: {', '.join(valid_keys(name))}",
+        ) from None
 
 
 def _describe(name: str, exc: ValidationError, settings: Mapping[str, Any]) -> str:

@@ -53,8 +53,7 @@ class Placement:
 def prepare_pixels(image: Image, spec: InputSpec) -> tuple[Image, Placement]:
     """Colour-convert and resize a BGR (or grey) frame to the model's ``(height, width,
     channels)``."""
-    code = (_FROM_GREY.get(spec.colour) if image.ndim == 2
-            else _COLOUR_CODES.get(spec.colour))
+    code = _FROM_GREY.get(spec.colour) if image.ndim == 2 else _COLOUR_CODES.get(spec.colour)
     pixels: Image = np.asarray(cv2.cvtColor(image, code), np.uint8) if code is not None else image
     pixels, placement = _resize(pixels, spec)
     if pixels.ndim == 2:
@@ -94,8 +93,11 @@ class Preprocessor:
     def __init__(self, spec: InputSpec, tensor: TensorSpec) -> None:
         expected = (1, spec.height, spec.width, spec.channels)
         colour_channels = 1 if spec.colour == "gray" else 3
-        if colour_channels != spec.channels or len(tensor.shape) != 4 \
-                or tensor.shape[3] != colour_channels:
+        if (
+            colour_channels != spec.channels
+            or len(tensor.shape) != 4
+            or tensor.shape[3] != colour_channels
+        ):
             raise ConfigError(
                 f"colour {spec.colour!r} gives {colour_channels} channel(s) but the model's "
                 f"input tensor {tensor.name!r} is {list(tensor.shape)}",

@@ -41,8 +41,9 @@ Outputs = Mapping[str, FloatArray]
 OP_NAME = "TFLite_Detection_PostProcess"
 
 
-def decode_ssd(outputs: Outputs, placement: Placement,
-               params: Mapping[str, Any] | SsdParams) -> tuple[Detections, dict[str, Any]]:
+def decode_ssd(
+    outputs: Outputs, placement: Placement, params: Mapping[str, Any] | SsdParams
+) -> tuple[Detections, dict[str, Any]]:
     p = SsdParams.coerce(params)
     boxes, classes, scores, count = find_outputs(outputs, p)
     n = min(round(float(count.reshape(-1)[0])), len(scores))
@@ -52,8 +53,9 @@ def decode_ssd(outputs: Outputs, placement: Placement,
     yxyx = boxes[keep]
     xyxy = yxyx[:, [1, 0, 3, 2]].astype(np.float32)
     class_id = np.round(classes[keep]).astype(np.int64) + p.label_offset
-    return Detections(class_id, np.clip(scores[keep], 0.0, 1.0).astype(np.float32),
-                      to_frame(xyxy, placement)), {}
+    return Detections(
+        class_id, np.clip(scores[keep], 0.0, 1.0).astype(np.float32), to_frame(xyxy, placement)
+    ), {}
 
 
 def find_outputs(outputs: Outputs, p: SsdParams) -> tuple[FloatArray, ...]:
@@ -72,8 +74,13 @@ def find_outputs(outputs: Outputs, p: SsdParams) -> tuple[FloatArray, ...]:
         found = _by_shape(outputs)
     boxes, classes, scores, count = (_squeeze(a) for a in found)
     rows = (len(boxes),)
-    if boxes.ndim != 2 or boxes.shape[1] != 4 or classes.shape != rows \
-            or scores.shape != rows or count.size != 1:
+    if (
+        boxes.ndim != 2
+        or boxes.shape[1] != 4
+        or classes.shape != rows
+        or scores.shape != rows
+        or count.size != 1
+    ):
         raise _error(outputs, "needs boxes [1,N,4], classes [1,N], scores [1,N], count [1]")
     return boxes, classes, scores, count
 
@@ -84,8 +91,11 @@ def _by_shape(outputs: Outputs) -> list[FloatArray]:
     counts = [a for a in arrays if a.size == 1]
     pairs = [a for a in arrays if a.ndim in (1, 2) and a.size > 1 and a.shape[-1] != 4]
     if len(boxes) != 1 or len(counts) != 1 or len(pairs) != 2:
-        raise _error(outputs, "cannot tell its outputs apart by shape; name them with "
-                     "--decoder-opt boxes=NAME (and classes, scores, count)")
+        raise _error(
+            outputs,
+            "cannot tell its outputs apart by shape; name them with "
+            "--decoder-opt boxes=NAME (and classes, scores, count)",
+        )
     first, second = pairs
     scores_first = [boxes[0], second, first, counts[0]]
     classes_first = [boxes[0], first, second, counts[0]]
@@ -108,8 +118,11 @@ def _by_shape(outputs: Outputs) -> list[FloatArray]:
 
 def _sorted(array: FloatArray) -> bool:
     """Non-increasing within 0..1, as the op writes scores."""
-    return bool(array.min(initial=0.0) >= 0.0 and array.max(initial=0.0) <= 1.0
-                and np.all(np.diff(array) <= 1e-6))
+    return bool(
+        array.min(initial=0.0) >= 0.0
+        and array.max(initial=0.0) <= 1.0
+        and np.all(np.diff(array) <= 1e-6)
+    )
 
 
 def _off_whole(array: FloatArray) -> float:

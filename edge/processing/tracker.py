@@ -85,8 +85,15 @@ class IouTracker:
         self.tracks = [track for track in self.tracks if track not in ended]
         for row in range(len(detections)):
             if row not in matched_rows:
-                track = Track(self._next_id, int(detections.class_id[row]), boxes[row].copy(),
-                              float(detections.confidence[row]), timestamp, timestamp, timestamp)
+                track = Track(
+                    self._next_id,
+                    int(detections.class_id[row]),
+                    boxes[row].copy(),
+                    float(detections.confidence[row]),
+                    timestamp,
+                    timestamp,
+                    timestamp,
+                )
                 self._next_id += 1
                 self.tracks.append(track)
                 events.append(TrackEvent("new", track))
@@ -98,8 +105,9 @@ class IouTracker:
         self.tracks = []
         return events
 
-    def _pairs(self, detections: Detections,
-               boxes: npt.NDArray[np.float32]) -> list[tuple[float, int, int]]:
+    def _pairs(
+        self, detections: Detections, boxes: npt.NDArray[np.float32]
+    ) -> list[tuple[float, int, int]]:
         """(IoU, track index, detection row) of same-class pairs above the threshold, best
         first."""
         pairs = []

@@ -41,15 +41,17 @@ Decoded = tuple[Detections, dict[str, Any]]
 _MAX_CANDIDATES = 1000
 
 
-def decode_yolov8(outputs: Outputs, placement: Placement,
-                  params: Mapping[str, Any] | YoloParams) -> Decoded:
+def decode_yolov8(
+    outputs: Outputs, placement: Placement, params: Mapping[str, Any] | YoloParams
+) -> Decoded:
     p = YoloParams.coerce(params)
     rows = candidate_rows(outputs, p, "yolov8", extra_columns=0)
     return _finish(rows[:, :4], rows[:, 4:], placement, p, rows[:, :4])
 
 
-def decode_yolov5(outputs: Outputs, placement: Placement,
-                  params: Mapping[str, Any] | YoloParams) -> Decoded:
+def decode_yolov5(
+    outputs: Outputs, placement: Placement, params: Mapping[str, Any] | YoloParams
+) -> Decoded:
     p = YoloParams.coerce(params)
     rows = candidate_rows(outputs, p, "yolov5", extra_columns=1)
     # A class score is at most 1, so a row whose objectness is under the threshold cannot
@@ -58,8 +60,7 @@ def decode_yolov5(outputs: Outputs, placement: Placement,
     return _finish(hopeful[:, :4], hopeful[:, 5:] * hopeful[:, 4:5], placement, p, rows[:, :4])
 
 
-def candidate_rows(outputs: Outputs, p: YoloParams, decoder: str,
-                   extra_columns: int) -> FloatArray:
+def candidate_rows(outputs: Outputs, p: YoloParams, decoder: str, extra_columns: int) -> FloatArray:
     """The head as ``(N, K)`` rows, one per candidate."""
     tensor = _the_output(outputs, p, decoder)
     array = tensor[0] if tensor.ndim == 3 and tensor.shape[0] == 1 else tensor
@@ -70,14 +71,23 @@ def candidate_rows(outputs: Outputs, p: YoloParams, decoder: str,
         layout = "channels-first" if array.shape[0] < array.shape[1] else "channels-last"
     rows = array.T if layout == "channels-first" else array
     if rows.shape[1] < 5 + extra_columns:
-        raise _head_error(outputs, decoder, f"needs at least {5 + extra_columns} values per "
-                          f"candidate (4 box values, {'objectness, ' * extra_columns}classes)")
+        raise _head_error(
+            outputs,
+            decoder,
+            f"needs at least {5 + extra_columns} values per "
+            f"candidate (4 box values, {'objectness, ' * extra_columns}classes)",
+        )
     out: FloatArray = rows.astype(np.float32, copy=False)  # a view when transposed: no copy
     return out
 
 
-def _finish(cxcywh: FloatArray, class_scores: FloatArray, placement: Placement,
-            p: YoloParams, all_boxes: FloatArray) -> Decoded:
+def _finish(
+    cxcywh: FloatArray,
+    class_scores: FloatArray,
+    placement: Placement,
+    p: YoloParams,
+    all_boxes: FloatArray,
+) -> Decoded:
     best = class_scores.max(axis=1)
     keep = np.nonzero(best >= p.score_threshold)[0]
     keep = keep[np.argsort(-best[keep], kind="stable")[:_MAX_CANDIDATES]]
@@ -85,14 +95,16 @@ def _finish(cxcywh: FloatArray, class_scores: FloatArray, placement: Placement,
     classes = np.argmax(class_scores[keep], axis=1).astype(np.int64)
     scores = best[keep].astype(np.float32)
     boxes = _normalised_xyxy(cxcywh[keep], placement, p, all_boxes)
-    chosen = nms(boxes, scores, classes, iou_threshold=p.iou_threshold,
-                 max_detections=p.max_detections)
+    chosen = nms(
+        boxes, scores, classes, iou_threshold=p.iou_threshold, max_detections=p.max_detections
+    )
     frame_boxes = to_frame(boxes[chosen], placement)
     return Detections(classes[chosen], np.clip(scores[chosen], 0.0, 1.0), frame_boxes), {}
 
 
-def _normalised_xyxy(cxcywh: FloatArray, placement: Placement, p: YoloParams,
-                     whole: FloatArray) -> FloatArray:
+def _normalised_xyxy(
+    cxcywh: FloatArray, placement: Placement, p: YoloParams, whole: FloatArray
+) -> FloatArray:
     coordinates = p.coordinates
     if coordinates == "auto":
         # Decided on the whole head, not the kept rows, so one frame's few boxes cannot flip it.
@@ -101,8 +113,10 @@ def _normalised_xyxy(cxcywh: FloatArray, placement: Placement, p: YoloParams,
     xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
     if coordinates == "pixels":
         if placement.width <= 0 or placement.height <= 0:
-            raise ConfigError("the YOLO head gives boxes in input pixels but the input size "
-                              "is unknown", hint="set the decoder setting coordinates")
+            raise ConfigError(
+                "the YOLO head gives boxes in input pixels but the input size is unknown",
+                hint="set the decoder setting coordinates",
+            )
         xyxy = xyxy / np.asarray([placement.width, placement.height] * 2, np.float32)
     out: FloatArray = xyxy.astype(np.float32)
     return out

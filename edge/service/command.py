@@ -17,34 +17,45 @@ log = logging.getLogger("edge")
 
 def add_service_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     service = commands.add_parser(
-        "service", help="print, install or remove the systemd unit",
+        "service",
+        help="print, install or remove the systemd unit",
         description="Run edge as a systemd service: print the unit for this install, "
         "install it (user, directories, /etc/edge/edge.toml, unit, enable and start) or "
         "remove it. See docs/raspberry-pi.md.",
     )
     actions = service.add_subparsers(dest="action", metavar="ACTION", required=True)
     print_unit = actions.add_parser("print-unit", help="print edge.service for this install")
-    print_unit.add_argument("--executable", type=Path,
-                            help="edge command the unit runs (default: this venv's)")
+    print_unit.add_argument(
+        "--executable", type=Path, help="edge command the unit runs (default: this venv's)"
+    )
     install = actions.add_parser(
-        "install", help="install and start the service (idempotent)",
+        "install",
+        help="install and start the service (idempotent)",
         description="Create the user edge (group video), /etc/edge, /var/lib/edge, "
         "/var/log/edge, write /etc/edge/edge.toml if absent and the unit, then "
         "daemon-reload and enable --now. Needs root.",
     )
     uninstall = actions.add_parser(
-        "uninstall", help="stop and remove the service",
+        "uninstall",
+        help="stop and remove the service",
         description="Disable and stop the service and remove its unit and sysusers file; "
         "keeps /var/lib/edge, /var/log/edge and /etc/edge unless --purge.",
     )
-    uninstall.add_argument("--purge", action="store_true",
-                           help="also remove /var/lib/edge, /var/log/edge and /etc/edge")
+    uninstall.add_argument(
+        "--purge",
+        action="store_true",
+        help="also remove /var/lib/edge, /var/log/edge and /etc/edge",
+    )
     for action in (install, uninstall):
-        action.add_argument("--root", type=Path, metavar="DIR",
-                            help="work inside DIR (a system image being prepared): no "
-                            "daemon-reload, no start")
-        action.add_argument("--dry-run", action="store_true",
-                            help="print every step without doing it")
+        action.add_argument(
+            "--root",
+            type=Path,
+            metavar="DIR",
+            help="work inside DIR (a system image being prepared): no daemon-reload, no start",
+        )
+        action.add_argument(
+            "--dry-run", action="store_true", help="print every step without doing it"
+        )
     for action in (print_unit, install, uninstall):
         action.set_defaults(handler=run_service_command)
 
@@ -75,6 +86,8 @@ def _warn_about_home(executable: Path) -> None:
     from edge.service.unit import under_hidden_home
 
     if under_hidden_home(executable):
-        log.warning("%s is under a home directory: the unit uses ProtectHome=read-only "
-                    "so the service can run it; a venv in /opt/edge keeps ProtectHome=yes",
-                    executable)
+        log.warning(
+            "%s is under a home directory: the unit uses ProtectHome=read-only "
+            "so the service can run it; a venv in /opt/edge keeps ProtectHome=yes",
+            executable,
+        )

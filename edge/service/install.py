@@ -56,32 +56,55 @@ def in_root(root: Path | None, path: Path) -> Path:
 def install_steps(root: Path | None, unit_text: str) -> list[Step]:
     sysusers = in_root(root, unit.SYSUSERS_PATH)
     steps = [
-        Step(f"write {sysusers} (user {unit.SERVICE_USER}, in group video)",
-             lambda: write_file(sysusers, unit.sysusers_conf(), 0o644)),
+        Step(
+            f"write {sysusers} (user {unit.SERVICE_USER}, in group video)",
+            lambda: write_file(sysusers, unit.sysusers_conf(), 0o644),
+        ),
         _create_user_step(root, sysusers),
-        Step(f"create {in_root(root, unit.CONFIG_DIR)} (root, 0755), "
-             f"{in_root(root, unit.STATE_DIR)} and {in_root(root, unit.LOGS_DIR)} "
-             f"({unit.SERVICE_USER}, 0750)", lambda: make_directories(root)),
-        Step(f"write {in_root(root, unit.CONFIG_PATH)} from the template if absent",
-             lambda: write_file(in_root(root, unit.CONFIG_PATH), unit.config_template(),
-                                0o644, keep_existing=True)),
-        Step(f"write {in_root(root, unit.UNIT_PATH)}",
-             lambda: write_file(in_root(root, unit.UNIT_PATH), unit_text, 0o644)),
+        Step(
+            f"create {in_root(root, unit.CONFIG_DIR)} (root, 0755), "
+            f"{in_root(root, unit.STATE_DIR)} and {in_root(root, unit.LOGS_DIR)} "
+            f"({unit.SERVICE_USER}, 0750)",
+            lambda: make_directories(root),
+        ),
+        Step(
+            f"write {in_root(root, unit.CONFIG_PATH)} from the template if absent",
+            lambda: write_file(
+                in_root(root, unit.CONFIG_PATH), unit.config_template(), 0o644, keep_existing=True
+            ),
+        ),
+        Step(
+            f"write {in_root(root, unit.UNIT_PATH)}",
+            lambda: write_file(in_root(root, unit.UNIT_PATH), unit_text, 0o644),
+        ),
     ]
     if root is None:
-        steps.append(Step("systemctl daemon-reload",
-                          lambda: run_command(["systemctl", "daemon-reload"])))
-        steps.append(Step(f"systemctl enable --now {unit.UNIT_NAME}",
-                          lambda: run_command(["systemctl", "enable", "--now",
-                                               unit.UNIT_NAME])))
+        steps.append(
+            Step("systemctl daemon-reload", lambda: run_command(["systemctl", "daemon-reload"]))
+        )
+        steps.append(
+            Step(
+                f"systemctl enable --now {unit.UNIT_NAME}",
+                lambda: run_command(["systemctl", "enable", "--now", unit.UNIT_NAME]),
+            )
+        )
     else:
-        steps.append(Step("systemctl daemon-reload",
-                          lambda: "skipped: a staging root has no running systemd; it reads "
-                          "the unit when that system boots"))
-        steps.append(Step(f"systemctl --root {root} enable {unit.UNIT_NAME} (no start: "
-                          "nothing runs in a staging root)",
-                          lambda: run_command(["systemctl", f"--root={root}", "enable",
-                                               unit.UNIT_NAME])))
+        steps.append(
+            Step(
+                "systemctl daemon-reload",
+                lambda: (
+                    "skipped: a staging root has no running systemd; it reads "
+                    "the unit when that system boots"
+                ),
+            )
+        )
+        steps.append(
+            Step(
+                f"systemctl --root {root} enable {unit.UNIT_NAME} (no start: "
+                "nothing runs in a staging root)",
+                lambda: run_command(["systemctl", f"--root={root}", "enable", unit.UNIT_NAME]),
+            )
+        )
     return steps
 
 
@@ -92,21 +115,27 @@ def uninstall_steps(root: Path | None, purge: bool) -> list[Step]:
     else:
         disable = ["systemctl", f"--root={root}", "disable", unit.UNIT_NAME]
     steps = [
-        Step(" ".join(disable),
-             lambda: run_command(disable) if unit_path.exists() else "skipped: not installed"),
+        Step(
+            " ".join(disable),
+            lambda: run_command(disable) if unit_path.exists() else "skipped: not installed",
+        ),
         Step(f"remove {unit_path}", lambda: remove(unit_path)),
         Step("systemctl daemon-reload", _daemon_reload if root is None else _no_daemon),
-        Step(f"remove {in_root(root, unit.SYSUSERS_PATH)} (the user {unit.SERVICE_USER} "
-             "stays: `userdel edge` removes it)",
-             lambda: remove(in_root(root, unit.SYSUSERS_PATH))),
+        Step(
+            f"remove {in_root(root, unit.SYSUSERS_PATH)} (the user {unit.SERVICE_USER} "
+            "stays: `userdel edge` removes it)",
+            lambda: remove(in_root(root, unit.SYSUSERS_PATH)),
+        ),
     ]
     data = [in_root(root, d) for d in (unit.STATE_DIR, unit.LOGS_DIR, unit.CONFIG_DIR)]
     if purge:
-        steps.extend(Step(f"remove {d} and everything in it", functools.partial(remove, d))
-                     for d in data)
+        steps.extend(
+            Step(f"remove {d} and everything in it", functools.partial(remove, d)) for d in data
+        )
     else:
-        steps.append(Step(f"keep {', '.join(map(str, data))} (--purge removes them)",
-                          lambda: "kept"))
+        steps.append(
+            Step(f"keep {', '.join(map(str, data))} (--purge removes them)", lambda: "kept")
+        )
     return steps
 
 
@@ -124,13 +153,16 @@ def check_can_change_system(root: Path | None) -> None:
     if root is not None:
         return
     if os.geteuid() != 0:
-        raise UsageError("installing the service changes /etc and systemd: it needs root",
-                         hint=f"sudo {unit.edge_executable()} service install (or "
-                         "--dry-run to see the steps, --root DIR to stage into a folder)")
+        raise UsageError(
+            "installing the service changes /etc and systemd: it needs root",
+            hint=f"sudo {unit.edge_executable()} service install (or "
+            "--dry-run to see the steps, --root DIR to stage into a folder)",
+        )
     if not Path("/run/systemd/system").is_dir():
-        raise InstallError("systemd is not running on this machine (PID 1 is not systemd)",
-                           hint="use --root DIR to stage the files into a system image, "
-                           "or run it on the device")
+        raise InstallError(
+            "systemd is not running on this machine (PID 1 is not systemd)",
+            hint="use --root DIR to stage the files into a system image, or run it on the device",
+        )
 
 
 def write_file(path: Path, text: str, mode: int, *, keep_existing: bool = False) -> str:
@@ -188,16 +220,18 @@ def remove(path: Path) -> str:
 
 def run_command(command: list[str]) -> str:
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                              check=False)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     except FileNotFoundError:
-        raise InstallError(f"{command[0]} is not installed",
-                           hint="install systemd (apt install systemd)") from None
+        raise InstallError(
+            f"{command[0]} is not installed", hint="install systemd (apt install systemd)"
+        ) from None
     if done.returncode != 0:
-        raise InstallError(f"`{' '.join(command)}` failed with exit code {done.returncode}: "
-                           f"{(done.stderr or done.stdout).strip()}",
-                           hint="see `journalctl -xe`; the steps before this one were done "
-                           "and running the command again continues from here")
+        raise InstallError(
+            f"`{' '.join(command)}` failed with exit code {done.returncode}: "
+            f"{(done.stderr or done.stdout).strip()}",
+            hint="see `journalctl -xe`; the steps before this one were done "
+            "and running the command again continues from here",
+        )
     said = "; ".join(line for line in done.stderr.splitlines() if line.strip())
     return f"ok: {said}" if said else "ok"
 

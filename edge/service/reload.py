@@ -103,11 +103,15 @@ class Reloader:
         except EdgeError as exc:
             self._refuse(f"the config is not valid: {exc}")
             return
-        changed = [key for key in RESTART_KEYS
-                   if getattr(config, key) != getattr(self.running, key)]
+        changed = [
+            key for key in RESTART_KEYS if getattr(config, key) != getattr(self.running, key)
+        ]
         if changed:
-            log.warning("reload: %s changed: needs a restart (systemctl restart edge); "
-                        "not applied, the running values stay", ", ".join(changed))
+            log.warning(
+                "reload: %s changed: needs a restart (systemctl restart edge); "
+                "not applied, the running values stay",
+                ", ".join(changed),
+            )
         started = time.monotonic()
         kept = {key: getattr(self.running, key) for key in RESTART_KEYS}
         # The running [events] (and every restart-only key) stay, so the new model is
@@ -136,12 +140,22 @@ class Reloader:
         if pipeline is None:
             return
         before, after = pipeline.inference.input_spec, model.manifest.input
-        if (before.width, before.height, before.colour) != (after.width, after.height,
-                                                            after.colour):
-            log.warning("reload: the new model takes %dx%d %s and the source was set up for "
-                        "%dx%d %s (decode size, colour): restart (systemctl restart edge) "
-                        "for the source to match it", after.width, after.height,
-                        after.colour, before.width, before.height, before.colour)
+        if (before.width, before.height, before.colour) != (
+            after.width,
+            after.height,
+            after.colour,
+        ):
+            log.warning(
+                "reload: the new model takes %dx%d %s and the source was set up for "
+                "%dx%d %s (decode size, colour): restart (systemctl restart edge) "
+                "for the source to match it",
+                after.width,
+                after.height,
+                after.colour,
+                before.width,
+                before.height,
+                before.colour,
+            )
 
     def _refuse(self, reason: str) -> None:
         self.refusals += 1
@@ -154,21 +168,29 @@ class Reloader:
             return
         model, config = candidate.model, candidate.config
         context = dataclasses.replace(
-            pipeline.context, device=config.device, model_name=model.manifest.name,
-            model_sha256=model.file.sha256, task=model.manifest.task,
+            pipeline.context,
+            device=config.device,
+            model_name=model.manifest.name,
+            model_sha256=model.file.sha256,
+            task=model.manifest.task,
         )
         # The model that ran until now (the start's one included: app.run closes that
         # again at exit, closing is idempotent) is freed as soon as its last frame is
         # through, so a Pi does not hold two models for long.
-        pipeline.swap_model(candidate.inference, context, model.manifest.labels,
-                            on_retired=Inference.close)
+        pipeline.swap_model(
+            candidate.inference, context, model.manifest.labels, on_retired=Inference.close
+        )
         pipeline.status_interval = config.status_interval
         self._model = model
         self.running = config
         self.reloads += 1
-        log.info("reload: now running %s (%s, sha256 %s…), loaded and checked in %.2f s",
-                 model.manifest.name, model.file.path, model.file.sha256[:12],
-                 candidate.load_seconds)
+        log.info(
+            "reload: now running %s (%s, sha256 %s…), loaded and checked in %.2f s",
+            model.manifest.name,
+            model.file.path,
+            model.file.sha256[:12],
+            candidate.load_seconds,
+        )
 
 
 def blank_frame(model: LoadedModel) -> Frame:

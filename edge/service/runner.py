@@ -17,14 +17,17 @@ from edge.service.signals import handle_signals
 from edge.service.supervisor import ServiceSupervisor
 
 
-def run_service(config: RunConfig, read_config: Callable[[], RunConfig],
-                status: StatusCallback | None = None) -> RunStats:
+def run_service(
+    config: RunConfig, read_config: Callable[[], RunConfig], status: StatusCallback | None = None
+) -> RunStats:
     """Run until the source ends, ``max_frames`` or a stop signal; ``read_config`` gives
     the config again (file + flags) when SIGHUP asks for a reload."""
     notifier = Notifier.from_environment()
     supervisor = ServiceSupervisor(
-        notifier, watchdog_interval=watchdog_interval(),
-        window=config.service.watchdog_window, status_every=config.service.status_every,
+        notifier,
+        watchdog_interval=watchdog_interval(),
+        window=config.service.watchdog_window,
+        status_every=config.service.status_every,
     )
     reloader = Reloader(config, read_config)
 
@@ -34,8 +37,13 @@ def run_service(config: RunConfig, read_config: Callable[[], RunConfig],
 
     try:
         with handle_signals(on_stop=supervisor.stopping, on_reload=reloader.request) as stop:
-            return app.run(config, stop=stop, status=status, tick_hooks=[reloader, supervisor],
-                           on_start=on_start)
+            return app.run(
+                config,
+                stop=stop,
+                status=status,
+                tick_hooks=[reloader, supervisor],
+                on_start=on_start,
+            )
     finally:
         supervisor.stopping()
         reloader.close()

@@ -23,8 +23,9 @@ log = logging.getLogger("edge")
 
 
 @contextmanager
-def handle_signals(on_stop: Callable[[], None] | None = None,
-                   on_reload: Callable[[], None] | None = None) -> Iterator[threading.Event]:
+def handle_signals(
+    on_stop: Callable[[], None] | None = None, on_reload: Callable[[], None] | None = None
+) -> Iterator[threading.Event]:
     """Install the handlers for the block; yields the stop event the loop checks."""
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():

@@ -44,8 +44,10 @@ def is_fresh(stats: RunStats, now: float, window: float, since: float) -> bool:
 def status_text(stats: RunStats, fps: float, fresh: bool) -> str:
     """One line for ``systemctl status``: state, frames/s, frames, source and sinks."""
     degraded = stats.source_state not in ("running", "opening") or not fresh
-    parts = [f"{'degraded' if degraded else 'running'}: {fps:.1f} fps, {stats.frames} frames",
-             f"source {stats.source_state}"]
+    parts = [
+        f"{'degraded' if degraded else 'running'}: {fps:.1f} fps, {stats.frames} frames",
+        f"source {stats.source_state}",
+    ]
     if stats.reconnects:
         parts[-1] += f" (reconnects {stats.reconnects})"
     parts.extend(f"{name} {state}" for name, state in sorted(stats.sink_state.items()))
@@ -59,9 +61,15 @@ def status_text(stats: RunStats, fps: float, fresh: bool) -> str:
 class ServiceSupervisor:
     """The tick hook that talks to systemd; a no-op outside systemd."""
 
-    def __init__(self, notifier: Notifier, *, watchdog_interval: float | None,
-                 window: float | None, status_every: float = 2.0,
-                 clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self,
+        notifier: Notifier,
+        *,
+        watchdog_interval: float | None,
+        window: float | None,
+        status_every: float = 2.0,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.notifier = notifier
         self.watchdog_interval = watchdog_interval
         # Without a configured window, allow one whole watchdog period (2 x the interval).
@@ -82,8 +90,11 @@ class ServiceSupervisor:
         self.notifier.send("READY=1", "STATUS=" + status_text(pipeline.stats, 0.0, True))
         self._next_status = self._since + self.status_every
         if self.watchdog_interval:
-            log.info("systemd watchdog: ping every %.1f s while a frame came within %.1f s",
-                     self.watchdog_interval, self.window)
+            log.info(
+                "systemd watchdog: ping every %.1f s while a frame came within %.1f s",
+                self.watchdog_interval,
+                self.window,
+            )
 
     def __call__(self, stats: RunStats) -> None:
         if not self.notifier.enabled or self._stopping:

@@ -55,8 +55,11 @@ def under_hidden_home(path: Path) -> bool:
 def render_unit(executable: Path | None = None) -> str:
     executable = executable or edge_executable()
     protect_home = "read-only" if under_hidden_home(executable) else "yes"
-    return template(UNIT_NAME).replace("@EDGE@", str(executable)).replace(
-        "@PROTECT_HOME@", protect_home)
+    return (
+        template(UNIT_NAME)
+        .replace("@EDGE@", str(executable))
+        .replace("@PROTECT_HOME@", protect_home)
+    )
 
 
 def sysusers_conf() -> str:

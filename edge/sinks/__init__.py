@@ -17,13 +17,28 @@ from edge.sinks.base import BackgroundSink, Record, Sink
 if TYPE_CHECKING:
     from edge.control import RunControl
 
-__all__ = ["BackgroundSink", "Record", "Sink", "SinkContext", "check_sinks", "open_sink",
-           "parse_sink_spec"]
+__all__ = [
+    "BackgroundSink",
+    "Record",
+    "Sink",
+    "SinkContext",
+    "check_sinks",
+    "open_sink",
+    "parse_sink_spec",
+]
 
 _SPECS = "jsonl:PATH, stdout, mqtt://[user@]host[:port][/prefix] or mqtts://..."
 # Query keys a mqtt:// spec may carry (never a password: it would show in `ps`).
-_MQTT_QUERY = {"password_file", "password_env", "password_credential", "protocol", "ca_file",
-               "cert_file", "key_file", "outbox"}
+_MQTT_QUERY = {
+    "password_file",
+    "password_env",
+    "password_credential",
+    "protocol",
+    "ca_file",
+    "cert_file",
+    "key_file",
+    "outbox",
+}
 
 
 @dataclass(frozen=True)
@@ -42,7 +57,7 @@ def parse_sink_spec(spec: str) -> dict[str, Any]:
     if spec == "stdout":
         return {"kind": "stdout"}
     if spec.startswith("jsonl:") and len(spec) > len("jsonl:"):
-        return {"kind": "jsonl", "path": spec[len("jsonl:"):]}
+        return {"kind": "jsonl", "path": spec[len("jsonl:") :]}
     if spec.startswith(("mqtt://", "mqtts://")):
         return _parse_mqtt_spec(spec)
     raise UsageError(f"unknown sink {spec!r}", hint=f"use {_SPECS}")
@@ -61,11 +76,13 @@ def _parse_mqtt_spec(spec: str) -> dict[str, Any]:
     try:
         port = parts.port
     except ValueError:
-        raise UsageError(f"bad port in --sink {spec!r}",
-                         hint="use a port from 1 to 65535") from None
+        raise UsageError(
+            f"bad port in --sink {spec!r}", hint="use a port from 1 to 65535"
+        ) from None
     if not parts.hostname:
-        raise UsageError(f"no broker host in --sink {spec!r}",
-                         hint="use mqtt://[user@]host[:port][/prefix]")
+        raise UsageError(
+            f"no broker host in --sink {spec!r}", hint="use mqtt://[user@]host[:port][/prefix]"
+        )
     table: dict[str, Any] = {"kind": "mqtt", "host": parts.hostname}
     if port is not None:
         table["port"] = port
@@ -77,8 +94,10 @@ def _parse_mqtt_spec(spec: str) -> dict[str, Any]:
     tls: dict[str, Any] = {}
     for key, values in parse_qs(parts.query, keep_blank_values=True).items():
         if key not in _MQTT_QUERY:
-            raise UsageError(f"unknown option {key!r} in --sink {parts.scheme}://...",
-                             hint=f"allowed: {', '.join(sorted(_MQTT_QUERY))}")
+            raise UsageError(
+                f"unknown option {key!r} in --sink {parts.scheme}://...",
+                hint=f"allowed: {', '.join(sorted(_MQTT_QUERY))}",
+            )
         if key in ("ca_file", "cert_file", "key_file"):
             tls[key] = values[-1]
         else:
@@ -101,23 +120,34 @@ def check_sinks(configs: Sequence[SinkConfig]) -> None:
             check_log_folder(config.path)
         if not isinstance(config, MqttSinkConfig):
             continue
-        read_secret(file=config.password_file, env=config.password_env,
-                    credential=config.password_credential)
+        read_secret(
+            file=config.password_file,
+            env=config.password_env,
+            credential=config.password_credential,
+        )
         tls = config.tls
         for field_name in ("ca_file", "cert_file", "key_file"):
             path = getattr(tls, field_name) if tls else None
             if path is not None and not path.is_file():
-                raise ConfigError(f"tls.{field_name} {str(path)!r} does not exist",
-                                  hint="point it at a PEM file, or remove the key")
+                raise ConfigError(
+                    f"tls.{field_name} {str(path)!r} does not exist",
+                    hint="point it at a PEM file, or remove the key",
+                )
 
 
 def open_sink(config: SinkConfig, context: SinkContext) -> Sink:
     if isinstance(config, JsonlSinkConfig):
         from edge.sinks.jsonl import JsonlSink
 
-        return JsonlSink(config.path, max_bytes=config.max_bytes, keep=config.keep,
-                         compress=config.compress, fsync_interval=config.fsync_interval,
-                         only_detections=config.only_detections, heartbeat=config.heartbeat)
+        return JsonlSink(
+            config.path,
+            max_bytes=config.max_bytes,
+            keep=config.keep,
+            compress=config.compress,
+            fsync_interval=config.fsync_interval,
+            only_detections=config.only_detections,
+            heartbeat=config.heartbeat,
+        )
     if isinstance(config, StdoutSinkConfig):
         from edge.sinks.stdout import StdoutSink
 
@@ -126,9 +156,18 @@ def open_sink(config: SinkConfig, context: SinkContext) -> Sink:
         from edge.secrets import read_secret
         from edge.sinks.mqtt import MqttSink
 
-        password = read_secret(file=config.password_file, env=config.password_env,
-                               credential=config.password_credential)
-        return MqttSink(config, device=context.device, password=password,
-                        model_name=context.model_name, model_sha256=context.model_sha256,
-                        labels=context.labels, control=context.control)
+        password = read_secret(
+            file=config.password_file,
+            env=config.password_env,
+            credential=config.password_credential,
+        )
+        return MqttSink(
+            config,
+            device=context.device,
+            password=password,
+            model_name=context.model_name,
+            model_sha256=context.model_sha256,
+            labels=context.labels,
+            control=context.control,
+        )
     raise AssertionError(f"unhandled sink config {config!r}")  # the union is exhaustive

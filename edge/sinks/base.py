@@ -49,8 +49,7 @@ class BackgroundSink:
         self._last_warning = -_WARN_EVERY
         self._queue: queue.Queue[object] = queue.Queue(maxsize=maxsize)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._drain, name=f"sink-{inner.name}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._drain, name=f"sink-{inner.name}", daemon=True)
         self._thread.start()
 
     @property
@@ -72,9 +71,13 @@ class BackgroundSink:
             now = time.monotonic()
             if now - self._last_warning >= _WARN_EVERY:
                 self._last_warning = now
-                log.warning("sink %s is %d records behind and drops new ones (%d so far; "
-                            "counted in the status line)", self.name, self._queue.qsize(),
-                            self.dropped)
+                log.warning(
+                    "sink %s is %d records behind and drops new ones (%d so far; "
+                    "counted in the status line)",
+                    self.name,
+                    self._queue.qsize(),
+                    self.dropped,
+                )
 
     def close(self) -> None:
         """Write out what is queued (waiting at most ``close_timeout``), then close."""
@@ -91,8 +94,12 @@ class BackgroundSink:
         if self._thread.is_alive():
             left = self._queue.qsize() - stop_queued
             self._dropped += left
-            log.warning("sink %s did not finish within %.1f s; %d queued records not written",
-                        self.name, self.close_timeout, left)
+            log.warning(
+                "sink %s did not finish within %.1f s; %d queued records not written",
+                self.name,
+                self.close_timeout,
+                left,
+            )
             return  # the inner sink is busy on its thread; closing under it is unsafe
         self.inner.close()
         self._raise_pending()

@@ -31,8 +31,11 @@ from typing import Any
 from edge import __version__
 
 MAX_LABEL_SENSORS = 100
-ORIGIN = {"name": "edge-infer", "sw_version": __version__,
-          "support_url": "https://pypi.org/project/edge-infer/"}
+ORIGIN = {
+    "name": "edge-infer",
+    "sw_version": __version__,
+    "support_url": "https://pypi.org/project/edge-infer/",
+}
 
 
 def object_id(device: str) -> str:
@@ -44,70 +47,126 @@ def discovery_topic(discovery_prefix: str, device: str) -> str:
     return f"{discovery_prefix}/device/{object_id(device)}/config"
 
 
-def discovery_payload(*, device: str, prefix: str, labels: Sequence[str], model_name: str,
-                      expire_after: int) -> dict[str, Any]:
+def discovery_payload(
+    *, device: str, prefix: str, labels: Sequence[str], model_name: str, expire_after: int
+) -> dict[str, Any]:
     oid = object_id(device)
     components: dict[str, dict[str, Any]] = {
         "detection": {
-            "platform": "event", "unique_id": f"{oid}_detection", "name": "Detection",
-            "state_topic": f"{prefix}/event", "event_types": [str(x) for x in labels],
+            "platform": "event",
+            "unique_id": f"{oid}_detection",
+            "name": "Detection",
+            "state_topic": f"{prefix}/event",
+            "event_types": [str(x) for x in labels],
         },
-        "fps": _sensor(oid, "fps", "Frame rate", prefix,
-                       template="{{ value_json.fps }}", unit="fps"),
-        "infer_p50": _sensor(oid, "infer_p50", "Inference p50", prefix,
-                             template="{{ value_json.infer_ms_p50 }}", unit="ms",
-                             device_class="duration"),
-        "infer_p95": _sensor(oid, "infer_p95", "Inference p95", prefix,
-                             template="{{ value_json.infer_ms_p95 }}", unit="ms",
-                             device_class="duration"),
-        "outbox": _sensor(oid, "outbox", "Outbox depth", prefix,
-                          template="{{ value_json.outbox.depth }}", unit="results"),
+        "fps": _sensor(
+            oid, "fps", "Frame rate", prefix, template="{{ value_json.fps }}", unit="fps"
+        ),
+        "infer_p50": _sensor(
+            oid,
+            "infer_p50",
+            "Inference p50",
+            prefix,
+            template="{{ value_json.infer_ms_p50 }}",
+            unit="ms",
+            device_class="duration",
+        ),
+        "infer_p95": _sensor(
+            oid,
+            "infer_p95",
+            "Inference p95",
+            prefix,
+            template="{{ value_json.infer_ms_p95 }}",
+            unit="ms",
+            device_class="duration",
+        ),
+        "outbox": _sensor(
+            oid,
+            "outbox",
+            "Outbox depth",
+            prefix,
+            template="{{ value_json.outbox.depth }}",
+            unit="results",
+        ),
         "enabled": {
-            "platform": "switch", "unique_id": f"{oid}_enabled", "name": "Detection enabled",
-            "command_topic": f"{prefix}/set", "state_topic": f"{prefix}/state",
-            "payload_on": '{"paused": false}', "payload_off": '{"paused": true}',
+            "platform": "switch",
+            "unique_id": f"{oid}_enabled",
+            "name": "Detection enabled",
+            "command_topic": f"{prefix}/set",
+            "state_topic": f"{prefix}/state",
+            "payload_on": '{"paused": false}',
+            "payload_off": '{"paused": true}',
             "value_template": "{{ 'OFF' if value_json.paused else 'ON' }}",
-            "state_on": "ON", "state_off": "OFF",
+            "state_on": "ON",
+            "state_off": "OFF",
         },
         "threshold": {
-            "platform": "number", "unique_id": f"{oid}_threshold", "name": "Score threshold",
-            "command_topic": f"{prefix}/set", "state_topic": f"{prefix}/state",
+            "platform": "number",
+            "unique_id": f"{oid}_threshold",
+            "name": "Score threshold",
+            "command_topic": f"{prefix}/set",
+            "state_topic": f"{prefix}/state",
             "command_template": '{"threshold": {{ value }}}',
             "value_template": "{{ value_json.threshold if value_json.threshold is not none "
-                              "else 0 }}",
-            "min": 0, "max": 1, "step": 0.01, "mode": "box",
+            "else 0 }}",
+            "min": 0,
+            "max": 1,
+            "step": 0.01,
+            "mode": "box",
         },
     }
     # A binary sensor per label suits tens of labels; an ImageNet classifier's thousand
     # would flood Home Assistant, so past MAX_LABEL_SENSORS only the event entity remains.
     for index, label in enumerate(labels if len(labels) <= MAX_LABEL_SENSORS else ()):
         components[f"label_{index}"] = {
-            "platform": "binary_sensor", "unique_id": f"{oid}_label_{index}",
-            "name": f"Label {label}", "state_topic": f"{prefix}/labels",
+            "platform": "binary_sensor",
+            "unique_id": f"{oid}_label_{index}",
+            "name": f"Label {label}",
+            "state_topic": f"{prefix}/labels",
             # json.dumps makes a valid Jinja string literal of any label.
             "value_template": f"{{{{ 'ON' if {json.dumps(str(label))} in value_json.present "
-                              "else 'OFF' }}",
-            "payload_on": "ON", "payload_off": "OFF", "expire_after": expire_after,
+            "else 'OFF' }}",
+            "payload_on": "ON",
+            "payload_off": "OFF",
+            "expire_after": expire_after,
         }
     return {
-        "device": {"identifiers": [f"edge-infer-{oid}"], "name": device,
-                   "manufacturer": "edge-infer", "model": model_name,
-                   "sw_version": __version__},
+        "device": {
+            "identifiers": [f"edge-infer-{oid}"],
+            "name": device,
+            "manufacturer": "edge-infer",
+            "model": model_name,
+            "sw_version": __version__,
+        },
         "origin": ORIGIN,
-        "availability": [{
-            "topic": f"{prefix}/availability",
-            "value_template": "{{ 'online' if value == 'online' else 'offline' }}",
-        }],
+        "availability": [
+            {
+                "topic": f"{prefix}/availability",
+                "value_template": "{{ 'online' if value == 'online' else 'offline' }}",
+            }
+        ],
         "components": components,
     }
 
 
-def _sensor(oid: str, key: str, name: str, prefix: str, *, template: str, unit: str,
-            device_class: str | None = None) -> dict[str, Any]:
+def _sensor(
+    oid: str,
+    key: str,
+    name: str,
+    prefix: str,
+    *,
+    template: str,
+    unit: str,
+    device_class: str | None = None,
+) -> dict[str, Any]:
     sensor: dict[str, Any] = {
-        "platform": "sensor", "unique_id": f"{oid}_{key}", "name": name,
-        "state_topic": f"{prefix}/stats", "value_template": template,
-        "unit_of_measurement": unit, "state_class": "measurement",
+        "platform": "sensor",
+        "unique_id": f"{oid}_{key}",
+        "name": name,
+        "state_topic": f"{prefix}/stats",
+        "value_template": template,
+        "unit_of_measurement": unit,
+        "state_class": "measurement",
     }
     if device_class:
         sensor["device_class"] = device_class

@@ -69,8 +69,10 @@ def check_log_folder(path: Path) -> None:
     create folders (as root, silently creating ``/var/lgo/edge`` hides the mistake)."""
     folder = path.parent
     if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"the folder of the log {str(path)!r} is not a folder: "
-                          f"{str(folder)!r}", hint="fix the sink path")
+        raise ConfigError(
+            f"the folder of the log {str(path)!r} is not a folder: {str(folder)!r}",
+            hint="fix the sink path",
+        )
     if not folder.is_dir():
         raise ConfigError(
             f"the folder of the log {str(path)!r} does not exist: {str(folder)!r}",
@@ -79,9 +81,17 @@ def check_log_folder(path: Path) -> None:
 
 
 class JsonlSink:
-    def __init__(self, path: Path, *, max_bytes: int = 0, keep: int = 5,
-                 compress: bool = False, fsync_interval: float | None = None,
-                 only_detections: bool = False, heartbeat: float = 60.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_bytes: int = 0,
+        keep: int = 5,
+        compress: bool = False,
+        fsync_interval: float | None = None,
+        only_detections: bool = False,
+        heartbeat: float = 60.0,
+    ) -> None:
         self.path = path
         self.name = f"jsonl:{path}"
         self.max_bytes = max_bytes
@@ -137,12 +147,17 @@ class JsonlSink:
         try:
             os.ftruncate(fd, keep)
         except OSError as exc:
-            raise SinkError(f"cannot repair the torn last line of {str(self.path)!r}: "
-                            f"{exc.strerror}", hint="check the file system, or move the "
-                            "log away") from exc
+            raise SinkError(
+                f"cannot repair the torn last line of {str(self.path)!r}: {exc.strerror}",
+                hint="check the file system, or move the log away",
+            ) from exc
         self.repaired_bytes = size - keep
-        log.warning("%s: cut off a torn last line of %d bytes (a crash, power loss or full "
-                    "disk interrupted it) before appending", self.path, size - keep)
+        log.warning(
+            "%s: cut off a torn last line of %d bytes (a crash, power loss or full "
+            "disk interrupted it) before appending",
+            self.path,
+            size - keep,
+        )
         return keep
 
     def write(self, record: Record) -> None:
@@ -152,8 +167,13 @@ class JsonlSink:
         if not self._wanted(record, now):
             return
         line = encode_line(record)
-        if self._fd is not None and self.max_bytes and self._size \
-                and self._size + len(line) > self.max_bytes and now >= self._rotate_after:
+        if (
+            self._fd is not None
+            and self.max_bytes
+            and self._size
+            and self._size + len(line) > self.max_bytes
+            and now >= self._rotate_after
+        ):
             self._rotate(now)
         fd = self._fd if self._fd is not None else self._reopen()
         if fd is None:
@@ -195,9 +215,13 @@ class JsonlSink:
         now = time.monotonic()
         if now - self._last_warning >= _WARN_EVERY:
             self._last_warning = now
-            log.warning("%s: cannot write (%s); dropping records until it works again "
-                        "(%d so far; free space or check the disk)", self.path, reason,
-                        self.dropped)
+            log.warning(
+                "%s: cannot write (%s); dropping records until it works again "
+                "(%d so far; free space or check the disk)",
+                self.path,
+                reason,
+                self.dropped,
+            )
 
     def _sync(self, now: float) -> None:
         self._last_sync = now

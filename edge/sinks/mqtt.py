@@ -76,8 +76,9 @@ class Command(BaseModel):
 
     # Strict: pydantic would otherwise read "yes" or 1 as true; a command is exact JSON.
     paused: StrictBool | None = Field(None, description="true pauses detection, false resumes")
-    threshold: float | None = Field(None, ge=0.0, le=1.0,
-                                    description="minimum score; null restores the model's")
+    threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="minimum score; null restores the model's"
+    )
 
 
 def default_outbox_path(device: str) -> Path:
@@ -90,14 +91,24 @@ def default_outbox_path(device: str) -> Path:
 class MqttSink:
     """The sink: ``write(record)``, ``close()``, ``tick(stats)``, ``dropped``, ``state``."""
 
-    def __init__(self, config: MqttSinkConfig, *, device: str, password: str | None,
-                 model_name: str, model_sha256: str, labels: Sequence[str] = (),
-                 control: RunControl | None = None) -> None:
+    def __init__(
+        self,
+        config: MqttSinkConfig,
+        *,
+        device: str,
+        password: str | None,
+        model_name: str,
+        model_sha256: str,
+        labels: Sequence[str] = (),
+        control: RunControl | None = None,
+    ) -> None:
         try:
             import paho.mqtt.client as mqtt
         except ImportError:
-            raise ConfigError("the MQTT sink needs paho-mqtt, which is not installed",
-                              hint="pip install 'edge-infer[mqtt]'") from None
+            raise ConfigError(
+                "the MQTT sink needs paho-mqtt, which is not installed",
+                hint="pip install 'edge-infer[mqtt]'",
+            ) from None
         self._mqtt = mqtt
         self._config = config
         self.device = device
@@ -105,10 +116,17 @@ class MqttSink:
         self.port = config.port or (8883 if tls is not None else 1883)
         self.name = f"{'mqtts' if tls is not None else 'mqtt'}://{config.host}:{self.port}"
         self.prefix = (config.prefix or f"edge/{device}").rstrip("/")
-        self.topic_results, self.topic_availability, self.topic_stats, self.topic_set, \
-            self.topic_state, self.topic_events = (
-                f"{self.prefix}/{name}" for name in
-                ("results", "availability", "stats", "set", "state", "events"))
+        (
+            self.topic_results,
+            self.topic_availability,
+            self.topic_stats,
+            self.topic_set,
+            self.topic_state,
+            self.topic_events,
+        ) = (
+            f"{self.prefix}/{name}"
+            for name in ("results", "availability", "stats", "set", "state", "events")
+        )
         self._ha_status = f"{config.discovery_prefix}/{HA_STATUS_TOPIC_SUFFIX}"
         self._model = {"name": model_name, "sha256": model_sha256}
         self._labels = list(labels)
@@ -128,12 +146,18 @@ class MqttSink:
         self._next_stats = 0.0
         self._stats_mark = (time.monotonic(), 0)
 
-        self.outbox = Outbox(config.outbox or default_outbox_path(device),
-                             max_rows=config.outbox_max_rows, max_bytes=config.outbox_max_bytes,
-                             max_age=config.outbox_max_age)
+        self.outbox = Outbox(
+            config.outbox or default_outbox_path(device),
+            max_rows=config.outbox_max_rows,
+            max_bytes=config.outbox_max_bytes,
+            max_age=config.outbox_max_age,
+        )
         if self.outbox.rows:
-            log.info("%d results left in the outbox %s by an earlier run are sent first",
-                     self.outbox.rows, self.outbox.path)
+            log.info(
+                "%d results left in the outbox %s by an earlier run are sent first",
+                self.outbox.rows,
+                self.outbox.path,
+            )
         self._lock = threading.Lock()  # guards _batch
         self._batch: list[tuple[str, bytes]] = []
         self._ack_lock = threading.Lock()  # guards _acked (paho's thread appends)
@@ -169,9 +193,11 @@ class MqttSink:
     def _make_client(self, password: str | None) -> Any:
         mqtt, config = self._mqtt, self._config
         protocol = mqtt.MQTTv5 if config.protocol == "5" else mqtt.MQTTv311
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                             client_id=config.client_id or f"edge-{self.device}",
-                             protocol=protocol)
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=config.client_id or f"edge-{self.device}",
+            protocol=protocol,
+        )
         client.max_inflight_messages_set(config.max_inflight + 10)  # + stats/availability
         client.reconnect_delay_set(min_delay=1, max_delay=config.reconnect_max_delay)
         client.will_set(self.topic_availability, "offline", qos=1, retain=True)
@@ -206,17 +232,23 @@ class MqttSink:
         for field in ("ca_file", "cert_file", "key_file"):
             path = getattr(tls, field)
             if path is not None and not Path(path).is_file():
-                raise ConfigError(f"tls.{field} {str(path)!r} does not exist",
-                                  hint="point it at a PEM file, or remove the key")
+                raise ConfigError(
+                    f"tls.{field} {str(path)!r} does not exist",
+                    hint="point it at a PEM file, or remove the key",
+                )
         try:
-            client.tls_set(ca_certs=str(tls.ca_file) if tls.ca_file else None,
-                           certfile=str(tls.cert_file) if tls.cert_file else None,
-                           keyfile=str(tls.key_file) if tls.key_file else None,
-                           cert_reqs=ssl.CERT_REQUIRED)
+            client.tls_set(
+                ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                certfile=str(tls.cert_file) if tls.cert_file else None,
+                keyfile=str(tls.key_file) if tls.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
         except (ssl.SSLError, OSError, ValueError) as exc:
-            raise ConfigError(f"cannot load the TLS files for the MQTT broker: {exc}",
-                              hint="check tls.ca_file/cert_file/key_file are PEM files and "
-                              "the key matches the certificate") from exc
+            raise ConfigError(
+                f"cannot load the TLS files for the MQTT broker: {exc}",
+                hint="check tls.ca_file/cert_file/key_file are PEM files and "
+                "the key matches the certificate",
+            ) from exc
         if tls.insecure:
             log.warning("MQTT TLS: the broker's certificate is NOT verified (tls.insecure)")
             client.tls_insecure_set(True)
@@ -274,8 +306,11 @@ class MqttSink:
             log.warning("the MQTT outbox thread did not stop; what it committed is kept")
             return
         if self.outbox.rows:
-            log.info("%d results stay in the outbox %s for the next run", self.outbox.rows,
-                     self.outbox.path)
+            log.info(
+                "%d results stay in the outbox %s for the next run",
+                self.outbox.rows,
+                self.outbox.path,
+            )
         self.outbox.close()
 
     # ------------------------------------------------------------ the outbox thread
@@ -309,8 +344,10 @@ class MqttSink:
                         self.outbox.commit(batch, to_delete, self._inflight.values())
                     to_delete = []
                     next_commit = now + interval
-                tokens = min(float(self._config.max_inflight),
-                             tokens + (now - last_refill) * self._config.drain_rate)
+                tokens = min(
+                    float(self._config.max_inflight),
+                    tokens + (now - last_refill) * self._config.drain_rate,
+                )
                 last_refill = now
                 if self.state == "connected":
                     tokens = self._send(tokens, now)
@@ -343,8 +380,11 @@ class MqttSink:
             # Never seen with paho 2.x, but a lost in-flight message would otherwise block
             # the window for good: forget the window and send those rows again (receivers
             # drop a duplicate by id).
-            log.warning("MQTT: %d results unacknowledged for %.0f s; sending them again",
-                        len(self._inflight), self._stuck_after)
+            log.warning(
+                "MQTT: %d results unacknowledged for %.0f s; sending them again",
+                len(self._inflight),
+                self._stuck_after,
+            )
             self._last_sent = min(self._inflight.values()) - 1
             self._inflight.clear()
             self._sent_at.clear()
@@ -367,8 +407,9 @@ class MqttSink:
         return tokens
 
     # ------------------------------------------------------------- paho callbacks
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
-                    properties: Any) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
         self._awaiting_connack = False
         if reason_code.is_failure:
             self._refused(client, str(reason_code))
@@ -378,9 +419,12 @@ class MqttSink:
         self.state = "connected"
         self._ever_connected = True
         self._outage_logged = False
-        log.info("MQTT connected to %s (%s); outbox holds %d results", self.name,
-                 "reconnected" if was == "disconnected" else "first connection",
-                 self.outbox.rows)
+        log.info(
+            "MQTT connected to %s (%s); outbox holds %d results",
+            self.name,
+            "reconnected" if was == "disconnected" else "first connection",
+            self.outbox.rows,
+        )
         client.publish(self.topic_availability, "online", qos=1, retain=True)
         if self._config.commands:
             client.subscribe(self.topic_set, qos=1)
@@ -391,8 +435,9 @@ class MqttSink:
         self._next_stats = 0.0  # fresh stats at the next tick
         self._wake.set()
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
-                       properties: Any) -> None:
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
         if self._awaiting_connack:
             # TCP (and TLS) was up but the broker hung up before CONNACK: typically a plain
             # MQTT client talking to a TLS port.
@@ -400,19 +445,29 @@ class MqttSink:
             if self._config.tls is None:
                 cause = "if that port expects TLS, use mqtts:// (or a [sinks.tls] table)"
             else:  # with TLS 1.3 a missing client certificate shows up only here
-                cause = ("the broker may require a client certificate (tls.cert_file and "
-                         "tls.key_file) or refuse this client id")
-            self._log_failure("no-connack", f"MQTT broker {self.name} closed the connection "
-                              f"before answering CONNECT; {cause}; results wait in the outbox")
+                cause = (
+                    "the broker may require a client certificate (tls.cert_file and "
+                    "tls.key_file) or refuse this client id"
+                )
+            self._log_failure(
+                "no-connack",
+                f"MQTT broker {self.name} closed the connection "
+                f"before answering CONNECT; {cause}; results wait in the outbox",
+            )
         if self.state == "connected" and not self._closing.is_set():
-            log.warning("MQTT connection to %s lost (%s); results wait in the outbox and are "
-                        "sent after the reconnect", self.name, reason_code)
+            log.warning(
+                "MQTT connection to %s lost (%s); results wait in the outbox and are "
+                "sent after the reconnect",
+                self.name,
+                reason_code,
+            )
             self._outage_logged = True  # that was this outage's one message
         if self.state == "connected":
             self.state = "disconnected"
 
-    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason_code: Any,
-                    properties: Any) -> None:
+    def _on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason_code: Any, properties: Any
+    ) -> None:
         with self._ack_lock:
             self._acked.append(mid)
         self._wake.set()
@@ -430,31 +485,46 @@ class MqttSink:
     # ---------------------------------------------------------------- failures
     def _refused(self, client: mqtt.Client, reason: str) -> None:
         if reason in _AUTH_REFUSALS:
-            message = (f"MQTT broker {self.name} refused the credentials (CONNACK: {reason}) "
-                       f"for user {self._config.username!r}")
-            hint = ("check username and the password source (password_file, password_env or "
-                    "password_credential) against the broker's password file")
+            message = (
+                f"MQTT broker {self.name} refused the credentials (CONNACK: {reason}) "
+                f"for user {self._config.username!r}"
+            )
+            hint = (
+                "check username and the password source (password_file, password_env or "
+                "password_credential) against the broker's password file"
+            )
             self._fail_or_log("auth", message, hint, client)
         else:
-            self._log_failure("refused", f"MQTT broker {self.name} refused the connection "
-                              f"(CONNACK: {reason}); retrying")
+            self._log_failure(
+                "refused",
+                f"MQTT broker {self.name} refused the connection (CONNACK: {reason}); retrying",
+            )
 
     def _connect_error(self, exc: OSError) -> None:
         if isinstance(exc, ssl.SSLCertVerificationError):
             reason = exc.verify_message or "certificate verify failed"
-            message = (f"the TLS certificate of MQTT broker {self.name} did not verify: "
-                       f"{reason} (certificate verify failed)")
-            hint = ("set tls.ca_file to the CA that signed the broker's certificate and use "
-                    "the host name the certificate names")
+            message = (
+                f"the TLS certificate of MQTT broker {self.name} did not verify: "
+                f"{reason} (certificate verify failed)"
+            )
+            hint = (
+                "set tls.ca_file to the CA that signed the broker's certificate and use "
+                "the host name the certificate names"
+            )
             self._fail_or_log("tls-verify", message, hint, self._client)
         elif isinstance(exc, ssl.SSLError):
-            self._log_failure("tls", f"TLS handshake with MQTT broker {self.name} failed "
-                              f"({exc.reason or exc}); if that port is plain MQTT, use mqtt:// "
-                              "or the broker's TLS port; results wait in the outbox")
+            self._log_failure(
+                "tls",
+                f"TLS handshake with MQTT broker {self.name} failed "
+                f"({exc.reason or exc}); if that port is plain MQTT, use mqtt:// "
+                "or the broker's TLS port; results wait in the outbox",
+            )
         else:
             reason = exc.strerror or exc.__class__.__name__
-            message = (f"MQTT broker {self.name} is not reachable ({reason}); results wait in "
-                       f"the outbox {self.outbox.path} and are sent when it is back")
+            message = (
+                f"MQTT broker {self.name} is not reachable ({reason}); results wait in "
+                f"the outbox {self.outbox.path} and are sent when it is back"
+            )
             # Said once per outage (the status line shows the state meanwhile).
             log.log(logging.DEBUG if self._outage_logged else logging.WARNING, "%s", message)
             self._outage_logged = True
@@ -481,9 +551,12 @@ class MqttSink:
     # -------------------------------------------------------------- commands
     def _command(self, message: Any) -> None:
         if message.retain:
-            log.warning("ignored a retained command on %s: commands must not be retained "
-                        "(clear it with: mosquitto_pub -r -n -t %s)", message.topic,
-                        message.topic)
+            log.warning(
+                "ignored a retained command on %s: commands must not be retained "
+                "(clear it with: mosquitto_pub -r -n -t %s)",
+                message.topic,
+                message.topic,
+            )
             return
         try:
             data = json.loads(message.payload)
@@ -491,9 +564,12 @@ class MqttSink:
                 raise ValueError("expected a JSON object with paused and/or threshold")
             command = Command.model_validate(data)
         except (ValueError, ValidationError) as exc:
-            log.warning("ignored an invalid command on %s: %s; expected e.g. "
-                        '{"paused": true} or {"threshold": 0.6}', message.topic,
-                        str(exc).splitlines()[0][:200])
+            log.warning(
+                "ignored an invalid command on %s: %s; expected e.g. "
+                '{"paused": true} or {"threshold": 0.6}',
+                message.topic,
+                str(exc).splitlines()[0][:200],
+            )
             return
         if self._control is None:
             log.warning("ignored a command on %s: this run takes no commands", message.topic)
@@ -503,22 +579,31 @@ class MqttSink:
             log.info("command: detection %s", "paused" if command.paused else "resumed")
         if "threshold" in command.model_fields_set:
             self._control.set_threshold(command.threshold)
-            log.info("command: score threshold %s", command.threshold
-                     if command.threshold is not None else "restored to the model's")
+            log.info(
+                "command: score threshold %s",
+                command.threshold if command.threshold is not None else "restored to the model's",
+            )
         self._publish_state()
 
     def _publish_state(self) -> None:
-        state = self._control.snapshot() if self._control else {"paused": False,
-                                                                 "threshold": None}
+        state = self._control.snapshot() if self._control else {"paused": False, "threshold": None}
         self._client.publish(self.topic_state, json.dumps(state), qos=1, retain=True)
 
     # ---------------------------------------------------------- Home Assistant
     def _publish_discovery(self) -> None:
-        payload = discovery_payload(device=self.device, prefix=self.prefix, labels=self._labels,
-                                    model_name=self._model["name"],
-                                    expire_after=self._config.expire_after)
-        self._client.publish(discovery_topic(self._config.discovery_prefix, self.device),
-                             json.dumps(payload), qos=1, retain=True)
+        payload = discovery_payload(
+            device=self.device,
+            prefix=self.prefix,
+            labels=self._labels,
+            model_name=self._model["name"],
+            expire_after=self._config.expire_after,
+        )
+        self._client.publish(
+            discovery_topic(self._config.discovery_prefix, self.device),
+            json.dumps(payload),
+            qos=1,
+            retain=True,
+        )
         self._labels_published = 0.0  # resend the label state right away
 
     def _publish_live(self, record: Record) -> None:
@@ -530,13 +615,20 @@ class MqttSink:
         if changed or now - self._labels_published >= self._config.expire_after / 3:
             if self.state == "connected":
                 for label in sorted(present - self._present):
-                    best = max((d for d in record["detections"] if str(d.get("label")) == label),
-                               key=lambda d: float(d.get("score", 0.0)))
-                    event = {"event_type": label, "score": best.get("score"),
-                             "id": record.get("id"), "ts": record.get("ts")}
+                    best = max(
+                        (d for d in record["detections"] if str(d.get("label")) == label),
+                        key=lambda d: float(d.get("score", 0.0)),
+                    )
+                    event = {
+                        "event_type": label,
+                        "score": best.get("score"),
+                        "id": record.get("id"),
+                        "ts": record.get("ts"),
+                    }
                     self._client.publish(f"{self.prefix}/event", json.dumps(event), qos=0)
-                self._client.publish(f"{self.prefix}/labels",
-                                     json.dumps({"present": sorted(present)}), qos=0)
+                self._client.publish(
+                    f"{self.prefix}/labels", json.dumps({"present": sorted(present)}), qos=0
+                )
                 self._labels_published = now
             self._present = present
 
@@ -560,9 +652,12 @@ class MqttSink:
             "paused_frames": stats.paused_frames,
             "paused": self._control.paused if self._control else False,
             "sink_drops": dict(stats.sink_dropped),
-            "outbox": {"depth": self.outbox.rows, "bytes": self.outbox.bytes,
-                       "dropped": self.outbox.dropped,
-                       "dropped_total": self.outbox.dropped_total},
+            "outbox": {
+                "depth": self.outbox.rows,
+                "bytes": self.outbox.bytes,
+                "dropped": self.outbox.dropped,
+                "dropped_total": self.outbox.dropped_total,
+            },
             "uptime_s": round(now - self._started, 1),
             "model": self._model,
             "cpu_temp_c": cpu_temperature(),

@@ -54,8 +54,14 @@ Row = tuple[int, str, bytes]
 
 
 class Outbox:
-    def __init__(self, path: Path, *, max_rows: int = 100_000,
-                 max_bytes: int = 64 * 1024 * 1024, max_age: float = 7 * 86400.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_rows: int = 100_000,
+        max_bytes: int = 64 * 1024 * 1024,
+        max_age: float = 7 * 86400.0,
+    ) -> None:
         self.path = path
         self.max_rows, self.max_bytes, self.max_age = max_rows, max_bytes, max_age
         self.dropped = 0  # rows deleted by the overflow policy in this run
@@ -69,7 +75,8 @@ class Outbox:
                 "(under systemd, StateDirectory= provides one)",
             ) from exc
         self.rows, self.bytes = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox").fetchone()
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
+        ).fetchone()
         self.dropped_total = self._counter("dropped")
 
     def _open(self) -> sqlite3.Connection:
@@ -84,8 +91,11 @@ class Outbox:
             self.path.rename(kept)
             for suffix in ("-wal", "-shm"):
                 self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
-            log.error("the MQTT outbox %s was corrupt; kept it as %s and started a new one",
-                      self.path, kept)
+            log.error(
+                "the MQTT outbox %s was corrupt; kept it as %s and started a new one",
+                self.path,
+                kept,
+            )
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
@@ -96,8 +106,12 @@ class Outbox:
         row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
         return int(row[0]) if row else 0
 
-    def commit(self, new: Iterable[tuple[str, bytes]], acked: Collection[int],
-               inflight: Collection[int] = ()) -> None:
+    def commit(
+        self,
+        new: Iterable[tuple[str, bytes]],
+        acked: Collection[int],
+        inflight: Collection[int] = (),
+    ) -> None:
         """One transaction: add ``new`` rows, delete ``acked`` ids, apply the bounds."""
         now = time.time()
         try:
@@ -105,8 +119,10 @@ class Outbox:
             if acked:
                 self._delete(list(acked))
             for topic, payload in new:
-                self._db.execute("INSERT INTO outbox (topic, payload, created) VALUES (?, ?, ?)",
-                                 (topic, payload, now))
+                self._db.execute(
+                    "INSERT INTO outbox (topic, payload, created) VALUES (?, ?, ?)",
+                    (topic, payload, now),
+                )
                 self.rows += 1
                 self.bytes += len(payload)
             dropped = self._enforce_bounds(now, inflight)
@@ -116,23 +132,29 @@ class Outbox:
                 self._db.execute(
                     "INSERT INTO counters (name, value) VALUES ('dropped', ?) "
                     "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                    (self.dropped_total,))
+                    (self.dropped_total,),
+                )
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             self.rows, self.bytes = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox").fetchone()
-            raise SinkError(f"cannot write the MQTT outbox {str(self.path)!r}: {exc}",
-                            hint="free disk space, or move the outbox with outbox = ...") from exc
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
+            ).fetchone()
+            raise SinkError(
+                f"cannot write the MQTT outbox {str(self.path)!r}: {exc}",
+                hint="free disk space, or move the outbox with outbox = ...",
+            ) from exc
 
     def _delete(self, ids: list[int]) -> None:
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             count, size = self._db.execute(
                 f"SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox "
-                f"WHERE id IN ({marks})", chunk).fetchone()
+                f"WHERE id IN ({marks})",
+                chunk,
+            ).fetchone()
             self._db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk)
             self.rows -= count
             self.bytes -= size
@@ -159,7 +181,8 @@ class Outbox:
         """Committed rows with id > ``last_id``, oldest first."""
         rows = self._db.execute(
             "SELECT id, topic, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
-            (last_id, limit)).fetchall()
+            (last_id, limit),
+        ).fetchall()
         return [(int(i), str(t), bytes(p)) for i, t, p in rows]
 
     def close(self) -> None:

@@ -40,8 +40,9 @@ class StdoutSink:
     def _broken(self) -> None:
         self.dropped += 1
         self.state = "closed (broken pipe)"
-        log.warning("standard output was closed by its reader; the stdout sink stops, the "
-                    "other sinks go on")
+        log.warning(
+            "standard output was closed by its reader; the stdout sink stops, the other sinks go on"
+        )
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())

@@ -34,10 +34,14 @@ def parse_source_spec(spec: str) -> dict[str, Any]:
     if spec == "picamera2" or spec.startswith("picamera2:"):
         _, _, which = spec.partition(":")
         if spec.endswith(":") or (which and not which.strip()):
-            raise UsageError(f"source {spec!r} names no camera",
-                             hint="use picamera2, picamera2:1 or picamera2:imx708")
-        return {"kind": "picamera2", "camera": (int(which) if which.isdigit() else which)
-                if which else 0}
+            raise UsageError(
+                f"source {spec!r} names no camera",
+                hint="use picamera2, picamera2:1 or picamera2:imx708",
+            )
+        return {
+            "kind": "picamera2",
+            "camera": (int(which) if which.isdigit() else which) if which else 0,
+        }
     if _is_url(spec):
         return {"kind": "video", "uri": spec}
     if Path(spec).is_dir():
@@ -45,9 +49,15 @@ def parse_source_spec(spec: str) -> dict[str, Any]:
     return {"kind": "video", "uri": spec}
 
 
-def open_source(config: SourceConfig, *, input_size: tuple[int, int] | None = None,
-                input_resize: str = "stretch", keep_full: bool = False,
-                reduced_decode: bool = False, input_colour: str = "bgr") -> Source:
+def open_source(
+    config: SourceConfig,
+    *,
+    input_size: tuple[int, int] | None = None,
+    input_resize: str = "stretch",
+    keep_full: bool = False,
+    reduced_decode: bool = False,
+    input_colour: str = "bgr",
+) -> Source:
     """Build the source a config describes (imports stay inside each branch's module).
 
     ``input_size`` (width, height) and ``input_resize`` describe the model's input: the Pi
@@ -61,26 +71,43 @@ def open_source(config: SourceConfig, *, input_size: tuple[int, int] | None = No
         from edge.sources.synthetic import SyntheticCamera
 
         return SyntheticCamera(
-            width=config.width, height=config.height, fps=config.fps, seed=config.seed,
-            hold_frames=config.hold_frames, digit_scale=config.digit_scale,
-            digit_count=config.digits, freeze_after=config.freeze_after,
+            width=config.width,
+            height=config.height,
+            fps=config.fps,
+            seed=config.seed,
+            hold_frames=config.hold_frames,
+            digit_scale=config.digit_scale,
+            digit_count=config.digits,
+            freeze_after=config.freeze_after,
             on_demand=config.on_demand,
         )
     if isinstance(config, CameraSource):
         from edge.sources.opencv import camera_source
 
-        return camera_source(config.device, width=config.width, height=config.height,
-                             fps=config.fps, **_reduced(input_size, input_colour, reduced_decode),
-                             **_live_options(config))
+        return camera_source(
+            config.device,
+            width=config.width,
+            height=config.height,
+            fps=config.fps,
+            **_reduced(input_size, input_colour, reduced_decode),
+            **_live_options(config),
+        )
     if isinstance(config, VideoSource):
         from edge.sources.opencv import VideoFile, stream_source
 
         if _is_url(config.uri):
-            return stream_source(config.uri, open_timeout=config.open_timeout,
-                                 **_reduced(input_size, input_colour, reduced_decode),
-                                 **_live_options(config))
-        return VideoFile(config.uri, loop=config.loop, pace=config.pace,
-                         **_reduced(input_size, input_colour, reduced_decode))
+            return stream_source(
+                config.uri,
+                open_timeout=config.open_timeout,
+                **_reduced(input_size, input_colour, reduced_decode),
+                **_live_options(config),
+            )
+        return VideoFile(
+            config.uri,
+            loop=config.loop,
+            pace=config.pace,
+            **_reduced(input_size, input_colour, reduced_decode),
+        )
     if isinstance(config, ImagesSource):
         from edge.sources.images import ImageFolder
 
@@ -92,16 +119,20 @@ def open_source(config: SourceConfig, *, input_size: tuple[int, int] | None = No
         lores = lores_size(input_size or (320, 240), main, input_resize)
         lores = (config.lores_width or lores[0], config.lores_height or lores[1])
         return picamera2_source(
-            camera=config.camera, main=main, lores=lores, fps=config.fps,
-            pixel_format=config.format, buffer_count=config.buffer_count,
-            capture_timeout=config.capture_timeout, keep_full=keep_full,
+            camera=config.camera,
+            main=main,
+            lores=lores,
+            fps=config.fps,
+            pixel_format=config.format,
+            buffer_count=config.buffer_count,
+            capture_timeout=config.capture_timeout,
+            keep_full=keep_full,
             **_live_options(config),
         )
     raise AssertionError(f"unhandled source config {config!r}")  # the union is exhaustive
 
 
-def _reduced(input_size: tuple[int, int] | None, colour: str,
-             allowed: bool) -> dict[str, Any]:
+def _reduced(input_size: tuple[int, int] | None, colour: str, allowed: bool) -> dict[str, Any]:
     """The OpenCV sources' reduced-decode arguments (``edge.sources.mjpeg``)."""
     if not allowed:
         return {"input_size": None, "grey": False}

@@ -84,9 +84,16 @@ class LiveSource:
 
     live = True
 
-    def __init__(self, name: str, opener: Opener, *, stall_timeout: float = 5.0,
-                 backoff: Backoff | None = None, retry_at_start: bool = False,
-                 fps: float | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        opener: Opener,
+        *,
+        stall_timeout: float = 5.0,
+        backoff: Backoff | None = None,
+        retry_at_start: bool = False,
+        fps: float | None = None,
+    ) -> None:
         self.name = name
         self.fps = fps
         self._opener = opener
@@ -128,8 +135,14 @@ class LiveSource:
                     continue
                 self._state = "running"
                 self._last_activity = time.monotonic()
-                yield Frame(capture.image, index, capture.timestamp, self.name,
-                            full=capture.full, source_size=capture.source_size)
+                yield Frame(
+                    capture.image,
+                    index,
+                    capture.timestamp,
+                    self.name,
+                    full=capture.full,
+                    source_size=capture.source_size,
+                )
                 index += 1
         finally:
             self._state = "ended"
@@ -158,8 +171,9 @@ class LiveSource:
             if capture is not None:
                 return capture
             if time.monotonic() >= deadline:
-                log.warning("%s delivered no frame for %g s; reconnecting", self.name,
-                            self._stall_timeout)
+                log.warning(
+                    "%s delivered no frame for %g s; reconnecting", self.name, self._stall_timeout
+                )
                 self._state = "reconnecting"
                 return None
             time.sleep(_FAILED_READ_PAUSE)
@@ -172,7 +186,8 @@ class LiveSource:
         attempt = 0
         while not self._stop.is_set():
             if (attempt or self._opened_once) and self._wait_alive(
-                    self._backoff.delay(attempt, self._rng)):
+                self._backoff.delay(attempt, self._rng)
+            ):
                 return None
             self._last_activity = time.monotonic()
             try:
@@ -180,8 +195,9 @@ class LiveSource:
             except SourceError as exc:
                 attempt += 1
                 if attempt == 1:
-                    log.warning("%s cannot be opened: %s; retrying with backoff", self.name,
-                                exc.message)
+                    log.warning(
+                        "%s cannot be opened: %s; retrying with backoff", self.name, exc.message
+                    )
                 else:
                     log.debug("%s: attempt %d failed: %s", self.name, attempt, exc.message)
                 continue

@@ -64,24 +64,32 @@ def camera_backends(platform: str = sys.platform) -> tuple[int, ...]:
 def camera_hint(platform: str = sys.platform) -> str:
     """What to check when a webcam does not open, for the platform it runs on."""
     if platform.startswith("linux"):
-        return ("check that the webcam is plugged in and not used by another program "
-                "(`v4l2-ctl --list-devices` lists cameras), and that this user is in the "
-                "'video' group; a Raspberry Pi CSI ribbon camera delivers no frames through "
-                "/dev/video*: use --source picamera2")
+        return (
+            "check that the webcam is plugged in and not used by another program "
+            "(`v4l2-ctl --list-devices` lists cameras), and that this user is in the "
+            "'video' group; a Raspberry Pi CSI ribbon camera delivers no frames through "
+            "/dev/video*: use --source picamera2"
+        )
     if platform == "darwin":
-        return ("check that the webcam is connected and that the terminal app may use the "
-                "camera (System Settings > Privacy & Security > Camera); indices start at 0")
+        return (
+            "check that the webcam is connected and that the terminal app may use the "
+            "camera (System Settings > Privacy & Security > Camera); indices start at 0"
+        )
     if platform in ("win32", "cygwin"):
-        return ("check that the webcam is connected, that no other app (Teams, Zoom, the "
-                "Camera app) holds it, and that desktop apps may use the camera (Settings > "
-                "Privacy & security > Camera); indices start at 0")
+        return (
+            "check that the webcam is connected, that no other app (Teams, Zoom, the "
+            "Camera app) holds it, and that desktop apps may use the camera (Settings > "
+            "Privacy & security > Camera); indices start at 0"
+        )
     return "check that the webcam is connected and not used by another program"
 
 
-STREAM_HINT = ("check the URL and that the server is up (try it with `ffplay URL` or VLC); "
-               "for RTSP behind a firewall try TCP: "
-               "OPENCV_FFMPEG_CAPTURE_OPTIONS='rtsp_transport;tcp'; set [source] "
-               "retry_at_start = true to wait for a camera that comes up later")
+STREAM_HINT = (
+    "check the URL and that the server is up (try it with `ffplay URL` or VLC); "
+    "for RTSP behind a firewall try TCP: "
+    "OPENCV_FFMPEG_CAPTURE_OPTIONS='rtsp_transport;tcp'; set [source] "
+    "retry_at_start = true to wait for a camera that comes up later"
+)
 
 
 def _as_bgr(image: Any, *, keep_grey: bool = False) -> Image:
@@ -102,14 +110,20 @@ class OpenCVDevice:
     or 1/8 of the size when that still covers the model's input (``edge.sources.mjpeg``):
     for V4L2 and FFmpeg streams alike. Anything else is decoded by OpenCV as usual."""
 
-    def __init__(self, capture: Any, input_size: tuple[int, int] | None = None, *,
-                 grey: bool = False) -> None:
+    def __init__(
+        self, capture: Any, input_size: tuple[int, int] | None = None, *, grey: bool = False
+    ) -> None:
         self._capture = capture
-        size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0),
-                int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0))
+        size = (
+            int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0),
+            int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0),
+        )
         factor = reduction(size, input_size) if all(size) else 1
-        self._reduced = (ReducedDecoder(factor, grey=grey) if factor > 1 and is_mjpeg(capture)
-                         and ask_compressed(capture) else None)
+        self._reduced = (
+            ReducedDecoder(factor, grey=grey)
+            if factor > 1 and is_mjpeg(capture) and ask_compressed(capture)
+            else None
+        )
         self._source_size = size if self._reduced is not None else None
 
     @property
@@ -124,17 +138,26 @@ class OpenCVDevice:
             image = self._reduced(image)
             if image is None:  # bytes libjpeg cannot decode: a failed read, as read() has it
                 return None
-        return Capture(_as_bgr(image, keep_grey=self._reduced is not None), time.time(),
-                       source_size=self._source_size)
+        return Capture(
+            _as_bgr(image, keep_grey=self._reduced is not None),
+            time.time(),
+            source_size=self._source_size,
+        )
 
     def release(self) -> None:
         self._capture.release()
 
 
-def open_camera(device: int | str, *, width: int | None = None, height: int | None = None,
-                fps: float | None = None, platform: str = sys.platform,
-                input_size: tuple[int, int] | None = None,
-                grey: bool = False) -> OpenCVDevice:
+def open_camera(
+    device: int | str,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    fps: float | None = None,
+    platform: str = sys.platform,
+    input_size: tuple[int, int] | None = None,
+    grey: bool = False,
+) -> OpenCVDevice:
     """Open a webcam by index (or /dev/videoN on Linux) with the platform's backend."""
     target: int | str = int(device) if isinstance(device, str) and device.isdigit() else device
     if isinstance(target, str) and not Path(target).exists():
@@ -149,49 +172,83 @@ def open_camera(device: int | str, *, width: int | None = None, height: int | No
     if capture is None:
         where = f"index {target}" if isinstance(target, int) else target
         raise SourceError(f"no camera could be opened at {where}", hint=camera_hint(platform))
-    for prop, value in ((cv2.CAP_PROP_FRAME_WIDTH, width),
-                        (cv2.CAP_PROP_FRAME_HEIGHT, height), (cv2.CAP_PROP_FPS, fps)):
+    for prop, value in (
+        (cv2.CAP_PROP_FRAME_WIDTH, width),
+        (cv2.CAP_PROP_FRAME_HEIGHT, height),
+        (cv2.CAP_PROP_FPS, fps),
+    ):
         if value:
             capture.set(prop, float(value))
     return OpenCVDevice(capture, input_size, grey=grey)
 
 
-def open_stream(uri: str, *, timeout: float = 10.0,
-                input_size: tuple[int, int] | None = None, grey: bool = False) -> OpenCVDevice:
+def open_stream(
+    uri: str,
+    *,
+    timeout: float = 10.0,
+    input_size: tuple[int, int] | None = None,
+    grey: bool = False,
+) -> OpenCVDevice:
     """Open an rtsp/http(s) stream with FFmpeg; ``timeout`` bounds the open and each read."""
     milliseconds = int(timeout * 1000)
-    capture = cv2.VideoCapture(uri, cv2.CAP_FFMPEG, [
-        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, milliseconds,
-        cv2.CAP_PROP_READ_TIMEOUT_MSEC, milliseconds,
-    ])
+    capture = cv2.VideoCapture(
+        uri,
+        cv2.CAP_FFMPEG,
+        [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            milliseconds,
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            milliseconds,
+        ],
+    )
     if not capture.isOpened():
         capture.release()
         raise SourceError(f"the stream {uri!r} could not be opened", hint=STREAM_HINT)
     return OpenCVDevice(capture, input_size, grey=grey)
 
 
-def camera_source(device: int | str, *, width: int | None = None, height: int | None = None,
-                  fps: float | None = None, stall_timeout: float = 5.0,
-                  backoff: Backoff | None = None, retry_at_start: bool = False,
-                  input_size: tuple[int, int] | None = None,
-                  grey: bool = False) -> LiveSource:
+def camera_source(
+    device: int | str,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    fps: float | None = None,
+    stall_timeout: float = 5.0,
+    backoff: Backoff | None = None,
+    retry_at_start: bool = False,
+    input_size: tuple[int, int] | None = None,
+    grey: bool = False,
+) -> LiveSource:
     target = int(device) if isinstance(device, str) and device.isdigit() else device
     return LiveSource(
         f"camera:{target}",
-        lambda: open_camera(target, width=width, height=height, fps=fps,
-                            input_size=input_size, grey=grey),
-        stall_timeout=stall_timeout, backoff=backoff, retry_at_start=retry_at_start, fps=fps,
+        lambda: open_camera(
+            target, width=width, height=height, fps=fps, input_size=input_size, grey=grey
+        ),
+        stall_timeout=stall_timeout,
+        backoff=backoff,
+        retry_at_start=retry_at_start,
+        fps=fps,
     )
 
 
-def stream_source(uri: str, *, open_timeout: float = 10.0, stall_timeout: float = 5.0,
-                  backoff: Backoff | None = None, retry_at_start: bool = False,
-                  input_size: tuple[int, int] | None = None,
-                  grey: bool = False) -> LiveSource:
-    return LiveSource(uri, lambda: open_stream(uri, timeout=open_timeout,
-                                               input_size=input_size, grey=grey),
-                      stall_timeout=stall_timeout, backoff=backoff,
-                      retry_at_start=retry_at_start)
+def stream_source(
+    uri: str,
+    *,
+    open_timeout: float = 10.0,
+    stall_timeout: float = 5.0,
+    backoff: Backoff | None = None,
+    retry_at_start: bool = False,
+    input_size: tuple[int, int] | None = None,
+    grey: bool = False,
+) -> LiveSource:
+    return LiveSource(
+        uri,
+        lambda: open_stream(uri, timeout=open_timeout, input_size=input_size, grey=grey),
+        stall_timeout=stall_timeout,
+        backoff=backoff,
+        retry_at_start=retry_at_start,
+    )
 
 
 class VideoFile:
@@ -205,8 +262,15 @@ class VideoFile:
 
     live = False
 
-    def __init__(self, path: str, *, loop: bool = False, pace: bool = False,
-                 input_size: tuple[int, int] | None = None, grey: bool = False) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        loop: bool = False,
+        pace: bool = False,
+        input_size: tuple[int, int] | None = None,
+        grey: bool = False,
+    ) -> None:
         if not Path(path).is_file():
             raise SourceError(
                 f"video file {path!r} does not exist",
@@ -225,13 +289,16 @@ class VideoFile:
         native = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps: float | None = native if 0 < native < 1000 else None
         self.pace = pace and self.fps is not None
-        self.size = (int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                     int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        self.size = (
+            int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
         self._reduced = self._reduced_decoder(input_size, grey)
         self.reduction = self._reduced.factor if self._reduced is not None else 1
 
-    def _reduced_decoder(self, input_size: tuple[int, int] | None,
-                         grey: bool) -> ReducedDecoder | None:
+    def _reduced_decoder(
+        self, input_size: tuple[int, int] | None, grey: bool
+    ) -> ReducedDecoder | None:
         factor = reduction(self.size, input_size)
         if factor == 1 or not is_mjpeg(self._capture) or not ask_compressed(self._capture):
             return None
@@ -261,8 +328,13 @@ class VideoFile:
                 delay = start + index / self.fps - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            yield Frame(_as_bgr(image, keep_grey=self._reduced is not None), index,
-                        time.time(), self.name, source_size=source_size)
+            yield Frame(
+                _as_bgr(image, keep_grey=self._reduced is not None),
+                index,
+                time.time(),
+                self.name,
+                source_size=source_size,
+            )
             index += 1
             in_pass += 1
 

@@ -83,8 +83,16 @@ def yuv420_to_bgr(array: np.ndarray[Any, Any], width: int) -> Image:
 class PiCamera2Device:
     """One configured, started ``Picamera2``, owned by the capture thread."""
 
-    def __init__(self, camera: Any, *, lores: tuple[int, int], yuv: bool, keep_full: bool,
-                 capture_timeout: float, timeout_error: type[BaseException]) -> None:
+    def __init__(
+        self,
+        camera: Any,
+        *,
+        lores: tuple[int, int],
+        yuv: bool,
+        keep_full: bool,
+        capture_timeout: float,
+        timeout_error: type[BaseException],
+    ) -> None:
         self._camera = camera
         self._width = lores[0]
         self._yuv = yuv
@@ -132,7 +140,8 @@ def _import_picamera2() -> Any:
     except ImportError as exc:  # also the libcamera binding missing inside picamera2
         raise ConfigError(
             f"the picamera2 source needs the picamera2 package, which cannot be imported "
-            f"here ({exc})", hint=INSTALL_HINT,
+            f"here ({exc})",
+            hint=INSTALL_HINT,
         ) from exc
     except ValueError as exc:  # numpy 2 in the venv against apt's numpy-1 simplejpeg
         raise ConfigError(
@@ -146,25 +155,38 @@ def _import_picamera2() -> Any:
 def camera_index(cameras: list[dict[str, Any]], wanted: int | str) -> int:
     """The position in picamera2's camera list for an index or a sensor model name."""
     if not cameras:
-        raise SourceError("no Raspberry Pi camera was found (libcamera lists none)",
-                          hint=NO_CAMERA_HINT)
+        raise SourceError(
+            "no Raspberry Pi camera was found (libcamera lists none)", hint=NO_CAMERA_HINT
+        )
     found = ", ".join(f"{i}: {c.get('Model', '?')}" for i, c in enumerate(cameras))
     if isinstance(wanted, str) and not wanted.isdigit():
         for position, info in enumerate(cameras):
             if str(info.get("Model", "")).lower() == wanted.lower():
                 return position
-        raise SourceError(f"no camera with model {wanted!r}; cameras found: {found}",
-                          hint="give an index or one of the model names above")
+        raise SourceError(
+            f"no camera with model {wanted!r}; cameras found: {found}",
+            hint="give an index or one of the model names above",
+        )
     index = int(wanted)
     if not 0 <= index < len(cameras):
-        raise SourceError(f"camera index {index} does not exist; cameras found: {found}",
-                          hint="give an index from the list above")
+        raise SourceError(
+            f"camera index {index} does not exist; cameras found: {found}",
+            hint="give an index from the list above",
+        )
     return index
 
 
-def open_picamera2(*, camera: int | str, main: tuple[int, int], lores: tuple[int, int],
-                   fps: float, pixel_format: str, buffer_count: int, capture_timeout: float,
-                   keep_full: bool) -> PiCamera2Device:
+def open_picamera2(
+    *,
+    camera: int | str,
+    main: tuple[int, int],
+    lores: tuple[int, int],
+    fps: float,
+    pixel_format: str,
+    buffer_count: int,
+    capture_timeout: float,
+    keep_full: bool,
+) -> PiCamera2Device:
     """Find, configure and start the camera; every failure becomes an ``EdgeError``."""
     picamera2 = _import_picamera2()
     cls = picamera2.Picamera2
@@ -172,51 +194,71 @@ def open_picamera2(*, camera: int | str, main: tuple[int, int], lores: tuple[int
     vc4 = str(getattr(cls, "platform", "")).upper().endswith("VC4")
     yuv = pixel_format == "yuv420" or (pixel_format == "auto" and vc4)
     if pixel_format == "rgb" and vc4:
-        raise ConfigError("this Raspberry Pi (VC4 ISP: Pi 4 and earlier) gives the lores "
-                          "stream only in YUV", hint="set [source] format = 'auto' or 'yuv420'")
+        raise ConfigError(
+            "this Raspberry Pi (VC4 ISP: Pi 4 and earlier) gives the lores stream only in YUV",
+            hint="set [source] format = 'auto' or 'yuv420'",
+        )
     if lores[0] > main[0] or lores[1] > main[1]:
-        raise ConfigError(f"the lores stream {lores[0]}x{lores[1]} is larger than the main "
-                          f"stream {main[0]}x{main[1]}",
-                          hint="raise [source] width/height or lower lores_width/lores_height")
+        raise ConfigError(
+            f"the lores stream {lores[0]}x{lores[1]} is larger than the main "
+            f"stream {main[0]}x{main[1]}",
+            hint="raise [source] width/height or lower lores_width/lores_height",
+        )
     colour_space = _smpte170m() if yuv else None
     try:
         cam = cls(index)
     except IndexError as exc:  # listed a moment ago, gone now (or no permission)
-        raise SourceError("the Raspberry Pi camera disappeared while opening it",
-                          hint=NO_CAMERA_HINT) from exc
+        raise SourceError(
+            "the Raspberry Pi camera disappeared while opening it", hint=NO_CAMERA_HINT
+        ) from exc
     except RuntimeError as exc:
         cause = str(exc.__cause__ or exc)
         busy = "busy" in cause.lower()
         raise SourceError(
             f"camera {index} could not be acquired: {cause}",
             hint="another program holds the camera (rpicam-*, another edge run, a notebook): "
-            "stop it" if busy else NO_CAMERA_HINT,
+            "stop it"
+            if busy
+            else NO_CAMERA_HINT,
         ) from exc
     try:
         extra = {} if colour_space is None else {"colour_space": colour_space}
         config = cam.create_video_configuration(
             main={"size": main, "format": "RGB888"},
             lores={"size": lores, "format": "YUV420" if yuv else "RGB888"},
-            raw=None, buffer_count=buffer_count, controls={"FrameRate": float(fps)}, **extra,
+            raw=None,
+            buffer_count=buffer_count,
+            controls={"FrameRate": float(fps)},
+            **extra,
         )
         cam.configure(config)
         cam.start()
     except (RuntimeError, ValueError) as exc:  # picamera2's checks: retrying cannot help
         cam.close()
-        raise ConfigError(f"the camera refused the configuration: {exc}",
-                          hint="check [source] width/height, lores_width/lores_height (even, "
-                          "lores not larger than main) and format for this Pi") from exc
+        raise ConfigError(
+            f"the camera refused the configuration: {exc}",
+            hint="check [source] width/height, lores_width/lores_height (even, "
+            "lores not larger than main) and format for this Pi",
+        ) from exc
     except OSError as exc:  # CMA memory exhausted: may pass when other users free it
         cam.close()
-        raise SourceError(f"the camera could not allocate its buffers: {exc}",
-                          hint="lower [source] buffer_count or width/height, or raise the "
-                          "CMA size (dtoverlay=vc4-kms-v3d,cma-512)") from exc
+        raise SourceError(
+            f"the camera could not allocate its buffers: {exc}",
+            hint="lower [source] buffer_count or width/height, or raise the "
+            "CMA size (dtoverlay=vc4-kms-v3d,cma-512)",
+        ) from exc
     stream = config["lores"]
-    log.debug("picamera2 %s lores %s stride %s", cls.platform, stream.get("size"),
-              stream.get("stride"))
-    return PiCamera2Device(cam, lores=tuple(stream["size"]), yuv=yuv, keep_full=keep_full,
-                           capture_timeout=capture_timeout,
-                           timeout_error=picamera2_timeout_error(picamera2))
+    log.debug(
+        "picamera2 %s lores %s stride %s", cls.platform, stream.get("size"), stream.get("stride")
+    )
+    return PiCamera2Device(
+        cam,
+        lores=tuple(stream["size"]),
+        yuv=yuv,
+        keep_full=keep_full,
+        capture_timeout=capture_timeout,
+        timeout_error=picamera2_timeout_error(picamera2),
+    )
 
 
 def _smpte170m() -> Any:
@@ -236,17 +278,40 @@ def picamera2_timeout_error(module: Any) -> type[BaseException]:
     return error if isinstance(error, type) and issubclass(error, BaseException) else TimeoutError
 
 
-def picamera2_source(*, camera: int | str, main: tuple[int, int], lores: tuple[int, int],
-                     fps: float, pixel_format: str, buffer_count: int, capture_timeout: float,
-                     keep_full: bool, stall_timeout: float, backoff: Backoff,
-                     retry_at_start: bool) -> LiveSource:
+def picamera2_source(
+    *,
+    camera: int | str,
+    main: tuple[int, int],
+    lores: tuple[int, int],
+    fps: float,
+    pixel_format: str,
+    buffer_count: int,
+    capture_timeout: float,
+    keep_full: bool,
+    stall_timeout: float,
+    backoff: Backoff,
+    retry_at_start: bool,
+) -> LiveSource:
     _import_picamera2()  # a missing package is a config error: retrying cannot fix it
     name = f"picamera2:{camera}"
 
     def opener() -> PiCamera2Device:
-        return open_picamera2(camera=camera, main=main, lores=lores, fps=fps,
-                              pixel_format=pixel_format, buffer_count=buffer_count,
-                              capture_timeout=capture_timeout, keep_full=keep_full)
+        return open_picamera2(
+            camera=camera,
+            main=main,
+            lores=lores,
+            fps=fps,
+            pixel_format=pixel_format,
+            buffer_count=buffer_count,
+            capture_timeout=capture_timeout,
+            keep_full=keep_full,
+        )
 
-    return LiveSource(name, opener, stall_timeout=stall_timeout, backoff=backoff,
-                      retry_at_start=retry_at_start, fps=fps)
+    return LiveSource(
+        name,
+        opener,
+        stall_timeout=stall_timeout,
+        backoff=backoff,
+        retry_at_start=retry_at_start,
+        fps=fps,
+    )

@@ -101,8 +101,10 @@ class SyntheticCamera:
         on_demand: bool = False,
     ) -> None:
         if not 1 <= digit_count <= MAX_SCENE_DIGITS:
-            raise SourceError(f"the synthetic camera draws 1..{MAX_SCENE_DIGITS} digits per "
-                              f"frame, not {digit_count}")
+            raise SourceError(
+                f"the synthetic camera draws 1..{MAX_SCENE_DIGITS} digits per "
+                f"frame, not {digit_count}"
+            )
         self.digit_count = digit_count
         self.name = "synthetic"
         self.live = not on_demand
@@ -123,8 +125,9 @@ class SyntheticCamera:
     def truth(self, frame: int) -> DigitTruth | SceneTruth:
         """``DigitTruth`` in single-digit mode, ``SceneTruth`` with ``digit_count`` > 1."""
         if self.digit_count > 1:
-            return SceneTruth(tuple(self._truth(index, x, y, size)
-                                    for index, (x, y, size) in self._scene(frame)))
+            return SceneTruth(
+                tuple(self._truth(index, x, y, size) for index, (x, y, size) in self._scene(frame))
+            )
         return self._truth(self.digit_index(frame), *self._placement(frame))
 
     def render(self, frame: int) -> Image:
@@ -145,8 +148,12 @@ class SyntheticCamera:
         rows, cols = np.nonzero(self._images[index])
         tile = self._images[index].shape[0]
         if len(rows) == 0:
-            box = (x / self.width, y / self.height,
-                   (x + size) / self.width, (y + size) / self.height)
+            box = (
+                x / self.width,
+                y / self.height,
+                (x + size) / self.width,
+                (y + size) / self.height,
+            )
         else:
             k = size / tile
             box = (

@@ -56,8 +56,10 @@ def build(folder: Path, *, seed: int = 0) -> Path:
     # Six parallel dense branches, summed: each broken one reads the healthy trunk, so its
     # int8 error shows at its own output (a broken layer behind another broken layer
     # would see a flattened input and rank low, by chance).
-    branches = [keras.layers.Dense(16, activation="relu", name=f"fc{i}")(trunk)
-                for i in range(1, BRANCHES + 1)]
+    branches = [
+        keras.layers.Dense(16, activation="relu", name=f"fc{i}")(trunk)
+        for i in range(1, BRANCHES + 1)
+    ]
     h = keras.layers.Add(name="sum")(branches)
     model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="head")(h))
     model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
@@ -78,13 +80,10 @@ def build(folder: Path, *, seed: int = 0) -> Path:
     decided = scores.argmax(axis=1)
     top2 = np.sort(scores, axis=1)[:, -2:]
     clear = top2[:, 1] - top2[:, 0] > MARGIN
-    picked = np.concatenate([np.flatnonzero(clear & (decided == c))[:PER_CLASS]
-                             for c in range(10)])
+    picked = np.concatenate([np.flatnonzero(clear & (decided == c))[:PER_CLASS] for c in range(10)])
     # What makes the outcomes counting, not noise: many classes, none above PER_CLASS (a
     # constant output agrees on at most PER_CLASS / len(picked)), all decided clearly.
     assert len(picked) >= 4 * PER_CLASS, np.bincount(decided[picked], minlength=10)
     np.savez(folder / "cal.npz", x=x[1400:1600])  # ranges from 200 inputs, as the zoo's
     np.savez(folder / "eval.npz", x=pool[picked], y=decided[picked])  # the float decisions
     return folder
-
-

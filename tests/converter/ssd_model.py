@@ -51,11 +51,14 @@ class PostProcess(keras.layers.Layer):  # type: ignore[misc]
         # int8 CONCATENATION refuse inputs of different scales, so no slicing and stacking):
         # centres move by encoding / 10 * anchor size, sizes scale by exp(encoding / 5).
         centres = np.concatenate([a[:, :2], zeros], 1) + encodings * np.concatenate(
-            [a[:, 2:] / 10.0, zeros], 1)
+            [a[:, 2:] / 10.0, zeros], 1
+        )
         sizes = np.concatenate([zeros, a[:, 2:]], 1) * ops.exp(
-            encodings * np.asarray([0.0, 0.0, 0.2, 0.2], np.float32))
-        corners = np.asarray([[1, 0, 1, 0], [0, 1, 0, 1], [-0.5, 0, 0.5, 0],
-                              [0, -0.5, 0, 0.5]], np.float32)  # -> ymin, xmin, ymax, xmax
+            encodings * np.asarray([0.0, 0.0, 0.2, 0.2], np.float32)
+        )
+        corners = np.asarray(
+            [[1, 0, 1, 0], [0, 1, 0, 1], [-0.5, 0, 0.5, 0], [0, -0.5, 0, 0.5]], np.float32
+        )  # -> ymin, xmin, ymax, xmax
         boxes = ops.matmul(centres + sizes, corners)
         probs = ops.sigmoid(logits)
         scores, best = ops.top_k(ops.max(probs, axis=-1), self.detections)
@@ -63,15 +66,13 @@ class PostProcess(keras.layers.Layer):  # type: ignore[misc]
         # arithmetic, and keras.ops.argmax to a -0.0 check with BitwiseAnd, neither of
         # which TFLite runs); class ids are gathered as integers and cast last.
         boxes = tf.gather(boxes, best, batch_dims=1)
-        classes = tf.gather(tf.argmax(probs, axis=-1, output_type="int32"), best,
-                            batch_dims=1)
+        classes = tf.gather(tf.argmax(probs, axis=-1, output_type="int32"), best, batch_dims=1)
         classes = ops.cast(classes, "float32")
         count = ops.ones_like(scores[:, :1]) * float(self.detections)
         return boxes, classes, scores, count
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "anchors": self.anchors,
-                "detections": self.detections}
+        return {**super().get_config(), "anchors": self.anchors, "detections": self.detections}
 
 
 def anchors() -> list[list[float]]:
@@ -93,8 +94,9 @@ def build(folder: Path, seed: int = 1) -> Path:
     logits = keras.layers.Conv2D(CLASSES, 1)(keras.layers.Rescaling(LOGIT_GAIN)(h))
     logits = keras.layers.Reshape((GRID * GRID, CLASSES))(logits)
     boxes, classes, scores, count = PostProcess(anchors(), DETECTIONS)(encodings, logits)
-    model = keras.Model(inputs, {"boxes": boxes, "classes": classes, "scores": scores,
-                                 "count": count})
+    model = keras.Model(
+        inputs, {"boxes": boxes, "classes": classes, "scores": scores, "count": count}
+    )
     path = folder / "ssd.keras"
     model.save(path)
     return path

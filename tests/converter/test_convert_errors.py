@@ -165,8 +165,14 @@ def test_op_without_tflite_kernel_is_named(tmp_path: Path) -> None:
 
     model = _unary_model(tmp_path, "erf")
     with pytest.raises(ConversionError) as info:
-        convert(ConvertRequest(model=model, calibration=tmp_path / "cal.npy", progress=False,
-                               custom_objects=__name__))  # its layer class is defined here
+        convert(
+            ConvertRequest(
+                model=model,
+                calibration=tmp_path / "cal.npy",
+                progress=False,
+                custom_objects=__name__,
+            )
+        )  # its layer class is defined here
     message = str(info.value)
     assert "TensorFlow op(s) Erf" in message and "no TFLite builtin kernel" in message
     assert len(message) < 600  # the MLIR dump stays out of the user's terminal
@@ -179,7 +185,10 @@ def test_ops_left_in_float_are_reported(tmp_path: Path) -> None:
     model = _unary_model(tmp_path, "sin")
     report = convert(
         ConvertRequest(
-            model=model, calibration=tmp_path / "cal.npy", progress=False, latency_seconds=0.05,
+            model=model,
+            calibration=tmp_path / "cal.npy",
+            progress=False,
+            latency_seconds=0.05,
             custom_objects=__name__,  # its layer class is defined here
         )
     )

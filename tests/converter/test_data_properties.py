@@ -50,16 +50,16 @@ def _damaged(data: bytes, cut: int, flips: list[tuple[int, int]]) -> bytes:
 shapes = hnp.array_shapes(min_dims=0, max_dims=4, max_side=5)
 dtypes = st.sampled_from([np.float32, np.float64, np.uint8, np.int64, np.bool_, np.complex64])
 arrays = dtypes.flatmap(lambda dtype: hnp.arrays(dtype, shapes))
-damage = st.tuples(st.integers(0, 4000), st.lists(st.tuples(st.integers(0, 4000),
-                                                             st.integers(0, 255)), max_size=8))
+damage = st.tuples(
+    st.integers(0, 4000), st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 255)), max_size=8)
+)
 
 
 def _load_all(suffix: str, content: bytes) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"data{suffix}"
         path.write_bytes(content)
-        for load in (lambda: load_calibration(path, SPEC),
-                     lambda: load_eval(path, SPEC, LABELS)):
+        for load in (lambda: load_calibration(path, SPEC), lambda: load_eval(path, SPEC, LABELS)):
             try:
                 load()
             except EdgeError as exc:
@@ -68,8 +68,9 @@ def _load_all(suffix: str, content: bytes) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(arrays, damage)
-def test_any_npy_loads_or_gives_a_data_error(array: np.ndarray,
-                                             cut_flips: tuple[int, list[tuple[int, int]]]) -> None:
+def test_any_npy_loads_or_gives_a_data_error(
+    array: np.ndarray, cut_flips: tuple[int, list[tuple[int, int]]]
+) -> None:
     content = _npy(array)
     _load_all(".npy", content)
     _load_all(".npy", _damaged(content, *cut_flips))
@@ -80,8 +81,9 @@ def test_any_npy_loads_or_gives_a_data_error(array: np.ndarray,
 # Found by a random draw (2026-12-07): float64 just past float32's range overflowed in the
 # cast to float32, a numpy warning instead of the loader's error.
 @example({"x": np.full((1, 4, 4), 3.40282357e38)}, (0, []))
-def test_any_npz_loads_or_gives_a_data_error(named: dict[str, np.ndarray],
-                                             cut_flips: tuple[int, list[tuple[int, int]]]) -> None:
+def test_any_npz_loads_or_gives_a_data_error(
+    named: dict[str, np.ndarray], cut_flips: tuple[int, list[tuple[int, int]]]
+) -> None:
     content = _npz(named)
     _load_all(".npz", content)
     _load_all(".npz", _damaged(content, *cut_flips))

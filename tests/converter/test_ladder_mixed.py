@@ -29,9 +29,15 @@ def sensitive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _request(folder: Path, **fields: Any) -> Any:
     from converter.convert import ConvertRequest
 
-    return ConvertRequest(model=folder / "sensitive.h5", calibration=folder / "cal.npz",
-                          eval=folder / "eval.npz", max_drop=BUDGET, progress=False,
-                          latency_seconds=0.02, **fields)
+    return ConvertRequest(
+        model=folder / "sensitive.h5",
+        calibration=folder / "cal.npz",
+        eval=folder / "eval.npz",
+        max_drop=BUDGET,
+        progress=False,
+        latency_seconds=0.02,
+        **fields,
+    )
 
 
 def test_auto_ends_on_int8_mixed_with_the_smallest_passing_float_set(
@@ -43,8 +49,7 @@ def test_auto_ends_on_int8_mixed_with_the_smallest_passing_float_set(
     assert report.mode == "int8-mixed"
     steps = [(s.mode, s.accepted) for s in report.ladder]
     assert steps == [("int8", False), *[("int8-mixed", False)] * 3, ("int8-mixed", True)]
-    sizes = [int(s.reason.split("kept in float: the ")[1].split(" ")[0])
-             for s in report.ladder[1:]]
+    sizes = [int(s.reason.split("kept in float: the ")[1].split(" ")[0]) for s in report.ladder[1:]]
     assert sizes == [1, 2, 4, 8]
     shares = [s.int8_share for s in report.ladder]
     assert all(share is not None for share in shares)
@@ -76,8 +81,7 @@ def test_without_the_growing_set_the_ladder_would_reach_float16(sensitive: Path)
     assert [layer.op for layer in previous] == ["FULLY_CONNECTED"] * 5
     with np.load(sensitive / "eval.npz") as data:
         x, y = data["x"], data["y"]
-    (out,) = tflite_outputs(content, x, None, source.tflite_names,
-                            source.output_shapes).values()
+    (out,) = tflite_outputs(content, x, None, source.tflite_names, source.output_shapes).values()
     # Far below the budget, not near it: the output no longer follows the input.
     assert (out.argmax(axis=1) == y).mean() <= 0.5
 
@@ -113,9 +117,15 @@ def test_a_step_litert_cannot_load_is_a_failed_step_not_a_failed_run(tmp_path: P
     model.get_layer("sep2").set_weights([depthwise, pointwise, bias])
     model.save(tmp_path / "wide.keras")
     np.save(tmp_path / "cal.npy", x[:32])
-    report = convert(ConvertRequest(model=tmp_path / "wide.keras",
-                                    calibration=tmp_path / "cal.npy", progress=False,
-                                    latency_seconds=0.02, out=tmp_path / "wide.tflite"))
+    report = convert(
+        ConvertRequest(
+            model=tmp_path / "wide.keras",
+            calibration=tmp_path / "cal.npy",
+            progress=False,
+            latency_seconds=0.02,
+            out=tmp_path / "wide.tflite",
+        )
+    )
     first = report.ladder[0]
     assert first.mode == "int8" and not first.accepted
     assert first.reason.startswith("conversion failed:") and "cannot load" in first.reason

@@ -51,7 +51,8 @@ def bright_or_dim(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_recalibration_keeps_full_int8_where_the_first_calibration_clipped(
-        bright_or_dim: Path, tmp_path: Path) -> None:
+    bright_or_dim: Path, tmp_path: Path
+) -> None:
     from converter.convert import ConvertRequest, convert
 
     report = convert(ConvertRequest(
@@ -87,8 +88,7 @@ def test_recalibration_keeps_full_int8_where_the_first_calibration_clipped(
     assert report.calibration_sha256 == quantization.calibration_sha256
 
 
-def test_without_other_samples_the_step_tries_nothing(bright_or_dim: Path,
-                                                     tmp_path: Path) -> None:
+def test_without_other_samples_the_step_tries_nothing(bright_or_dim: Path, tmp_path: Path) -> None:
     """Calibration data holding only the dim pictures: no set differs from the first,
     so the step adds no ladder line and the ladder goes on (here straight to float16)."""
     from converter.convert import ConvertRequest, convert
@@ -99,8 +99,7 @@ def test_without_other_samples_the_step_tries_nothing(bright_or_dim: Path,
         model=bright_or_dim / "bright.keras", calibration=Calibration(dim, "dim only"),
         eval=bright_or_dim / "eval.npz", out=tmp_path / "b.tflite", progress=False,
         latency_seconds=0.02, ladder=("int8", "int8-recalibrated", "float16")))  # fmt: skip
-    assert [(s.mode, s.accepted) for s in report.ladder] == [("int8", False),
-                                                            ("float16", True)]
+    assert [(s.mode, s.accepted) for s in report.ladder] == [("int8", False), ("float16", True)]
 
 
 def test_stratified_pick_gives_rare_groups_their_share() -> None:

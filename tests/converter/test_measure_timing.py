@@ -29,16 +29,16 @@ CPU part\t: 0xd0b
 
 
 def test_the_note_names_the_cpu_and_its_int8_kernel_features() -> None:
-    assert cpu_description(XEON) == ("Intel(R) Xeon(R) Platinum 8480+ (avx2, avx512f, "
-                                     "avx512_vnni, avx_vnni, amx_int8, amx_tile)")
+    assert cpu_description(XEON) == (
+        "Intel(R) Xeon(R) Platinum 8480+ (avx2, avx512f, avx512_vnni, avx_vnni, amx_int8, amx_tile)"
+    )
     assert cpu_description(EPYC) == "AMD EPYC 9R14 (avx2, avx512f, avx512_vnni)"
     assert cpu_description(PI5).endswith("(asimddp)")  # no model name line on a Pi
     assert cpu_description("").endswith(")")  # no cpuinfo lines: the architecture
     assert "ARM" in measure.LATENCY_NOTE and cpu_description() in measure.LATENCY_NOTE
 
 
-def test_paired_latency_times_both_models_in_alternation(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_paired_latency_times_both_models_in_alternation(monkeypatch: pytest.MonkeyPatch) -> None:
     order: list[str] = []
     real = measure._invoker
 

@@ -108,8 +108,15 @@ def test_legacy_h5_converts(tmp_path: Path) -> None:
             "ignore", message=".*HDF5 file via `model.save", category=UserWarning
         )
         model.save(tmp_path / "legacy.h5")
-    report = convert(ConvertRequest(model=tmp_path / "legacy.h5", calibration=_cal(tmp_path),
-                                    mode="int8", latency_seconds=0.05, progress=False))
+    report = convert(
+        ConvertRequest(
+            model=tmp_path / "legacy.h5",
+            calibration=_cal(tmp_path),
+            mode="int8",
+            latency_seconds=0.05,
+            progress=False,
+        )
+    )
     assert report.out == str(tmp_path / "legacy.int8.tflite")
     assert report.agreement is not None and report.agreement >= 0.9
 
@@ -138,9 +145,20 @@ def _write_keras2_h5(path: Path, kernel: np.ndarray, bias: np.ndarray) -> None:
          "data_format": "channels_last"}},
         {"class_name": "Dense", "config": dense},
     ]}}  # fmt: skip
-    training = {"loss": "sparse_categorical_crossentropy", "optimizer_config": {
-        "class_name": "Adam", "config": {"name": "Adam", "learning_rate": 0.001, "decay": 0.0,
-                                         "beta_1": 0.9, "beta_2": 0.999, "amsgrad": False}}}
+    training = {
+        "loss": "sparse_categorical_crossentropy",
+        "optimizer_config": {
+            "class_name": "Adam",
+            "config": {
+                "name": "Adam",
+                "learning_rate": 0.001,
+                "decay": 0.0,
+                "beta_1": 0.9,
+                "beta_2": 0.999,
+                "amsgrad": False,
+            },
+        },
+    }
     with h5py.File(path, "w") as f:
         f.attrs["keras_version"] = "2.11.0"
         f.attrs["backend"] = "tensorflow"
@@ -165,8 +183,15 @@ def test_keras2_h5_loads_with_its_weights(tmp_path: Path) -> None:
     _write_keras2_h5(tmp_path / "old.h5", kernel, bias)
     model = load_keras_model(tmp_path / "old.h5")
     np.testing.assert_array_equal(model.layers[-1].get_weights()[0], kernel)
-    report = convert(ConvertRequest(model=tmp_path / "old.h5", calibration=_cal(tmp_path),
-                                    mode="float32", latency_seconds=0.05, progress=False))
+    report = convert(
+        ConvertRequest(
+            model=tmp_path / "old.h5",
+            calibration=_cal(tmp_path),
+            mode="float32",
+            latency_seconds=0.05,
+            progress=False,
+        )
+    )
     assert report.agreement == 1.0 and report.fidelity["max_abs_diff"] < 1e-5
 
 
@@ -176,14 +201,22 @@ def test_saved_model_folder_converts_without_keras(tmp_path: Path) -> None:
     keras = _keras()
     model = _classifier(keras)
     model.export(str(tmp_path / "exported"), format="tf_saved_model", verbose=False)
-    report = convert(ConvertRequest(model=tmp_path / "exported", calibration=_cal(tmp_path),
-                                    out=tmp_path / "sm.tflite", mode="int8",
-                                    latency_seconds=0.05, progress=False))
+    report = convert(
+        ConvertRequest(
+            model=tmp_path / "exported",
+            calibration=_cal(tmp_path),
+            out=tmp_path / "sm.tflite",
+            mode="int8",
+            latency_seconds=0.05,
+            progress=False,
+        )
+    )
     assert report.agreement is not None and report.agreement >= 0.9
     assert report.fidelity["max_abs_diff"] < 0.05
     assert any("SavedModel" in note for note in report.rewrites)
-    manifest = parse_manifest(read_model_file(tmp_path / "sm.tflite").metadata[METADATA_NAME],
-                              origin="t")
+    manifest = parse_manifest(
+        read_model_file(tmp_path / "sm.tflite").metadata[METADATA_NAME], origin="t"
+    )
     assert manifest.name == "exported" and manifest.task == "classify"
 
 
@@ -221,8 +254,10 @@ def test_dict_outputs_are_matched_by_their_keys(tmp_path: Path) -> None:
     keras = _keras()
     inputs = keras.Input((6, 6, 1), name="pixels")
     hidden = keras.layers.Dense(4, name="hidden")(keras.layers.Flatten()(inputs))
-    heads = {"zboxes": keras.layers.Dense(4, name="box_head")(hidden),
-             "ascores": keras.layers.Dense(3, activation="sigmoid", name="score_head")(hidden)}
+    heads = {
+        "zboxes": keras.layers.Dense(4, name="box_head")(hidden),
+        "ascores": keras.layers.Dense(3, activation="sigmoid", name="score_head")(hidden),
+    }
     keras.Model(inputs, heads).save(tmp_path / "dict.keras")
     source = load_source_model(tmp_path / "dict.keras")
     x = np.random.default_rng(0).uniform(0, 1, (20, 6, 6, 1)).astype(np.float32)

@@ -20,7 +20,7 @@ import pytest
 from converter.outputs import StagedOutputs, partial_path, remove_partials
 from edge.errors import ConversionError
 
-OLD = {"m.tflite": b"old model", "m.report.json": b"{\"old\": true}", "m.report.png": b"old png"}
+OLD = {"m.tflite": b"old model", "m.report.json": b'{"old": true}', "m.report.png": b"old png"}
 
 
 def _existing(folder: Path) -> dict[str, Path]:
@@ -38,7 +38,7 @@ def _on_disk(folder: Path) -> dict[str, bytes]:
 def _stage_all(outputs: StagedOutputs, folder: Path) -> None:
     outputs.path_for(folder / "m.report.png").write_bytes(b"new png")
     outputs.write(folder / "m.tflite", b"new model")
-    outputs.write(folder / "m.report.json", b"{\"new\": true}")
+    outputs.write(folder / "m.report.json", b'{"new": true}')
 
 
 def test_commit_replaces_all_three_and_leaves_no_temporaries(tmp_path: Path) -> None:
@@ -48,8 +48,11 @@ def test_commit_replaces_all_three_and_leaves_no_temporaries(tmp_path: Path) -> 
         assert _on_disk(tmp_path).keys() > OLD.keys()  # staged beside, targets untouched
         assert {k: v for k, v in _on_disk(tmp_path).items() if k in OLD} == OLD
         outputs.commit()
-    assert _on_disk(tmp_path) == {"m.report.json": b"{\"new\": true}",
-                                  "m.report.png": b"new png", "m.tflite": b"new model"}
+    assert _on_disk(tmp_path) == {
+        "m.report.json": b'{"new": true}',
+        "m.report.png": b"new png",
+        "m.tflite": b"new model",
+    }
 
 
 def test_new_folders_are_created_and_written(tmp_path: Path) -> None:
@@ -68,8 +71,9 @@ def test_the_picture_raising_leaves_existing_files_untouched(tmp_path: Path) -> 
     assert _on_disk(tmp_path) == OLD
 
 
-def test_a_failed_report_write_leaves_nothing_new(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_report_write_leaves_nothing_new(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """ENOSPC while the report is written (after the model and the picture)."""
     _existing(tmp_path)
     real_fsync = os.fsync
@@ -82,8 +86,10 @@ def test_a_failed_report_write_leaves_nothing_new(tmp_path: Path,
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", full_disk_at_the_report)
-    with pytest.raises(ConversionError, match="No space left on device") as caught, \
-            StagedOutputs() as outputs:
+    with (
+        pytest.raises(ConversionError, match="No space left on device") as caught,
+        StagedOutputs() as outputs,
+    ):
         _stage_all(outputs, tmp_path)
     assert "m.report.json" in caught.value.message and "nothing was written" in caught.value.message
     assert caught.value.hint
@@ -112,9 +118,14 @@ def test_a_file_size_limit_while_writing_the_report_leaves_nothing_new(tmp_path:
             print(err.message)
             sys.exit(1)
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=60, check=False, env={**os.environ, "PYTHONPATH": os.pathsep.join(
-                              p for p in sys.path if p)})
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+    )
     assert done.returncode == 1, done.stderr
     assert "cannot write" in done.stdout and "File too large" in done.stdout
     assert _on_disk(tmp_path) == OLD
@@ -127,8 +138,10 @@ def test_a_rename_that_fails_puts_back_what_it_replaced(tmp_path: Path) -> None:
     (tmp_path / "m.report.json").mkdir()
     (tmp_path / "m.report.json" / "keep").write_bytes(b"k")
     before = _on_disk(tmp_path)
-    with pytest.raises(ConversionError, match="cannot move the finished") as caught, \
-            StagedOutputs() as outputs:
+    with (
+        pytest.raises(ConversionError, match="cannot move the finished") as caught,
+        StagedOutputs() as outputs,
+    ):
         outputs.write(tmp_path / "m.tflite", b"new model")
         outputs.write(tmp_path / "m.report.json", b"{}")
         outputs.commit()
@@ -146,8 +159,7 @@ def test_a_rename_that_fails_removes_a_model_that_did_not_exist_before(tmp_path:
     assert _on_disk(tmp_path) == {}
 
 
-def test_a_killed_writer_leaves_only_temporaries_which_its_parent_removes(
-        tmp_path: Path) -> None:
+def test_a_killed_writer_leaves_only_temporaries_which_its_parent_removes(tmp_path: Path) -> None:
     """SIGKILL after everything was staged, before the renames; ``remove_partials`` (what
     ``convert_in_child`` does for a child that died) then leaves the old files alone."""
     paths = _existing(tmp_path)
@@ -162,9 +174,13 @@ def test_a_killed_writer_leaves_only_temporaries_which_its_parent_removes(
             outputs.write(folder / "m.report.json", b"{{}}")
             os.kill(os.getpid(), signal.SIGKILL)
     """)
-    child = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60,
-                           check=False, env={**os.environ, "PYTHONPATH": os.pathsep.join(
-                               p for p in sys.path if p)})
+    child = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+    )
     assert child.returncode == -signal.SIGKILL
     left = _on_disk(tmp_path)
     assert {k: v for k, v in left.items() if k in OLD} == OLD
@@ -193,9 +209,9 @@ def test_a_kill_in_the_middle_of_commit_is_undone(tmp_path: Path) -> None:
     model, report = tmp_path / "m.tflite", tmp_path / "m.report.json"
     model.write_bytes(b"old model")
     report.write_text("old report")
-    os.link(model, _previous_path(model, pid))       # commit kept the old model's name,
+    os.link(model, _previous_path(model, pid))  # commit kept the old model's name,
     partial_path(model, pid).write_bytes(b"new model")
-    os.replace(partial_path(model, pid), model)      # renamed the new one into place,
+    os.replace(partial_path(model, pid), model)  # renamed the new one into place,
     partial_path(report, pid).write_text("new report")  # and was killed here
     remove_partials([model, report], pid)
     assert model.read_bytes() == b"old model" and report.read_text() == "old report"

@@ -31,9 +31,14 @@ SCRIPT = textwrap.dedent(
 
 
 def test_plots_leave_the_backend_alone(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], capture_output=True,
-                          text=True, timeout=120, check=False,
-                          cwd=Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
     assert (tmp_path / "c.png").stat().st_size > 1000
     assert (tmp_path / "r.png").stat().st_size > 1000

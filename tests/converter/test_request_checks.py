@@ -35,8 +35,17 @@ def test_max_drop_above_one_on_a_fraction_metric_exits_78_with_hint(
     assert "--max-drop 2 is above 1, but accuracy lies in 0..1" in err
     assert "--max-drop 0.02 means 2 points of accuracy" in err
     for task in ("detect", "anomaly"):
-        assert run(_args(model=str(tmp_path / "m.keras"), calibration=str(tmp_path),
-                         task=task, max_drop=1.5)) == 78
+        assert (
+            run(
+                _args(
+                    model=str(tmp_path / "m.keras"),
+                    calibration=str(tmp_path),
+                    task=task,
+                    max_drop=1.5,
+                )
+            )
+            == 78
+        )
     capsys.readouterr()
 
 
@@ -47,8 +56,14 @@ def test_psnr_budget_is_in_db() -> None:
     assert gate.unit == "dB" and gate.budget_text(3) == "3 dB"
     assert TASKS["classify"].gate.budget_text(0.02) == "0.02 (2 points of accuracy)"
     # 3 dB below the 30 dB bar is a budget, not a typo: accepted.
-    check_request(ConvertRequest(model=Path("g.keras"), calibration=np.zeros((1, 2), np.float32),
-                                 task="generate", max_drop=3.0))  # type: ignore[arg-type]
+    check_request(
+        ConvertRequest(
+            model=Path("g.keras"),
+            calibration=np.zeros((1, 2), np.float32),
+            task="generate",
+            max_drop=3.0,
+        )
+    )  # type: ignore[arg-type]
 
 
 def test_input_ranges() -> None:
@@ -99,9 +114,17 @@ def test_minus_one_to_one_folder_device_feeds_what_calibration_fed(tmp_path: Pat
     for i in range(12):
         cv2.imwrite(str(folder / f"{i:02d}.png"), rng.integers(0, 256, (24, 20, 3), np.uint8))
     out = tmp_path / "pm1.tflite"
-    report = convert(ConvertRequest(model=tmp_path / "pm1.keras", calibration=folder, out=out,
-                                    mode="int8", input_range="-1..1", progress=False,
-                                    latency_seconds=0.02))
+    report = convert(
+        ConvertRequest(
+            model=tmp_path / "pm1.keras",
+            calibration=folder,
+            out=out,
+            mode="int8",
+            input_range="-1..1",
+            progress=False,
+            latency_seconds=0.02,
+        )
+    )
     assert any("numbered labels 0..2" in w for w in report.warnings)
     loaded = load_model(ModelConfig(path=out))
     try:
@@ -135,9 +158,17 @@ def test_detect_without_labels_writes_numbered_labels_and_a_working_model(
     rng = np.random.default_rng(0)
     np.save(tmp_path / "cal.npy", rng.uniform(0, 255, (8, 32, 32, 1)).astype(np.float32))
     out = tmp_path / "det.tflite"
-    report = convert(ConvertRequest(model=tmp_path / "det.keras", calibration=tmp_path / "cal.npy",
-                                    task="detect", out=out, mode="int8", progress=False,
-                                    latency_seconds=0.02))
+    report = convert(
+        ConvertRequest(
+            model=tmp_path / "det.keras",
+            calibration=tmp_path / "cal.npy",
+            task="detect",
+            out=out,
+            mode="int8",
+            progress=False,
+            latency_seconds=0.02,
+        )
+    )
     assert any("numbered labels 0..2" in w for w in report.warnings)
     assert report.plot is not None and Path(report.plot).stat().st_size > 0
     loaded = load_model(ModelConfig(path=out))
@@ -156,7 +187,6 @@ def test_cli_flags_reach_the_request() -> None:
     )
     assert (args.input_range, args.max_drop) == ("-1..1", 2.0)
     args = build_parser().parse_args(
-        ["convert", "m.keras", "--calibration", "c", "--input-scale", "0.5", "--input-offset",
-         "-3"]
+        ["convert", "m.keras", "--calibration", "c", "--input-scale", "0.5", "--input-offset", "-3"]
     )
     assert (args.input_scale, args.input_offset, args.input_range) == (0.5, -3.0, None)

@@ -48,8 +48,9 @@ def test_roc_auc_equals_pair_counting_with_ties() -> None:
 
 
 def test_average_ranks_share_ties() -> None:
-    np.testing.assert_array_equal(average_ranks(np.array([3.0, 1.0, 3.0, 2.0])),
-                                  [3.5, 1.0, 3.5, 2.0])
+    np.testing.assert_array_equal(
+        average_ranks(np.array([3.0, 1.0, 3.0, 2.0])), [3.5, 1.0, 3.5, 2.0]
+    )
 
 
 def test_roc_auc_needs_both_classes() -> None:
@@ -86,8 +87,10 @@ def test_load_eval(tmp_path: Path) -> None:
     np.savez(good, x=x, y=np.array([0, 0, 1, 1]))
     data = ANOMALY.load_eval(good, SPEC, [])
     assert data.x.shape == (4, 28, 28, 1) and data.y.tolist() == [0, 0, 1, 1]
-    for name, y, message in (("one.npz", [0, 0, 0, 0], "needs both kinds"),
-                             ("bad.npz", [0, 2, 1, 1], "0 \\(normal\\) or 1")):
+    for name, y, message in (
+        ("one.npz", [0, 0, 0, 0], "needs both kinds"),
+        ("bad.npz", [0, 2, 1, 1], "0 \\(normal\\) or 1"),
+    ):
         np.savez(tmp_path / name, x=x, y=np.array(y))
         with pytest.raises(DataError, match=message):
             ANOMALY.load_eval(tmp_path / name, SPEC, [])
@@ -145,10 +148,16 @@ def test_tiny_score_model_converts_with_threshold_in_manifest(tmp_path: Path) ->
     x_eval[:20] //= 8  # dark "normal" frames, bright noisy "anomalies"
     np.savez(tmp_path / "eval.npz", x=x_eval, y=np.r_[np.zeros(20), np.ones(20)].astype(int))
     np.savez(tmp_path / "cal.npz", x=x_eval[::2])
-    report = convert(ConvertRequest(
-        model=tmp_path / "tiny.keras", calibration=tmp_path / "cal.npz",
-        eval=tmp_path / "eval.npz", task="anomaly", latency_seconds=0.05, progress=False,
-    ))
+    report = convert(
+        ConvertRequest(
+            model=tmp_path / "tiny.keras",
+            calibration=tmp_path / "cal.npz",
+            eval=tmp_path / "eval.npz",
+            task="anomaly",
+            latency_seconds=0.05,
+            progress=False,
+        )
+    )
     assert report.task == "anomaly" and report.mode == "int8" and report.float_ops == []
     assert set(report.metrics["float"]) >= {"roc_auc"}
     assert 0.0 <= report.metrics["quantized"]["roc_auc"] <= 1.0  # type: ignore[operator]

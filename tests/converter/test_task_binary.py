@@ -32,8 +32,13 @@ def _discriminator(tmp_path: Path, digits: dict[str, np.ndarray]) -> Path:
     rng = np.random.default_rng(0)
     fake = rng.uniform(-1, 1, real.shape).astype(np.float32)
     model.compile(keras.optimizers.Adam(2e-3), "binary_crossentropy")
-    model.fit(np.concatenate([real, fake]), np.r_[np.ones(len(real)), np.zeros(len(fake))],
-              epochs=2, batch_size=32, verbose=0)
+    model.fit(
+        np.concatenate([real, fake]),
+        np.r_[np.ones(len(real)), np.zeros(len(fake))],
+        epochs=2,
+        batch_size=32,
+        verbose=0,
+    )
     model.save(tmp_path / "disc.keras")
     mixed = np.concatenate([real[:24], fake[:24]])
     np.save(tmp_path / "cal.npy", mixed)
@@ -64,8 +69,7 @@ def test_sigmoid_discriminator_converts_and_runs_as_binary(
     assert manifest.decoder.params["decision_threshold"] == 0.5
     assert (manifest.input.scale, manifest.input.offset) == (1 / 127.5, -1.0)
 
-    done = run_edge(["run", "--model", str(out), "--max-frames", "5", "--sink",
-                     "jsonl:out.jsonl"])
+    done = run_edge(["run", "--model", str(out), "--max-frames", "5", "--sink", "jsonl:out.jsonl"])
     assert done.returncode == 0, done.stderr
     records: list[dict[str, Any]] = read_jsonl(tmp_path / "out.jsonl")
     assert len(records) == 5

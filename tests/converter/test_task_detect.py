@@ -21,10 +21,14 @@ from edge.manifest import InputSpec
 GRID, CLASSES = 24, 10
 
 
-def _pred(boxes: list[list[float]], scores: list[float], classes: list[int]
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return (np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(scores, np.float32),
-            np.asarray(classes, np.int64))
+def _pred(
+    boxes: list[list[float]], scores: list[float], classes: list[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (
+        np.asarray(boxes, np.float32).reshape(-1, 4),
+        np.asarray(scores, np.float32),
+        np.asarray(classes, np.int64),
+    )
 
 
 def _truth(boxes: list[list[float]], classes: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -91,8 +95,11 @@ def _cell_box(row: int, col: int) -> list[float]:
 def test_metrics_decode_with_the_device_decoder() -> None:
     task = DetectTask()
     outputs = _heads([(5, 5, 3, 0.9), (15, 10, 8, 0.6)])
-    data = TaskEval(np.zeros((1, 96, 96, 1), np.float32),
-                    [_truth([_cell_box(5, 5), _cell_box(15, 10)], [3, 8])], "hand-made")
+    data = TaskEval(
+        np.zeros((1, 96, 96, 1), np.float32),
+        [_truth([_cell_box(5, 5), _cell_box(15, 10)], [3, 8])],
+        "hand-made",
+    )
     metrics = task.metrics(outputs, data)
     assert metrics["map50"] == pytest.approx(1.0)
     assert metrics["recall"] == pytest.approx(1.0) and metrics["precision"] == pytest.approx(1.0)
@@ -124,21 +131,31 @@ def test_load_eval_layout(tmp_path: Path) -> None:
     spec = InputSpec(width=96, height=96, channels=1, colour="gray")
     labels = [str(i) for i in range(CLASSES)]
     path = tmp_path / "eval.npz"
-    np.savez(path, x=np.zeros((3, 96, 96), np.float32),
-             boxes=np.asarray([BOX_A, BOX_B, BOX_A], np.float32),
-             classes=np.asarray([1, 2, 3]), image_index=np.asarray([0, 0, 2]))
+    np.savez(
+        path,
+        x=np.zeros((3, 96, 96), np.float32),
+        boxes=np.asarray([BOX_A, BOX_B, BOX_A], np.float32),
+        classes=np.asarray([1, 2, 3]),
+        image_index=np.asarray([0, 0, 2]),
+    )
     data = DetectTask().load_eval(path, spec, labels)
     assert data.x.shape == (3, 96, 96, 1) and len(data.y) == 3
     assert data.y[0][1].tolist() == [1, 2] and len(data.y[1][0]) == 0
-    np.savez(path, x=np.zeros((3, 96, 96), np.float32), boxes=np.zeros((1, 4), np.float32),
-             classes=np.asarray([1]), image_index=np.asarray([5]))
+    np.savez(
+        path,
+        x=np.zeros((3, 96, 96), np.float32),
+        boxes=np.zeros((1, 4), np.float32),
+        classes=np.asarray([1]),
+        image_index=np.asarray([5]),
+    )
     with pytest.raises(DataError, match="image_index"):
         DetectTask().load_eval(path, spec, labels)
 
 
 def test_truth_lists_groups_by_image() -> None:
-    lists = truth_lists(np.zeros((3, 4), np.float32), np.asarray([1, 2, 3]),
-                        np.asarray([1, 1, 0]), 3)
+    lists = truth_lists(
+        np.zeros((3, 4), np.float32), np.asarray([1, 2, 3]), np.asarray([1, 1, 0]), 3
+    )
     assert [c.tolist() for _, c in lists] == [[3], [1, 2], []]
 
 
@@ -163,8 +180,11 @@ def test_yolov5_rows_decode_with_the_device_decoder() -> None:
     rows = np.zeros((1, 2, 5 + 2), np.float32)
     rows[0, 0] = [16, 16, 8, 8, 0.9, 0.1, 0.9]  # class 1, score 0.81
     rows[0, 1] = [48, 48, 8, 8, 0.2, 0.9, 0.1]  # score 0.18: under the 0.25 threshold
-    params = {**DetectTask().head_params("yolov5", {"out": rows}), "input_width": 64,
-              "input_height": 64}
+    params = {
+        **DetectTask().head_params("yolov5", {"out": rows}),
+        "input_width": 64,
+        "input_height": 64,
+    }
     assert params["coordinates"] == "pixels" and params["layout"] == "channels-last"
     ((boxes, scores, classes),) = decode_all({"out": rows}, params, "yolov5")
     assert classes.tolist() == [1] and scores.tolist() == pytest.approx([0.81])

@@ -79,21 +79,29 @@ def test_tiny_generator_converts_with_psnr_gate(tmp_path: Path) -> None:
     from edge.modelfile import read_model_file
 
     keras.utils.set_random_seed(0)
-    keras.Sequential([
-        keras.Input((16,), name="latent"),
-        keras.layers.Dense(7 * 7 * 8),
-        keras.layers.Reshape((7, 7, 8)),
-        keras.layers.Conv2DTranspose(4, 4, strides=2, padding="same", activation="relu"),
-        keras.layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="tanh"),
-    ]).save(tmp_path / "gen.keras")
+    keras.Sequential(
+        [
+            keras.Input((16,), name="latent"),
+            keras.layers.Dense(7 * 7 * 8),
+            keras.layers.Reshape((7, 7, 8)),
+            keras.layers.Conv2DTranspose(4, 4, strides=2, padding="same", activation="relu"),
+            keras.layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="tanh"),
+        ]
+    ).save(tmp_path / "gen.keras")
     rng = np.random.default_rng(0)
     np.save(tmp_path / "cal.npy", rng.standard_normal((50, 16)).astype(np.float32))
     np.save(tmp_path / "eval.npy", rng.standard_normal((20, 16)).astype(np.float32))
-    report = convert(ConvertRequest(
-        model=tmp_path / "gen.keras", calibration=tmp_path / "cal.npy",
-        eval=tmp_path / "eval.npy", task="generate", latency_seconds=0.05, progress=False,
-        max_drop=GENERATE.default_max_drop,
-    ))
+    report = convert(
+        ConvertRequest(
+            model=tmp_path / "gen.keras",
+            calibration=tmp_path / "cal.npy",
+            eval=tmp_path / "eval.npy",
+            task="generate",
+            latency_seconds=0.05,
+            progress=False,
+            max_drop=GENERATE.default_max_drop,
+        )
+    )
     assert report.task == "generate" and report.mode == "int8" and report.float_ops == []
     assert report.comparison["psnr_db"] >= MIN_PSNR_DB
     assert report.gate["drop"] == pytest.approx(MIN_PSNR_DB - report.comparison["psnr_db"])

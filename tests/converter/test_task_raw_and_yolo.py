@@ -57,13 +57,20 @@ def test_yolov8_head_converts_under_detect_and_runs(tmp_path: Path, run_edge: Ru
     # Eval truth: the float model's own detections (what "mAP against float" means).
     float_out = keras.saving.load_model(model_path).predict(x[16:], verbose=0)
     assert head_of({"out": float_out.shape[1:]}) == "yolov8"
-    params = {**TASKS["detect"].head_params("yolov8", {"out": float_out}),  # type: ignore[attr-defined]
-              "input_width": 32, "input_height": 32}
+    params = {
+        **TASKS["detect"].head_params("yolov8", {"out": float_out}),  # type: ignore[attr-defined]
+        "input_width": 32,
+        "input_height": 32,
+    }
     truth = decode_all({"out": float_out}, params, "yolov8")
     boxes = np.concatenate([b for b, _, _ in truth])
-    np.savez(tmp_path / "eval.npz", x=x[16:], boxes=boxes,
-             classes=np.concatenate([c for _, _, c in truth]),
-             image_index=np.concatenate([[i] * len(b) for i, (b, _, _) in enumerate(truth)]))
+    np.savez(
+        tmp_path / "eval.npz",
+        x=x[16:],
+        boxes=boxes,
+        classes=np.concatenate([c for _, _, c in truth]),
+        image_index=np.concatenate([[i] * len(b) for i, (b, _, _) in enumerate(truth)]),
+    )
     assert len(boxes) > 0
     out = tmp_path / "yolo.tflite"
     report = convert(ConvertRequest(
@@ -98,9 +105,16 @@ def test_segmentation_like_model_converts_under_raw(tmp_path: Path, run_edge: Ru
     keras.Model(inputs, [mask, embedding]).save(tmp_path / "seg.keras")
     rng = np.random.default_rng(0)
     np.save(tmp_path / "cal.npy", rng.uniform(0, 255, (16, 16, 16, 3)).astype(np.float32))
-    report = convert(ConvertRequest(model=tmp_path / "seg.keras", calibration=tmp_path / "cal.npy",
-                                    task="raw", progress=False, latency_seconds=0.02,
-                                    out=tmp_path / "seg.tflite"))
+    report = convert(
+        ConvertRequest(
+            model=tmp_path / "seg.keras",
+            calibration=tmp_path / "cal.npy",
+            task="raw",
+            progress=False,
+            latency_seconds=0.02,
+            out=tmp_path / "seg.tflite",
+        )
+    )
     assert report.mode == "int8"
     compare = report.comparison
     assert {"mask_sqnr_db", "embedding_sqnr_db", "mask_cosine", "embedding_cosine"} <= set(compare)
@@ -109,8 +123,9 @@ def test_segmentation_like_model_converts_under_raw(tmp_path: Path, run_edge: Ru
     assert report.metrics["quantized"]["min_sqnr_db"] == pytest.approx(compare["min_sqnr_db"])
     assert report.gate["reason"].startswith("the lowest SQNR against float is")
     assert "accuracy" not in report.table() and "top-1" not in report.table()
-    manifest = parse_manifest(read_model_file(tmp_path / "seg.tflite").metadata[METADATA_NAME],
-                              origin="t")
+    manifest = parse_manifest(
+        read_model_file(tmp_path / "seg.tflite").metadata[METADATA_NAME], origin="t"
+    )
     assert manifest.task == "raw" and manifest.decoder.name == "raw"
     # No device decoder fits: edge run refuses it with exit 78 and the decoders it knows.
     done = run_edge(["run", "--model", str(tmp_path / "seg.tflite"), "--max-frames", "1"])

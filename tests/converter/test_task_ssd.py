@@ -34,7 +34,8 @@ def ssd(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_ssd_converts_with_map_against_float_and_the_device_decodes_it_alike(
-        ssd: Path, tmp_path: Path, run_edge: RunEdge) -> None:
+    ssd: Path, tmp_path: Path, run_edge: RunEdge
+) -> None:
     from converter.convert import ConvertRequest, convert
     from converter.evaluate import tflite_outputs
     from converter.source_model import load_source_model
@@ -52,9 +53,13 @@ def test_ssd_converts_with_map_against_float_and_the_device_decodes_it_alike(
     truth = decode_all(float_out, DETECT.head_params("ssd"), "ssd")
     boxes = np.concatenate([b for b, _, _ in truth])
     assert len(boxes) >= 10
-    np.savez(tmp_path / "eval.npz", x=held, boxes=boxes,
-             classes=np.concatenate([c for _, _, c in truth]),
-             image_index=np.concatenate([[i] * len(b) for i, (b, _, _) in enumerate(truth)]))
+    np.savez(
+        tmp_path / "eval.npz",
+        x=held,
+        boxes=boxes,
+        classes=np.concatenate([c for _, _, c in truth]),
+        image_index=np.concatenate([[i] * len(b) for i, (b, _, _) in enumerate(truth)]),
+    )
     out = tmp_path / "ssd.tflite"
     report = convert(ConvertRequest(
         model=ssd, calibration=folder / "cal.npy", eval=tmp_path / "eval.npz", task="detect",
@@ -79,8 +84,9 @@ def test_ssd_converts_with_map_against_float_and_the_device_decodes_it_alike(
     frames.mkdir()
     for i, image in enumerate(held):
         cv2.imwrite(str(frames / f"{i:03d}.png"), image.astype(np.uint8))
-    done = run_edge(["run", "--model", str(out), "--source", str(frames),
-                     "--sink", "jsonl:o.jsonl"])
+    done = run_edge(
+        ["run", "--model", str(out), "--source", str(frames), "--sink", "jsonl:o.jsonl"]
+    )
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "o.jsonl")
     assert len(records) == len(held)
@@ -91,11 +97,13 @@ def test_ssd_converts_with_map_against_float_and_the_device_decodes_it_alike(
         assert [d["score"] for d in got] == pytest.approx(scores_i.tolist(), abs=1e-4)
         if len(got):
             assert np.asarray([d["box"] for d in got]) == pytest.approx(
-                np.clip(boxes_i, 0, 1), abs=1e-4)
+                np.clip(boxes_i, 0, 1), abs=1e-4
+            )
 
 
 def test_ssd_saved_model_without_labels_is_judged_by_agreement_and_reports_class_numbers(
-        ssd: Path, tmp_path: Path, run_edge: RunEdge) -> None:
+    ssd: Path, tmp_path: Path, run_edge: RunEdge
+) -> None:
     """The same detector as a SavedModel folder (how third-party detectors often come):
     no custom objects needed, the signature keeps the output names."""
     import keras
@@ -115,36 +123,49 @@ def test_ssd_saved_model_without_labels_is_judged_by_agreement_and_reports_class
     assert report.gate["reason"].startswith("with no labelled eval data")
     manifest = parse_manifest(read_model_file(out).metadata[METADATA_NAME], origin="t")
     assert manifest.decoder.name == "ssd" and manifest.labels == []
-    done = run_edge(["run", "--model", str(out), "--max-frames", "3",
-                     "--sink", "jsonl:o.jsonl"])
+    done = run_edge(["run", "--model", str(out), "--max-frames", "3", "--sink", "jsonl:o.jsonl"])
     assert done.returncode == 0, done.stderr
     labels = {d["label"] for r in read_jsonl(tmp_path / "o.jsonl") for d in r["detections"]}
     assert labels <= {"0", "1", "2"}
 
 
-def test_ssd_labels_that_do_not_cover_its_classes_are_refused(ssd: Path,
-                                                              tmp_path: Path) -> None:
+def test_ssd_labels_that_do_not_cover_its_classes_are_refused(ssd: Path, tmp_path: Path) -> None:
     from converter.convert import ConvertRequest, convert
     from edge.errors import DataError
 
     out = tmp_path / "ssd.tflite"
     with pytest.raises(DataError, match="reports class id 2, but the labels list has 1") as err:
-        convert(ConvertRequest(model=ssd, calibration=ssd.parent / "cal.npy", task="detect",
-                               labels=["cat"], out=out, custom_objects=CUSTOM, mode="int8",
-                               progress=False, latency_seconds=0.02))
+        convert(
+            ConvertRequest(
+                model=ssd,
+                calibration=ssd.parent / "cal.npy",
+                task="detect",
+                labels=["cat"],
+                out=out,
+                custom_objects=CUSTOM,
+                mode="int8",
+                progress=False,
+                latency_seconds=0.02,
+            )
+        )
     assert "'???'" in err.value.hint
     assert not out.exists()
 
 
 def test_eval_boxes_with_classes_need_labels_when_the_head_cannot_count_them(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     from converter.tasks.detect import DETECT
     from edge.errors import DataError
     from edge.manifest import InputSpec
 
-    np.savez(tmp_path / "eval.npz", x=np.zeros((2, 8, 8, 1), np.float32),
-             boxes=np.asarray([[0.1, 0.1, 0.5, 0.5]], np.float32), classes=np.asarray([1]),
-             image_index=np.asarray([0]))
+    np.savez(
+        tmp_path / "eval.npz",
+        x=np.zeros((2, 8, 8, 1), np.float32),
+        boxes=np.asarray([[0.1, 0.1, 0.5, 0.5]], np.float32),
+        classes=np.asarray([1]),
+        image_index=np.asarray([0]),
+    )
     spec = InputSpec(width=8, height=8, channels=1, colour="gray")
     with pytest.raises(DataError, match="labels are not known") as err:
         DETECT.load_eval(tmp_path / "eval.npz", spec, [])

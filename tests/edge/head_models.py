@@ -44,35 +44,49 @@ class Truth:
     box: tuple[float, float, float, float]  # normalised to the 320x180 frame
 
 
-def frame_truth(label: str, model_box: tuple[float, float, float, float],
-                size: int) -> Truth:
+def frame_truth(label: str, model_box: tuple[float, float, float, float], size: int) -> Truth:
     """A box in model-input pixels -> normalised to the source frame (letterbox undone)."""
     ratio = min(size / FRAME_W, size / FRAME_H)
     pad_x, pad_y = (size - FRAME_W * ratio) / 2, (size - FRAME_H * ratio) / 2
     x0, y0, x1, y1 = model_box
-    return Truth(label, ((x0 - pad_x) / ratio / FRAME_W, (y0 - pad_y) / ratio / FRAME_H,
-                         (x1 - pad_x) / ratio / FRAME_W, (y1 - pad_y) / ratio / FRAME_H))
+    return Truth(
+        label,
+        (
+            (x0 - pad_x) / ratio / FRAME_W,
+            (y0 - pad_y) / ratio / FRAME_H,
+            (x1 - pad_x) / ratio / FRAME_W,
+            (y1 - pad_y) / ratio / FRAME_H,
+        ),
+    )
 
 
 # --- the heads -----------------------------------------------------------------------
 
 # SSD: (class index, score, box in model pixels x0, y0, x1, y1) for the valid rows.
-SSD_ROWS = [(0, 0.9, (10.0, 30.0, 40.0, 70.0)),   # person
-            (2, 0.8, (50.0, 25.0, 90.0, 60.0)),   # car
-            (5, 0.3, (5.0, 30.0, 20.0, 40.0))]    # bus, below the 0.5 threshold
-SSD_TRUTH = [frame_truth("person", SSD_ROWS[0][2], SSD_SIZE),
-             frame_truth("car", SSD_ROWS[1][2], SSD_SIZE)]
+SSD_ROWS = [
+    (0, 0.9, (10.0, 30.0, 40.0, 70.0)),  # person
+    (2, 0.8, (50.0, 25.0, 90.0, 60.0)),  # car
+    (5, 0.3, (5.0, 30.0, 20.0, 40.0)),
+]  # bus, below the 0.5 threshold
+SSD_TRUTH = [
+    frame_truth("person", SSD_ROWS[0][2], SSD_SIZE),
+    frame_truth("car", SSD_ROWS[1][2], SSD_SIZE),
+]
 
 # YOLO: (anchor, class, score, objectness, box x0, y0, x1, y1 in model pixels).
-YOLO_ROWS = [(100, 0, 0.90, 0.95, (20.0, 50.0, 60.0, 100.0)),   # cat
-             (101, 0, 0.80, 0.95, (22.0, 52.0, 62.0, 102.0)),   # the same cat, NMS drops it
-             (300, 0, 0.60, 0.95, (100.0, 40.0, 150.0, 80.0)),  # a second cat
-             (301, 1, 0.70, 0.95, (100.0, 40.0, 150.0, 80.0)),  # a dog on the same spot
-             (400, 2, 0.90, 0.10, (60.0, 60.0, 90.0, 90.0))]    # yolov5: objectness too low
-YOLOV8_TRUTH = [frame_truth("cat", YOLO_ROWS[0][4], YOLO_SIZE),
-                frame_truth("dog", YOLO_ROWS[3][4], YOLO_SIZE),
-                frame_truth("cat", YOLO_ROWS[2][4], YOLO_SIZE),
-                frame_truth("bird", YOLO_ROWS[4][4], YOLO_SIZE)]
+YOLO_ROWS = [
+    (100, 0, 0.90, 0.95, (20.0, 50.0, 60.0, 100.0)),  # cat
+    (101, 0, 0.80, 0.95, (22.0, 52.0, 62.0, 102.0)),  # the same cat, NMS drops it
+    (300, 0, 0.60, 0.95, (100.0, 40.0, 150.0, 80.0)),  # a second cat
+    (301, 1, 0.70, 0.95, (100.0, 40.0, 150.0, 80.0)),  # a dog on the same spot
+    (400, 2, 0.90, 0.10, (60.0, 60.0, 90.0, 90.0)),
+]  # yolov5: objectness too low
+YOLOV8_TRUTH = [
+    frame_truth("cat", YOLO_ROWS[0][4], YOLO_SIZE),
+    frame_truth("dog", YOLO_ROWS[3][4], YOLO_SIZE),
+    frame_truth("cat", YOLO_ROWS[2][4], YOLO_SIZE),
+    frame_truth("bird", YOLO_ROWS[4][4], YOLO_SIZE),
+]
 YOLOV5_TRUTH = YOLOV8_TRUTH[:3]
 
 
@@ -83,8 +97,8 @@ def ssd_outputs(rows: int = 10) -> list[np.ndarray]:
     for i, (cls, score, (x0, y0, x1, y1)) in enumerate(SSD_ROWS):
         boxes[0, i] = [y0 / SSD_SIZE, x0 / SSD_SIZE, y1 / SSD_SIZE, x1 / SSD_SIZE]
         classes[0, i], scores[0, i] = cls, score
-    boxes[0, len(SSD_ROWS):] = [0.0, 0.0, 1.0, 1.0]  # junk past the count
-    classes[0, len(SSD_ROWS):], scores[0, len(SSD_ROWS):] = 4, 0.95
+    boxes[0, len(SSD_ROWS) :] = [0.0, 0.0, 1.0, 1.0]  # junk past the count
+    classes[0, len(SSD_ROWS) :], scores[0, len(SSD_ROWS) :] = 4, 0.95
     return [boxes, classes, scores, np.asarray([len(SSD_ROWS)], np.float32)]
 
 
@@ -106,8 +120,15 @@ def yolo_head(version: int) -> np.ndarray:
 
 # --- conversion ----------------------------------------------------------------------
 
-def _convert(heads: dict[str, np.ndarray], size: int, *, quantize: bool,
-             io: str | None, rounded: tuple[str, ...] = ()) -> bytes:
+
+def _convert(
+    heads: dict[str, np.ndarray],
+    size: int,
+    *,
+    quantize: bool,
+    io: str | None,
+    rounded: tuple[str, ...] = (),
+) -> bytes:
     import tensorflow as tf
 
     constants = {name: tf.constant(value) for name, value in heads.items()}
@@ -123,7 +144,8 @@ def _convert(heads: dict[str, np.ndarray], size: int, *, quantize: bool,
         return out
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [model.get_concrete_function()], model)
+        [model.get_concrete_function()], model
+    )
     if quantize:
         samples = np.random.default_rng(0).integers(0, 256, (8, 1, size, size, 3))
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -153,9 +175,13 @@ def _rename_outputs(content: bytes, names: Callable[[int], str]) -> bytes:
 def build_ssd(folder: Path) -> Path:
     boxes, classes, scores, count = ssd_outputs()
     # Keys sort in this order, and the converter keeps it for the outputs.
-    content = _convert({"a_boxes": boxes, "b_classes": classes, "c_scores": scores,
-                        "d_count": count}, SSD_SIZE, quantize=True, io="uint8-in",
-                       rounded=("b_classes", "d_count"))
+    content = _convert(
+        {"a_boxes": boxes, "b_classes": classes, "c_scores": scores, "d_count": count},
+        SSD_SIZE,
+        quantize=True,
+        io="uint8-in",
+        rounded=("b_classes", "d_count"),
+    )
     op = "TFLite_Detection_PostProcess"
     path = folder / "coco_ssd_format.tflite"
     path.write_bytes(_rename_outputs(content, lambda i: op if i == 0 else f"{op}:{i}"))
@@ -165,8 +191,9 @@ def build_ssd(folder: Path) -> Path:
 
 def build_yolo(folder: Path, version: int) -> Path:
     head = yolo_head(version)
-    content = _convert({"output0": head}, YOLO_SIZE, quantize=version == 8,
-                       io="int8" if version == 8 else None)
+    content = _convert(
+        {"output0": head}, YOLO_SIZE, quantize=version == 8, io="int8" if version == 8 else None
+    )
     path = folder / f"yolov{version}_format.tflite"
     path.write_bytes(_rename_outputs(content, lambda i: "Identity"))
     (folder / "labels.txt").write_text("\n".join(YOLO_LABELS) + "\n")
@@ -181,9 +208,13 @@ def write_frame(folder: Path, truths: list[Truth]) -> Path:
     image = np.full((FRAME_H, FRAME_W, 3), 60, np.uint8)
     for n, truth in enumerate(truths):
         x0, y0, x1, y1 = truth.box
-        cv2.rectangle(image, (round(x0 * FRAME_W), round(y0 * FRAME_H)),
-                      (round(x1 * FRAME_W), round(y1 * FRAME_H)),
-                      (40 + 60 * n, 200, 255 - 50 * n), -1)
+        cv2.rectangle(
+            image,
+            (round(x0 * FRAME_W), round(y0 * FRAME_H)),
+            (round(x1 * FRAME_W), round(y1 * FRAME_H)),
+            (40 + 60 * n, 200, 255 - 50 * n),
+            -1,
+        )
     path = folder / "frame.png"
     cv2.imwrite(str(path), image)
     return folder

@@ -38,8 +38,10 @@ def main() -> None:
                     ok, jpeg = cv2.imencode(".jpg", camera.render(index))
                     assert ok
                     data = jpeg.tobytes()
-                    self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
-                                     f"Content-Length: {len(data)}\r\n\r\n".encode())
+                    self.wfile.write(
+                        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+                        f"Content-Length: {len(data)}\r\n\r\n".encode()
+                    )
                     self.wfile.write(data + b"\r\n")
                     self.wfile.flush()
                     index += 1

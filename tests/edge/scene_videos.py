@@ -22,18 +22,19 @@ def digit_tile(size: int = 96) -> np.ndarray:
     (some 7s also score as 9s, which would make two tracks of one object)."""
     images, labels = load_digits()
     index = int(np.nonzero(labels == 0)[0][0])
-    return np.asarray(cv2.resize(images[index], (size, size),
-                                 interpolation=cv2.INTER_LINEAR), np.uint8)
+    return np.asarray(
+        cv2.resize(images[index], (size, size), interpolation=cv2.INTER_LINEAR), np.uint8
+    )
 
 
-def write_video(path: Path, frames: int, positions: dict[int, tuple[int, int]],
-                seed: int = 3) -> Path:
+def write_video(
+    path: Path, frames: int, positions: dict[int, tuple[int, int]], seed: int = 3
+) -> Path:
     """``positions[i]``: top-left of the digit in frame ``i``; absent = no digit."""
     rng = np.random.default_rng(seed)
     background = _background(WIDTH, HEIGHT, seed)
     tile = digit_tile()
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0,
-                             (WIDTH, HEIGHT))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (WIDTH, HEIGHT))
     assert writer.isOpened(), "OpenCV cannot write MJPG here"
     try:
         for i in range(frames):

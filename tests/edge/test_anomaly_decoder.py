@@ -16,8 +16,9 @@ def test_verdict_is_score_above_threshold(score: float, anomalous: bool) -> None
     outputs = {"anomaly_score": np.array([[score]], np.float32)}
     detections, extra = decode_anomaly(outputs, Placement(), {"threshold": 0.25})
     assert len(detections) == 0  # equal to the threshold is not anomalous: score > t
-    assert extra == {"anomaly": {"score": pytest.approx(score), "threshold": 0.25,
-                                 "anomalous": anomalous}}
+    assert extra == {
+        "anomaly": {"score": pytest.approx(score), "threshold": 0.25, "anomalous": anomalous}
+    }
 
 
 def test_registered_and_negative_scores_clip_to_zero() -> None:

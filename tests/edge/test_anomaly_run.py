@@ -21,8 +21,7 @@ MODEL = Path(__file__).resolve().parents[2] / "models" / "zoo" / "digits-anomaly
 def test_synthetic_camera_digits_are_normal(
     run_edge: RunEdge, tmp_path: Path, result_validator: jsonschema.Draft202012Validator
 ) -> None:
-    done = run_edge(["run", "--model", str(MODEL), "--max-frames", "90",
-                     "--sink", "jsonl:a.jsonl"])
+    done = run_edge(["run", "--model", str(MODEL), "--max-frames", "90", "--sink", "jsonl:a.jsonl"])
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "a.jsonl")
     assert len(records) == 90
@@ -54,8 +53,9 @@ def test_noise_and_blank_frames_are_flagged(
         gradient = np.linspace(0, rng.uniform(10, 40), 320)[None, :, None]
         empty = np.clip(gradient + rng.normal(0, 8, (240, 320, 3)), 0, 255).astype(np.uint8)
         cv2.imwrite(str(folder / f"empty-{i}.png"), empty)
-    done = run_edge(["run", "--model", str(MODEL), "--source", str(folder),
-                     "--sink", "jsonl:b.jsonl"])
+    done = run_edge(
+        ["run", "--model", str(MODEL), "--source", str(folder), "--sink", "jsonl:b.jsonl"]
+    )
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "b.jsonl")
     assert len(records) == 40

@@ -20,8 +20,9 @@ def _stats_ok(block: dict[str, float]) -> None:
     assert 0 < block["p50"] <= block["p95"] <= block["p99"]
 
 
-def test_bench_json_has_the_design_keys_and_sane_values(run_edge: RunEdge,
-                                                         shipped_model: Path) -> None:
+def test_bench_json_has_the_design_keys_and_sane_values(
+    run_edge: RunEdge, shipped_model: Path
+) -> None:
     done = run_edge(["bench", "--frames", "30", "--threads", "1", "--json"], timeout=300)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -53,20 +54,28 @@ def test_bench_json_has_the_design_keys_and_sane_values(run_edge: RunEdge,
     assert len(threads["runs"]["default"]) == len(threads["runs"]["one"]) == 2
     # From the unrounded means; the fps shown are rounded to 0.1.
     assert threads["one_thread_speedup"] == pytest.approx(
-        threads["one_thread_fps"] / threads["default_fps"], rel=0.005)
+        threads["one_thread_fps"] / threads["default_fps"], rel=0.005
+    )
     tool = report["litert_tool"]
     assert tool["available"] is True, tool
     assert tool["latency_ms"]["p50"] >= 0
     assert isinstance(tool["agrees"], bool)
     # Progress goes to stderr, one line per phase when stderr is not a terminal.
-    for phase in ("raw invoke", "LiteRT's own benchmark tool", "pipeline", "OpenCV threads",
-                  "cold start"):
+    for phase in (
+        "raw invoke",
+        "LiteRT's own benchmark tool",
+        "pipeline",
+        "OpenCV threads",
+        "cold start",
+    ):
         assert f"bench: {phase}" in done.stderr
 
 
 def test_bench_compare_measures_both_models(run_edge: RunEdge, shipped_model: Path) -> None:
-    done = run_edge(["bench", str(DETECTOR), "--frames", "20", "--compare",
-                     str(shipped_model), "--json"], timeout=300)
+    done = run_edge(
+        ["bench", str(DETECTOR), "--frames", "20", "--compare", str(shipped_model), "--json"],
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["model"] == str(DETECTOR)
@@ -80,8 +89,7 @@ def test_bench_compare_measures_both_models(run_edge: RunEdge, shipped_model: Pa
 def test_bench_human_output_names_every_measurement(run_edge: RunEdge) -> None:
     done = run_edge(["bench", "--frames", "10"], timeout=300)
     assert done.returncode == 0, done.stderr
-    for word in ("raw", "compiled", "litert tool", "pipeline", "opencv", "cold start",
-                 "peak RSS"):
+    for word in ("raw", "compiled", "litert tool", "pipeline", "opencv", "cold start", "peak RSS"):
         assert word in done.stdout
 
 
@@ -91,8 +99,7 @@ def test_bench_missing_model_is_a_usage_error(run_edge: RunEdge, tmp_path: Path)
     assert "does not exist" in done.stderr and "fix:" in done.stderr
 
 
-def test_bench_missing_compare_model_is_a_usage_error(run_edge: RunEdge,
-                                                      tmp_path: Path) -> None:
+def test_bench_missing_compare_model_is_a_usage_error(run_edge: RunEdge, tmp_path: Path) -> None:
     done = run_edge(["bench", "--compare", str(tmp_path / "float.tflite")])
     assert done.returncode == 2
     assert "float.tflite" in done.stderr
@@ -146,8 +153,9 @@ def test_sweep_counts_are_one_two_and_every_core() -> None:
 def test_bench_sweep_measures_both_models_at_each_thread_count(run_edge: RunEdge) -> None:
     from edge.bench import sweep_counts
 
-    done = run_edge(["bench", "--frames", "12", "--sweep", "--compare", str(DETECTOR),
-                     "--json"], timeout=600)
+    done = run_edge(
+        ["bench", "--frames", "12", "--sweep", "--compare", str(DETECTOR), "--json"], timeout=600
+    )
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)["sweep"]
     assert [row["threads"] for row in rows] == sweep_counts()
@@ -155,5 +163,6 @@ def test_bench_sweep_measures_both_models_at_each_thread_count(run_edge: RunEdge
         assert row["raw_fps"] > 0 and row["compare_raw_fps"] > 0
         assert 0 < row["pipeline_fps"] <= row["raw_fps"]
         assert 0 < row["compare_pipeline_fps"] <= row["compare_raw_fps"]
-        assert row["raw_speedup"] == pytest.approx(row["raw_fps"] / row["compare_raw_fps"],
-                                                   rel=0.01)
+        assert row["raw_speedup"] == pytest.approx(
+            row["raw_fps"] / row["compare_raw_fps"], rel=0.01
+        )

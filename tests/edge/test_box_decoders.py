@@ -33,9 +33,12 @@ def test_yolov8_transposed_and_pixel_boxes_give_the_same() -> None:
     pixels = head.copy()
     pixels[0, :4] *= YOLO_SIZE
     reference, _ = decode_yolov8({"out": head}, SQUARE, {})
-    for variant, params in ((head.transpose(0, 2, 1), {}),
-                            (pixels, {}), (pixels, {"coordinates": "pixels"}),
-                            (pixels.transpose(0, 2, 1), {"layout": "channels-last"})):
+    for variant, params in (
+        (head.transpose(0, 2, 1), {}),
+        (pixels, {}),
+        (pixels, {"coordinates": "pixels"}),
+        (pixels.transpose(0, 2, 1), {"layout": "channels-last"}),
+    ):
         found, _ = decode_yolov8({"out": variant}, SQUARE, params)
         assert found.class_id.tolist() == reference.class_id.tolist()
         assert found.xyxy is not None and reference.xyxy is not None
@@ -78,8 +81,10 @@ def test_yolo_output_found_by_name_not_position() -> None:
 
 
 def test_ssd_honours_count_threshold_and_offset() -> None:
-    names = ["TFLite_Detection_PostProcess", *(f"TFLite_Detection_PostProcess:{i}"
-                                               for i in (1, 2, 3))]
+    names = [
+        "TFLite_Detection_PostProcess",
+        *(f"TFLite_Detection_PostProcess:{i}" for i in (1, 2, 3)),
+    ]
     outputs = dict(zip(names, ssd_outputs(), strict=True))
     found, _ = decode_ssd(outputs, Placement(), {"label_offset": 1})
     assert found.class_id.tolist() == [1, 3]  # person, car; the junk past count ignored
@@ -89,12 +94,14 @@ def test_ssd_honours_count_threshold_and_offset() -> None:
 
 def test_ssd_outputs_by_content_when_names_say_nothing() -> None:
     boxes, classes, scores, count = ssd_outputs()
-    shuffled = {"Identity_3": scores, "Identity": count, "Identity_2": boxes,
-                "Identity_1": classes}
+    shuffled = {"Identity_3": scores, "Identity": count, "Identity_2": boxes, "Identity_1": classes}
     found, _ = decode_ssd(shuffled, Placement(), {})
     assert found.class_id.tolist() == [0, 2]
-    named, _ = decode_ssd({"s": scores, "c": classes, "b": boxes, "n": count}, Placement(),
-                          {"boxes": "b", "classes": "c", "scores": "s", "count": "n"})
+    named, _ = decode_ssd(
+        {"s": scores, "c": classes, "b": boxes, "n": count},
+        Placement(),
+        {"boxes": "b", "classes": "c", "scores": "s", "count": "n"},
+    )
     assert named.class_id.tolist() == [0, 2]
     with pytest.raises(ConfigError, match="expects four outputs"):
         decode_ssd({"b": boxes}, Placement(), {})
@@ -104,41 +111,48 @@ def _specs(*shapes: tuple[int, ...]) -> list[TensorSpec]:
     return [TensorSpec(f"t{i}", i, shape, "float32") for i, shape in enumerate(shapes)]
 
 
-@pytest.mark.parametrize(("shapes", "input_shape", "expected"), [
-    ([(1, 10, 4), (1, 10), (1, 10), (1,)], (1, 300, 300, 3), "ssd"),
-    ([(1, 10, 4), (1, 10), (1, 10), (1, 1)], (1, 32, 32, 1), "ssd"),  # count as Keras has it
-    ([(1, 84, 8400)], (1, 640, 640, 3), "yolov8"),
-    ([(1, 8400, 84)], (1, 640, 640, 3), "yolov8"),  # transposed, told apart by the count
-    ([(1, 25200, 85)], (1, 640, 640, 3), "yolov5"),
-    ([(1, 7, 100)], (1, 96, 96, 3), "yolov8"),  # unknown grid: channels first
-    ([(1, 100, 7)], (1, 96, 96, 3), "yolov5"),
-    ([(1, 12, 12, 10), (1, 12, 12, 4)], (1, 96, 96, 1), "centernet"),
-    ([(1, 1)], (1, 28, 28, 1), "anomaly"),
-    ([(1, 10)], (1, 28, 28, 1), "classify"),
-    ([(1, 10), (1, 3)], (1, 28, 28, 1), ""),
-])
-def test_head_detection(shapes: list[tuple[int, ...]], input_shape: tuple[int, ...],
-                        expected: str) -> None:
+@pytest.mark.parametrize(
+    ("shapes", "input_shape", "expected"),
+    [
+        ([(1, 10, 4), (1, 10), (1, 10), (1,)], (1, 300, 300, 3), "ssd"),
+        ([(1, 10, 4), (1, 10), (1, 10), (1, 1)], (1, 32, 32, 1), "ssd"),  # count as Keras has it
+        ([(1, 84, 8400)], (1, 640, 640, 3), "yolov8"),
+        ([(1, 8400, 84)], (1, 640, 640, 3), "yolov8"),  # transposed, told apart by the count
+        ([(1, 25200, 85)], (1, 640, 640, 3), "yolov5"),
+        ([(1, 7, 100)], (1, 96, 96, 3), "yolov8"),  # unknown grid: channels first
+        ([(1, 100, 7)], (1, 96, 96, 3), "yolov5"),
+        ([(1, 12, 12, 10), (1, 12, 12, 4)], (1, 96, 96, 1), "centernet"),
+        ([(1, 1)], (1, 28, 28, 1), "anomaly"),
+        ([(1, 10)], (1, 28, 28, 1), "classify"),
+        ([(1, 10), (1, 3)], (1, 28, 28, 1), ""),
+    ],
+)
+def test_head_detection(
+    shapes: list[tuple[int, ...]], input_shape: tuple[int, ...], expected: str
+) -> None:
     name, reason = guess_decoder(_specs(*shapes), input_shape)
     assert name == expected, reason
     assert reason
 
 
 def _detections() -> Detections:
-    boxes = np.asarray([[0, 0, 0.5, 0.5], [0, 0, 0.05, 0.05], [0.5, 0.5, 1, 1],
-                        [0.2, 0.2, 0.6, 0.6]], np.float32)
-    return Detections(np.asarray([0, 0, 1, 2]), np.asarray([0.9, 0.8, 0.5, 0.7], np.float32),
-                      boxes)
+    boxes = np.asarray(
+        [[0, 0, 0.5, 0.5], [0, 0, 0.05, 0.05], [0.5, 0.5, 1, 1], [0.2, 0.2, 0.6, 0.6]], np.float32
+    )
+    return Detections(np.asarray([0, 0, 1, 2]), np.asarray([0.9, 0.8, 0.5, 0.7], np.float32), boxes)
 
 
-@pytest.mark.parametrize(("kwargs", "kept"), [
-    ({}, [0, 1, 2, 3]),
-    ({"thresholds": {"dog": 0.6}}, [0, 1, 3]),
-    ({"allow": ["cat", "bird"]}, [0, 1, 3]),
-    ({"deny": ["cat"]}, [2, 3]),
-    ({"min_area": 0.01}, [0, 2, 3]),
-    ({"allow": ["cat"], "min_area": 0.01}, [0]),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "kept"),
+    [
+        ({}, [0, 1, 2, 3]),
+        ({"thresholds": {"dog": 0.6}}, [0, 1, 3]),
+        ({"allow": ["cat", "bird"]}, [0, 1, 3]),
+        ({"deny": ["cat"]}, [2, 3]),
+        ({"min_area": 0.01}, [0, 2, 3]),
+        ({"allow": ["cat"], "min_area": 0.01}, [0]),
+    ],
+)
 def test_filters(kwargs: dict[str, object], kept: list[int]) -> None:
     settings = {"thresholds": {}, "allow": None, "deny": [], "min_area": 0.0, **kwargs}
     detection_filter = build_filter(["cat", "dog", "bird"], **settings)  # type: ignore[arg-type]
@@ -149,8 +163,11 @@ def test_filters(kwargs: dict[str, object], kept: list[int]) -> None:
 
 
 def test_filter_with_unknown_label_is_refused() -> None:
-    with pytest.raises(ConfigError, match=r"filters\.deny names labels the model does not have: "
-                       r"cta"):
+    with pytest.raises(
+        ConfigError,
+        match=r"filters\.deny names labels the model does not have: "
+        r"cta",
+    ):
         build_filter(["cat", "dog"], {}, None, ["cta"], 0.0)
 
 
@@ -158,8 +175,7 @@ def test_ssd_output_errors_name_the_tensors() -> None:
     boxes, classes, scores, count = ssd_outputs()
     four = {"b": boxes, "c": classes, "s": scores, "n": count}
     with pytest.raises(ConfigError, match=r"told to read outputs \['x'\], which do not exist"):
-        decode_ssd(four, Placement(), {"boxes": "x", "classes": "c", "scores": "s",
-                                       "count": "n"})
+        decode_ssd(four, Placement(), {"boxes": "x", "classes": "c", "scores": "s", "count": "n"})
     with pytest.raises(ConfigError, match="cannot tell its outputs apart by shape"):
         decode_ssd({**four, "n": np.zeros((1, 3), np.float32)}, Placement(), {})
 
@@ -173,8 +189,7 @@ def test_ssd_int8_classes_told_from_scores_by_order() -> None:
     scores = np.asarray([[0.9, 0.8, 0.8, 0.4, 0.1]], np.float32)
     boxes = np.tile(np.asarray([0.1, 0.2, 0.5, 0.6], np.float32), (1, 5, 1))
     for order in ((classes, scores), (scores, classes)):
-        outputs = {"a": boxes, "b": order[0], "c": order[1],
-                   "d": np.asarray([[4]], np.float32)}
+        outputs = {"a": boxes, "b": order[0], "c": order[1], "d": np.asarray([[4]], np.float32)}
         found, _ = decode_ssd(outputs, Placement(), {"score_threshold": 0.3})
         assert found.class_id.tolist() == [1, 2, 0, 1]
         assert found.confidence.tolist() == pytest.approx([0.9, 0.8, 0.8, 0.4])
@@ -188,7 +203,8 @@ def test_ssd_int8_classes_when_both_rows_are_sorted() -> None:
     scores = np.asarray([[0.9, 0.7, 0.6]], np.float32)
     boxes = np.tile(np.asarray([0.1, 0.2, 0.5, 0.6], np.float32), (1, 3, 1))
     for first, second in ((classes, scores), (scores, classes)):
-        found, _ = decode_ssd({"a": boxes, "b": first, "c": second,
-                               "d": np.asarray([3], np.float32)}, Placement(), {})
+        found, _ = decode_ssd(
+            {"a": boxes, "b": first, "c": second, "d": np.asarray([3], np.float32)}, Placement(), {}
+        )
         assert found.class_id.tolist() == [1, 1, 0]
         assert found.confidence.tolist() == pytest.approx([0.9, 0.7, 0.6])

@@ -19,12 +19,15 @@ def test_model_path_does_not_exist(run_edge: RunEdge) -> None:
 
 @pytest.mark.parametrize(
     ("content", "expected"),
-    [(b"", "the file is empty"),
-     (b"PK\x03\x04" + b"\x00" * 40, "zip archive, perhaps a .keras model"),
-     (b"hello world, not a model", "not a TFLite model")],
+    [
+        (b"", "the file is empty"),
+        (b"PK\x03\x04" + b"\x00" * 40, "zip archive, perhaps a .keras model"),
+        (b"hello world, not a model", "not a TFLite model"),
+    ],
 )
-def test_file_that_is_not_a_tflite_model(run_edge: RunEdge, tmp_path: Path, content: bytes,
-                                         expected: str) -> None:
+def test_file_that_is_not_a_tflite_model(
+    run_edge: RunEdge, tmp_path: Path, content: bytes, expected: str
+) -> None:
     (tmp_path / "bad.tflite").write_bytes(content)
     done = run_edge(["run", "--model", "bad.tflite", "--max-frames", "1"])
     assert done.returncode == 78
@@ -72,8 +75,9 @@ def test_calibration_folder_with_no_images(run_edge: RunEdge, tmp_path: Path) ->
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.txt").write_text("no images here")
     keras_model = zoo_file("digits-cnn.keras")
-    done = run_edge(["convert", str(keras_model), "--calibration", "empty", "--out",
-                     "x.tflite"], timeout=300)
+    done = run_edge(
+        ["convert", str(keras_model), "--calibration", "empty", "--out", "x.tflite"], timeout=300
+    )
     assert done.returncode != 0
     assert "empty" in done.stderr and ".png" in done.stderr
     assert not (tmp_path / "x.tflite").exists()
@@ -82,7 +86,8 @@ def test_calibration_folder_with_no_images(run_edge: RunEdge, tmp_path: Path) ->
 def test_generator_is_refused_by_run(run_edge: RunEdge) -> None:
     from edge.zoo import zoo_file
 
-    done = run_edge(["run", "--model", str(zoo_file("digits-dcgan-generator.int8.tflite")),
-                     "--max-frames", "1"])
+    done = run_edge(
+        ["run", "--model", str(zoo_file("digits-dcgan-generator.int8.tflite")), "--max-frames", "1"]
+    )
     assert done.returncode == 78
     assert "is a generator" in done.stderr and "Traceback" not in done.stderr

@@ -26,24 +26,49 @@ print('MODULES:' + json.dumps(sorted(sys.modules)))
 
 # Never needed by a classifier on the synthetic camera into a JSONL file.
 NOT_NEEDED = (
-    "paho", "edge.sinks.mqtt", "edge.sinks.outbox", "edge.sinks.homeassistant",
-    "edge.sources.picamera", "edge.sources.opencv", "edge.sources.live",
-    "edge.sources.images", "edge.observers.preview", "edge.observers.recorder",
-    "edge.observers.snapshots", "edge.annotate", "edge.service.install",
-    "edge.service.unit", "edge.processing.detector", "edge.processing.ssd",
-    "edge.processing.yolo", "edge.processing.nms", "edge.processing.heads",
-    "edge.processing.anomaly", "edge.processing.motion", "edge.processing.tracker",
-    "edge.events", "edge.bench", "edge.bench_compiled", "sqlite3", "jsonschema",
+    "paho",
+    "edge.sinks.mqtt",
+    "edge.sinks.outbox",
+    "edge.sinks.homeassistant",
+    "edge.sources.picamera",
+    "edge.sources.opencv",
+    "edge.sources.live",
+    "edge.sources.images",
+    "edge.observers.preview",
+    "edge.observers.recorder",
+    "edge.observers.snapshots",
+    "edge.annotate",
+    "edge.service.install",
+    "edge.service.unit",
+    "edge.processing.detector",
+    "edge.processing.ssd",
+    "edge.processing.yolo",
+    "edge.processing.nms",
+    "edge.processing.heads",
+    "edge.processing.anomaly",
+    "edge.processing.motion",
+    "edge.processing.tracker",
+    "edge.events",
+    "edge.bench",
+    "edge.bench_compiled",
+    "sqlite3",
+    "jsonschema",
 )
 
 
 def modules_after(args: list[str], cwd: Path) -> set[str]:
-    done = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     line = done.stdout.strip().splitlines()[-1]
     assert line.startswith("MODULES:")
-    return set(json.loads(line[len("MODULES:"):]))
+    return set(json.loads(line[len("MODULES:") :]))
 
 
 def imported(modules: set[str], name: str) -> bool:
@@ -51,25 +76,34 @@ def imported(modules: set[str], name: str) -> bool:
 
 
 def test_default_run_imports_only_its_own_path(tmp_path: Path) -> None:
-    modules = modules_after(["run", "--max-frames", "1", "--sink", "jsonl:out.jsonl"],
-                            tmp_path)
+    modules = modules_after(["run", "--max-frames", "1", "--sink", "jsonl:out.jsonl"], tmp_path)
     assert "edge.sources.synthetic" in modules and "edge.sinks.jsonl" in modules
     assert "edge.processing.decoders" in modules
     loaded = [name for name in NOT_NEEDED if imported(modules, name)]
     assert loaded == []
 
 
-@pytest.mark.parametrize(("model", "decoder_module"), [
-    ("digits-detector.int8.tflite", "edge.processing.detector"),
-    ("digits-anomaly.int8.tflite", "edge.processing.anomaly"),
-])
-def test_a_decoder_is_imported_only_when_chosen(tmp_path: Path, model: str,
-                                                decoder_module: str) -> None:
-    modules = modules_after(["run", "--model", str(ZOO / model), "--max-frames", "1",
-                             "--sink", "jsonl:out.jsonl"], tmp_path)
+@pytest.mark.parametrize(
+    ("model", "decoder_module"),
+    [
+        ("digits-detector.int8.tflite", "edge.processing.detector"),
+        ("digits-anomaly.int8.tflite", "edge.processing.anomaly"),
+    ],
+)
+def test_a_decoder_is_imported_only_when_chosen(
+    tmp_path: Path, model: str, decoder_module: str
+) -> None:
+    modules = modules_after(
+        ["run", "--model", str(ZOO / model), "--max-frames", "1", "--sink", "jsonl:out.jsonl"],
+        tmp_path,
+    )
     assert decoder_module in modules
-    others = {"edge.processing.ssd", "edge.processing.yolo", "edge.processing.detector",
-              "edge.processing.anomaly"} - {decoder_module}
+    others = {
+        "edge.processing.ssd",
+        "edge.processing.yolo",
+        "edge.processing.detector",
+        "edge.processing.anomaly",
+    } - {decoder_module}
     assert sorted(m for m in others if m in modules) == []
 
 
@@ -82,7 +116,8 @@ def test_a_video_file_run_imports_the_opencv_source(tmp_path: Path) -> None:
     for i in range(3):
         writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
     writer.release()
-    modules = modules_after(["run", "--source", str(clip), "--max-frames", "1", "--sink",
-                             "jsonl:out.jsonl"], tmp_path)
+    modules = modules_after(
+        ["run", "--source", str(clip), "--max-frames", "1", "--sink", "jsonl:out.jsonl"], tmp_path
+    )
     assert "edge.sources.opencv" in modules
     assert not imported(modules, "edge.sources.picamera") and not imported(modules, "paho")

@@ -26,12 +26,18 @@ def test_defaults_need_no_file() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[decoder]\ntreshold = 0.3\n",
-         ["unknown key 'treshold' in [decoder] (line 2)", "did you mean 'threshold'"]),
-        ("[source]\nkind = 'synthetic'\nfsp = 3\n",
-         ["unknown key 'fsp' in [source] (line 3)", "did you mean 'fps'"]),
-        ("[[sinks]]\nkind = 'jsonl'\npth = 'a.jsonl'\n",
-         ["unknown key 'pth' in [sinks[0]] (line 3)", "did you mean 'path'"]),
+        (
+            "[decoder]\ntreshold = 0.3\n",
+            ["unknown key 'treshold' in [decoder] (line 2)", "did you mean 'threshold'"],
+        ),
+        (
+            "[source]\nkind = 'synthetic'\nfsp = 3\n",
+            ["unknown key 'fsp' in [source] (line 3)", "did you mean 'fps'"],
+        ),
+        (
+            "[[sinks]]\nkind = 'jsonl'\npth = 'a.jsonl'\n",
+            ["unknown key 'pth' in [sinks[0]] (line 3)", "did you mean 'path'"],
+        ),
         ("colour = 'red'\n", ["unknown key 'colour' in [the top level] (line 1)"]),
         ("[model]\nthreads = 0\n", ["model.threads: Input should be greater than or equal to 1"]),
         ("[source]\nkind = 'kinect'\n", ["source"]),

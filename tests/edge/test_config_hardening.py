@@ -73,7 +73,10 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> Non
     assert mqtt.outbox == folder / "state/outbox.sqlite3"  # type: ignore[union-attr]
     tls = mqtt.tls  # type: ignore[union-attr]
     assert (tls.ca_file, tls.cert_file, tls.key_file) == (
-        folder / "ca.pem", folder / "c.pem", folder / "k.pem")
+        folder / "ca.pem",
+        folder / "c.pem",
+        folder / "k.pem",
+    )
 
 
 def _path_fields(model: type[BaseModel], place: str = "") -> set[str]:
@@ -91,9 +94,17 @@ def _path_fields(model: type[BaseModel], place: str = "") -> set[str]:
 def test_the_example_covers_every_path_field_of_the_config_tree() -> None:
     """A new Path field is resolved by type automatically; this keeps the example honest."""
     assert _path_fields(RunConfig) == {
-        "ModelConfig.path", "ModelConfig.labels", "ImagesSource.path", "JsonlSink.path",
-        "MqttTls.ca_file", "MqttTls.cert_file", "MqttTls.key_file", "MqttSink.password_file",
-        "MqttSink.outbox", "OutputConfig.record", "OutputConfig.snapshot_dir",
+        "ModelConfig.path",
+        "ModelConfig.labels",
+        "ImagesSource.path",
+        "JsonlSink.path",
+        "MqttTls.ca_file",
+        "MqttTls.cert_file",
+        "MqttTls.key_file",
+        "MqttSink.password_file",
+        "MqttSink.outbox",
+        "OutputConfig.record",
+        "OutputConfig.snapshot_dir",
     }
     assert _model_for(RunConfig.model_fields["source"].annotation, {"kind": "images"})
 
@@ -103,20 +114,23 @@ def test_absolute_paths_urls_and_flags_are_left_alone(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "edge.toml").write_text(
         '[source]\nkind = "video"\nuri = "rtsp://cam/stream"\n[model]\nlabels = "/abs/l.txt"\n'
-        '[[sinks]]\nkind = "jsonl"\npath = "d.jsonl"\n')
+        '[[sinks]]\nkind = "jsonl"\npath = "d.jsonl"\n'
+    )
     config = load_config(folder / "edge.toml", {"model": {"path": "flag.tflite"}})
     assert config.source.uri == "rtsp://cam/stream"  # type: ignore[union-attr]
     assert config.model.labels == Path("/abs/l.txt")
     assert config.model.path == Path("flag.tflite")  # a flag: relative to the cwd
 
 
-def test_edge_run_from_another_folder_uses_the_config_folder(tmp_path: Path,
-                                                             run_edge: RunEdge) -> None:
+def test_edge_run_from_another_folder_uses_the_config_folder(
+    tmp_path: Path, run_edge: RunEdge
+) -> None:
     folder = tmp_path / "etc"
     (folder / "photos").mkdir(parents=True)
     cv2.imwrite(str(folder / "photos" / "a.png"), np.zeros((28, 28), np.uint8))
-    (folder / "edge.toml").write_text('[source]\nkind = "images"\npath = "photos"\n'
-                                      '[[sinks]]\nkind = "jsonl"\npath = "d.jsonl"\n')
+    (folder / "edge.toml").write_text(
+        '[source]\nkind = "images"\npath = "photos"\n[[sinks]]\nkind = "jsonl"\npath = "d.jsonl"\n'
+    )
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
     done = run_edge(["run", "--config", str(folder / "edge.toml")], cwd=elsewhere)
@@ -124,18 +138,27 @@ def test_edge_run_from_another_folder_uses_the_config_folder(tmp_path: Path,
     assert read_jsonl(folder / "d.jsonl") and not list(elsewhere.iterdir())
 
 
-@pytest.mark.parametrize(("table", "message"), [
-    ('[source]\nkind = "images"\npath = "nope"\n', "image folder .* does not exist"),
-    ('[source]\nkind = "images"\npath = "empty"\n', "holds no images"),
-    ('[source]\nkind = "video"\nuri = "nope.mp4"\n', "video file .* does not exist"),
-    ('[output]\nrecord = "nope/out.mp4"\n', "folder of the recording .* does not exist"),
-    ('[[sinks]]\nkind = "jsonl"\npath = "nope/d.jsonl"\n', "folder of the log .* does not exist"),
-    ('[model]\nlabels = "nope.txt"\n', "labels file .* does not exist"),
-    ('[[sinks]]\nkind = "mqtt"\n[sinks.tls]\ncert_file = "c.pem"\n',
-     "cert_file and tls.key_file go together"),
-])
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('[source]\nkind = "images"\npath = "nope"\n', "image folder .* does not exist"),
+        ('[source]\nkind = "images"\npath = "empty"\n', "holds no images"),
+        ('[source]\nkind = "video"\nuri = "nope.mp4"\n', "video file .* does not exist"),
+        ('[output]\nrecord = "nope/out.mp4"\n', "folder of the recording .* does not exist"),
+        (
+            '[[sinks]]\nkind = "jsonl"\npath = "nope/d.jsonl"\n',
+            "folder of the log .* does not exist",
+        ),
+        ('[model]\nlabels = "nope.txt"\n', "labels file .* does not exist"),
+        (
+            '[[sinks]]\nkind = "mqtt"\n[sinks.tls]\ncert_file = "c.pem"\n',
+            "cert_file and tls.key_file go together",
+        ),
+    ],
+)
 def test_problems_before_the_first_frame_exit_78_in_run_and_check_config(
-        tmp_path: Path, run_edge: RunEdge, table: str, message: str) -> None:
+    tmp_path: Path, run_edge: RunEdge, table: str, message: str
+) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "edge.toml").write_text(table)
     checked = run_edge(["check-config", "edge.toml"])
@@ -146,8 +169,9 @@ def test_problems_before_the_first_frame_exit_78_in_run_and_check_config(
         assert "Traceback" not in done.stderr
 
 
-def test_task_that_does_not_fit_the_manifest_decoder_is_refused(run_edge: RunEdge,
-                                                               tmp_path: Path) -> None:
+def test_task_that_does_not_fit_the_manifest_decoder_is_refused(
+    run_edge: RunEdge, tmp_path: Path
+) -> None:
     done = run_edge(["run", "--task", "detect", "--max-frames", "1"])
     assert done.returncode == 78
     assert "task 'detect' does not fit decoder 'classify'" in done.stderr

@@ -19,9 +19,16 @@ def run(control: RunControl, hook: TickHook, frames: int) -> tuple[MemorySink, R
     model = load_model(ModelConfig(), DecoderConfig())
     sink = MemorySink()
     context = RecordContext("t", model.manifest.name, model.file.sha256, model.manifest.task)
-    pipeline = Pipeline(SyntheticCamera(fps=200), Inference(model), [sink], context,
-                        model.manifest.labels, max_frames=frames, tick_hooks=[hook],
-                        control=control)
+    pipeline = Pipeline(
+        SyntheticCamera(fps=200),
+        Inference(model),
+        [sink],
+        context,
+        model.manifest.labels,
+        max_frames=frames,
+        tick_hooks=[hook],
+        control=control,
+    )
     try:
         return sink, pipeline.run()
     finally:

@@ -57,15 +57,17 @@ def test_unknown_decoder() -> None:
 def test_one_value_is_a_binary_classifier(
     value: float, params: dict[str, object], expected: tuple[int, float]
 ) -> None:
-    detections, _ = classify({"out": np.asarray([[value]], np.float32)}, Placement(),
-                             {"top_k": 1, **params})
+    detections, _ = classify(
+        {"out": np.asarray([[value]], np.float32)}, Placement(), {"top_k": 1, **params}
+    )
     assert detections.class_id.tolist() == [expected[0]]
     assert detections.confidence[0] == pytest.approx(expected[1], abs=1e-6)
 
 
 def test_binary_score_below_threshold_reports_nothing() -> None:
-    detections, _ = classify({"out": np.asarray([[0.55]], np.float32)}, Placement(),
-                             {"threshold": 0.6})
+    detections, _ = classify(
+        {"out": np.asarray([[0.55]], np.float32)}, Placement(), {"threshold": 0.6}
+    )
     assert len(detections.class_id) == 0
 
 
@@ -75,7 +77,7 @@ def test_binary_logits_far_out_do_not_overflow(logit: float) -> None:
     from edge.processing.params import ClassifyParams
 
     detections, _ = get_decoder("classify")(
-        {"p": np.asarray([[logit]], np.float32)}, Placement(),
-        ClassifyParams(activation="sigmoid"))
+        {"p": np.asarray([[logit]], np.float32)}, Placement(), ClassifyParams(activation="sigmoid")
+    )
     assert list(detections.class_id) == [int(logit > 0)]
     assert detections.confidence[0] == pytest.approx(1.0)

@@ -13,8 +13,9 @@ from edge.processing.preprocess import Placement
 GRID, CLASSES = 24, 10
 
 
-def _heads(peaks: list[tuple[int, int, int, float, tuple[float, float, float, float]]]
-           ) -> tuple[np.ndarray, np.ndarray]:
+def _heads(
+    peaks: list[tuple[int, int, int, float, tuple[float, float, float, float]]],
+) -> tuple[np.ndarray, np.ndarray]:
     """A (1, G, G, C) heatmap and (1, G, G, 4) ltrb with the given (row, col, cls, score, ltrb)."""
     heat = np.zeros((1, GRID, GRID, CLASSES), np.float32)
     ltrb = np.zeros((1, GRID, GRID, 4), np.float32)
@@ -38,8 +39,9 @@ def test_one_peak_becomes_its_box() -> None:
 
 def test_heads_found_by_shape_in_any_order_and_names() -> None:
     heat, ltrb = _heads([(3, 3, 2, 0.8, (0.05, 0.05, 0.05, 0.05))])
-    a, _ = decode_centernet({"StatefulPartitionedCall:0": ltrb,
-                             "StatefulPartitionedCall:1": heat}, Placement(), {})
+    a, _ = decode_centernet(
+        {"StatefulPartitionedCall:0": ltrb, "StatefulPartitionedCall:1": heat}, Placement(), {}
+    )
     b, _ = decode_centernet({"x": heat, "y": ltrb}, Placement(), {})
     assert a.class_id.tolist() == b.class_id.tolist() == [2]
     assert a.xyxy is not None and b.xyxy is not None
@@ -47,14 +49,17 @@ def test_heads_found_by_shape_in_any_order_and_names() -> None:
 
 
 def test_threshold_max_detections_and_duplicate_suppression() -> None:
-    heat, ltrb = _heads([
-        (2, 2, 1, 0.95, (0.05, 0.05, 0.05, 0.05)),
-        (2, 4, 1, 0.90, (0.13, 0.05, 0.05, 0.05)),  # same box as the first, two cells over
-        (20, 20, 3, 0.7, (0.05, 0.05, 0.05, 0.05)),
-        (10, 10, 4, 0.2, (0.05, 0.05, 0.05, 0.05)),  # under the threshold
-    ])
-    found, _ = decode_centernet({"h": heat, "b": ltrb}, Placement(),
-                                {"score_threshold": 0.3, "iou_threshold": 0.5})
+    heat, ltrb = _heads(
+        [
+            (2, 2, 1, 0.95, (0.05, 0.05, 0.05, 0.05)),
+            (2, 4, 1, 0.90, (0.13, 0.05, 0.05, 0.05)),  # same box as the first, two cells over
+            (20, 20, 3, 0.7, (0.05, 0.05, 0.05, 0.05)),
+            (10, 10, 4, 0.2, (0.05, 0.05, 0.05, 0.05)),  # under the threshold
+        ]
+    )
+    found, _ = decode_centernet(
+        {"h": heat, "b": ltrb}, Placement(), {"score_threshold": 0.3, "iou_threshold": 0.5}
+    )
     assert found.class_id.tolist() == [1, 3]
     top1, _ = decode_centernet({"h": heat, "b": ltrb}, Placement(), {"max_detections": 1})
     assert top1.class_id.tolist() == [1]
@@ -88,6 +93,7 @@ def test_wrong_heads_are_a_config_error() -> None:
 
 def test_named_heads_are_used_when_present() -> None:
     heat, ltrb = _heads([(5, 5, 9, 0.9, (0.02, 0.02, 0.02, 0.02))])
-    found, _ = decode_centernet({"heatmap": heat, "boxes": ltrb}, Placement(),
-                                {"heatmap": "heatmap", "boxes": "boxes"})
+    found, _ = decode_centernet(
+        {"heatmap": heat, "boxes": ltrb}, Placement(), {"heatmap": "heatmap", "boxes": "boxes"}
+    )
     assert found.class_id.tolist() == [9]

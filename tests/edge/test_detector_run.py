@@ -18,8 +18,10 @@ MODEL = ZOO / f"{STEM}.int8.tflite"
 
 
 def _cameras() -> list[SyntheticCamera]:
-    return [SyntheticCamera(fps=None, seed=seed, hold_frames=1, digit_count=count)
-            for seed, count in ((11, 2), (12, 3), (13, 4))]
+    return [
+        SyntheticCamera(fps=None, seed=seed, hold_frames=1, digit_count=count)
+        for seed, count in ((11, 2), (12, 3), (13, 4))
+    ]
 
 
 def _matches(records: list[dict[str, Any]], truths: list[Any]) -> tuple[int, int]:
@@ -32,13 +34,16 @@ def _matches(records: list[dict[str, Any]], truths: list[Any]) -> tuple[int, int
         for digit in truth.digits:
             drawn += 1
             overlaps = iou(np.asarray(digit.box, np.float32), boxes)
-            found += any(o >= 0.5 and label == str(digit.label)
-                         for o, label in zip(overlaps, labels, strict=True))
+            found += any(
+                o >= 0.5 and label == str(digit.label)
+                for o, label in zip(overlaps, labels, strict=True)
+            )
     return found, drawn
 
 
-def test_run_finds_the_drawn_digits(run_edge: RunEdge, tmp_path: Path,
-                                    result_validator: jsonschema.Draft202012Validator) -> None:
+def test_run_finds_the_drawn_digits(
+    run_edge: RunEdge, tmp_path: Path, result_validator: jsonschema.Draft202012Validator
+) -> None:
     import cv2
 
     folder = tmp_path / "frames"
@@ -50,8 +55,9 @@ def test_run_finds_the_drawn_digits(run_edge: RunEdge, tmp_path: Path,
             truth = camera.truth(i)
             assert isinstance(truth, SceneTruth)
             truths.append(truth)
-    done = run_edge(["run", "--model", str(MODEL), "--source", str(folder),
-                     "--sink", "jsonl:out.jsonl"])
+    done = run_edge(
+        ["run", "--model", str(MODEL), "--source", str(folder), "--sink", "jsonl:out.jsonl"]
+    )
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "out.jsonl")
     assert len(records) == 60
@@ -87,9 +93,21 @@ def test_single_digit_mode_is_unchanged() -> None:
 def test_synthetic_scene_mode_from_config(run_edge: RunEdge, tmp_path: Path) -> None:
     """The live synthetic camera in scene mode, configured in TOML, read by the detector."""
     (tmp_path / "edge.toml").write_text(
-        "[source]\nkind = 'synthetic'\nfps = 200\ndigits = 3\nhold_frames = 1\n")
-    done = run_edge(["run", "--model", str(MODEL), "--config", "edge.toml", "--max-frames",
-                     "60", "--sink", "jsonl:o.jsonl"])
+        "[source]\nkind = 'synthetic'\nfps = 200\ndigits = 3\nhold_frames = 1\n"
+    )
+    done = run_edge(
+        [
+            "run",
+            "--model",
+            str(MODEL),
+            "--config",
+            "edge.toml",
+            "--max-frames",
+            "60",
+            "--sink",
+            "jsonl:o.jsonl",
+        ]
+    )
     assert done.returncode == 0, done.stderr
     camera = SyntheticCamera(fps=None, hold_frames=1, digit_count=3)
     records = read_jsonl(tmp_path / "o.jsonl")

@@ -31,8 +31,11 @@ def event_validator() -> jsonschema.Draft202012Validator:
 
 
 def _one(x: float, cls: int = 0, score: float = 0.9) -> Detections:
-    return Detections(np.asarray([cls]), np.asarray([score], np.float32),
-                      np.asarray([[x, 0.2, x + 0.2, 0.5]], np.float32))
+    return Detections(
+        np.asarray([cls]),
+        np.asarray([score], np.float32),
+        np.asarray([[x, 0.2, x + 0.2, 0.5]], np.float32),
+    )
 
 
 def test_tracker_new_throttled_updates_end() -> None:
@@ -42,14 +45,16 @@ def test_tracker_new_throttled_updates_end() -> None:
         t = 0.1 * i
         seen = _one(0.1 + 0.01 * i) if i < 25 else Detections.empty()
         kinds += [(round(t, 1), e.kind, e.track.id) for e in tracker.update(seen, t)]
-    assert kinds == [(0.0, "new", 1), (1.0, "update", 1), (2.0, "update", 1),
-                     (2.7, "end", 1)]
+    assert kinds == [(0.0, "new", 1), (1.0, "update", 1), (2.0, "update", 1), (2.7, "end", 1)]
 
 
 def test_tracker_keeps_classes_and_objects_apart() -> None:
     tracker = IouTracker(update_interval=10.0)
-    two = Detections(np.asarray([0, 1]), np.asarray([0.9, 0.8], np.float32),
-                     np.asarray([[0.1, 0.1, 0.3, 0.3], [0.1, 0.1, 0.3, 0.3]], np.float32))
+    two = Detections(
+        np.asarray([0, 1]),
+        np.asarray([0.9, 0.8], np.float32),
+        np.asarray([[0.1, 0.1, 0.3, 0.3], [0.1, 0.1, 0.3, 0.3]], np.float32),
+    )
     assert [e.kind for e in tracker.update(two, 0.0)] == ["new", "new"]
     assert tracker.update(two, 0.1) == []  # both continue, updates throttled
     far = _one(0.7)  # class 0 far away from track 1: a new object
@@ -60,19 +65,35 @@ def test_tracker_keeps_classes_and_objects_apart() -> None:
 
 
 def _ts(stamp: str) -> float:
-    return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-        tzinfo=dt.timezone.utc).timestamp()
+    return (
+        dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ")
+        .replace(tzinfo=dt.timezone.utc)
+        .timestamp()
+    )
 
 
-def test_one_object_moving_then_leaving(run_edge: RunEdge, tmp_path: Path,
-                                        result_validator: jsonschema.Draft202012Validator,
-                                        event_validator: jsonschema.Draft202012Validator,
-                                        ) -> None:
+def test_one_object_moving_then_leaving(
+    run_edge: RunEdge,
+    tmp_path: Path,
+    result_validator: jsonschema.Draft202012Validator,
+    event_validator: jsonschema.Draft202012Validator,
+) -> None:
     write_video(tmp_path / "walk.avi", 70, {i: (10 + 5 * i, 70) for i in range(45)})
     settings = f"[events]\nenabled = true\nupdate_interval = {INTERVAL}\nmax_missed = 5\n"
     (tmp_path / "edge.toml").write_text(settings)
-    done = run_edge(["run", "--config", "edge.toml", "--model", str(DETECTOR), "--source",
-                     "walk.avi", "--sink", "jsonl:out.jsonl"])
+    done = run_edge(
+        [
+            "run",
+            "--config",
+            "edge.toml",
+            "--model",
+            str(DETECTOR),
+            "--source",
+            "walk.avi",
+            "--sink",
+            "jsonl:out.jsonl",
+        ]
+    )
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "out.jsonl")
     frames = [r for r in records if r["schema"] == "edge.result/1"]
@@ -101,14 +122,28 @@ def test_one_object_moving_then_leaving(run_edge: RunEdge, tmp_path: Path,
     assert updates[-1]["track"]["box"][0] > events[0]["track"]["box"][0]
 
 
-def test_events_instead_of_per_frame_records(run_edge: RunEdge, tmp_path: Path,
-                                             event_validator: jsonschema.Draft202012Validator,
-                                             ) -> None:
+def test_events_instead_of_per_frame_records(
+    run_edge: RunEdge,
+    tmp_path: Path,
+    event_validator: jsonschema.Draft202012Validator,
+) -> None:
     write_video(tmp_path / "walk.avi", 40, {i: (10 + 5 * i, 70) for i in range(20)})
     (tmp_path / "edge.toml").write_text(
-        "[events]\nenabled = true\nper_frame = false\nmax_missed = 3\nupdate_interval = 60\n")
-    done = run_edge(["run", "--config", "edge.toml", "--model", str(DETECTOR), "--source",
-                     "walk.avi", "--sink", "jsonl:out.jsonl"])
+        "[events]\nenabled = true\nper_frame = false\nmax_missed = 3\nupdate_interval = 60\n"
+    )
+    done = run_edge(
+        [
+            "run",
+            "--config",
+            "edge.toml",
+            "--model",
+            str(DETECTOR),
+            "--source",
+            "walk.avi",
+            "--sink",
+            "jsonl:out.jsonl",
+        ]
+    )
     assert done.returncode == 0, done.stderr
     records: list[dict[str, Any]] = read_jsonl(tmp_path / "out.jsonl")
     for record in records:
@@ -117,22 +152,35 @@ def test_events_instead_of_per_frame_records(run_edge: RunEdge, tmp_path: Path,
     assert "events: 2 written" in done.stderr
 
 
-def test_parked_object_with_the_motion_gate(run_edge: RunEdge, tmp_path: Path,
-                                            event_validator: jsonschema.Draft202012Validator,
-                                            ) -> None:
+def test_parked_object_with_the_motion_gate(
+    run_edge: RunEdge,
+    tmp_path: Path,
+    event_validator: jsonschema.Draft202012Validator,
+) -> None:
     """The parked car: an object that never moves gives one ``new`` and, when the run
     stops, one ``end`` (reason ``stopped``); the gate skips the frames between, and
     skipped frames do not count as missed sightings."""
     write_video(tmp_path / "parked.avi", 60, {i: (100, 70) for i in range(60)})
     (tmp_path / "edge.toml").write_text(
         "[motion]\nenabled = true\nheartbeat = 0\n"
-        "[events]\nenabled = true\nper_frame = false\nmax_missed = 2\nupdate_interval = 0\n")
-    done = run_edge(["run", "--config", "edge.toml", "--model", str(DETECTOR), "--source",
-                     "parked.avi", "--sink", "jsonl:out.jsonl"])
+        "[events]\nenabled = true\nper_frame = false\nmax_missed = 2\nupdate_interval = 0\n"
+    )
+    done = run_edge(
+        [
+            "run",
+            "--config",
+            "edge.toml",
+            "--model",
+            str(DETECTOR),
+            "--source",
+            "parked.avi",
+            "--sink",
+            "jsonl:out.jsonl",
+        ]
+    )
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "out.jsonl")
     for record in records:
         event_validator.validate(record)
-    assert [(r["event"], r.get("reason")) for r in records] == [("new", None),
-                                                                ("end", "stopped")]
+    assert [(r["event"], r.get("reason")) for r in records] == [("new", None), ("end", "stopped")]
     assert "motion gate: 59 frames skipped; events: 2 written" in done.stderr

@@ -34,11 +34,15 @@ FAST = '[source]\nkind = "synthetic"\nfps = 1000\n'  # records as fast as the mo
 
 
 def result(seq: int, detections: int = 0) -> dict[str, object]:
-    return {"schema": "edge.result/1", "seq": seq,
-            "detections": [{"label": "a", "class_id": 0, "score": 0.9}] * detections}
+    return {
+        "schema": "edge.result/1",
+        "seq": seq,
+        "detections": [{"label": "a", "class_id": 0, "score": 0.9}] * detections,
+    }
 
 
 # --- torn lines -------------------------------------------------------------------------
+
 
 def test_a_torn_last_line_is_cut_before_appending(tmp_path: Path) -> None:
     log = tmp_path / "d.jsonl"
@@ -70,10 +74,13 @@ def test_nan_and_infinity_never_make_invalid_json(tmp_path: Path) -> None:
     sink.write({"a": float("nan"), "b": [float("inf"), -float("inf"), 1.5]})
     sink.close()
     assert json.loads(log.read_text(), parse_constant=pytest.fail) == {
-        "a": None, "b": [None, None, 1.5]}
+        "a": None,
+        "b": [None, None, 1.5],
+    }
 
 
 # --- full disk and file-size limit ------------------------------------------------------
+
 
 def test_dev_full_drops_and_counts_without_stopping() -> None:
     if not Path("/dev/full").exists():
@@ -95,9 +102,25 @@ def test_file_size_limit_drops_counts_and_resumes(tmp_path: Path) -> None:
     writer goes on, and when the limit is raised (space returns) writing resumes."""
     log = tmp_path / "d.jsonl"
     done = subprocess.run(
-        [sys.executable, "-m", "tests.edge.faults.log_writer", str(log), "400", "0", "0", "0",
-         "200"], env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
-        preexec_fn=lambda: _limit_file_size(4096))
+        [
+            sys.executable,
+            "-m",
+            "tests.edge.faults.log_writer",
+            str(log),
+            "400",
+            "0",
+            "0",
+            "0",
+            "200",
+        ],
+        env=ENV,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=lambda: _limit_file_size(4096),
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.splitlines()[-1])
     seqs = [r["seq"] for r in parse_all(log)]
@@ -113,8 +136,11 @@ def small_tmpfs(folder: Path, size: str = "64k") -> Iterator[Path]:
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
     folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
-                              str(folder)], capture_output=True, check=False)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
     try:
@@ -145,24 +171,26 @@ def test_full_disk_drops_then_resumes_when_space_returns(tmp_path: Path) -> None
         assert len(seqs) + sink.dropped == 311
 
 
-def test_edge_run_on_a_full_card_keeps_running_and_counts_drops(tmp_path: Path,
-                                                               run_edge: RunEdge) -> None:
+def test_edge_run_on_a_full_card_keeps_running_and_counts_drops(
+    tmp_path: Path, run_edge: RunEdge
+) -> None:
     with small_tmpfs(tmp_path / "card") as card:
         config = tmp_path / "edge.toml"
-        config.write_text(f'{FAST}[[sinks]]\nkind = "jsonl"\npath = "{card / "d.jsonl"}"\n'
-                          "max_bytes = 0\n")
+        config.write_text(
+            f'{FAST}[[sinks]]\nkind = "jsonl"\npath = "{card / "d.jsonl"}"\nmax_bytes = 0\n'
+        )
         done = run_edge(["run", "--config", str(config), "--max-frames", "300"])
         assert done.returncode == 0, done.stderr
         records = parse_all(card / "d.jsonl")
         summary = next(line for line in done.stderr.splitlines() if "done:" in line)
         drops = int(summary.rsplit("sink drops ", 1)[1])
         assert drops > 0 and len(records) + drops == 300, summary
-        print(f"64 KiB card: {len(records)} records written, {drops} counted as sink drops, "
-              "exit 0")
+        print(f"64 KiB card: {len(records)} records written, {drops} counted as sink drops, exit 0")
         assert (card / "d.jsonl").stat().st_size > 60_000  # it filled the card first
 
 
 # --- SIGKILL at random points -----------------------------------------------------------
+
 
 def test_sigkill_at_50_random_points_leaves_every_line_readable(tmp_path: Path) -> None:
     """A writer that rotates (and compresses) every ~20 KiB is killed 50 times at random
@@ -175,10 +203,25 @@ def test_sigkill_at_50_random_points_leaves_every_line_readable(tmp_path: Path) 
         log.parent.mkdir()
     written = 0
     for _ in range(10):
-        children = [subprocess.Popen(
-            [sys.executable, "-m", "tests.edge.faults.log_writer", str(log), "100000000",
-             "20000", "3", "1"], env=ENV, cwd=ROOT, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL) for log in logs]
+        children = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.edge.faults.log_writer",
+                    str(log),
+                    "100000000",
+                    "20000",
+                    "3",
+                    "1",
+                ],
+                env=ENV,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            for log in logs
+        ]
         try:
             for child in children:
                 assert child.stdout is not None
@@ -194,9 +237,24 @@ def test_sigkill_at_50_random_points_leaves_every_line_readable(tmp_path: Path) 
                 assert child.stdout is not None
                 child.stdout.close()
     for log in logs:
-        done = subprocess.run([sys.executable, "-m", "tests.edge.faults.log_writer", str(log),
-                               "10", "20000", "3", "1"], env=ENV, cwd=ROOT,
-                              capture_output=True, text=True, timeout=60, check=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tests.edge.faults.log_writer",
+                str(log),
+                "10",
+                "20000",
+                "3",
+                "1",
+            ],
+            env=ENV,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         records = parse_all(log)
         assert read_jsonl(log)[-1]["seq"] == 9
         assert json.loads(done.stdout.splitlines()[-1])["dropped"] == 0
@@ -216,12 +274,20 @@ def test_edge_run_sigkilled_at_50_random_points(tmp_path: Path) -> None:
         lane.mkdir()
         (lane / "edge.toml").write_text(
             FAST + '[[sinks]]\nkind = "jsonl"\npath = "d.jsonl"\nmax_bytes = 16000\nkeep = 3\n'
-            "compress = true\nfsync_interval = 0.05\n")
+            "compress = true\nfsync_interval = 0.05\n"
+        )
     kills = 0
     for _ in range(10):
-        children = [subprocess.Popen([*EDGE, "run", "--config", "edge.toml"],
-                                     cwd=lane, env=ENV, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL) for lane in lanes]
+        children = [
+            subprocess.Popen(
+                [*EDGE, "run", "--config", "edge.toml"],
+                cwd=lane,
+                env=ENV,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for lane in lanes
+        ]
         try:
             _wait_until_written(lanes)
             time.sleep(rng.uniform(0.0, 0.3))
@@ -256,6 +322,7 @@ def _log_bytes(lane: Path) -> int:
 
 # --- rotation, fsync, detections-only ---------------------------------------------------
 
+
 def test_rotation_keeps_the_configured_count(tmp_path: Path) -> None:
     log = tmp_path / "d.jsonl"
     sink = JsonlSink(log, max_bytes=1000, keep=2)
@@ -265,8 +332,11 @@ def test_rotation_keeps_the_configured_count(tmp_path: Path) -> None:
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["d.jsonl", "d.jsonl.1", "d.jsonl.2"]
     assert all(p.stat().st_size <= 1000 for p in tmp_path.iterdir())
-    seqs = [r["seq"] for name in ("d.jsonl.2", "d.jsonl.1", "d.jsonl")
-            for r in read_jsonl(tmp_path / name)]
+    seqs = [
+        r["seq"]
+        for name in ("d.jsonl.2", "d.jsonl.1", "d.jsonl")
+        for r in read_jsonl(tmp_path / name)
+    ]
     assert seqs == list(range(seqs[0], 200))  # the newest, in order, nothing in between lost
 
 
@@ -277,7 +347,11 @@ def test_rotated_files_are_compressed(tmp_path: Path) -> None:
         sink.write(result(seq))
     sink.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "d.jsonl", "d.jsonl.1.gz", "d.jsonl.2.gz", "d.jsonl.3.gz"]
+        "d.jsonl",
+        "d.jsonl.1.gz",
+        "d.jsonl.2.gz",
+        "d.jsonl.3.gz",
+    ]
     assert json.loads(gzip.decompress((tmp_path / "d.jsonl.1.gz").read_bytes()).splitlines()[0])
     assert len(all_lines(log)) < 200
 
@@ -324,6 +398,7 @@ def test_only_detections_with_a_heartbeat(tmp_path: Path) -> None:
 
 # --- paths and pipes --------------------------------------------------------------------
 
+
 def test_a_log_in_a_missing_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist") as caught:
         JsonlSink(tmp_path / "no" / "such" / "d.jsonl")
@@ -331,8 +406,9 @@ def test_a_log_in_a_missing_folder_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "no").exists()
 
 
-def test_missing_log_folder_exits_78_in_run_and_check_config(tmp_path: Path,
-                                                              run_edge: RunEdge) -> None:
+def test_missing_log_folder_exits_78_in_run_and_check_config(
+    tmp_path: Path, run_edge: RunEdge
+) -> None:
     done = run_edge(["run", "--max-frames", "2", "--sink", "jsonl:nope/d.jsonl"])
     assert done.returncode == 78 and "does not exist" in done.stderr
     assert not (tmp_path / "nope").exists()
@@ -343,10 +419,24 @@ def test_missing_log_folder_exits_78_in_run_and_check_config(tmp_path: Path,
 
 def test_a_broken_stdout_pipe_does_not_stop_the_log(tmp_path: Path) -> None:
     (tmp_path / "edge.toml").write_text(FAST)
-    reader_gone = subprocess.Popen([*EDGE, "run", "--config", "edge.toml", "--max-frames",
-                                    "100", "--sink", "stdout", "--sink", "jsonl:d.jsonl"],
-                                   cwd=tmp_path, env=ENV,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader_gone = subprocess.Popen(
+        [
+            *EDGE,
+            "run",
+            "--config",
+            "edge.toml",
+            "--max-frames",
+            "100",
+            "--sink",
+            "stdout",
+            "--sink",
+            "jsonl:d.jsonl",
+        ],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert reader_gone.stdout is not None and reader_gone.stderr is not None
     reader_gone.stdout.readline()  # one record reached the reader, which then goes away
     reader_gone.stdout.close()
@@ -358,7 +448,8 @@ def test_a_broken_stdout_pipe_does_not_stop_the_log(tmp_path: Path) -> None:
 
 
 def test_a_rotation_that_fails_keeps_appending_and_retries_later(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     (tmp_path / "d.jsonl.1").mkdir()  # in the way of the rotation: unlink fails
     (tmp_path / "d.jsonl.1" / "x").write_text("x")
     log = tmp_path / "d.jsonl"

@@ -222,10 +222,15 @@ def test_a_never_iterated_source_is_released_by_close() -> None:
     assert device.released and source.health().state == "ended"
 
 
-@pytest.mark.parametrize(("platform", "backends"), [
-    ("linux", ("CAP_V4L2",)), ("darwin", ("CAP_AVFOUNDATION",)),
-    ("win32", ("CAP_DSHOW", "CAP_MSMF")), ("freebsd14", ("CAP_ANY",)),
-])
+@pytest.mark.parametrize(
+    ("platform", "backends"),
+    [
+        ("linux", ("CAP_V4L2",)),
+        ("darwin", ("CAP_AVFOUNDATION",)),
+        ("win32", ("CAP_DSHOW", "CAP_MSMF")),
+        ("freebsd14", ("CAP_ANY",)),
+    ],
+)
 def test_webcam_backend_per_platform(platform: str, backends: tuple[str, ...]) -> None:
     import cv2
 
@@ -242,10 +247,16 @@ def test_webcam_hints_point_at_what_works_per_platform() -> None:
 
 
 def start_server(port: int, fps: float = 25.0) -> tuple[subprocess.Popen[str], int]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get(
-        "PYTHONPATH", "")])}
-    process = subprocess.Popen([sys.executable, str(HERE / "mjpeg_server.py"), str(port),
-                                str(fps)], stdout=subprocess.PIPE, text=True, env=env)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "mjpeg_server.py"), str(port), str(fps)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert process.stdout is not None
     line = process.stdout.readline()
     assert line.strip().isdigit(), "the MJPEG server did not start"
@@ -265,9 +276,21 @@ def start_edge(tmp_path: Path, out: Path) -> tuple[subprocess.Popen[str], Path]:
     stderr = tmp_path / "stderr.txt"
     with stderr.open("w") as file:
         run = subprocess.Popen(
-            [sys.executable, "-c", "from edge.cli import entry; entry()", "run", "--config",
-             "run.toml", "--sink", f"jsonl:{out}"], cwd=tmp_path, stdout=subprocess.DEVNULL,
-            stderr=file, text=True)
+            [
+                sys.executable,
+                "-c",
+                "from edge.cli import entry; entry()",
+                "run",
+                "--config",
+                "run.toml",
+                "--sink",
+                f"jsonl:{out}",
+            ],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=file,
+            text=True,
+        )
     return run, stderr
 
 
@@ -288,13 +311,15 @@ def mjpeg_server() -> Iterator[list[subprocess.Popen[str] | int]]:
 
 
 def test_a_stream_that_drops_is_reopened_and_the_run_goes_on(
-        mjpeg_server: list[subprocess.Popen[str] | int], tmp_path: Path) -> None:
+    mjpeg_server: list[subprocess.Popen[str] | int], tmp_path: Path
+) -> None:
     port = mjpeg_server[1]
     (tmp_path / "run.toml").write_text(
         "status_interval = 0.2\n[source]\nkind = 'video'\n"
         f"uri = 'http://127.0.0.1:{port}/stream.mjpg'\n"
         "stall_timeout = 0.5\nreconnect_delay = 0.2\nreconnect_delay_max = 0.5\n"
-        "open_timeout = 2\n")
+        "open_timeout = 2\n"
+    )
     out = tmp_path / "out.jsonl"
     run, log = start_edge(tmp_path, out)
     try:
@@ -343,7 +368,8 @@ def test_stream_unreachable_at_start_with_retry_keeps_trying(tmp_path: Path) -> 
     (tmp_path / "run.toml").write_text(
         f"status_interval = 0.2\n[source]\nkind = 'video'\n"
         f"uri = 'http://127.0.0.1:{port}/stream.mjpg'\n"
-        "retry_at_start = true\nreconnect_delay = 0.1\nreconnect_delay_max = 0.3\n")
+        "retry_at_start = true\nreconnect_delay = 0.1\nreconnect_delay_max = 0.3\n"
+    )
     out = tmp_path / "late.jsonl"
     run, log = start_edge(tmp_path, out)
     server = None
@@ -367,7 +393,8 @@ def test_stream_unreachable_at_start_with_retry_keeps_trying(tmp_path: Path) -> 
 
 
 def test_a_refused_stream_is_reported_once_not_by_ffmpeg_on_every_attempt(
-        run_edge: RunEdge) -> None:
+    run_edge: RunEdge,
+) -> None:
     url = f"http://127.0.0.1:{free_port()}/stream.mjpg"
     done = run_edge(["run", "--source", url], timeout=60)
     assert done.returncode == 1

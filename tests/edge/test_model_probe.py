@@ -32,8 +32,12 @@ from tests.conftest import RunEdge
 from tests.edge.waiting import wait_for
 
 ZOO = Path(__file__).resolve().parents[2] / "models" / "zoo"
-SEEDS = ["digits-cnn.int8.tflite", "digits-detector.int8.tflite", "digits-vit.int8.tflite",
-         "digits-anomaly.int8.tflite"]
+SEEDS = [
+    "digits-cnn.int8.tflite",
+    "digits-detector.int8.tflite",
+    "digits-vit.int8.tflite",
+    "digits-anomaly.int8.tflite",
+]
 
 
 def mutants(count: int, seed: int) -> list[tuple[str, bytes]]:
@@ -53,8 +57,9 @@ def mutants(count: int, seed: int) -> list[tuple[str, bytes]]:
         elif kind == 2:  # 32-bit words (offsets, sizes, indices) overwritten
             for _ in range(rng.randint(1, 8)):
                 at = rng.randrange(0, len(data) - 4) & ~3
-                data[at:at + 4] = rng.choice([b"\xff\xff\xff\xff", b"\x00\x00\x00\x80",
-                                              rng.randbytes(4)])
+                data[at : at + 4] = rng.choice(
+                    [b"\xff\xff\xff\xff", b"\x00\x00\x00\x80", rng.randbytes(4)]
+                )
         else:  # the first 4 KiB (root table, subgraphs, tensors) scrambled
             for _ in range(rng.randint(1, 16)):
                 data[rng.randrange(min(4096, len(data)))] = rng.randrange(256)
@@ -149,13 +154,13 @@ def test_not_a_model_is_refused_with_the_reason() -> None:
         probe_model(b"TFL3" + bytes(100), origin="junk.tflite")
 
 
-def test_edge_run_and_inspect_refuse_a_model_the_probe_rejects(tmp_path: Path,
-                                                              run_edge: RunEdge) -> None:
+def test_edge_run_and_inspect_refuse_a_model_the_probe_rejects(
+    tmp_path: Path, run_edge: RunEdge
+) -> None:
     name, broken = mutants(6, seed=1)[5]  # its metadata reads, its flatbuffer is broken
     assert name.endswith("#5:flip")
     (tmp_path / "m.tflite").write_bytes(broken)
-    for command in (["run", "--model", "m.tflite", "--max-frames", "1"],
-                    ["inspect", "m.tflite"]):
+    for command in (["run", "--model", "m.tflite", "--max-frames", "1"], ["inspect", "m.tflite"]):
         done = run_edge(command)
         assert done.returncode == 78, done.stderr
         assert "test run" in done.stderr or "test process" in done.stderr, done.stderr
@@ -164,8 +169,7 @@ def test_edge_run_and_inspect_refuse_a_model_the_probe_rejects(tmp_path: Path,
     assert "cannot load this model" in skipped.stderr  # LiteRT's own check, in-process
 
 
-def test_sighup_with_a_model_that_crashes_the_runtime_keeps_the_old_one(
-        tmp_path: Path) -> None:
+def test_sighup_with_a_model_that_crashes_the_runtime_keeps_the_old_one(tmp_path: Path) -> None:
     """A mutant the 1,200 corpus found to SIGSEGV LiteRT on load is copied over the running
     model and SIGHUP sent: the probe's child dies, the main process keeps its old model."""
     name, crasher = mutants(235, seed=2)[234]
@@ -173,14 +177,28 @@ def test_sighup_with_a_model_that_crashes_the_runtime_keeps_the_old_one(
     model = tmp_path / "model.tflite"
     model.write_bytes((ZOO / "digits-vit.int8.tflite").read_bytes())
     (tmp_path / "edge.toml").write_text(
-        f"[model]\npath = '{model}'\n[[sinks]]\nkind = 'jsonl'\npath = 'out.jsonl'\n")
+        f"[model]\npath = '{model}'\n[[sinks]]\nkind = 'jsonl'\npath = 'out.jsonl'\n"
+    )
     errors = tmp_path / "stderr.txt"  # a file: the test reads it while edge runs
     with errors.open("w") as stderr_file:
         run = subprocess.Popen(
-            [sys.executable, "-c", "from edge.cli import entry; entry()", "run", "--config",
-             "edge.toml"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=stderr_file,
-            text=True, env={**os.environ, "PYTHONPATH": f"{ZOO.parents[1]}{os.pathsep}"
-                            f"{os.environ.get('PYTHONPATH', '')}"})
+            [
+                sys.executable,
+                "-c",
+                "from edge.cli import entry; entry()",
+                "run",
+                "--config",
+                "edge.toml",
+            ],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr_file,
+            text=True,
+            env={
+                **os.environ,
+                "PYTHONPATH": f"{ZOO.parents[1]}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+            },
+        )
 
     def wait_until(done: Callable[[], bool], what: str) -> None:
         wait_for(done, 60, what, process=run, detail=errors.read_text)
@@ -194,8 +212,7 @@ def test_sighup_with_a_model_that_crashes_the_runtime_keeps_the_old_one(
         # then the old model goes on producing records.
         wait_until(lambda: "reload refused" in errors.read_text(), "the refusal")
         before = len(log.read_text().splitlines())
-        wait_until(lambda: len(log.read_text().splitlines()) > before,
-                   "a record after the refusal")
+        wait_until(lambda: len(log.read_text().splitlines()) > before, "a record after the refusal")
         run.send_signal(signal.SIGTERM)
         run.wait(timeout=30)
     finally:
@@ -210,7 +227,8 @@ def test_sighup_with_a_model_that_crashes_the_runtime_keeps_the_old_one(
 
 
 def test_a_module_planted_in_the_working_folder_cannot_pass_the_probe(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A downloaded model pack with a numpy.py in it: the probe's child must not import
     it (``python -c`` would put the working folder first on the import path), so garbage
     bytes are still refused."""

@@ -68,10 +68,17 @@ def context(model: LoadedModel) -> RecordContext:
     return RecordContext("test", model.manifest.name, model.file.sha256, model.manifest.task)
 
 
-def pipeline(model: LoadedModel, source: Any, sink: MemorySink, inference: Any = None,
-             **options: Any) -> Pipeline:
-    return Pipeline(source, inference or Inference(model), [sink], context(model),
-                    model.manifest.labels, **options)
+def pipeline(
+    model: LoadedModel, source: Any, sink: MemorySink, inference: Any = None, **options: Any
+) -> Pipeline:
+    return Pipeline(
+        source,
+        inference or Inference(model),
+        [sink],
+        context(model),
+        model.manifest.labels,
+        **options,
+    )
 
 
 def test_a_file_comes_out_whole_and_in_order(cnn: LoadedModel) -> None:
@@ -92,8 +99,10 @@ def test_each_record_is_the_result_of_its_own_frame(cnn: LoadedModel) -> None:
         index = record["source"]["frame"]
         expected, _, _ = reference(Frame(PICTURES[index % 8], index, 0.0, "ref"))
         got = [(d["class_id"], d["score"]) for d in record["detections"]]
-        assert got == [(int(c), round(float(s), 4))
-                       for c, s in zip(expected.class_id, expected.confidence, strict=True)]
+        assert got == [
+            (int(c), round(float(s), 4))
+            for c, s in zip(expected.class_id, expected.confidence, strict=True)
+        ]
 
 
 def test_max_frames_writes_exactly_that_many(cnn: LoadedModel) -> None:
@@ -153,9 +162,15 @@ def test_a_swap_never_mixes_models(cnn: LoadedModel, detector: LoadedModel) -> N
     # Frame 40 stays inside the old model until release is set below: a swap that waited
     # for it would never return, one that does not returns whatever the machine's speed.
     swapped = threading.Event()
-    threading.Thread(target=lambda: (run.swap_model(
-        new, context(detector), detector.manifest.labels, on_retired=Counting.close),
-        swapped.set()), daemon=True).start()
+    threading.Thread(
+        target=lambda: (
+            run.swap_model(
+                new, context(detector), detector.manifest.labels, on_retired=Counting.close
+            ),
+            swapped.set(),
+        ),
+        daemon=True,
+    ).start()
     assert swapped.wait(10), "swap_model waited for the frame inside the old model"
     assert old.closed_after is None  # frame 40 is still in the old model
     old.release.set()
@@ -185,8 +200,12 @@ def test_a_model_swapped_out_at_the_end_is_still_retired(cnn: LoadedModel) -> No
     def swap_late(stats: RunStats) -> None:
         if stats.frames == 3 and not swapped:
             swapped.append(True)
-            run.swap_model(Counting(Inference(cnn)), context(cnn), cnn.manifest.labels,
-                           on_retired=Counting.close)
+            run.swap_model(
+                Counting(Inference(cnn)),
+                context(cnn),
+                cnn.manifest.labels,
+                on_retired=Counting.close,
+            )
 
     run.tick_hooks.append(swap_late)
     run.run()
@@ -214,8 +233,7 @@ def test_a_stop_drains_what_was_inferred(cnn: LoadedModel) -> None:
 
     sink = MemorySink()
     started = time.monotonic()
-    stats = pipeline(cnn, FakeFile(100_000), sink, inference=counted,
-                     tick_hooks=[hook]).run(stop)
+    stats = pipeline(cnn, FakeFile(100_000), sink, inference=counted, tick_hooks=[hook]).run(stop)
     assert time.monotonic() - started < 20
     assert 50 <= stats.frames < 100_000
     assert [record["source"]["frame"] for record in sink.records] == list(range(stats.frames))
@@ -306,6 +324,9 @@ def test_a_live_frame_is_taken_only_when_the_model_is_free(cnn: LoadedModel) -> 
             assert before == "end", live.events
     from_file = Ordering(Inference(cnn))
     pipeline(cnn, FakeFile(12), MemorySink(), inference=from_file).run()
-    overlapped = [i for i, event in enumerate(from_file.events[1:], 1)
-                  if event == "prepare" and from_file.events[i - 1] == "start"]
+    overlapped = [
+        i
+        for i, event in enumerate(from_file.events[1:], 1)
+        if event == "prepare" and from_file.events[i - 1] == "start"
+    ]
     assert overlapped, from_file.events

@@ -21,8 +21,9 @@ def test_static_video_skips_at_least_90_percent(run_edge: RunEdge, tmp_path: Pat
     # A status line on every loop turn: with the reduced MJPEG decode the whole run can
     # take less than GATE's 0.01 s, and the line is what this test reads.
     (tmp_path / "edge.toml").write_text(GATE.replace("0.01", "0.000001"))
-    done = run_edge(["run", "--config", "edge.toml", "--source", "static.avi", "--sink",
-                     "jsonl:out.jsonl"])
+    done = run_edge(
+        ["run", "--config", "edge.toml", "--source", "static.avi", "--sink", "jsonl:out.jsonl"]
+    )
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "out.jsonl")
     assert 1 <= len(records) <= 12, len(records)  # >= 90 % of 120 frames skipped
@@ -32,14 +33,14 @@ def test_static_video_skips_at_least_90_percent(run_edge: RunEdge, tmp_path: Pat
     assert re.search(r"frames \| .* \| skipped \d+", done.stderr), done.stderr  # status line
 
 
-def test_movement_wakes_the_model_within_two_frames(run_edge: RunEdge,
-                                                    tmp_path: Path) -> None:
+def test_movement_wakes_the_model_within_two_frames(run_edge: RunEdge, tmp_path: Path) -> None:
     start = 40
     moving = {i: (10 + 6 * (i - start), 60) for i in range(start, 70)}
     write_video(tmp_path / "moves.avi", 90, moving)
     (tmp_path / "edge.toml").write_text(GATE)
-    done = run_edge(["run", "--config", "edge.toml", "--source", "moves.avi", "--sink",
-                     "jsonl:out.jsonl"])
+    done = run_edge(
+        ["run", "--config", "edge.toml", "--source", "moves.avi", "--sink", "jsonl:out.jsonl"]
+    )
     assert done.returncode == 0, done.stderr
     inferred = [r["source"]["frame"] for r in read_jsonl(tmp_path / "out.jsonl")]
     assert all(f == 0 or f >= start for f in inferred), inferred  # asleep while static

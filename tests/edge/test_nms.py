@@ -39,6 +39,11 @@ def test_below_threshold_overlap_survives_and_empty_input() -> None:
     classes = np.zeros(2, np.int64)
     assert nms(boxes, scores, classes, iou_threshold=0.5, max_detections=5).tolist() == [0, 1]
     assert nms(boxes, scores, classes, iou_threshold=0.3, max_detections=5).tolist() == [0]
-    empty = nms(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64),
-                iou_threshold=0.5, max_detections=5)
+    empty = nms(
+        np.zeros((0, 4), np.float32),
+        np.zeros(0, np.float32),
+        np.zeros(0, np.int64),
+        iou_threshold=0.5,
+        max_detections=5,
+    )
     assert empty.shape == (0,)

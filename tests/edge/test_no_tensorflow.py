@@ -24,8 +24,14 @@ print('IMPORTED:' + ','.join(bad))
 
 def probe(args: list[str], cwd: Path) -> str:
     code = PROBE.format(forbidden=set(FORBIDDEN))
-    done = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1]
 

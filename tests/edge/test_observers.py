@@ -30,24 +30,35 @@ DETECTOR = REPO / "models" / "zoo" / "digits-detector.int8.tflite"
 # Where the test command puts the GUI build of OpenCV (see scripts/test.sh).
 GUI_OPENCV = Path(os.environ.get("EDGE_TEST_OPENCV_GUI", str(REPO / ".venv" / "opencv-gui")))
 
-SCENE = ("status_interval = 0.5\n[source]\nkind = 'synthetic'\ndigits = 3\nfps = 10\n"
-         "[model]\npath = '{model}'\n")
+SCENE = (
+    "status_interval = 0.5\n[source]\nkind = 'synthetic'\ndigits = 3\nfps = 10\n"
+    "[model]\npath = '{model}'\n"
+)
 
 
-def edge_box(record: dict[str, object], width: int, height: int) -> list[tuple[int, int, int,
-                                                                                  int, int]]:
+def edge_box(
+    record: dict[str, object], width: int, height: int
+) -> list[tuple[int, int, int, int, int]]:
     boxes = []
     for item in record["detections"]:  # type: ignore[attr-defined]
         x0, y0, x1, y1 = item["box"]
-        boxes.append((round(x0 * width), round(y0 * height), round(x1 * width),
-                      round(y1 * height), int(item["class_id"])))
+        boxes.append(
+            (
+                round(x0 * width),
+                round(y0 * height),
+                round(x1 * width),
+                round(y1 * height),
+                int(item["class_id"]),
+            )
+        )
     return boxes
 
 
 def test_annotate_draws_boxes_where_the_record_says() -> None:
     image = np.zeros((120, 160, 3), np.uint8)
-    record = {"detections": [{"label": "7", "class_id": 7, "score": 0.9,
-                              "box": [0.25, 0.5, 0.75, 0.9]}]}
+    record = {
+        "detections": [{"label": "7", "class_id": 7, "score": 0.9, "box": [0.25, 0.5, 0.75, 0.9]}]
+    }
     drawn = annotate(image, record, fps=12.5)
     assert (image == 0).all()  # the input is not changed
     x0, y0, x1, y1 = 40, 60, 120, 108
@@ -60,8 +71,19 @@ def test_annotate_draws_boxes_where_the_record_says() -> None:
 
 def test_record_matches_the_records(run_edge: RunEdge, tmp_path: Path) -> None:
     (tmp_path / "scene.toml").write_text(SCENE.format(model=DETECTOR))
-    done = run_edge(["run", "--config", "scene.toml", "--max-frames", "20", "--sink",
-                     "jsonl:r.jsonl", "--record", "out.mp4"])
+    done = run_edge(
+        [
+            "run",
+            "--config",
+            "scene.toml",
+            "--max-frames",
+            "20",
+            "--sink",
+            "jsonl:r.jsonl",
+            "--record",
+            "out.mp4",
+        ]
+    )
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "r.jsonl")
     video = cv2.VideoCapture(str(tmp_path / "out.mp4"))
@@ -82,8 +104,11 @@ def test_record_matches_the_records(run_edge: RunEdge, tmp_path: Path) -> None:
             # The box's left and right edges carry its colour (mp4v is lossy: a tolerance).
             # NMS may keep two classes on one box: the one drawn last shows.
             for x in (x0, x1):
-                colours = [np.asarray(colour_of(c), np.float64) for bx0, by0, bx1, by1, c
-                           in boxes if min(abs(bx0 - x), abs(bx1 - x)) <= 2 and by0 <= ym <= by1]
+                colours = [
+                    np.asarray(colour_of(c), np.float64)
+                    for bx0, by0, bx1, by1, c in boxes
+                    if min(abs(bx0 - x), abs(bx1 - x)) <= 2 and by0 <= ym <= by1
+                ]
                 patch = image[ym - 2 : ym + 3, max(0, x - 1) : x + 2].reshape(-1, 3)
                 patch = patch.astype(np.float64)
                 distance = min(np.abs(patch - c).sum(axis=1).min() for c in colours)
@@ -94,8 +119,19 @@ def test_record_matches_the_records(run_edge: RunEdge, tmp_path: Path) -> None:
 
 def test_snapshots_once_per_label_per_interval(run_edge: RunEdge, tmp_path: Path) -> None:
     (tmp_path / "scene.toml").write_text(SCENE.format(model=DETECTOR))
-    done = run_edge(["run", "--config", "scene.toml", "--max-frames", "15", "--sink",
-                     "jsonl:s.jsonl", "--snapshot-dir", "snaps"])
+    done = run_edge(
+        [
+            "run",
+            "--config",
+            "scene.toml",
+            "--max-frames",
+            "15",
+            "--sink",
+            "jsonl:s.jsonl",
+            "--snapshot-dir",
+            "snaps",
+        ]
+    )
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "s.jsonl")
     labels = {d["label"] for r in records for d in r["detections"]}
@@ -108,8 +144,7 @@ def test_snapshots_once_per_label_per_interval(run_edge: RunEdge, tmp_path: Path
 
 def test_snapshot_triggers() -> None:
     assert triggers({"detections": [{"label": "3"}]}) == ["3"]
-    assert triggers({"detections": [], "anomaly": {"score": 0.9, "threshold": 0.5}}) == [
-        "anomaly"]
+    assert triggers({"detections": [], "anomaly": {"score": 0.9, "threshold": 0.5}}) == ["anomaly"]
     assert triggers({"detections": [], "anomaly": {"score": 0.1, "threshold": 0.5}}) == []
 
 
@@ -134,12 +169,17 @@ def xvfb() -> Iterator[str]:
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (apt install xvfb; scripts/test.sh does)")
     if not (GUI_OPENCV / "cv2").is_dir():
-        pytest.skip(f"no GUI build of OpenCV at {GUI_OPENCV} (scripts/test.sh installs one: "
-                    f"pip install --target {GUI_OPENCV} opencv-python --no-deps)")
+        pytest.skip(
+            f"no GUI build of OpenCV at {GUI_OPENCV} (scripts/test.sh installs one: "
+            f"pip install --target {GUI_OPENCV} opencv-python --no-deps)"
+        )
     read, write = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0",
-                               "640x480x24", "-nolisten", "tcp"], pass_fds=(write,),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(write)
     try:
         with os.fdopen(read) as pipe:
@@ -158,8 +198,19 @@ def gui_env(display: str) -> dict[str, str]:
 
 def test_preview_under_xvfb(run_edge: RunEdge, xvfb: str, tmp_path: Path) -> None:
     (tmp_path / "scene.toml").write_text(SCENE.format(model=DETECTOR))
-    done = run_edge(["run", "--config", "scene.toml", "--preview", "--max-frames", "15",
-                     "--sink", "jsonl:p.jsonl"], env=gui_env(xvfb))
+    done = run_edge(
+        [
+            "run",
+            "--config",
+            "scene.toml",
+            "--preview",
+            "--max-frames",
+            "15",
+            "--sink",
+            "jsonl:p.jsonl",
+        ],
+        env=gui_env(xvfb),
+    )
     assert done.returncode == 0, done.stderr
     assert len(read_jsonl(tmp_path / "p.jsonl")) == 15
 
@@ -173,10 +224,23 @@ def test_preview_key_stops_the_run(xvfb: str, tmp_path: Path, key: str) -> None:
 
     if xkeys.load() is None:
         pytest.skip("libX11/libXtst are not installed (apt install libxtst6)")
-    command = [sys.executable, "-c", "from edge.cli import entry; entry()", "run",
-               "--preview", "--sink", "jsonl:k.jsonl"]
-    run = subprocess.Popen(command, cwd=tmp_path, env={**os.environ, **gui_env(xvfb)},
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = [
+        sys.executable,
+        "-c",
+        "from edge.cli import entry; entry()",
+        "run",
+        "--preview",
+        "--sink",
+        "jsonl:k.jsonl",
+    ]
+    run = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env={**os.environ, **gui_env(xvfb)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert xkeys.press(xvfb, WINDOW, key), "the preview window never appeared"
         _, stderr = run.communicate(timeout=30)
@@ -199,8 +263,7 @@ def test_output_table_in_the_config(tmp_path: Path) -> None:
     from edge.config import load_config
 
     path = tmp_path / "c.toml"
-    path.write_text("[output]\nrecord = 'a.avi'\nsnapshot_dir = 'shots'\n"
-                    "snapshot_interval = 2\n")
+    path.write_text("[output]\nrecord = 'a.avi'\nsnapshot_dir = 'shots'\nsnapshot_interval = 2\n")
     config = load_config(path)
     # relative paths in a config file are relative to its folder
     assert config.output.record == tmp_path / "a.avi" and config.output.snapshot_interval == 2
@@ -209,8 +272,9 @@ def test_output_table_in_the_config(tmp_path: Path) -> None:
     time.sleep(0)  # keep the import of time used when the file grows
 
 
-def test_preview_and_recording_share_one_drawing_per_frame(monkeypatch: pytest.MonkeyPatch,
-                                                           tmp_path: Path) -> None:
+def test_preview_and_recording_share_one_drawing_per_frame(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import edge.annotate
     from edge.annotate import FrameAnnotator
     from edge.observers.recorder import VideoRecorder
@@ -219,8 +283,9 @@ def test_preview_and_recording_share_one_drawing_per_frame(monkeypatch: pytest.M
     drawn: list[int] = []
     real = edge.annotate.annotate
 
-    def counting(image: np.ndarray, record: dict[str, object], fps: float | None = None
-                 ) -> np.ndarray:
+    def counting(
+        image: np.ndarray, record: dict[str, object], fps: float | None = None
+    ) -> np.ndarray:
         drawn.append(1)
         return real(image, record, fps)
 
@@ -231,8 +296,11 @@ def test_preview_and_recording_share_one_drawing_per_frame(monkeypatch: pytest.M
     try:
         for index in range(5):
             frame = Frame(np.zeros((48, 64, 3), np.uint8), index, 0.0, "t")
-            record = {"detections": [{"label": "7", "score": 0.9, "class_id": 7,
-                                      "box": [0.1, 0.1, 0.5, 0.5]}]}
+            record = {
+                "detections": [
+                    {"label": "7", "score": 0.9, "class_id": 7, "box": [0.1, 0.1, 0.5, 0.5]}
+                ]
+            }
             first.observe(frame, record)
             second.observe(frame, record)
     finally:

@@ -45,10 +45,13 @@ def camera_config(**fields: object) -> object:
     return load_config(None, {"source": {"kind": "picamera2", **fields}}).source
 
 
-def open_camera(input_size: tuple[int, int], resize: str = "stretch",
-                **fields: object) -> object:
-    return open_source(camera_config(**fields), input_size=input_size,  # type: ignore[arg-type]
-                       input_resize=resize, keep_full=True)
+def open_camera(input_size: tuple[int, int], resize: str = "stretch", **fields: object) -> object:
+    return open_source(
+        camera_config(**fields),
+        input_size=input_size,  # type: ignore[arg-type]
+        input_resize=resize,
+        keep_full=True,
+    )
 
 
 # Red, green, blue thirds (the fake's "bars" scene) as BGR, as a frame must hold them.
@@ -57,23 +60,38 @@ BGR_BARS = [(0, 0, 255), (0, 255, 0), (255, 0, 0)]
 
 def rgb_model_input(image: np.ndarray) -> np.ndarray:
     """What the real preprocessor feeds an RGB float model for this frame."""
-    spec = InputSpec(width=image.shape[1], height=image.shape[0], channels=3, colour="rgb",
-                     resize="stretch", scale=1.0, offset=0.0)
+    spec = InputSpec(
+        width=image.shape[1],
+        height=image.shape[0],
+        channels=3,
+        colour="rgb",
+        resize="stretch",
+        scale=1.0,
+        offset=0.0,
+    )
     tensor = TensorSpec("input", 0, (1, image.shape[0], image.shape[1], 3), "float32")
     values, _ = Preprocessor(spec, tensor)(image)
     return np.asarray(values[0])
 
 
-@pytest.mark.parametrize(("platform", "fmt", "size", "stride"), [
-    ("PISP", "rgb", (320, 240), 960),      # Pi 5: RGB888 lores, B,G,R in memory
-    ("PISP", "yuv420", (320, 240), 384),   # Pi 5: a 320-wide YUV420 comes back 384 wide
-    ("PISP", "auto", (300, 300), 960),     # auto on Pi 5 = RGB
-    ("VC4", "auto", (320, 240), 320),      # Pi 4: lores must be YUV420
-    ("VC4", "yuv420", (300, 300), 320),    # Pi 4: 300 wide padded to 320
-])
+@pytest.mark.parametrize(
+    ("platform", "fmt", "size", "stride"),
+    [
+        ("PISP", "rgb", (320, 240), 960),  # Pi 5: RGB888 lores, B,G,R in memory
+        ("PISP", "yuv420", (320, 240), 384),  # Pi 5: a 320-wide YUV420 comes back 384 wide
+        ("PISP", "auto", (300, 300), 960),  # auto on Pi 5 = RGB
+        ("VC4", "auto", (320, 240), 320),  # Pi 4: lores must be YUV420
+        ("VC4", "yuv420", (300, 300), 320),  # Pi 4: 300 wide padded to 320
+    ],
+)
 def test_lores_frames_have_the_right_colours_on_the_model_input(  # noqa: PLR0917
-        fake: ModuleType, monkeypatch: pytest.MonkeyPatch, platform: str, fmt: str,
-        size: tuple[int, int], stride: int) -> None:
+    fake: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    platform: str,
+    fmt: str,
+    size: tuple[int, int],
+    stride: int,
+) -> None:
     monkeypatch.setattr(fake.Picamera2, "platform", fake.Platform[platform])
     source = open_camera(size, format=fmt, width=640, height=480)
     frames = iter(source)  # type: ignore[call-overload]
@@ -98,8 +116,9 @@ def test_lores_frames_have_the_right_colours_on_the_model_input(  # noqa: PLR091
     assert not device._camera.is_open
 
 
-def test_rgb_lores_on_a_pi4_is_a_config_error(fake: ModuleType,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rgb_lores_on_a_pi4_is_a_config_error(
+    fake: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(fake.Picamera2, "platform", fake.Platform.VC4)
     with pytest.raises(ConfigError, match="only in YUV"):
         open_camera((320, 240), format="rgb")
@@ -116,11 +135,16 @@ def test_timestamps_come_from_the_sensor(fake: ModuleType) -> None:
     source.close()  # type: ignore[attr-defined]
 
 
-def test_a_sensor_that_stops_is_reopened(fake: ModuleType,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sensor_that_stops_is_reopened(fake: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_PICAMERA2_FRAMES", "3")
-    source = open_camera((64, 48), fps=100, capture_timeout=0.1, stall_timeout=0.2,
-                         reconnect_delay=0.02, reconnect_delay_max=0.05)
+    source = open_camera(
+        (64, 48),
+        fps=100,
+        capture_timeout=0.1,
+        stall_timeout=0.2,
+        reconnect_delay=0.02,
+        reconnect_delay_max=0.05,
+    )
     frames = []
     for frame in source:  # type: ignore[attr-defined]
         frames.append(frame)
@@ -138,8 +162,11 @@ def test_camera_by_model_name(fake: ModuleType, monkeypatch: pytest.MonkeyPatch)
     source = open_camera((64, 48), camera="IMX296")
     assert source._device._camera._num == 1  # type: ignore[attr-defined]
     source.close()  # type: ignore[attr-defined]
-    with pytest.raises(SourceError, match=r"no camera with model 'imx477'; cameras found: "
-                       r"0: imx708, 1: imx296"):
+    with pytest.raises(
+        SourceError,
+        match=r"no camera with model 'imx477'; cameras found: "
+        r"0: imx708, 1: imx296",
+    ):
         open_camera((64, 48), camera="imx477")
     with pytest.raises(SourceError, match="camera index 2 does not exist"):
         open_camera((64, 48), camera=2)
@@ -157,21 +184,30 @@ def test_no_camera_and_busy_camera(fake: ModuleType, monkeypatch: pytest.MonkeyP
     assert "another program holds the camera" in str(info.value)
 
 
-@pytest.mark.parametrize(("model", "main", "resize", "expected"), [
-    ((96, 96), (1280, 720), "stretch", (96, 96)),
-    ((96, 96), (1280, 720), "letterbox", (172, 96)),  # 16:9 kept, no squeeze
-    ((28, 28), (640, 480), "crop", (38, 28)),
-    ((227, 227), (640, 480), "stretch", (228, 228)),  # rounded up to even
-    ((640, 640), (640, 480), "stretch", (640, 480)),  # never larger than main
-])
-def test_lores_size(model: tuple[int, int], main: tuple[int, int], resize: str,
-                    expected: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    ("model", "main", "resize", "expected"),
+    [
+        ((96, 96), (1280, 720), "stretch", (96, 96)),
+        ((96, 96), (1280, 720), "letterbox", (172, 96)),  # 16:9 kept, no squeeze
+        ((28, 28), (640, 480), "crop", (38, 28)),
+        ((227, 227), (640, 480), "stretch", (228, 228)),  # rounded up to even
+        ((640, 640), (640, 480), "stretch", (640, 480)),  # never larger than main
+    ],
+)
+def test_lores_size(
+    model: tuple[int, int], main: tuple[int, int], resize: str, expected: tuple[int, int]
+) -> None:
     assert lores_size(model, main, resize) == expected
 
 
-@pytest.mark.parametrize(("spec", "camera"), [
-    ("picamera2", 0), ("picamera2:1", 1), ("picamera2:imx708", "imx708"),
-])
+@pytest.mark.parametrize(
+    ("spec", "camera"),
+    [
+        ("picamera2", 0),
+        ("picamera2:1", 1),
+        ("picamera2:imx708", "imx708"),
+    ],
+)
 def test_picamera2_specs(spec: str, camera: object) -> None:
     assert parse_source_spec(spec) == {"kind": "picamera2", "camera": camera}
 
@@ -182,19 +218,25 @@ def fake_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("platform", ["pisp", "vc4"])
-def test_edge_run_on_the_pi_camera(run_edge: RunEdge, tmp_path: Path, platform: str,
-                                   result_validator: object) -> None:
-    done = run_edge(["run", "--source", "picamera2", "--max-frames", "5", "--sink",
-                     "jsonl:pi.jsonl"], env=fake_env(FAKE_PICAMERA2_PLATFORM=platform,
-                                                     FAKE_PICAMERA2_SCENE="digits:1"))
+def test_edge_run_on_the_pi_camera(
+    run_edge: RunEdge, tmp_path: Path, platform: str, result_validator: object
+) -> None:
+    done = run_edge(
+        ["run", "--source", "picamera2", "--max-frames", "5", "--sink", "jsonl:pi.jsonl"],
+        env=fake_env(FAKE_PICAMERA2_PLATFORM=platform, FAKE_PICAMERA2_SCENE="digits:1"),
+    )
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "pi.jsonl")
     assert len(records) == 5
     for record in records:
         result_validator.validate(record)  # type: ignore[attr-defined]
         # The digits CNN takes 28x28 with a centre crop: lores keeps main's 16:9.
-        assert record["source"] == {"name": "picamera2:0", "frame": record["source"]["frame"],
-                                    "width": 50, "height": 28}
+        assert record["source"] == {
+            "name": "picamera2:0",
+            "frame": record["source"]["frame"],
+            "width": 50,
+            "height": 28,
+        }
 
 
 def test_no_picamera2_installed(run_edge: RunEdge) -> None:
@@ -206,8 +248,10 @@ def test_no_picamera2_installed(run_edge: RunEdge) -> None:
 
 
 def test_no_camera_attached(run_edge: RunEdge) -> None:
-    done = run_edge(["run", "--source", "picamera2", "--max-frames", "1"],
-                    env=fake_env(FAKE_PICAMERA2_CAMERAS=""))
+    done = run_edge(
+        ["run", "--source", "picamera2", "--max-frames", "1"],
+        env=fake_env(FAKE_PICAMERA2_CAMERAS=""),
+    )
     assert done.returncode == 1
     assert "error: no Raspberry Pi camera was found" in done.stderr
 
@@ -233,10 +277,25 @@ def test_the_on_pi_check_runs_against_the_fake(tmp_path: Path) -> None:
     """tests/hardware is meant for a real Pi; running it here keeps it from rotting."""
     import subprocess
 
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "hardware",
-                           "-p", "no:cacheprovider", str(REPO / "tests" / "hardware")],
-                          cwd=tmp_path, env={**os.environ, **fake_env()}, capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-m",
+            "hardware",
+            "-p",
+            "no:cacheprovider",
+            str(REPO / "tests" / "hardware"),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, **fake_env()},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "8 passed" in done.stdout
 
@@ -254,12 +313,26 @@ def test_lores_larger_than_main_is_a_config_error(fake: ModuleType) -> None:
         open_camera((64, 48), width=640, height=480, lores_width=800, lores_height=600)
 
 
-def test_detector_on_the_pi_camera_snapshots_the_main_stream(run_edge: RunEdge,
-                                                             tmp_path: Path) -> None:
+def test_detector_on_the_pi_camera_snapshots_the_main_stream(
+    run_edge: RunEdge, tmp_path: Path
+) -> None:
     detector = REPO / "models" / "zoo" / "digits-detector.int8.tflite"
-    done = run_edge(["run", "--source", "picamera2", "--model", str(detector), "--max-frames",
-                     "10", "--sink", "jsonl:d.jsonl", "--snapshot-dir", "shots"],
-                    env=fake_env(FAKE_PICAMERA2_SCENE="digits:3"))
+    done = run_edge(
+        [
+            "run",
+            "--source",
+            "picamera2",
+            "--model",
+            str(detector),
+            "--max-frames",
+            "10",
+            "--sink",
+            "jsonl:d.jsonl",
+            "--snapshot-dir",
+            "shots",
+        ],
+        env=fake_env(FAKE_PICAMERA2_SCENE="digits:3"),
+    )
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "d.jsonl")
     # The detector letterboxes 96x96: lores keeps main's 16:9 at 96 px high.

@@ -36,8 +36,9 @@ def test_device_and_converter_share_one_path() -> None:
 def test_float_input_gets_scaled_values() -> None:
     tensor = TensorSpec("x", 0, (1, 4, 4, 3), "float32")
     frame = np.full((4, 4, 3), 255, np.uint8)
-    out, _ = Preprocessor(spec(width=4, height=4, channels=3, colour="rgb", scale=1 / 255),
-                          tensor)(frame)
+    out, _ = Preprocessor(spec(width=4, height=4, channels=3, colour="rgb", scale=1 / 255), tensor)(
+        frame
+    )
     assert out.dtype == np.float32 and np.allclose(out, 1.0)
 
 
@@ -71,11 +72,12 @@ def test_shape_mismatch_is_a_config_error() -> None:
         Preprocessor(spec(channels=3, colour="rgb"), INT8)
 
 
-@pytest.mark.parametrize(("dtype", "zero_point", "expected"), [("int8", -128, -128),
-                                                                ("uint8", 0, 0),
-                                                                ("int8", 0, -128)])
-def test_default_input_spec_maps_black_to_raw_code(dtype: str, zero_point: int,
-                                                   expected: int) -> None:
+@pytest.mark.parametrize(
+    ("dtype", "zero_point", "expected"), [("int8", -128, -128), ("uint8", 0, 0), ("int8", 0, -128)]
+)
+def test_default_input_spec_maps_black_to_raw_code(
+    dtype: str, zero_point: int, expected: int
+) -> None:
     tensor = TensorSpec("x", 0, (1, 8, 8, 3), dtype, 0.5, zero_point)
     recipe = default_input_spec(tensor)
     lut = quantize(model_values(np.arange(256, dtype=np.uint8), recipe), tensor)

@@ -72,7 +72,8 @@ def test_a_shipped_model_is_loaded_without_a_child(monkeypatch: pytest.MonkeyPat
 
 
 def test_a_new_model_is_probed_once_then_remembered_across_runs(
-        monkeypatch: pytest.MonkeyPatch, new_model: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, new_model: Path
+) -> None:
     model = read_model_file(new_model)
     assert verify_model(model) == "probed"
     record = probe_cache.cache_file()
@@ -86,7 +87,8 @@ def test_a_new_model_is_probed_once_then_remembered_across_runs(
 
 
 def test_a_model_that_fails_the_probe_is_never_remembered(
-        monkeypatch: pytest.MonkeyPatch, new_model: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, new_model: Path
+) -> None:
     monkeypatch.setattr(model_probe, "_CHILD", ABORT)
     with pytest.raises(ModelError, match="crashed a test process"):
         verify_model(read_model_file(new_model))
@@ -94,8 +96,9 @@ def test_a_model_that_fails_the_probe_is_never_remembered(
     assert record is not None and not record.exists()
 
 
-def test_another_runtime_version_probes_again(monkeypatch: pytest.MonkeyPatch,
-                                              new_model: Path) -> None:
+def test_another_runtime_version_probes_again(
+    monkeypatch: pytest.MonkeyPatch, new_model: Path
+) -> None:
     model = read_model_file(new_model)
     assert probe_cache.remember(model.sha256, "ai_edge_litert-0.0.1")
     monkeypatch.setattr(model_probe, "_CHILD", ABORT)
@@ -120,10 +123,12 @@ def test_a_record_others_can_write_is_ignored(new_model: Path) -> None:
 
 
 def test_an_unwritable_record_only_means_probing_every_time(
-        monkeypatch: pytest.MonkeyPatch, new_model: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, new_model: Path
+) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", "/proc/edge-no-such-folder")
-    assert probe_cache.cache_file() == Path("/proc/edge-no-such-folder/edge-infer",
-                                            probe_cache.FILE_NAME)
+    assert probe_cache.cache_file() == Path(
+        "/proc/edge-no-such-folder/edge-infer", probe_cache.FILE_NAME
+    )
     model = read_model_file(new_model)
     assert verify_model(model) == "probed"
     model_probe._PROBED.clear()
@@ -133,7 +138,8 @@ def test_an_unwritable_record_only_means_probing_every_time(
 
 
 def test_the_record_location_follows_systemd_then_xdg_then_home(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     for variable in ("CACHE_DIRECTORY", "STATE_DIRECTORY", "XDG_CACHE_HOME"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -147,15 +153,18 @@ def test_the_record_location_follows_systemd_then_xdg_then_home(
 
 
 def test_a_background_probe_is_awaited_before_the_model_is_loaded(
-        monkeypatch: pytest.MonkeyPatch, new_model: Path, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, new_model: Path, tmp_path: Path
+) -> None:
     """The child writes a marker as its last act; verify_model returns only after it."""
     marker, gate = tmp_path / "child-finished", tmp_path / "go"
     # The child cannot finish before the test opens the gate (so "still under way" holds
     # on any machine), then takes a while, so verify_model has to wait for it.
-    child = (f"import time, pathlib; gate = pathlib.Path({str(gate)!r}); "
-             f"deadline = time.monotonic() + 30\n"
-             f"while not gate.exists() and time.monotonic() < deadline: time.sleep(0.01)\n"
-             f"time.sleep(0.5); pathlib.Path({str(marker)!r}).write_text('done')")
+    child = (
+        f"import time, pathlib; gate = pathlib.Path({str(gate)!r}); "
+        f"deadline = time.monotonic() + 30\n"
+        f"while not gate.exists() and time.monotonic() < deadline: time.sleep(0.01)\n"
+        f"time.sleep(0.5); pathlib.Path({str(marker)!r}).write_text('done')"
+    )
     monkeypatch.setattr(model_probe, "_CHILD", child)
     model = read_model_file(new_model)
     assert start_probe(model.content, origin="new", digest=model.sha256)
@@ -167,7 +176,8 @@ def test_a_background_probe_is_awaited_before_the_model_is_loaded(
 
 
 def test_a_background_probe_that_fails_refuses_the_model(
-        monkeypatch: pytest.MonkeyPatch, new_model: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, new_model: Path
+) -> None:
     monkeypatch.setattr(model_probe, "_CHILD", ABORT)
     model = read_model_file(new_model)
     assert start_probe(model.content, origin=str(new_model), digest=model.sha256)
@@ -187,8 +197,9 @@ def test_no_background_probe_for_verified_models(new_model: Path) -> None:
 def _started(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
 
-    def fake_start(content: bytes, *, origin: str, digest: str, runtime: str = "auto",
-                   timeout: float = 20.0) -> bool:
+    def fake_start(
+        content: bytes, *, origin: str, digest: str, runtime: str = "auto", timeout: float = 20.0
+    ) -> bool:
         seen.append(f"{origin} {runtime} {timeout:g}")
         return True
 
@@ -197,7 +208,8 @@ def _started(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_probe_ahead_reads_the_model_from_the_flag_or_the_config(
-        monkeypatch: pytest.MonkeyPatch, new_model: Path, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, new_model: Path, tmp_path: Path
+) -> None:
     seen = _started(monkeypatch)
     config = tmp_path / "conf" / "edge.toml"
     config.parent.mkdir()
@@ -206,12 +218,16 @@ def test_probe_ahead_reads_the_model_from_the_flag_or_the_config(
     assert probe_ahead(config, None, skip=False)  # relative to the config file's folder
     assert probe_ahead(config, new_model, skip=False)  # --model wins
     assert probe_ahead(None, None, skip=False)  # the default model
-    assert seen == [f"{config.parent.absolute() / 'm.tflite'} auto 7",
-                    f"{new_model} auto 7", f"{CNN} auto 20"]
+    assert seen == [
+        f"{config.parent.absolute() / 'm.tflite'} auto 7",
+        f"{new_model} auto 7",
+        f"{CNN} auto 20",
+    ]
 
 
 def test_probe_ahead_leaves_anything_odd_to_the_normal_start(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     seen = _started(monkeypatch)
     config = tmp_path / "edge.toml"
     assert not probe_ahead(config, None, skip=False)  # no such file
@@ -233,7 +249,8 @@ def test_edge_run_probes_a_new_model_once(run_edge: RunEdge, new_model: Path) ->
     assert "new.tflite verified: probed" in first.stderr
     record = probe_cache.cache_file()
     assert record is not None and record.read_text().startswith(
-        hashlib.sha256(new_model.read_bytes()).hexdigest())
+        hashlib.sha256(new_model.read_bytes()).hexdigest()
+    )
     second = run_edge(args)
     assert second.returncode == 0, second.stderr
     assert "new.tflite verified: remembered" in second.stderr
@@ -250,4 +267,3 @@ def _litert_version() -> str:
     import ai_edge_litert
 
     return str(ai_edge_litert.__version__)
-

@@ -30,15 +30,52 @@ from edge.record import RecordContext, to_record  # noqa: E402
 from edge.sinks.jsonl import encode_line  # noqa: E402
 from edge.types import Detections, Frame, Latency, Result  # noqa: E402
 
-KEYS = ["model", "path", "task", "labels", "source", "kind", "sinks", "decoder", "name",
-        "threads", "fps", "uri", "max_frames", "device", "filters", "motion", "events",
-        "output", "record", "max_bytes", "keep", "host", "port", "tls", "input", "scale"]
-scalars = (st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats()
-           | st.text(max_size=12) | st.sampled_from(["jsonl", "mqtt", "images", "video",
-                                                     "synthetic", "classify", "detect", "ssd"]))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                      | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=6), inner,
-                                        max_size=4), max_leaves=12)
+KEYS = [
+    "model",
+    "path",
+    "task",
+    "labels",
+    "source",
+    "kind",
+    "sinks",
+    "decoder",
+    "name",
+    "threads",
+    "fps",
+    "uri",
+    "max_frames",
+    "device",
+    "filters",
+    "motion",
+    "events",
+    "output",
+    "record",
+    "max_bytes",
+    "keep",
+    "host",
+    "port",
+    "tls",
+    "input",
+    "scale",
+]
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats()
+    | st.text(max_size=12)
+    | st.sampled_from(
+        ["jsonl", "mqtt", "images", "video", "synthetic", "classify", "detect", "ssd"]
+    )
+)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 tables = st.dictionaries(st.sampled_from(KEYS), values, max_size=5)
 
 
@@ -60,14 +97,24 @@ def test_config_files_of_any_bytes_give_a_config_error(tmp_path: Path, raw: byte
         assert exc.message and exc.exit_code == 78
 
 
-manifest_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                               | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                               max_leaves=10)
-manifests = st.fixed_dictionaries({}, optional={
-    "schema": st.sampled_from(["edge.manifest/1", "x"]) | manifest_values,
-    "name": manifest_values, "task": st.sampled_from(["classify", "detect"]) | manifest_values,
-    "labels": manifest_values, "input": manifest_values, "decoder": manifest_values,
-})
+manifest_values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+manifests = st.fixed_dictionaries(
+    {},
+    optional={
+        "schema": st.sampled_from(["edge.manifest/1", "x"]) | manifest_values,
+        "name": manifest_values,
+        "task": st.sampled_from(["classify", "detect"]) | manifest_values,
+        "labels": manifest_values,
+        "input": manifest_values,
+        "decoder": manifest_values,
+    },
+)
 
 
 @given(manifests.map(lambda m: json.dumps(m).encode()) | st.binary(max_size=200))
@@ -79,14 +126,16 @@ def test_manifests_parse_or_give_a_model_error(raw: bytes) -> None:
 
 
 floats = st.floats(allow_nan=True, allow_infinity=True, width=32)
-arrays = hnp.arrays(np.float32, hnp.array_shapes(min_dims=1, max_dims=3, max_side=7),
-                    elements=floats)
+arrays = hnp.arrays(
+    np.float32, hnp.array_shapes(min_dims=1, max_dims=3, max_side=7), elements=floats
+)
 
 
-@given(st.sampled_from(sorted(DECODERS)),
-       st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), arrays, min_size=1, max_size=4))
-def test_decoders_decode_or_give_an_edge_error(name: str,
-                                               outputs: dict[str, np.ndarray]) -> None:
+@given(
+    st.sampled_from(sorted(DECODERS)),
+    st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), arrays, min_size=1, max_size=4),
+)
+def test_decoders_decode_or_give_an_edge_error(name: str, outputs: dict[str, np.ndarray]) -> None:
     try:
         # numpy's RuntimeWarnings on inf - inf are warnings, not failures, in a run (the
         # suite turns warnings into errors); what counts is the result or the error.
@@ -98,8 +147,9 @@ def test_decoders_decode_or_give_an_edge_error(name: str,
     _check_record(_record(detections))
 
 
-RESULT_SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "edge" / "schemas"
-                            / "result-1.schema.json").read_text())
+RESULT_SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "edge" / "schemas" / "result-1.schema.json").read_text()
+)
 
 
 def _record(detections: Detections) -> dict[str, Any]:
@@ -116,10 +166,14 @@ def _check_record(record: dict[str, Any]) -> None:
     jsonschema.validate(parsed, RESULT_SCHEMA)
 
 
-@given(st.lists(st.tuples(st.integers(0, 5), floats, st.tuples(floats, floats, floats, floats)),
-                max_size=6))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), floats, st.tuples(floats, floats, floats, floats)), max_size=6
+    )
+)
 def test_records_are_valid_json_and_schema_with_nan_and_inf(
-        rows: list[tuple[int, float, tuple[float, float, float, float]]]) -> None:
+    rows: list[tuple[int, float, tuple[float, float, float, float]]],
+) -> None:
     detections = Detections(
         np.array([r[0] for r in rows], np.int64).reshape(-1),
         np.array([r[1] for r in rows], np.float32).reshape(-1),

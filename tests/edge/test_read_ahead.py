@@ -37,8 +37,9 @@ class FakeFile:
     name = "fake"
     live = False
 
-    def __init__(self, count: int, *, fail_after: int | None = None,
-                 hang_after: int | None = None) -> None:
+    def __init__(
+        self, count: int, *, fail_after: int | None = None, hang_after: int | None = None
+    ) -> None:
         self.count, self.fail_after, self.hang_after = count, fail_after, hang_after
         self.produced = 0
         self.release = threading.Event()
@@ -147,9 +148,14 @@ def test_a_hung_file_read_stops_the_watchdog_pings(tmp_path: Path) -> None:
     def count_ticks(_: object) -> None:
         ticks[0] += 1
 
-    pipeline = Pipeline(source, Inference(model), [sink],
-                        RecordContext("test", "digits-cnn", model.file.sha256, "classify"),
-                        model.manifest.labels, tick_hooks=[supervisor, count_ticks])
+    pipeline = Pipeline(
+        source,
+        Inference(model),
+        [sink],
+        RecordContext("test", "digits-cnn", model.file.sha256, "classify"),
+        model.manifest.labels,
+        tick_hooks=[supervisor, count_ticks],
+    )
     stop = threading.Event()
     supervisor.ready(pipeline)
     loop = threading.Thread(target=pipeline.run, args=(stop,))

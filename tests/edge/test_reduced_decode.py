@@ -23,8 +23,9 @@ ZOO = Path(__file__).resolve().parents[2] / "models" / "zoo"
 DETECTOR = ZOO / "digits-detector.int8.tflite"
 
 
-def write_clip(path: Path, fourcc: str = "MJPG", frames: int = 12,
-               size: tuple[int, int] = (640, 480)) -> list[np.ndarray]:
+def write_clip(
+    path: Path, fourcc: str = "MJPG", frames: int = 12, size: tuple[int, int] = (640, 480)
+) -> list[np.ndarray]:
     camera = SyntheticCamera(width=size[0], height=size[1], fps=None, seed=3, digit_count=2)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*fourcc), 30.0, size)
     assert writer.isOpened()
@@ -39,17 +40,20 @@ def write_clip(path: Path, fourcc: str = "MJPG", frames: int = 12,
     return images
 
 
-@pytest.mark.parametrize(("frame", "model", "factor"), [
-    ((640, 480), (96, 96), 4),     # the detector: 160x120 still covers 96x96
-    ((640, 480), (28, 28), 8),     # the CNN
-    ((640, 480), (320, 240), 2),
-    ((640, 480), (321, 240), 1),   # 1/2 would be 1 px too narrow: full decode
-    ((640, 480), None, 1),         # model size unknown: full decode
-    ((1920, 1080), (300, 300), 2),
-])
-def test_reduction_keeps_at_least_the_models_input(frame: tuple[int, int],
-                                                   model: tuple[int, int] | None,
-                                                   factor: int) -> None:
+@pytest.mark.parametrize(
+    ("frame", "model", "factor"),
+    [
+        ((640, 480), (96, 96), 4),  # the detector: 160x120 still covers 96x96
+        ((640, 480), (28, 28), 8),  # the CNN
+        ((640, 480), (320, 240), 2),
+        ((640, 480), (321, 240), 1),  # 1/2 would be 1 px too narrow: full decode
+        ((640, 480), None, 1),  # model size unknown: full decode
+        ((1920, 1080), (300, 300), 2),
+    ],
+)
+def test_reduction_keeps_at_least_the_models_input(
+    frame: tuple[int, int], model: tuple[int, int] | None, factor: int
+) -> None:
     assert reduction(frame, model) == factor
 
 
@@ -92,12 +96,14 @@ def test_a_codec_other_than_mjpeg_is_decoded_in_full(tmp_path: Path) -> None:
         source.close()
 
 
-def test_edge_run_on_mjpeg_reports_the_source_size_and_every_frame(run_edge: RunEdge,
-                                                                    tmp_path: Path) -> None:
+def test_edge_run_on_mjpeg_reports_the_source_size_and_every_frame(
+    run_edge: RunEdge, tmp_path: Path
+) -> None:
     clip = tmp_path / "clip.avi"
     write_clip(clip, frames=10)
-    done = run_edge(["run", "--model", str(DETECTOR), "--source", str(clip), "--sink",
-                     "jsonl:out.jsonl"])
+    done = run_edge(
+        ["run", "--model", str(DETECTOR), "--source", str(clip), "--sink", "jsonl:out.jsonl"]
+    )
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "out.jsonl")
     assert [r["source"]["frame"] for r in records] == list(range(10))
@@ -108,15 +114,27 @@ def test_edge_run_on_mjpeg_reports_the_source_size_and_every_frame(run_edge: Run
 def test_recording_keeps_the_full_picture(run_edge: RunEdge, tmp_path: Path) -> None:
     clip = tmp_path / "clip.avi"
     write_clip(clip, frames=5)
-    done = run_edge(["run", "--model", str(DETECTOR), "--source", str(clip), "--sink",
-                     "jsonl:out.jsonl", "--record", "annotated.avi"])
+    done = run_edge(
+        [
+            "run",
+            "--model",
+            str(DETECTOR),
+            "--source",
+            str(clip),
+            "--sink",
+            "jsonl:out.jsonl",
+            "--record",
+            "annotated.avi",
+        ]
+    )
     assert done.returncode == 0, done.stderr
     video = cv2.VideoCapture(str(tmp_path / "annotated.avi"))
     size = (video.get(cv2.CAP_PROP_FRAME_WIDTH), video.get(cv2.CAP_PROP_FRAME_HEIGHT))
     video.release()
     assert size == (640, 480)
-    assert json.loads((tmp_path / "out.jsonl").read_text().splitlines()[0])["source"]["width"] \
-        == 640
+    assert (
+        json.loads((tmp_path / "out.jsonl").read_text().splitlines()[0])["source"]["width"] == 640
+    )
 
 
 def test_preprocessing_writes_into_the_same_buffer_every_frame() -> None:
@@ -173,8 +191,7 @@ def test_a_live_device_without_a_model_size_is_decoded_in_full(tmp_path: Path) -
         device.release()
 
 
-def test_an_mjpeg_stream_is_decoded_reduced_in_edge_run(run_edge: RunEdge,
-                                                         tmp_path: Path) -> None:
+def test_an_mjpeg_stream_is_decoded_reduced_in_edge_run(run_edge: RunEdge, tmp_path: Path) -> None:
     """A real MJPEG-over-HTTP camera on loopback (320x240), read by ``edge run`` with the
     28x28 CNN: decoded at 1/8 (40x30), the records still name the stream's size."""
     from edge.sources.opencv import open_stream
@@ -190,8 +207,7 @@ def test_an_mjpeg_stream_is_decoded_reduced_in_edge_run(run_edge: RunEdge,
             assert capture.image.shape == (30, 40, 3) and capture.source_size == (320, 240)
         finally:
             device.release()
-        done = run_edge(["run", "--source", url, "--max-frames", "20", "--sink",
-                         "jsonl:out.jsonl"])
+        done = run_edge(["run", "--source", url, "--max-frames", "20", "--sink", "jsonl:out.jsonl"])
         assert done.returncode == 0, done.stderr
     finally:
         stop_process(server)

@@ -26,8 +26,8 @@ def test_synthetic_run_agrees_with_ground_truth(
         result_validator.validate(record)
     truth = SyntheticCamera(fps=None)  # the same defaults as `edge run`
     agree = sum(
-        bool(r["detections"]) and int(r["detections"][0]["label"]) == truth.truth(
-            r["source"]["frame"]).label
+        bool(r["detections"])
+        and int(r["detections"][0]["label"]) == truth.truth(r["source"]["frame"]).label
         for r in records
     )
     assert agree / len(records) >= 0.95, f"{agree}/200 frames agree with the drawn digit"
@@ -50,7 +50,9 @@ def test_status_lines_and_stdout_sink(run_edge: RunEdge, tmp_path: Path) -> None
 def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-c", "from edge.cli import entry; entry()", "run"],
-        cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     log = tmp_path / "detections.jsonl"
     deadline = time.monotonic() + 30
@@ -64,8 +66,9 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     assert records and records[-1]["seq"] == len(records) - 1
 
 
-def test_image_folder_run_loses_no_frame(run_edge: RunEdge, tmp_path: Path,
-                                         result_validator: jsonschema.Draft202012Validator) -> None:
+def test_image_folder_run_loses_no_frame(
+    run_edge: RunEdge, tmp_path: Path, result_validator: jsonschema.Draft202012Validator
+) -> None:
     import cv2
 
     camera = SyntheticCamera(fps=None)
@@ -79,8 +82,9 @@ def test_image_folder_run_loses_no_frame(run_edge: RunEdge, tmp_path: Path,
     assert [r["source"]["name"] for r in records] == [f"{i:04d}.png" for i in range(30)]
     for record in records:
         result_validator.validate(record)
-    hits = sum(int(r["detections"][0]["label"]) == camera.truth(i).label
-               for i, r in enumerate(records))
+    hits = sum(
+        int(r["detections"][0]["label"]) == camera.truth(i).label for i, r in enumerate(records)
+    )
     assert hits >= 27
 
 
@@ -88,8 +92,9 @@ def test_video_file_run(run_edge: RunEdge, tmp_path: Path) -> None:
     import cv2
 
     camera = SyntheticCamera(fps=None)
-    writer = cv2.VideoWriter(str(tmp_path / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 15,
-                             (320, 240))
+    writer = cv2.VideoWriter(
+        str(tmp_path / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 15, (320, 240)
+    )
     for i in range(45):
         writer.write(camera.render(i))
     writer.release()
@@ -97,17 +102,32 @@ def test_video_file_run(run_edge: RunEdge, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "v.jsonl")
     assert [r["source"]["frame"] for r in records] == list(range(45))  # no drops from a file
-    hits = sum(int(r["detections"][0]["label"]) == camera.truth(i).label
-               for i, r in enumerate(records))
+    hits = sum(
+        int(r["detections"][0]["label"]) == camera.truth(i).label for i, r in enumerate(records)
+    )
     assert hits >= 40
 
 
-def test_model_without_manifest_runs_with_flags(run_edge: RunEdge, tmp_path: Path,
-                                                plain_tflite: Path) -> None:
+def test_model_without_manifest_runs_with_flags(
+    run_edge: RunEdge, tmp_path: Path, plain_tflite: Path
+) -> None:
     labels = tmp_path / "labels.txt"
     labels.write_text("cat\ndog\nbird\n")
-    done = run_edge(["run", "--model", str(plain_tflite), "--task", "classify", "--labels",
-                     str(labels), "--max-frames", "5", "--sink", "jsonl:p.jsonl"])
+    done = run_edge(
+        [
+            "run",
+            "--model",
+            str(plain_tflite),
+            "--task",
+            "classify",
+            "--labels",
+            str(labels),
+            "--max-frames",
+            "5",
+            "--sink",
+            "jsonl:p.jsonl",
+        ]
+    )
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "p.jsonl")
     assert len(records) == 5
@@ -124,7 +144,18 @@ def test_model_without_manifest_and_no_task(run_edge: RunEdge, plain_tflite: Pat
 def test_wrong_label_count(run_edge: RunEdge, tmp_path: Path, plain_tflite: Path) -> None:
     labels = tmp_path / "labels.txt"
     labels.write_text("cat\ndog\n")
-    done = run_edge(["run", "--model", str(plain_tflite), "--task", "classify", "--labels",
-                     str(labels), "--max-frames", "1"])
+    done = run_edge(
+        [
+            "run",
+            "--model",
+            str(plain_tflite),
+            "--task",
+            "classify",
+            "--labels",
+            str(labels),
+            "--max-frames",
+            "1",
+        ]
+    )
     assert done.returncode == 78
     assert "3 classes but 2 labels" in done.stderr

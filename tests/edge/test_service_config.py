@@ -10,16 +10,26 @@ from edge.sources.synthetic import SyntheticCamera
 from tests.conftest import RunEdge
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("[service]\nwatchdog_windw = 10\n", "unknown key 'watchdog_windw' in [service] (line 2); "
-                                         "did you mean 'watchdog_window'?"),
-    ("[service]\nwatchdog_window = 0\n", "service.watchdog_window: Input should be greater "
-                                         "than 0"),
-    ("[source]\nkind = 'synthetic'\nfreeze_after = -1\n",
-     "source.freeze_after: Input should be greater than or equal to 0"),
-])
-def test_bad_service_keys_exit_78(run_edge: RunEdge, tmp_path: Path, text: str,
-                                  message: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[service]\nwatchdog_windw = 10\n",
+            "unknown key 'watchdog_windw' in [service] (line 2); did you mean 'watchdog_window'?",
+        ),
+        (
+            "[service]\nwatchdog_window = 0\n",
+            "service.watchdog_window: Input should be greater than 0",
+        ),
+        (
+            "[source]\nkind = 'synthetic'\nfreeze_after = -1\n",
+            "source.freeze_after: Input should be greater than or equal to 0",
+        ),
+    ],
+)
+def test_bad_service_keys_exit_78(
+    run_edge: RunEdge, tmp_path: Path, text: str, message: str
+) -> None:
     config = tmp_path / "edge.toml"
     config.write_text(text)
     done = run_edge(["check-config", str(config)])

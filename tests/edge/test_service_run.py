@@ -43,8 +43,11 @@ class EdgeProcess:
         self._stderr = self.stderr_path.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from edge.cli import entry; entry()", "run", *args],
-            cwd=cwd, stdout=subprocess.DEVNULL, stderr=self._stderr,
-            env={**os.environ, **env}, text=True,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            env={**os.environ, **env},
+            text=True,
         )
 
     @property
@@ -104,28 +107,41 @@ def frames_done(stderr: str) -> int:
     return int(found.group(1))
 
 
-def wait_for_records(edge: EdgeProcess, path: Path, count: int,
-                     keep: Callable[[dict[str, Any]], bool] = lambda _: True,
-                     timeout: float = 30) -> list[dict[str, Any]]:
+def wait_for_records(
+    edge: EdgeProcess,
+    path: Path,
+    count: int,
+    keep: Callable[[dict[str, Any]], bool] = lambda _: True,
+    timeout: float = 30,
+) -> list[dict[str, Any]]:
     """Until ``path`` holds ``count`` complete records that ``keep`` accepts: a number of
     records, not a number of seconds, so a slow machine only makes the wait longer."""
-    return waiting.wait_for_records(path, count, timeout=timeout, keep=keep,
-                                    process=edge.process, detail=lambda: edge.stderr)
+    return waiting.wait_for_records(
+        path, count, timeout=timeout, keep=keep, process=edge.process, detail=lambda: edge.stderr
+    )
 
 
 @pytest.mark.parametrize("abstract", [False, True], ids=["path-socket", "abstract-socket"])
-def test_ready_watchdog_status_stopping(edge_process: type[EdgeProcess], tmp_path: Path,
-                                        abstract: bool) -> None:
+def test_ready_watchdog_status_stopping(
+    edge_process: type[EdgeProcess], tmp_path: Path, abstract: bool
+) -> None:
     listener = NotifyListener(tmp_path, abstract=abstract)
     try:
-        edge = edge_process(["--sink", "jsonl:out.jsonl"], {  # type: ignore[call-arg]
-            "NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "1000000"})
+        edge = edge_process(
+            ["--sink", "jsonl:out.jsonl"],
+            {  # type: ignore[call-arg]
+                "NOTIFY_SOCKET": listener.address,
+                "WATCHDOG_USEC": "1000000",
+            },
+        )
         ready_at = listener.wait_for("READY", "1")
         # Run until what is asserted below has been sent (pings at 0.5 s and a status line
         # every 2 s make that about 3 s), however long a loaded machine takes for it.
         deadline = time.monotonic() + 30
-        while not (len(listener.lines("WATCHDOG")) >= 5
-                   and any(re.match(RUNNING, s) for _, s in listener.lines("STATUS"))):
+        while not (
+            len(listener.lines("WATCHDOG")) >= 5
+            and any(re.match(RUNNING, s) for _, s in listener.lines("STATUS"))
+        ):
             assert time.monotonic() < deadline, f"no 5 pings and status: {listener.messages}"
             assert edge.process.poll() is None, f"edge exited early:\n{edge.stderr}"
             time.sleep(0.05)
@@ -149,17 +165,24 @@ def test_ready_watchdog_status_stopping(edge_process: type[EdgeProcess], tmp_pat
     assert statuses[-1] == "stopping: flushing sinks"
 
 
-def test_pings_stop_when_the_camera_hangs(edge_process: type[EdgeProcess],
-                                          tmp_path: Path) -> None:
+def test_pings_stop_when_the_camera_hangs(edge_process: type[EdgeProcess], tmp_path: Path) -> None:
     """The synthetic camera freezes after 30 frames: its read blocks, nothing arrives."""
     window = 1.0
-    config = write_config(tmp_path / "edge.toml", model=ZOO / "digits-cnn.int8.tflite",
-                          extra=f"freeze_after = 30\n[service]\nwatchdog_window = {window}\n")
+    config = write_config(
+        tmp_path / "edge.toml",
+        model=ZOO / "digits-cnn.int8.tflite",
+        extra=f"freeze_after = 30\n[service]\nwatchdog_window = {window}\n",
+    )
     listener = NotifyListener(tmp_path)
     try:
-        edge = edge_process(["--config", str(config)], {  # type: ignore[call-arg]
-            "NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "400000",
-            "WATCHDOG_PID": ""})
+        edge = edge_process(
+            ["--config", str(config)],
+            {  # type: ignore[call-arg]
+                "NOTIFY_SOCKET": listener.address,
+                "WATCHDOG_USEC": "400000",
+                "WATCHDOG_PID": "",
+            },
+        )
         listener.wait_for("READY", "1")
         deadline = time.monotonic() + 30
         while not any("no progress" in s for _, s in listener.lines("STATUS")):
@@ -191,9 +214,14 @@ def test_pings_stop_when_the_camera_hangs(edge_process: type[EdgeProcess],
 def test_watchdog_not_for_another_pid(edge_process: type[EdgeProcess], tmp_path: Path) -> None:
     listener = NotifyListener(tmp_path)
     try:
-        edge = edge_process(["--sink", "jsonl:out.jsonl"], {  # type: ignore[call-arg]
-            "NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "200000",
-            "WATCHDOG_PID": "1"})
+        edge = edge_process(
+            ["--sink", "jsonl:out.jsonl"],
+            {  # type: ignore[call-arg]
+                "NOTIFY_SOCKET": listener.address,
+                "WATCHDOG_USEC": "200000",
+                "WATCHDOG_PID": "1",
+            },
+        )
         listener.wait_for("READY", "1")
         time.sleep(1.0)
         code, _ = edge.stop()
@@ -203,8 +231,11 @@ def test_watchdog_not_for_another_pid(edge_process: type[EdgeProcess], tmp_path:
     assert listener.lines("WATCHDOG") == []  # WATCHDOG_PID names another process
 
 
-def test_sigterm_flushes_every_record(edge_process: type[EdgeProcess], tmp_path: Path,
-                                      result_validator: jsonschema.Draft202012Validator) -> None:
+def test_sigterm_flushes_every_record(
+    edge_process: type[EdgeProcess],
+    tmp_path: Path,
+    result_validator: jsonschema.Draft202012Validator,
+) -> None:
     edge = edge_process(["--sink", "jsonl:out.jsonl"])  # type: ignore[call-arg]
     edge.wait_for_log(r"running on synthetic")
     log = tmp_path / "out.jsonl"
@@ -222,8 +253,9 @@ def test_sigterm_flushes_every_record(edge_process: type[EdgeProcess], tmp_path:
         result_validator.validate(record)
 
 
-def test_second_sigterm_does_not_cut_the_flush(edge_process: type[EdgeProcess],
-                                               tmp_path: Path) -> None:
+def test_second_sigterm_does_not_cut_the_flush(
+    edge_process: type[EdgeProcess], tmp_path: Path
+) -> None:
     edge = edge_process(["--sink", "jsonl:out.jsonl"])  # type: ignore[call-arg]
     log = tmp_path / "out.jsonl"
     deadline = time.monotonic() + 30
@@ -238,8 +270,7 @@ def test_second_sigterm_does_not_cut_the_flush(edge_process: type[EdgeProcess],
     assert len(read_jsonl(log)) == frames_done(edge.stderr)
 
 
-def test_sighup_refuses_a_corrupt_model(edge_process: type[EdgeProcess],
-                                        tmp_path: Path) -> None:
+def test_sighup_refuses_a_corrupt_model(edge_process: type[EdgeProcess], tmp_path: Path) -> None:
     model = tmp_path / "model.tflite"
     shutil.copy(ZOO / "digits-cnn.int8.tflite", model)
     config = write_config(tmp_path / "edge.toml", model=model)
@@ -249,8 +280,10 @@ def test_sighup_refuses_a_corrupt_model(edge_process: type[EdgeProcess],
     good = model.read_bytes()
     model.write_bytes(good[: len(good) // 2])  # a copy cut short, as a failed upload leaves
     edge.process.send_signal(signal.SIGHUP)
-    edge.wait_for_log(r"reload refused, the old model keeps running: "
-                      r".*model\.tflite.* is a corrupt")
+    edge.wait_for_log(
+        r"reload refused, the old model keeps running: "
+        r".*model\.tflite.* is a corrupt"
+    )
     refused_at = len(read_jsonl(tmp_path / "out.jsonl"))
     # The old model goes on: 10 more records (waited for, not assumed after a second).
     wait_for_records(edge, tmp_path / "out.jsonl", refused_at + 10)
@@ -264,8 +297,10 @@ def test_sighup_refuses_a_corrupt_model(edge_process: type[EdgeProcess],
 
 
 def test_sighup_switches_to_a_new_model_without_a_gap(
-        edge_process: type[EdgeProcess], tmp_path: Path,
-        result_validator: jsonschema.Draft202012Validator) -> None:
+    edge_process: type[EdgeProcess],
+    tmp_path: Path,
+    result_validator: jsonschema.Draft202012Validator,
+) -> None:
     old, new = ZOO / "digits-cnn.int8.tflite", ZOO / "digits-vit.int8.tflite"
     fps = 30
     config = write_config(tmp_path / "edge.toml", model=old, fps=fps)
@@ -274,10 +309,16 @@ def test_sighup_switches_to_a_new_model_without_a_gap(
     wait_for_records(edge, tmp_path / "out.jsonl", 10)  # the old model is producing
     write_config(config, model=new, fps=fps)  # the operator edits the model path
     edge.process.send_signal(signal.SIGHUP)
-    switched = edge.wait_for_log(r"reload: now running digits-vit .*, loaded and checked in "
-                                 r"(\d+\.\d+) s")
-    wait_for_records(edge, tmp_path / "out.jsonl", 10,
-                     keep=lambda record: record["model"]["name"] == "digits-vit")
+    switched = edge.wait_for_log(
+        r"reload: now running digits-vit .*, loaded and checked in "
+        r"(\d+\.\d+) s"
+    )
+    wait_for_records(
+        edge,
+        tmp_path / "out.jsonl",
+        10,
+        keep=lambda record: record["model"]["name"] == "digits-vit",
+    )
     code, _ = edge.stop()
     assert code == 0, edge.stderr
 
@@ -297,31 +338,38 @@ def test_sighup_switches_to_a_new_model_without_a_gap(
     load_seconds = max(float(switched.group(1)), _measure_load(new))
     gap = _ts(records[switch]["ts"]) - _ts(records[switch - 1]["ts"])
     assert gap <= load_seconds + 2 / fps, (gap, load_seconds)
-    print(f"model load+check {load_seconds * 1000:.0f} ms, gap at the switch "
-          f"{gap * 1000:.0f} ms (frame interval {1000 / fps:.0f} ms)")
+    print(
+        f"model load+check {load_seconds * 1000:.0f} ms, gap at the switch "
+        f"{gap * 1000:.0f} ms (frame interval {1000 / fps:.0f} ms)"
+    )
 
 
-def test_sighup_logs_what_needs_a_restart(edge_process: type[EdgeProcess],
-                                          tmp_path: Path) -> None:
+def test_sighup_logs_what_needs_a_restart(edge_process: type[EdgeProcess], tmp_path: Path) -> None:
     config = write_config(tmp_path / "edge.toml", model=ZOO / "digits-cnn.int8.tflite")
     edge = edge_process(["--config", str(config)])  # type: ignore[call-arg]
     edge.wait_for_log("running on synthetic")
     first = config.read_text()
-    config.write_text(first.replace("fps = 30", "fps = 5").replace('"out.jsonl"', '"other.jsonl"')
-                      + "[output]\nsnapshot_interval = 7.0\n")
+    config.write_text(
+        first.replace("fps = 30", "fps = 5").replace('"out.jsonl"', '"other.jsonl"')
+        + "[output]\nsnapshot_interval = 7.0\n"
+    )
     edge.process.send_signal(signal.SIGHUP)
     edge.wait_for_log(r"reload: source, sinks, output changed: needs a restart")
     edge.wait_for_log(r"reload: now running digits-cnn")
     # A model with another input: the source stays set up for the first one until a restart.
     config.write_text(first.replace("digits-cnn.int8.tflite", "digits-detector.int8.tflite"))
     edge.process.send_signal(signal.SIGHUP)
-    edge.wait_for_log(r"reload: the new model takes 96x96 gray and the source was set up for "
-                      r"28x28 gray")
+    edge.wait_for_log(
+        r"reload: the new model takes 96x96 gray and the source was set up for "
+        r"28x28 gray"
+    )
     edge.wait_for_log(r"reload: now running digits-detector")
     config.write_text("[model]\npaht = 'typo.tflite'\n")
     edge.process.send_signal(signal.SIGHUP)
-    edge.wait_for_log(r"reload refused, the old model keeps running: the config is not valid: "
-                      r".*unknown key 'paht'")
+    edge.wait_for_log(
+        r"reload refused, the old model keeps running: the config is not valid: "
+        r".*unknown key 'paht'"
+    )
     code, _ = edge.stop()
     assert code == 0
     assert not (tmp_path / "other.jsonl").exists()  # the sinks were not half-applied
@@ -340,5 +388,8 @@ def _measure_load(path: Path) -> float:
 def _ts(stamp: str) -> float:
     import datetime as dt
 
-    return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-        tzinfo=dt.timezone.utc).timestamp()
+    return (
+        dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ")
+        .replace(tzinfo=dt.timezone.utc)
+        .timestamp()
+    )

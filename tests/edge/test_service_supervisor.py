@@ -21,20 +21,43 @@ def stats(**values: object) -> RunStats:
     return result
 
 
-@pytest.mark.parametrize(("case", "kwargs", "now", "fresh"), [
-    ("a frame 2 s ago", {"last_frame_at": 98.0, "source_state": "running"}, 100.0, True),
-    ("last frame 11 s ago", {"last_frame_at": 89.0, "source_state": "running"}, 100.0, False),
-    ("no frame yet, ready 5 s ago", {"last_frame_at": 0.0, "source_state": "opening"}, 55.0,
-     True),
-    ("no frame yet, ready 20 s ago", {"last_frame_at": 0.0, "source_state": "opening"}, 70.0,
-     False),
-    ("reconnecting, tried 3 s ago", {"last_frame_at": 10.0, "source_state": "reconnecting",
-                                     "source_activity_at": 97.0}, 100.0, True),
-    ("reconnecting, hung for 30 s", {"last_frame_at": 10.0, "source_state": "reconnecting",
-                                     "source_activity_at": 70.0}, 100.0, False),
-    ("running but the read hangs", {"last_frame_at": 10.0, "source_state": "running",
-                                    "source_activity_at": 99.0}, 100.0, False),
-])
+@pytest.mark.parametrize(
+    ("case", "kwargs", "now", "fresh"),
+    [
+        ("a frame 2 s ago", {"last_frame_at": 98.0, "source_state": "running"}, 100.0, True),
+        ("last frame 11 s ago", {"last_frame_at": 89.0, "source_state": "running"}, 100.0, False),
+        (
+            "no frame yet, ready 5 s ago",
+            {"last_frame_at": 0.0, "source_state": "opening"},
+            55.0,
+            True,
+        ),
+        (
+            "no frame yet, ready 20 s ago",
+            {"last_frame_at": 0.0, "source_state": "opening"},
+            70.0,
+            False,
+        ),
+        (
+            "reconnecting, tried 3 s ago",
+            {"last_frame_at": 10.0, "source_state": "reconnecting", "source_activity_at": 97.0},
+            100.0,
+            True,
+        ),
+        (
+            "reconnecting, hung for 30 s",
+            {"last_frame_at": 10.0, "source_state": "reconnecting", "source_activity_at": 70.0},
+            100.0,
+            False,
+        ),
+        (
+            "running but the read hangs",
+            {"last_frame_at": 10.0, "source_state": "running", "source_activity_at": 99.0},
+            100.0,
+            False,
+        ),
+    ],
+)
 def test_is_fresh(case: str, kwargs: dict[str, object], now: float, fresh: bool) -> None:
     assert is_fresh(stats(**kwargs), now, window=10.0, since=50.0) is fresh, case
 
@@ -42,19 +65,26 @@ def test_is_fresh(case: str, kwargs: dict[str, object], now: float, fresh: bool)
 def test_status_text_says_what_is_degraded() -> None:
     healthy = stats(frames=300, source_state="running")
     assert status_text(healthy, 29.96, True) == "running: 30.0 fps, 300 frames, source running"
-    sick = stats(frames=300, source_state="reconnecting", reconnects=2,
-                 sink_state={"mqtt:broker": "offline"}, sink_dropped={"mqtt:broker": 4})
+    sick = stats(
+        frames=300,
+        source_state="reconnecting",
+        reconnects=2,
+        sink_state={"mqtt:broker": "offline"},
+        sink_dropped={"mqtt:broker": 4},
+    )
     assert status_text(sick, 0.0, False) == (
         "degraded: 0.0 fps, 300 frames, source reconnecting (reconnects 2), "
-        "mqtt:broker offline, sink drops 4, no progress: watchdog not fed")
+        "mqtt:broker offline, sink drops 4, no progress: watchdog not fed"
+    )
 
 
 def test_supervisor_pings_at_the_interval_only_while_fresh(tmp_path: Path) -> None:
     listener = NotifyListener(tmp_path)
     now = [1000.0]
     notifier = Notifier(listener.address)
-    supervisor = ServiceSupervisor(notifier, watchdog_interval=0.5,
-                                   window=None, status_every=100.0, clock=lambda: now[0])
+    supervisor = ServiceSupervisor(
+        notifier, watchdog_interval=0.5, window=None, status_every=100.0, clock=lambda: now[0]
+    )
     run = stats(source_state="running")
     try:
         assert supervisor.window == 1.0  # default: the whole WATCHDOG_USEC
@@ -116,9 +146,14 @@ def test_a_hung_invoke_stops_the_pings(tmp_path: Path) -> None:
     notifier = Notifier(listener.address)
     supervisor = ServiceSupervisor(notifier, watchdog_interval=0.1, window=0.3)
     sink = MemorySink()
-    pipeline = Pipeline(SyntheticCamera(fps=50), inference, [sink],  # type: ignore[arg-type]
-                        RecordContext("test", "digits-cnn", model.file.sha256, "classify"),
-                        model.manifest.labels, tick_hooks=[supervisor])
+    pipeline = Pipeline(
+        SyntheticCamera(fps=50),
+        inference,
+        [sink],  # type: ignore[arg-type]
+        RecordContext("test", "digits-cnn", model.file.sha256, "classify"),
+        model.manifest.labels,
+        tick_hooks=[supervisor],
+    )
     stop = threading.Event()
     supervisor.ready(pipeline)
     loop = threading.Thread(target=pipeline.run, args=(stop,))

@@ -60,24 +60,40 @@ def silent_server() -> Iterator[tuple[int, list[socket.socket]]]:
 
 def _start(tmp_path: Path, uri: str, extra: str = "") -> subprocess.Popen[str]:
     (tmp_path / "run.toml").write_text(
-        f"status_interval = 0.5\n[source]\nkind = 'video'\nuri = '{uri}'\n{extra}")
+        f"status_interval = 0.5\n[source]\nkind = 'video'\nuri = '{uri}'\n{extra}"
+    )
     # stderr goes to a file, so a test can wait for a log line while edge runs (a pipe is
     # only read at the end); the child keeps its own copy of the descriptor.
     with (tmp_path / "stderr.txt").open("w") as stderr:
         return subprocess.Popen(
-            [sys.executable, "-c", "from edge.cli import entry; entry()", "run", "--config",
-             "run.toml", "--sink", "jsonl:out.jsonl"], cwd=tmp_path, text=True,
-            stdout=subprocess.PIPE, stderr=stderr,
-            env={**os.environ,
-                 "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
+            [
+                sys.executable,
+                "-c",
+                "from edge.cli import entry; entry()",
+                "run",
+                "--config",
+                "run.toml",
+                "--sink",
+                "jsonl:out.jsonl",
+            ],
+            cwd=tmp_path,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env={
+                **os.environ,
+                "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+            },
+        )
 
 
 def _wait_for_log(run: subprocess.Popen[str], tmp_path: Path, text: str) -> None:
     wait_for_log(run, tmp_path / "stderr.txt", text)
 
 
-def _stop(run: subprocess.Popen[str], tmp_path: Path,
-          *signals: signal.Signals) -> tuple[float, str]:
+def _stop(
+    run: subprocess.Popen[str], tmp_path: Path, *signals: signal.Signals
+) -> tuple[float, str]:
     """Send the signals; return the seconds from the first one to the exit, and stderr."""
     started = time.monotonic()
     try:
@@ -93,7 +109,8 @@ def _stop(run: subprocess.Popen[str], tmp_path: Path,
 
 
 def test_sigterm_while_the_stream_is_still_opening(
-        tmp_path: Path, silent_server: tuple[int, list[socket.socket]]) -> None:
+    tmp_path: Path, silent_server: tuple[int, list[socket.socket]]
+) -> None:
     port, held = silent_server
     run = _start(tmp_path, f"http://127.0.0.1:{port}/stream.mjpg")
     deadline = time.monotonic() + 20
@@ -111,8 +128,11 @@ def test_sigterm_while_reconnecting(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    run = _start(tmp_path, f"http://127.0.0.1:{port}/stream.mjpg",
-                 "retry_at_start = true\nreconnect_delay = 0.2\n")
+    run = _start(
+        tmp_path,
+        f"http://127.0.0.1:{port}/stream.mjpg",
+        "retry_at_start = true\nreconnect_delay = 0.2\n",
+    )
     # Reconnecting: the first attempt failed (the signal handlers were in place before
     # it), however long the start took on this machine.
     _wait_for_log(run, tmp_path, "cannot be opened")
@@ -125,15 +145,18 @@ def test_sigterm_while_reconnecting(tmp_path: Path) -> None:
 
 
 def test_sigterm_while_blocked_in_a_read(
-        tmp_path: Path, silent_server: tuple[int, list[socket.socket]]) -> None:
+    tmp_path: Path, silent_server: tuple[int, list[socket.socket]]
+) -> None:
     port, held = silent_server
     run = _start(tmp_path, f"http://127.0.0.1:{port}/stream.mjpg", "stall_timeout = 60\n")
     deadline = time.monotonic() + 20
     while not held and time.monotonic() < deadline:
         time.sleep(0.05)
     assert held
-    held[0].sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; "
-                    b"boundary=f\r\n\r\n--f\r\nContent-Type: image/jpeg\r\n")  # then nothing
+    held[0].sendall(
+        b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; "
+        b"boundary=f\r\n\r\n--f\r\nContent-Type: image/jpeg\r\n"
+    )  # then nothing
     time.sleep(1.0)
     seconds, stderr = _stop(run, tmp_path, signal.SIGTERM)
     assert run.returncode == 0, stderr
@@ -147,11 +170,25 @@ def test_a_second_sigint_forces_exit_130_promptly(tmp_path: Path) -> None:
     (tmp_path / "run.toml").write_text("[source]\nkind = 'synthetic'\nfps = 1000\n")
     with (tmp_path / "stderr.txt").open("w") as stderr:  # readable while edge runs
         run = subprocess.Popen(
-            [sys.executable, "-c", "from edge.cli import entry; entry()", "run", "--config",
-             "run.toml", "--sink", "stdout"], cwd=tmp_path, text=True,
-            stdout=subprocess.PIPE, stderr=stderr,
-            env={**os.environ,
-                 "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
+            [
+                sys.executable,
+                "-c",
+                "from edge.cli import entry; entry()",
+                "run",
+                "--config",
+                "run.toml",
+                "--sink",
+                "stdout",
+            ],
+            cwd=tmp_path,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env={
+                **os.environ,
+                "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+            },
+        )
     try:
         # Until the pipe nobody reads is full and the sink's writer is stuck on it, however
         # fast or slow edge got there: the sink says so once its queue has filled behind it.
@@ -172,4 +209,3 @@ def test_a_second_sigint_forces_exit_130_promptly(tmp_path: Path) -> None:
     # room for an interpreter exit on a loaded machine.
     assert time.monotonic() - started < 5.0
     print(f"second SIGINT -> exit 130 in {time.monotonic() - started:.2f} s")
-

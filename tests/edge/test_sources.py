@@ -183,12 +183,12 @@ def test_latest_frame_reader_reraises_source_errors() -> None:
             time.sleep(0.01)
 
 
-def test_the_synthetic_camera_on_demand_drops_nothing(run_edge: RunEdge,
-                                                      tmp_path: Path) -> None:
+def test_the_synthetic_camera_on_demand_drops_nothing(run_edge: RunEdge, tmp_path: Path) -> None:
     """``on_demand``: a frame each time the pipeline takes one, like a file (edge bench)."""
     (tmp_path / "edge.toml").write_text("[source]\nkind = 'synthetic'\non_demand = true\n")
-    done = run_edge(["run", "--config", "edge.toml", "--max-frames", "200", "--sink",
-                     "jsonl:o.jsonl"])
+    done = run_edge(
+        ["run", "--config", "edge.toml", "--max-frames", "200", "--sink", "jsonl:o.jsonl"]
+    )
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "o.jsonl")
     assert [r["source"]["frame"] for r in records] == list(range(200))

@@ -30,15 +30,23 @@ def write_clip(path: Path, fourcc: str, frames: int = FRAMES, fps: float = 25.0)
     return True
 
 
-@pytest.mark.parametrize(("name", "fourcc"), [
-    ("clip.avi", "MJPG"), ("clip.mp4", "mp4v"), ("clip-h264.mp4", "avc1"),
-])
-def test_video_file_runs_to_the_end_with_every_frame(run_edge: RunEdge, tmp_path: Path,
-                                                     name: str, fourcc: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "fourcc"),
+    [
+        ("clip.avi", "MJPG"),
+        ("clip.mp4", "mp4v"),
+        ("clip-h264.mp4", "avc1"),
+    ],
+)
+def test_video_file_runs_to_the_end_with_every_frame(
+    run_edge: RunEdge, tmp_path: Path, name: str, fourcc: str
+) -> None:
     if not write_clip(tmp_path / name, fourcc):
-        pytest.skip(f"this OpenCV build ({cv2.__version__}) has no {fourcc} encoder, so it "
-                    "cannot write the H.264 test clip (the pip wheels bundle an LGPL FFmpeg "
-                    "without the x264 encoder)")
+        pytest.skip(
+            f"this OpenCV build ({cv2.__version__}) has no {fourcc} encoder, so it "
+            "cannot write the H.264 test clip (the pip wheels bundle an LGPL FFmpeg "
+            "without the x264 encoder)"
+        )
     done = run_edge(["run", "--source", name, "--sink", "jsonl:v.jsonl"])
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "v.jsonl")
@@ -49,10 +57,12 @@ def test_video_file_runs_to_the_end_with_every_frame(run_edge: RunEdge, tmp_path
 
 def test_loop_wraps_around(run_edge: RunEdge, tmp_path: Path) -> None:
     assert write_clip(tmp_path / "short.avi", "MJPG", frames=5)
-    (tmp_path / "loop.toml").write_text("[source]\nkind = 'video'\nuri = 'short.avi'\n"
-                                        "loop = true\n")
-    done = run_edge(["run", "--config", "loop.toml", "--max-frames", "12", "--sink",
-                     "jsonl:l.jsonl"])
+    (tmp_path / "loop.toml").write_text(
+        "[source]\nkind = 'video'\nuri = 'short.avi'\nloop = true\n"
+    )
+    done = run_edge(
+        ["run", "--config", "loop.toml", "--max-frames", "12", "--sink", "jsonl:l.jsonl"]
+    )
     assert done.returncode == 0, done.stderr
     assert [r["source"]["frame"] for r in read_jsonl(tmp_path / "l.jsonl")] == list(range(12))
     source = VideoFile(str(tmp_path / "short.avi"), loop=True)

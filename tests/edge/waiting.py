@@ -15,9 +15,15 @@ from pathlib import Path
 from typing import Any
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
-             interval: float = 0.05, *, process: subprocess.Popen[Any] | None = None,
-             detail: Callable[[], str] = str) -> Any:
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float,
+    what: str,
+    interval: float = 0.05,
+    *,
+    process: subprocess.Popen[Any] | None = None,
+    detail: Callable[[], str] = str,
+) -> Any:
     """``predicate()``'s first true value, polled every ``interval`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -25,18 +31,25 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
         if value:
             return value
         if process is not None and process.poll() is not None:
-            raise AssertionError(f"the process exited ({process.returncode}) while waiting "
-                                 f"for {what}:\n{detail()}")
+            raise AssertionError(
+                f"the process exited ({process.returncode}) while waiting for {what}:\n{detail()}"
+            )
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}:\n{detail()}")
         time.sleep(interval)
 
 
-def wait_for_log(process: subprocess.Popen[Any], stderr: Path, text: str,
-                 timeout: float = 60) -> None:
+def wait_for_log(
+    process: subprocess.Popen[Any], stderr: Path, text: str, timeout: float = 60
+) -> None:
     """Until ``text`` is in the file the process writes its log to."""
-    wait_for(lambda: text in stderr.read_text(), timeout, f"{text!r} in the log",
-             process=process, detail=stderr.read_text)
+    wait_for(
+        lambda: text in stderr.read_text(),
+        timeout,
+        f"{text!r} in the log",
+        process=process,
+        detail=stderr.read_text,
+    )
 
 
 def complete_records(path: Path) -> list[dict[str, Any]]:
@@ -46,10 +59,15 @@ def complete_records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
 
-def wait_for_records(path: Path, count: int, *, timeout: float = 30,
-                     keep: Callable[[dict[str, Any]], bool] = lambda _: True,
-                     process: subprocess.Popen[Any] | None = None,
-                     detail: Callable[[], str] = str) -> list[dict[str, Any]]:
+def wait_for_records(
+    path: Path,
+    count: int,
+    *,
+    timeout: float = 30,
+    keep: Callable[[dict[str, Any]], bool] = lambda _: True,
+    process: subprocess.Popen[Any] | None = None,
+    detail: Callable[[], str] = str,
+) -> list[dict[str, Any]]:
     """Until ``path`` holds ``count`` (at least 1) complete records that ``keep`` accepts;
     returns all of them."""
 
@@ -57,6 +75,7 @@ def wait_for_records(path: Path, count: int, *, timeout: float = 30,
         found = complete_records(path)
         return found if sum(map(keep, found)) >= count else None
 
-    records: list[dict[str, Any]] = wait_for(enough, timeout, f"{count} records in {path}",
-                                             process=process, detail=detail)
+    records: list[dict[str, Any]] = wait_for(
+        enough, timeout, f"{count} records in {path}", process=process, detail=detail
+    )
     return records

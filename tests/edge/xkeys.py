@@ -23,9 +23,14 @@ def load() -> tuple[Any, Any] | None:
     x11.XOpenDisplay.argtypes, x11.XOpenDisplay.restype = [ctypes.c_char_p], ctypes.c_void_p
     x11.XDefaultRootWindow.argtypes, x11.XDefaultRootWindow.restype = [ctypes.c_void_p], ULong
     x11.XFetchName.argtypes = [ctypes.c_void_p, ULong, ctypes.POINTER(ctypes.c_char_p)]
-    x11.XQueryTree.argtypes = [ctypes.c_void_p, ULong, ctypes.POINTER(ULong),
-                               ctypes.POINTER(ULong), ctypes.POINTER(ctypes.POINTER(ULong)),
-                               ctypes.POINTER(ctypes.c_uint)]
+    x11.XQueryTree.argtypes = [
+        ctypes.c_void_p,
+        ULong,
+        ctypes.POINTER(ULong),
+        ctypes.POINTER(ULong),
+        ctypes.POINTER(ctypes.POINTER(ULong)),
+        ctypes.POINTER(ctypes.c_uint),
+    ]
     x11.XSetInputFocus.argtypes = [ctypes.c_void_p, ULong, ctypes.c_int, ULong]
     x11.XStringToKeysym.argtypes, x11.XStringToKeysym.restype = [ctypes.c_char_p], ULong
     x11.XKeysymToKeycode.argtypes = [ctypes.c_void_p, ULong]
@@ -44,8 +49,14 @@ def _find(x11: Any, display: int, name: bytes) -> int | None:
             return int(window)
         root, parent = ULong(), ULong()
         children, count = ctypes.POINTER(ULong)(), ctypes.c_uint()
-        if x11.XQueryTree(display, window, ctypes.byref(root), ctypes.byref(parent),
-                          ctypes.byref(children), ctypes.byref(count)):
+        if x11.XQueryTree(
+            display,
+            window,
+            ctypes.byref(root),
+            ctypes.byref(parent),
+            ctypes.byref(children),
+            ctypes.byref(count),
+        ):
             stack.extend(children[i] for i in range(count.value))
     return None
 

@@ -25,13 +25,15 @@ import pytest
 pytestmark = pytest.mark.hardware
 
 
-
 def import_picamera2() -> Any:
     """Imported when a hardware test runs, not at collection: a normal test run deselects
     these tests and should not report them as skipped."""
-    return pytest.importorskip("picamera2", reason="picamera2 is not importable here: on a "
-                               "Pi, `sudo apt install python3-picamera2` and a venv made with "
-                               "--system-site-packages")
+    return pytest.importorskip(
+        "picamera2",
+        reason="picamera2 is not importable here: on a "
+        "Pi, `sudo apt install python3-picamera2` and a venv made with "
+        "--system-site-packages",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +41,9 @@ def cameras() -> list[dict[str, object]]:
     picamera2 = import_picamera2()
     found = list(picamera2.Picamera2.global_camera_info())
     if not found:
-        pytest.fail("picamera2 lists no camera: check the ribbon cable and "
-                    "`rpicam-hello --list-cameras`")
+        pytest.fail(
+            "picamera2 lists no camera: check the ribbon cable and `rpicam-hello --list-cameras`"
+        )
     print(f"platform {picamera2.Picamera2.platform}, cameras {found}")
     return found
 
@@ -48,8 +51,16 @@ def cameras() -> list[dict[str, object]]:
 def open_device(fmt: str, lores: tuple[int, int] = (320, 240)) -> object:
     from edge.sources.picamera import open_picamera2
 
-    return open_picamera2(camera=0, main=(640, 480), lores=lores, fps=30, pixel_format=fmt,
-                          buffer_count=4, capture_timeout=2.0, keep_full=True)
+    return open_picamera2(
+        camera=0,
+        main=(640, 480),
+        lores=lores,
+        fps=30,
+        pixel_format=fmt,
+        buffer_count=4,
+        capture_timeout=2.0,
+        keep_full=True,
+    )
 
 
 def formats() -> list[str]:
@@ -59,8 +70,7 @@ def formats() -> list[str]:
 
 @pytest.mark.parametrize("fmt", ["yuv420", "rgb"])
 @pytest.mark.parametrize("lores", [(320, 240), (300, 300), (96, 96)])
-def test_lores_frames_and_colour_order(cameras: object, fmt: str,
-                                       lores: tuple[int, int]) -> None:
+def test_lores_frames_and_colour_order(cameras: object, fmt: str, lores: tuple[int, int]) -> None:
     import cv2
 
     if fmt not in formats():
@@ -113,10 +123,25 @@ def test_capture_timeout_returns(cameras: object) -> None:
 
 
 def test_edge_run_on_the_camera(cameras: object, tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", "from edge.cli import entry; entry()", "run",
-                           "--source", "picamera2", "--max-frames", "30", "--sink",
-                           "jsonl:pi.jsonl"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from edge.cli import entry; entry()",
+            "run",
+            "--source",
+            "picamera2",
+            "--max-frames",
+            "30",
+            "--sink",
+            "jsonl:pi.jsonl",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in (tmp_path / "pi.jsonl").read_text().splitlines()]
     assert len(records) == 30

@@ -58,13 +58,15 @@ def measured(data: TaskEval, manifest: Manifest) -> dict[str, dict[str, float]]:
 
     model = keras.saving.load_model(ZOO / f"{STEM}.keras", compile=False)
     heads = model.predict(data.x, batch_size=100, verbose=0)
-    float_out = {name: np.asarray(v, np.float32)
-                 for name, v in zip(model.output_names, heads, strict=True)}
+    float_out = {
+        name: np.asarray(v, np.float32) for name, v in zip(model.output_names, heads, strict=True)
+    }
     backend = LiteRTBackend(read_model_file(MODEL).content, threads=2)
     (spec_in,) = backend.inputs
     # Keyed by the TFLite tensor names: the decoder must find the heads by shape.
-    quant_out = {spec.name: np.empty((len(data), *spec.shape[1:]), np.float32)
-                 for spec in backend.outputs}
+    quant_out = {
+        spec.name: np.empty((len(data), *spec.shape[1:]), np.float32) for spec in backend.outputs
+    }
     for i in range(len(data)):
         raw = backend.infer([quantize(data.x[i : i + 1], spec_in)])
         for spec, value in zip(backend.outputs, raw, strict=True):
@@ -80,8 +82,9 @@ def report() -> dict[str, Any]:
     return result
 
 
-def test_int8_keeps_the_float_map(measured: dict[str, dict[str, float]],
-                                  report: dict[str, Any]) -> None:
+def test_int8_keeps_the_float_map(
+    measured: dict[str, dict[str, float]], report: dict[str, Any]
+) -> None:
     float_map, int8_map = measured["float"]["map50"], measured["int8"]["map50"]
     assert float_map >= MIN_FLOAT_MAP
     assert int8_map / float_map >= MIN_MAP_RATIO

@@ -50,8 +50,9 @@ def _keras(stem: str) -> Any:
 def _int8_outputs(stem: str, x: np.ndarray) -> np.ndarray:
     backend = LiteRTBackend(read_model_file(ZOO / f"{stem}.int8.tflite").content, threads=2)
     (spec_in,), (spec_out,) = backend.inputs, backend.outputs
-    return np.stack([dequantize(backend.infer([quantize(v[None], spec_in)])[0], spec_out)[0]
-                     for v in x])
+    return np.stack(
+        [dequantize(backend.infer([quantize(v[None], spec_in)])[0], spec_out)[0] for v in x]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +69,12 @@ def scored() -> dict[str, np.ndarray]:
         x, y, kind = data["x"], data["y"], data["kind"]
     inputs = x[..., None].astype(np.float32)
     float_scores = np.asarray(_keras(ANOMALY_STEM).predict(inputs, batch_size=128, verbose=0))
-    return {"float": float_scores.reshape(-1),
-            "int8": _int8_outputs(ANOMALY_STEM, inputs).reshape(-1), "y": y, "kind": kind}
+    return {
+        "float": float_scores.reshape(-1),
+        "int8": _int8_outputs(ANOMALY_STEM, inputs).reshape(-1),
+        "y": y,
+        "kind": kind,
+    }
 
 
 def test_generator_int8_psnr_against_float(generated: dict[str, np.ndarray]) -> None:
@@ -112,7 +117,8 @@ def test_verdicts_at_the_shipped_threshold(scored: dict[str, np.ndarray]) -> Non
     """
     manifest = parse_manifest(
         read_model_file(ZOO / f"{ANOMALY_STEM}.int8.tflite").metadata[METADATA_NAME],
-        origin=ANOMALY_STEM)
+        origin=ANOMALY_STEM,
+    )
     threshold = manifest.decoder.params["threshold"]
     kind, q = scored["kind"], scored["int8"]
     with np.load(ZOO / ANOMALY_EVAL_FILE) as data:
@@ -151,12 +157,15 @@ def test_emptiness_term_is_zero_for_training_digits_and_flags_inkless_frames() -
     floor = float(floor_layer.offset) / weight
     images = normal_images(split_digits(DEFAULT_SEED), seed=DEFAULT_SEED)[::7]
     parts = build_parts_model(model.get_layer("encoder"), model.get_layer("generator"))
-    error, ink = (np.asarray(v).reshape(-1) for v in parts.predict(
-        images[..., None].astype(np.float32), batch_size=256, verbose=0))
+    error, ink = (
+        np.asarray(v).reshape(-1)
+        for v in parts.predict(images[..., None].astype(np.float32), batch_size=256, verbose=0)
+    )
     # A subsample of the training digits: the percentiles land near the shipped numbers.
     assert np.mean(ink < floor) == pytest.approx(INK_FLOOR_PERCENTILE / 100, abs=0.01)
     assert weight * floor == pytest.approx(
-        EMPTY_FRAME_FACTOR * np.percentile(error, ERROR_PERCENTILE), rel=0.15)
+        EMPTY_FRAME_FACTOR * np.percentile(error, ERROR_PERCENTILE), rel=0.15
+    )
     uniform = np.stack([np.full((28, 28, 1), level, np.float32) for level in (0, 20, 230)])
     score = np.asarray(model.predict(uniform, verbose=0)).reshape(-1)
     # A uniform frame's ink is sigmoid(-steepness * contrast) per pixel, about 3e-4.
@@ -170,9 +179,13 @@ def test_anomaly_manifest_describes_the_camera_path() -> None:
     model_file = read_model_file(path)
     manifest = parse_manifest(model_file.metadata[METADATA_NAME], origin=str(path))
     assert (manifest.name, manifest.task, manifest.decoder.name) == (
-        ANOMALY_STEM, "anomaly", "anomaly")
+        ANOMALY_STEM,
+        "anomaly",
+        "anomaly",
+    )
     assert manifest.decoder.params["threshold"] == pytest.approx(
-        _report(ANOMALY_STEM)["comparison"]["threshold"])
+        _report(ANOMALY_STEM)["comparison"]["threshold"]
+    )
     spec = manifest.input
     assert (spec.width, spec.height, spec.colour, spec.resize) == (28, 28, "gray", "crop")
     assert (spec.scale, spec.offset) == (1.0, 0.0)
@@ -226,7 +239,8 @@ def test_training_reproduces_the_shipped_reports(tmp_path: Path) -> None:
     shipped_auc = _report(ANOMALY_STEM)
     for side in ("float", "quantized"):
         assert fresh_auc["metrics"][side]["roc_auc"] == pytest.approx(
-            shipped_auc["metrics"][side]["roc_auc"], abs=0.02)
+            shipped_auc["metrics"][side]["roc_auc"], abs=0.02
+        )
     fresh_gen = json.loads((tmp_path / f"{GENERATOR_STEM}.report.json").read_text())
     shipped_gen = _report(GENERATOR_STEM)
     assert fresh_gen["comparison"]["psnr_db"] >= shipped_gen["comparison"]["psnr_db"] - 3

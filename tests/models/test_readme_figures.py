@@ -32,16 +32,22 @@ from edge.processing.preprocess import quantize
 from models.train import ZOO
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-ROW = re.compile(r"^\| `(?P<model>digits-[a-z-]+)`[^|]*\| (?P<task>\w+) \| (?P<step>[\w-]+) "
-                 r"\| (?P<float>[^|]+)\| (?P<quantized>[^|]+)\| (?P<size>[^|]+)\|")
+ROW = re.compile(
+    r"^\| `(?P<model>digits-[a-z-]+)`[^|]*\| (?P<task>\w+) \| (?P<step>[\w-]+) "
+    r"\| (?P<float>[^|]+)\| (?P<quantized>[^|]+)\| (?P<size>[^|]+)\|"
+)
 
 
 def readme_rows() -> dict[str, dict[str, str]]:
     section = README.read_text().split("## The shipped models", 1)[1].split("\n## ", 1)[0]
-    rows = {m["model"]: m.groupdict() for line in section.splitlines()
-            if (m := ROW.match(line))}
-    assert set(rows) == {"digits-cnn", "digits-vit", "digits-detector",
-                         "digits-dcgan-generator", "digits-anomaly"}, rows.keys()
+    rows = {m["model"]: m.groupdict() for line in section.splitlines() if (m := ROW.match(line))}
+    assert set(rows) == {
+        "digits-cnn",
+        "digits-vit",
+        "digits-detector",
+        "digits-dcgan-generator",
+        "digits-anomaly",
+    }, rows.keys()
     return rows
 
 
@@ -50,15 +56,14 @@ def first_number(text: str) -> tuple[float, float]:
     found = re.search(r"\d[\d,]*(?:\.(\d+))?", text)
     assert found, text
     decimals = len(found.group(1) or "")
-    return float(found.group(0).replace(",", "")), 0.5 * 10.0 ** -decimals
+    return float(found.group(0).replace(",", "")), 0.5 * 10.0**-decimals
 
 
 def int8_outputs(stem: str, x: np.ndarray) -> dict[str, np.ndarray]:
     """Outputs by tensor name, stacked, from the shipped int8 file the device's way."""
     backend = LiteRTBackend(read_model_file(ZOO / f"{stem}.int8.tflite").content, threads=2)
     (spec_in,) = backend.inputs
-    out = {spec.name: np.empty((len(x), *spec.shape[1:]), np.float32)
-           for spec in backend.outputs}
+    out = {spec.name: np.empty((len(x), *spec.shape[1:]), np.float32) for spec in backend.outputs}
     for i in range(len(x)):
         raw = backend.infer([quantize(x[i : i + 1], spec_in)])
         for spec, value in zip(backend.outputs, raw, strict=True):
@@ -79,8 +84,9 @@ def holdout() -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("stem", ["digits-cnn", "digits-vit"])
-def test_classifier_accuracy(stem: str, rows: dict[str, dict[str, str]],
-                             holdout: tuple[np.ndarray, np.ndarray]) -> None:
+def test_classifier_accuracy(
+    stem: str, rows: dict[str, dict[str, str]], holdout: tuple[np.ndarray, np.ndarray]
+) -> None:
     x, y = holdout
     (scores,) = int8_outputs(stem, x).values()
     accuracy = 100 * float(np.mean(scores.argmax(axis=1) == y))
@@ -97,8 +103,9 @@ def test_detector_map(rows: dict[str, dict[str, str]]) -> None:
     data_set = TaskEval(inputs(scenes), truth, "held-out scenes")
     model = read_model_file(ZOO / f"{STEM}.int8.tflite")
     manifest = parse_manifest(model.metadata[METADATA_NAME], origin=STEM)
-    measured = DetectTask(manifest.decoder.params).metrics(int8_outputs(STEM, data_set.x),
-                                                           data_set)["map50"]
+    measured = DetectTask(manifest.decoder.params).metrics(
+        int8_outputs(STEM, data_set.x), data_set
+    )["map50"]
     printed, tolerance = first_number(rows[STEM]["quantized"])
     assert measured == pytest.approx(printed, abs=tolerance + 1e-9), measured
 
@@ -115,7 +122,7 @@ def test_anomaly_roc_auc(rows: dict[str, dict[str, str]]) -> None:
 
 
 def test_int8_sizes_and_ladder_steps(rows: dict[str, dict[str, str]]) -> None:
-    """"904 → 236 KB": the right-hand number is the shipped int8 file in kB (1,000 bytes);
+    """ "904 → 236 KB": the right-hand number is the shipped int8 file in kB (1,000 bytes);
     the ladder step is the manifest's quantization mode."""
     for stem, row in rows.items():
         path = ZOO / f"{stem}.int8.tflite"

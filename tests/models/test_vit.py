@@ -105,8 +105,9 @@ def test_manifest_names_the_vit(model_path: Path) -> None:
     assert manifest.input.resize == "crop"
 
 
-def test_edge_run_reads_the_synthetic_camera(run_edge: RunEdge, tmp_path: Path,
-                                             model_path: Path) -> None:
+def test_edge_run_reads_the_synthetic_camera(
+    run_edge: RunEdge, tmp_path: Path, model_path: Path
+) -> None:
     done = run_edge(["run", "--model", str(model_path.resolve()), "--max-frames", "100"])
     assert done.returncode == 0, done.stderr
     records = read_jsonl(tmp_path / "detections.jsonl")
@@ -122,8 +123,9 @@ def test_edge_run_reads_the_synthetic_camera(run_edge: RunEdge, tmp_path: Path,
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)  # 17 min measured on 2 shared cores: over the default 600 s
-def test_training_reproduces_the_shipped_vit(tmp_path: Path, report: dict[str, Any],
-                                             model_path: Path) -> None:
+def test_training_reproduces_the_shipped_vit(
+    tmp_path: Path, report: dict[str, Any], model_path: Path
+) -> None:
     """The whole recipe (10-20 minutes on 2 shared cores) reaches the shipped quality.
 
     Not the shipped bytes on every machine: TensorFlow's float training kernels differ
@@ -135,8 +137,11 @@ def test_training_reproduces_the_shipped_vit(tmp_path: Path, report: dict[str, A
     fresh = json.loads((tmp_path / REPORT.name).read_text())
     for side in ("float", "quantized"):
         assert fresh["metrics"][side]["accuracy"] == pytest.approx(
-            report["metrics"][side]["accuracy"], abs=0.01)
+            report["metrics"][side]["accuracy"], abs=0.01
+        )
     assert fresh["agreement"] >= report["agreement"] - 0.01
     same_bytes = (tmp_path / model_path.name).read_bytes() == model_path.read_bytes()
-    print(f"retrained ViT: accuracy {fresh['metrics']['quantized']['accuracy']} (shipped "
-          f"{report['metrics']['quantized']['accuracy']}); identical bytes: {same_bytes}")
+    print(
+        f"retrained ViT: accuracy {fresh['metrics']['quantized']['accuracy']} (shipped "
+        f"{report['metrics']['quantized']['accuracy']}); identical bytes: {same_bytes}"
+    )

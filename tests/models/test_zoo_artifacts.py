@@ -83,8 +83,9 @@ def test_int8_matches_float_on_held_out_digits(
     assert report["agreement"] == pytest.approx(agreement, abs=one)
 
 
-def test_int8_size_against_float(report: dict[str, Any], float_model: Any,
-                                 holdout: tuple[np.ndarray, np.ndarray]) -> None:
+def test_int8_size_against_float(
+    report: dict[str, Any], float_model: Any, holdout: tuple[np.ndarray, np.ndarray]
+) -> None:
     """Size, float ops and sample counts measured from the shipped files; the report must
     say the same."""
     from converter.measure import float_ops
@@ -176,8 +177,11 @@ def test_training_reproduces_the_zoo(tmp_path: Path) -> None:
     shipped = json.loads(REPORT.read_text())
     for side in ("float", "quantized"):
         assert fresh["metrics"][side]["accuracy"] == pytest.approx(
-            shipped["metrics"][side]["accuracy"], abs=0.005)
+            shipped["metrics"][side]["accuracy"], abs=0.005
+        )
     assert fresh["agreement"] >= shipped["agreement"] - 0.005
     same_bytes = (tmp_path / "digits-cnn.int8.tflite").read_bytes() == MODEL.read_bytes()
-    print(f"retrained CNN: accuracy {fresh['metrics']['quantized']['accuracy']} (shipped "
-          f"{shipped['metrics']['quantized']['accuracy']}); identical bytes: {same_bytes}")
+    print(
+        f"retrained CNN: accuracy {fresh['metrics']['quantized']['accuracy']} (shipped "
+        f"{shipped['metrics']['quantized']['accuracy']}); identical bytes: {same_bytes}"
+    )

@@ -64,15 +64,20 @@ def test_install_into_a_staging_root(run_edge: RunEdge, tmp_path: Path) -> None:
     root = tmp_path / "image"
     done = run_edge(["service", "install", "--root", str(root)])
     assert done.returncode == 0, done.stderr + done.stdout
-    assert "[6/7] systemctl daemon-reload\n      skipped: a staging root has no running " \
+    assert (
+        "[6/7] systemctl daemon-reload\n      skipped: a staging root has no running "
         "systemd" in done.stdout
+    )
 
     passwd = (root / "etc/passwd").read_text().splitlines()
     edge_user = next(line.split(":") for line in passwd if line.startswith("edge:"))
     uid, gid = int(edge_user[2]), int(edge_user[3])
     assert edge_user[5:] == ["/var/lib/edge", "/usr/sbin/nologin"]
-    video = next(line.split(":") for line in (root / "etc/group").read_text().splitlines()
-                 if line.startswith("video:"))
+    video = next(
+        line.split(":")
+        for line in (root / "etc/group").read_text().splitlines()
+        if line.startswith("video:")
+    )
     assert "edge" in video[3].split(",")
     owner = f"{uid}:{gid}" if os.geteuid() == 0 else f"{os.getuid()}:{os.getgid()}"
     me = f"{os.getuid()}:{os.getgid()}"
@@ -87,8 +92,9 @@ def test_install_into_a_staging_root(run_edge: RunEdge, tmp_path: Path) -> None:
         "/etc/systemd/system": f"dir 755 {me}",
         "/etc/systemd/system/edge.service": f"file 644 {me}",
         "/etc/systemd/system/multi-user.target.wants": f"dir 755 {me}",
-        "/etc/systemd/system/multi-user.target.wants/edge.service":
-            "link -> /etc/systemd/system/edge.service",
+        "/etc/systemd/system/multi-user.target.wants/edge.service": (
+            "link -> /etc/systemd/system/edge.service"
+        ),
         "/var": f"dir 755 {me}",
         "/var/lib": f"dir 755 {me}",
         "/var/lib/edge": f"dir 750 {owner}",
@@ -139,8 +145,9 @@ def test_install_without_systemd_says_to_use_a_staging_root(run_edge: RunEdge) -
     assert not Path("/etc/systemd/system/edge.service").exists()
 
 
-def test_install_as_a_normal_user_asks_for_root(monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_install_as_a_normal_user_asks_for_root(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Tests run as root here; a non-root euid is faked (the one thing patched)."""
     from edge.cli import main
 
@@ -151,9 +158,11 @@ def test_install_as_a_normal_user_asks_for_root(monkeypatch: pytest.MonkeyPatch,
     assert main(["service", "uninstall", "--dry-run"]) == 0  # a dry run needs no root
 
 
-@pytest.mark.skipif(not SYSTEMD_RUNNING or os.geteuid() != 0,
-                    reason="needs systemd as PID 1 and root: PID 1 here is "
-                    f"{Path('/proc/1/comm').read_text().strip() or 'unknown'}, not systemd")
+@pytest.mark.skipif(
+    not SYSTEMD_RUNNING or os.geteuid() != 0,
+    reason="needs systemd as PID 1 and root: PID 1 here is "
+    f"{Path('/proc/1/comm').read_text().strip() or 'unknown'}, not systemd",
+)
 def test_end_to_end_with_real_systemd(run_edge: RunEdge) -> None:
     """Installs on this machine, waits for the service, reads its journal, uninstalls."""
     done = run_edge(["service", "install"], timeout=300)
@@ -163,11 +172,16 @@ def test_end_to_end_with_real_systemd(run_edge: RunEdge) -> None:
         journal = ""
         while time.monotonic() < deadline and "frames |" not in journal:
             time.sleep(1)
-            journal = subprocess.run(["journalctl", "-u", "edge", "--no-pager", "-o", "cat"],
-                                     capture_output=True, text=True, check=False).stdout
+            journal = subprocess.run(
+                ["journalctl", "-u", "edge", "--no-pager", "-o", "cat"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
         assert "running on synthetic" in journal, journal
-        state = subprocess.run(["systemctl", "is-active", "edge"], capture_output=True,
-                               text=True, check=False).stdout.strip()
+        state = subprocess.run(
+            ["systemctl", "is-active", "edge"], capture_output=True, text=True, check=False
+        ).stdout.strip()
         assert state == "active"
     finally:
         run_edge(["service", "uninstall", "--purge"], timeout=300)

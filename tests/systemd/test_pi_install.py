@@ -28,11 +28,21 @@ PI_LOCK = REPO / "requirements" / "pi.lock"
 
 def copy_of_the_tree(target: Path) -> Path:
     """What a clone holds: tracked and new files, without ignored ones (build/, .venv)."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
-                            capture_output=True, text=True, check=False)
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if listed.returncode != 0:  # not a git checkout (an unpacked sdist)
-        shutil.copytree(REPO, target, ignore=shutil.ignore_patterns(
-            ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache"))
+        shutil.copytree(
+            REPO,
+            target,
+            ignore=shutil.ignore_patterns(
+                ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache"
+            ),
+        )
         return target
     for name in filter(None, listed.stdout.split("\0")):
         source = REPO / name
@@ -44,19 +54,38 @@ def copy_of_the_tree(target: Path) -> Path:
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=900, check=False)
+    done = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
     assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
     return done
 
 
 def test_wheel_installs_into_a_fresh_venv_and_runs(tmp_path: Path) -> None:
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
+    }
     clone = copy_of_the_tree(tmp_path / "edge-infer")
     # The build backend from the lock too (setuptools and wheel), not the newest release.
-    run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "-w", "dist/", "-q",
-         "--build-constraint", str(DEV_LOCK)], clone, env)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            ".",
+            "--no-deps",
+            "-w",
+            "dist/",
+            "-q",
+            "--build-constraint",
+            str(DEV_LOCK),
+        ],
+        clone,
+        env,
+    )
     wheels = list((clone / "dist").glob("edge_infer-*-py3-none-any.whl"))
     assert len(wheels) == 1, wheels
 
@@ -64,12 +93,23 @@ def test_wheel_installs_into_a_fresh_venv_and_runs(tmp_path: Path) -> None:
     run([sys.executable, "-m", "venv", str(venv)], tmp_path, env)
     # The guide's install, with its known-good set as constraints: what pip picked on the
     # day the lock was made, not on the day the test runs.
-    run([str(venv / "bin/pip"), "install", "-q", "-c", str(PI_LOCK), "numpy<2",
-         str(wheels[0])], tmp_path, env)
+    run(
+        [str(venv / "bin/pip"), "install", "-q", "-c", str(PI_LOCK), "numpy<2", str(wheels[0])],
+        tmp_path,
+        env,
+    )
     python = str(venv / "bin/python")
-    probe = run([python, "-c", "import importlib.util, importlib.metadata as m; "
-                 "print(importlib.util.find_spec('tensorflow'), m.version('numpy'), "
-                 "m.version('opencv-python-headless'))"], tmp_path, env).stdout.split()
+    probe = run(
+        [
+            python,
+            "-c",
+            "import importlib.util, importlib.metadata as m; "
+            "print(importlib.util.find_spec('tensorflow'), m.version('numpy'), "
+            "m.version('opencv-python-headless'))",
+        ],
+        tmp_path,
+        env,
+    ).stdout.split()
     assert probe[0] == "None", "TensorFlow got into the device install"
     # This run is what tests the lowest numpy and OpenCV that pyproject.toml declares.
     pins = runpy.run_path(str(REPO / "scripts" / "lock_check.py"))["read_lock"](PI_LOCK)

@@ -42,8 +42,9 @@ def printed_unit(run_edge: RunEdge, tmp_path: Path) -> Path:
 
 
 def analyze(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["systemd-analyze", *args], capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        ["systemd-analyze", *args], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 @needs_analyze
@@ -69,7 +70,8 @@ def test_security_exposure_is_at_most_the_recorded_figure(printed_unit: Path) ->
     exposure = float(found.group(1))
     assert exposure <= EXPOSURE <= ISSUE_LIMIT, (
         f"exposure {exposure} is above the recorded {EXPOSURE}: a change weakened the "
-        f"hardening\n{done.stdout}")
+        f"hardening\n{done.stdout}"
+    )
     assert "Invalid" not in done.stderr, done.stderr
     for doc in ("README.md", "systemd/README.md"):  # the figure the docs give
         assert f"**{EXPOSURE}**" in (REPO / doc).read_text(), doc
@@ -77,30 +79,45 @@ def test_security_exposure_is_at_most_the_recorded_figure(printed_unit: Path) ->
 
 def test_printed_unit_runs_this_install(printed_unit: Path) -> None:
     text = printed_unit.read_text()
-    exec_start = re.search(r"^ExecStart=(\S+) run --config /etc/edge/edge.toml$", text,
-                           re.MULTILINE)
+    exec_start = re.search(
+        r"^ExecStart=(\S+) run --config /etc/edge/edge.toml$", text, re.MULTILINE
+    )
     assert exec_start, text
     executable = Path(exec_start.group(1))
     assert executable.is_absolute() and executable.is_file()
     assert executable == unit.edge_executable()
-    assert "@" not in text.replace("@system-service", "").replace("@privileged", "") \
-        .replace("@resources", "")  # every placeholder filled in
+    assert "@" not in text.replace("@system-service", "").replace("@privileged", "").replace(
+        "@resources", ""
+    )  # every placeholder filled in
 
 
 def test_unit_has_what_the_service_needs(printed_unit: Path) -> None:
     lines = set(printed_unit.read_text().splitlines())
-    for line in ("Type=notify", "NotifyAccess=main", "WatchdogSec=30s", "Restart=on-failure",
-                 "RestartPreventExitStatus=78", "ExecReload=/bin/kill -HUP $MAINPID",
-                 "User=edge", "SupplementaryGroups=video", "StateDirectory=edge",
-                 "LogsDirectory=edge", "ConfigurationDirectory=edge", "DevicePolicy=closed",
-                 "DeviceAllow=char-video4linux rw", "DeviceAllow=char-media rw",
-                 "DeviceAllow=char-dma_heap rw", "ProtectHome=yes",
-                 "LoadCredential=mqtt-password:/etc/edge/mqtt-password",
-                 "SetCredential=mqtt-password:\\n"):
+    for line in (
+        "Type=notify",
+        "NotifyAccess=main",
+        "WatchdogSec=30s",
+        "Restart=on-failure",
+        "RestartPreventExitStatus=78",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "User=edge",
+        "SupplementaryGroups=video",
+        "StateDirectory=edge",
+        "LogsDirectory=edge",
+        "ConfigurationDirectory=edge",
+        "DevicePolicy=closed",
+        "DeviceAllow=char-video4linux rw",
+        "DeviceAllow=char-media rw",
+        "DeviceAllow=char-dma_heap rw",
+        "ProtectHome=yes",
+        "LoadCredential=mqtt-password:/etc/edge/mqtt-password",
+        "SetCredential=mqtt-password:\\n",
+    ):
         assert line in lines, line
     # These would hide the camera or the video group from the service.
-    assert not any(line.startswith(("PrivateDevices=", "PrivateUsers=", "DynamicUser="))
-                   for line in lines)
+    assert not any(
+        line.startswith(("PrivateDevices=", "PrivateUsers=", "DynamicUser=")) for line in lines
+    )
 
 
 def test_a_venv_under_home_gets_protect_home_read_only(run_edge: RunEdge) -> None:
@@ -123,8 +140,9 @@ def test_repository_files_are_the_shipped_templates() -> None:
 
 def test_config_template_is_a_valid_config() -> None:
     config = load_config(REPO / "systemd" / "edge.toml")
-    assert [str(s.path) for s in config.sinks if s.kind == "jsonl"] == \
-        ["/var/log/edge/detections.jsonl"]
+    assert [str(s.path) for s in config.sinks if s.kind == "jsonl"] == [
+        "/var/log/edge/detections.jsonl"
+    ]
 
 
 @pytest.mark.parametrize("kind", ["picamera2", "camera"])
@@ -134,7 +152,8 @@ def test_commented_camera_blocks_of_the_template_are_valid(tmp_path: Path, kind:
     head, source, tail = text.partition("[source]\n")[0], "", text.partition("\n[[sinks]]")[2]
     block = text.split(f'# kind = "{kind}"\n', 1)[1].split("\n#\n", 1)[0].split("\n\n", 1)[0]
     source = f'[source]\nkind = "{kind}"\n' + "\n".join(
-        line[2:] for line in block.splitlines() if line.startswith("# ") and "=" in line)
+        line[2:] for line in block.splitlines() if line.startswith("# ") and "=" in line
+    )
     path = tmp_path / "edge.toml"
     path.write_text(head + source + "\n\n[[sinks]]" + tail)
     config = load_config(path)
@@ -145,8 +164,8 @@ def test_commented_camera_blocks_of_the_template_are_valid(tmp_path: Path, kind:
 def test_commented_mqtt_block_of_the_template_is_valid(tmp_path: Path) -> None:
     """The MQTT block names the credential the unit loads (LoadCredential=mqtt-password)."""
     text = (REPO / "systemd" / "edge.toml").read_text()
-    block = text.split("# [[sinks]]\n# kind = \"mqtt\"\n", 1)[1].split("\n\n", 1)[0]
-    sink = "[[sinks]]\nkind = \"mqtt\"\n" + "\n".join(line[2:] for line in block.splitlines())
+    block = text.split('# [[sinks]]\n# kind = "mqtt"\n', 1)[1].split("\n\n", 1)[0]
+    sink = '[[sinks]]\nkind = "mqtt"\n' + "\n".join(line[2:] for line in block.splitlines())
     path = tmp_path / "edge.toml"
     path.write_text(text + "\n" + sink + "\n")
     config = load_config(path)

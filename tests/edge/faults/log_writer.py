@@ -22,8 +22,13 @@ from edge.sinks.jsonl import JsonlSink
 def main() -> None:
     path, count, max_bytes, keep, compress = sys.argv[1:6]
     raise_at = int(sys.argv[6]) if len(sys.argv) > 6 else -1
-    sink = JsonlSink(Path(path), max_bytes=int(max_bytes), keep=int(keep),
-                     compress=compress == "1", fsync_interval=None)
+    sink = JsonlSink(
+        Path(path),
+        max_bytes=int(max_bytes),
+        keep=int(keep),
+        compress=compress == "1",
+        fsync_interval=None,
+    )
     dropped_before = 0
     print("ready", flush=True)
     for seq in range(int(count)):
@@ -33,8 +38,16 @@ def main() -> None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
         sink.write({"seq": seq, "pad": "x" * (seq % 97), "score": 0.5})
     sink.close()
-    print(json.dumps({"dropped": sink.dropped, "dropped_before": dropped_before,
-                      "repaired": sink.repaired_bytes, "state": sink.state}))
+    print(
+        json.dumps(
+            {
+                "dropped": sink.dropped,
+                "dropped_before": dropped_before,
+                "repaired": sink.repaired_bytes,
+                "state": sink.state,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -34,8 +34,9 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 HAVE_TOOLS = Path(MOSQUITTO).exists() and shutil.which("mosquitto_sub") is not None
 
 # Modules that start brokers set ``pytestmark = needs_mosquitto``.
-needs_mosquitto = pytest.mark.skipif(not HAVE_TOOLS, reason="mosquitto not installed "
-                                     "(bash scripts/test.sh installs it)")
+needs_mosquitto = pytest.mark.skipif(
+    not HAVE_TOOLS, reason="mosquitto not installed (bash scripts/test.sh installs it)"
+)
 
 
 def free_port() -> int:
@@ -45,8 +46,14 @@ def free_port() -> int:
 
 
 class Broker:
-    def __init__(self, directory: Path, *, tls: TlsFiles | None = None,
-                 password_file: Path | None = None, extra: str = "") -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        tls: TlsFiles | None = None,
+        password_file: Path | None = None,
+        extra: str = "",
+    ) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -69,15 +76,21 @@ class Broker:
         if password_file:
             lines.append(f"password_file {password_file}")
         if tls:
-            lines += [f"cafile {tls.ca}", f"certfile {tls.server_cert}",
-                      f"keyfile {tls.server_key}"]
+            lines += [
+                f"cafile {tls.ca}",
+                f"certfile {tls.server_cert}",
+                f"keyfile {tls.server_key}",
+            ]
         self.config = directory / "mosquitto.conf"
         self.config.write_text("\n".join(lines) + "\n" + extra)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Broker:
-        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for(self._accepting, 10, f"mosquitto on port {self.port}")
         return self
 
@@ -115,13 +128,19 @@ class Subscriber:
     """``mosquitto_sub`` with a persistent session (-c, fixed id) at QoS 1: messages that
     arrive at the broker while it is reconnecting are queued for it, not lost."""
 
-    def __init__(self, broker: Broker, topics: list[str], path: Path, *,
-                 auth: tuple[str, ...] = (), persistent: bool = True) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        topics: list[str],
+        path: Path,
+        *,
+        auth: tuple[str, ...] = (),
+        persistent: bool = True,
+    ) -> None:
         self.path = path
         self.broker = broker
         self.auth = list(auth)
-        args = ["mosquitto_sub", *broker.sub_args(), "-q", "1", "-F", "%U %r %t %p",
-                *auth]
+        args = ["mosquitto_sub", *broker.sub_args(), "-q", "1", "-F", "%U %r %t %p", *auth]
         if persistent:
             args += ["-c", "-i", f"sub-{path.stem}"]
         for topic in [*topics, "probe/" + path.stem]:
@@ -134,11 +153,21 @@ class Subscriber:
         """Publish probes until one comes back: the subscription is in place."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            subprocess.run(["mosquitto_pub", *self.broker.sub_args(), "-t", self.probe,
-                            "-m", "probe", *self.auth], check=False, timeout=10)
+            subprocess.run(
+                [
+                    "mosquitto_pub",
+                    *self.broker.sub_args(),
+                    "-t",
+                    self.probe,
+                    "-m",
+                    "probe",
+                    *self.auth,
+                ],
+                check=False,
+                timeout=10,
+            )
             try:
-                wait_for(lambda: any(m.topic == self.probe for m in self.messages()), 0.5,
-                         "probe")
+                wait_for(lambda: any(m.topic == self.probe for m in self.messages()), 0.5, "probe")
                 return
             except AssertionError:
                 continue
@@ -176,17 +205,36 @@ class Message:
 class Device:
     """The real ``edge run`` in a subprocess, stderr to a file."""
 
-    def __init__(self, directory: Path, config: str, *args: str,
-                 env: dict[str, str] | None = None, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        config: str,
+        *args: str,
+        env: dict[str, str] | None = None,
+        verbose: bool = False,
+    ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         (directory / "edge.toml").write_text(config)
         self.stderr_path = directory / "stderr.txt"
         self._stderr = self.stderr_path.open("ab")
-        command = [sys.executable, "-c", "from edge.cli import entry; entry()",
-                   *(["-v"] if verbose else []), "run", "--config", "edge.toml", *args]
-        self.process = subprocess.Popen(command, cwd=directory, stdout=subprocess.DEVNULL,
-                                        stderr=self._stderr, env={**os.environ, **(env or {})})
+        command = [
+            sys.executable,
+            "-c",
+            "from edge.cli import entry; entry()",
+            *(["-v"] if verbose else []),
+            "run",
+            "--config",
+            "edge.toml",
+            *args,
+        ]
+        self.process = subprocess.Popen(
+            command,
+            cwd=directory,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            env={**os.environ, **(env or {})},
+        )
 
     @property
     def stderr(self) -> str:
@@ -232,21 +280,91 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
         pytest.skip("openssl not installed")
     d = tmp_path_factory.mktemp("tls")
     for name in ("ca", "other-ca"):
-        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                 "-subj", f"/CN=edge test {name}", "-keyout", f"{name}.key", "-out",
-                 f"{name}.crt", cwd=d)
+        _openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN=edge test {name}",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.crt",
+            cwd=d,
+        )
     (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout",
-             "server.key", "-out", "server.csr", cwd=d)
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-             "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt",
-             cwd=d)
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=pi-client", "-keyout",
-             "client.key", "-out", "client.csr", cwd=d)
-    _openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-             "-CAcreateserial", "-days", "2", "-out", "client.crt", cwd=d)
-    return TlsFiles(d / "ca.crt", d / "server.crt", d / "server.key", d / "other-ca.crt",
-                    d / "client.crt", d / "client.key")
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        cwd=d,
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.crt",
+        cwd=d,
+    )
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=pi-client",
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+        cwd=d,
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        "client.crt",
+        cwd=d,
+    )
+    return TlsFiles(
+        d / "ca.crt",
+        d / "server.crt",
+        d / "server.key",
+        d / "other-ca.crt",
+        d / "client.crt",
+        d / "client.key",
+    )
 
 
 @pytest.fixture
@@ -263,14 +381,23 @@ def cleanup() -> Iterator[list[Any]]:
                 item.close()
 
 
-def mqtt_config(broker: Broker, tmp: Path, *, fps: float = 20, extra: str = "",
-                sink_extra: str = "", jsonl: bool = True) -> str:
+def mqtt_config(
+    broker: Broker,
+    tmp: Path,
+    *,
+    fps: float = 20,
+    extra: str = "",
+    sink_extra: str = "",
+    jsonl: bool = True,
+) -> str:
     """A config with the synthetic camera, a JSONL ledger and the MQTT sink."""
     text = f"status_interval = 1.0\n{extra}\n[source]\nkind = 'synthetic'\nfps = {fps}\n"
     if jsonl:
         text += "\n[[sinks]]\nkind = 'jsonl'\npath = 'ledger.jsonl'\n"
-    text += (f"\n[[sinks]]\nkind = 'mqtt'\nhost = '127.0.0.1'\nport = {broker.port}\n"
-             f"outbox = '{tmp}/outbox.sqlite3'\nstats_interval = 1.0\n{sink_extra}\n")
+    text += (
+        f"\n[[sinks]]\nkind = 'mqtt'\nhost = '127.0.0.1'\nport = {broker.port}\n"
+        f"outbox = '{tmp}/outbox.sqlite3'\nstats_interval = 1.0\n{sink_extra}\n"
+    )
     return text
 
 
@@ -313,14 +440,19 @@ class LinkCutter:
                 continue
             with self._lock:
                 self._pairs.append((client, upstream))
-            for a, b, gate, seen in ((client, upstream, None, self.outgoing),
-                                     (upstream, client, self.replies, None)):
-                threading.Thread(target=self._pump, args=(a, b, gate, seen),
-                                 daemon=True).start()
+            for a, b, gate, seen in (
+                (client, upstream, None, self.outgoing),
+                (upstream, client, self.replies, None),
+            ):
+                threading.Thread(target=self._pump, args=(a, b, gate, seen), daemon=True).start()
 
     @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket, gate: threading.Event | None,
-              seen: threading.Event | None) -> None:
+    def _pump(
+        source: socket.socket,
+        sink: socket.socket,
+        gate: threading.Event | None,
+        seen: threading.Event | None,
+    ) -> None:
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
                 if gate is None or gate.is_set():

@@ -66,8 +66,12 @@ def test_broker_outage_of_30_s_loses_nothing(tmp_path: Path, cleanup: list[Any])
     # The run goes on producing while the broker is away: 300 results in the outage
     # (10/s at 20 fps on an idle machine), waited for so that a loaded machine makes the
     # outage longer instead of failing; a run blocked by its sink never gets there.
-    wait_for(lambda: len(read_jsonl(ledger)) - produced_at_stop >= 300, 60,
-             "300 results during the outage", interval=0.5)
+    wait_for(
+        lambda: len(read_jsonl(ledger)) - produced_at_stop >= 300,
+        60,
+        "300 results during the outage",
+        interval=0.5,
+    )
     produced_in_outage = len(read_jsonl(ledger)) - produced_at_stop
     assert device.process.poll() is None, device.stderr  # ran on through the outage
     said = device.stderr.count("connection to mqtt://") + device.stderr.count("not reachable")
@@ -77,8 +81,9 @@ def test_broker_outage_of_30_s_loses_nothing(tmp_path: Path, cleanup: list[Any])
     broker.start()
     restarted = time.monotonic()
     backlog = {r["id"] for r in read_jsonl(ledger)}
-    wait_for(lambda: backlog <= {r["id"] for r in subscriber.results()}, 60,
-             "the backlog to arrive")
+    wait_for(
+        lambda: backlog <= {r["id"] for r in subscriber.results()}, 60, "the backlog to arrive"
+    )
     drain_s = time.monotonic() - restarted
     assert device.stop() == 0, device.stderr
 
@@ -89,9 +94,11 @@ def test_broker_outage_of_30_s_loses_nothing(tmp_path: Path, cleanup: list[Any])
     assert in_seq_order(received)
     assert outbox_rows(tmp_path / "outbox.sqlite3") == []  # drained
     assert "sink drops 0" in device.stderr
-    print(f"\nFIGURES outage=30s produced={len(produced)} in_outage={produced_in_outage} "
-          f"received={len(ids)} duplicates={len(ids) - len(set(ids))} "
-          f"drain_after_restart_s={drain_s:.1f} outage_total_s={restarted - outage_started:.1f}")
+    print(
+        f"\nFIGURES outage=30s produced={len(produced)} in_outage={produced_in_outage} "
+        f"received={len(ids)} duplicates={len(ids) - len(set(ids))} "
+        f"drain_after_restart_s={drain_s:.1f} outage_total_s={restarted - outage_started:.1f}"
+    )
 
 
 def test_sigkill_while_broker_away_then_restart(tmp_path: Path, cleanup: list[Any]) -> None:
@@ -107,8 +114,11 @@ def test_sigkill_while_broker_away_then_restart(tmp_path: Path, cleanup: list[An
     cleanup.append(device)
     ledger = tmp_path / "dev" / "ledger.jsonl"
     wait_for(lambda: ledger.exists() and len(read_jsonl(ledger)) >= 60, 30, "results")
-    wait_for(lambda: "mqtt://127.0.0.1" in device.stderr and "connecting" in device.stderr,
-             10, "a status line showing the broker state")
+    wait_for(
+        lambda: "mqtt://127.0.0.1" in device.stderr and "connecting" in device.stderr,
+        10,
+        "a status line showing the broker state",
+    )
     assert device.stderr.count("is not reachable") == 1  # once, not per retry
     device.kill()  # SIGKILL: no clean-up code runs
 
@@ -123,8 +133,11 @@ def test_sigkill_while_broker_away_then_restart(tmp_path: Path, cleanup: list[An
     again = Device(tmp_path / "dev", config, "--device", "pi1")
     cleanup.append(again)
     wanted = {r["id"] for r in committed}
-    wait_for(lambda: wanted <= {r["id"] for r in subscriber.results()}, 30,
-             "every committed result after the restart")
+    wait_for(
+        lambda: wanted <= {r["id"] for r in subscriber.results()},
+        30,
+        "every committed result after the restart",
+    )
     assert again.stop() == 0, again.stderr
     received = subscriber.results()
     assert in_seq_order(received)
@@ -136,16 +149,24 @@ def test_sigkill_while_broker_away_then_restart(tmp_path: Path, cleanup: list[An
 
 def test_outbox_full_drops_oldest_exactly(tmp_path: Path, cleanup: list[Any]) -> None:
     broker = Broker(tmp_path / "broker")  # never started: the broker is away all along
-    config = mqtt_config(broker, tmp_path, fps=400, jsonl=False,
-                         sink_extra="outbox_max_rows = 100\ncommit_interval = 0.2")
+    config = mqtt_config(
+        broker,
+        tmp_path,
+        fps=400,
+        jsonl=False,
+        sink_extra="outbox_max_rows = 100\ncommit_interval = 0.2",
+    )
     device = Device(tmp_path / "dev", config, "--device", "pi1", "--max-frames", "3000")
     cleanup.append(device)
     rss: list[int] = []
     while device.process.poll() is None:
         status = Path(f"/proc/{device.process.pid}/status")
         try:
-            rss += [int(line.split()[1]) for line in status.read_text().splitlines()
-                    if line.startswith("VmRSS:")]
+            rss += [
+                int(line.split()[1])
+                for line in status.read_text().splitlines()
+                if line.startswith("VmRSS:")
+            ]
         except OSError:
             break
         time.sleep(0.2)
@@ -154,7 +175,7 @@ def test_outbox_full_drops_oldest_exactly(tmp_path: Path, cleanup: list[Any]) ->
     assert [r["seq"] for r in kept] == list(range(2900, 3000))  # the newest 100
     assert "sink drops 2900" in device.stderr  # exact: 3000 produced - 100 kept
     assert len(rss) >= 5
-    steady = rss[len(rss) // 4:]
+    steady = rss[len(rss) // 4 :]
     assert max(steady) - min(steady) < 15_000, f"RSS grew from {min(steady)} to {max(steady)} kB"
     with sqlite3.connect(tmp_path / "outbox.sqlite3") as db:
         assert db.execute("SELECT value FROM counters WHERE name='dropped'").fetchone() == (2900,)
@@ -187,14 +208,18 @@ def test_link_drops_with_results_in_flight(tmp_path: Path, cleanup: list[Any]) -
     subscriber = Subscriber(broker, ["edge/+/results"], tmp_path / "sub.txt")
     cleanup.append(subscriber)
     subscriber.wait_ready()
-    config = mqtt_config(broker, tmp_path, fps=100,
-                         sink_extra="commit_interval = 0.2\nmax_inflight = 20")
+    config = mqtt_config(
+        broker, tmp_path, fps=100, sink_extra="commit_interval = 0.2\nmax_inflight = 20"
+    )
     config = config.replace(f"port = {broker.port}", f"port = {link.port}")
     device = Device(tmp_path / "dev", config, "--device", "pi1")
     cleanup.append(device)
     for drop in range(3):
-        wait_for(lambda: device.stderr.count("MQTT connected") > drop, 20,  # noqa: B023
-                 "a connection")
+        wait_for(
+            lambda: device.stderr.count("MQTT connected") > drop,  # noqa: B023
+            20,
+            "a connection",
+        )
         time.sleep(1.5)
         link.cut(ack_loss=0.5)
         time.sleep(1.0)
@@ -209,8 +234,10 @@ def test_link_drops_with_results_in_flight(tmp_path: Path, cleanup: list[Any]) -
     assert device.stderr.count("connection to mqtt://") == 3  # "... lost", once per drop
     duplicates = len(received) - len({r["id"] for r in received})
     assert duplicates > 0, "in-flight results were resent (DUP) after each drop"
-    print(f"\nFIGURES link-drops=3 produced={len(produced)} received={len(received)} "
-          f"duplicates={len(received) - len({r['id'] for r in received})}")
+    print(
+        f"\nFIGURES link-drops=3 produced={len(produced)} received={len(received)} "
+        f"duplicates={len(received) - len({r['id'] for r in received})}"
+    )
 
 
 def test_event_records_go_to_their_own_topic(tmp_path: Path, cleanup: list[Any]) -> None:
@@ -224,10 +251,10 @@ def test_event_records_go_to_their_own_topic(tmp_path: Path, cleanup: list[Any])
     from edge.zoo import zoo_file
 
     detector = zoo_file("digits-detector.int8.tflite")
-    extra = (f"[model]\npath = '{detector}'\n\n[events]\nenabled = true\n"
-             "update_interval = 0.5\n")
+    extra = f"[model]\npath = '{detector}'\n\n[events]\nenabled = true\nupdate_interval = 0.5\n"
     config = mqtt_config(broker, tmp_path, fps=30, extra=extra).replace(
-        "kind = 'synthetic'\n", "kind = 'synthetic'\ndigits = 3\n", 1)
+        "kind = 'synthetic'\n", "kind = 'synthetic'\ndigits = 3\n", 1
+    )
     device = Device(tmp_path / "dev", config, "--device", "pi1", "--max-frames", "60")
     cleanup.append(device)
     assert device.wait(60) == 0, device.stderr

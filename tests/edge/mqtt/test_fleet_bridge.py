@@ -42,8 +42,7 @@ def test_bridge_forwards_results_and_commands(tmp_path: Path, cleanup: list[Any]
     )
     local = Broker(tmp_path / "local", extra=bridge).start()
     cleanup.append(local)
-    sub = Subscriber(central, ["edge/pi1/#", "homeassistant/device/+/config"],
-                     tmp_path / "sub.txt")
+    sub = Subscriber(central, ["edge/pi1/#", "homeassistant/device/+/config"], tmp_path / "sub.txt")
     cleanup.append(sub)
     sub.wait_ready()
     device = Device(tmp_path / "dev", mqtt_config(local, tmp_path), "--device", "pi1")
@@ -52,10 +51,25 @@ def test_bridge_forwards_results_and_commands(tmp_path: Path, cleanup: list[Any]
     assert "online" in sub.payloads("/availability")
     assert sub.payloads("/config"), "discovery crossed the bridge"
 
-    subprocess.run(["mosquitto_pub", *central.sub_args(), "-q", "1", "-t", "edge/pi1/set",
-                    "-m", '{"threshold": 1.0}'], check=True, timeout=10)
-    wait_for(lambda: "command: score threshold 1.0" in device.stderr, 10,
-             "the central command at the device")
+    subprocess.run(
+        [
+            "mosquitto_pub",
+            *central.sub_args(),
+            "-q",
+            "1",
+            "-t",
+            "edge/pi1/set",
+            "-m",
+            '{"threshold": 1.0}',
+        ],
+        check=True,
+        timeout=10,
+    )
+    wait_for(
+        lambda: "command: score threshold 1.0" in device.stderr,
+        10,
+        "the central command at the device",
+    )
     assert device.stop() == 0, device.stderr
     ledger = {r["id"] for r in read_jsonl(tmp_path / "dev" / "ledger.jsonl")}
     wait_for(lambda: ledger <= {r["id"] for r in sub.results()}, 20, "every result")

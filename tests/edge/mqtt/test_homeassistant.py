@@ -33,26 +33,84 @@ pytestmark = needs_mosquitto
 # Full names of HA's documented abbreviation table (mqtt.markdown), the keys a component
 # or the root of a discovery payload may use, plus the keys every MQTT entity documents.
 DOCUMENTED_KEYS = {
-    "action_topic", "availability", "availability_mode", "availability_topic",
-    "availability_template", "command_off_template", "command_on_template", "command_topic",
-    "command_template", "components", "content_type", "device", "device_class",
-    "display_precision", "encoding", "enabled_by_default", "entity_category", "entity_picture",
-    "event_types", "expire_after", "force_update", "icon", "json_attributes",
-    "json_attributes_topic", "json_attributes_template", "max", "min", "mode", "modes", "name",
-    "origin", "object_id", "off_delay", "optimistic", "options", "payload_available",
-    "payload_not_available", "payload_off", "payload_on", "payload_press", "platform",
-    "retain", "state_class", "state_off", "state_on", "state_topic", "state_template",
-    "state_value_template", "step", "suggested_display_precision", "unique_id",
-    "unit_of_measurement", "value_template", "qos",
+    "action_topic",
+    "availability",
+    "availability_mode",
+    "availability_topic",
+    "availability_template",
+    "command_off_template",
+    "command_on_template",
+    "command_topic",
+    "command_template",
+    "components",
+    "content_type",
+    "device",
+    "device_class",
+    "display_precision",
+    "encoding",
+    "enabled_by_default",
+    "entity_category",
+    "entity_picture",
+    "event_types",
+    "expire_after",
+    "force_update",
+    "icon",
+    "json_attributes",
+    "json_attributes_topic",
+    "json_attributes_template",
+    "max",
+    "min",
+    "mode",
+    "modes",
+    "name",
+    "origin",
+    "object_id",
+    "off_delay",
+    "optimistic",
+    "options",
+    "payload_available",
+    "payload_not_available",
+    "payload_off",
+    "payload_on",
+    "payload_press",
+    "platform",
+    "retain",
+    "state_class",
+    "state_off",
+    "state_on",
+    "state_topic",
+    "state_template",
+    "state_value_template",
+    "step",
+    "suggested_display_precision",
+    "unique_id",
+    "unit_of_measurement",
+    "value_template",
+    "qos",
 }
-DEVICE_KEYS = {"configuration_url", "connections", "identifiers", "name", "manufacturer",
-               "model", "model_id", "hw_version", "sw_version", "suggested_area",
-               "serial_number", "via_device"}
+DEVICE_KEYS = {
+    "configuration_url",
+    "connections",
+    "identifiers",
+    "name",
+    "manufacturer",
+    "model",
+    "model_id",
+    "hw_version",
+    "sw_version",
+    "suggested_area",
+    "serial_number",
+    "via_device",
+}
 ORIGIN_KEYS = {"name", "sw_version", "support_url"}
 AVAILABILITY_KEYS = {"payload_available", "payload_not_available", "topic", "value_template"}
-REQUIRED = {"event": {"state_topic", "event_types"}, "binary_sensor": {"state_topic"},
-            "sensor": {"state_topic"}, "switch": {"command_topic"},
-            "number": {"command_topic"}}
+REQUIRED = {
+    "event": {"state_topic", "event_types"},
+    "binary_sensor": {"state_topic"},
+    "sensor": {"state_topic"},
+    "switch": {"command_topic"},
+    "number": {"command_topic"},
+}
 
 
 def check_discovery(payload: dict[str, Any], labels: list[str]) -> None:
@@ -71,8 +129,9 @@ def check_discovery(payload: dict[str, Any], labels: list[str]) -> None:
     assert len(unique_ids) == len(payload["components"])
     platforms = [c["platform"] for c in payload["components"].values()]
     assert platforms.count("event") == 1 and platforms.count("binary_sensor") == len(labels)
-    sensors = {c["value_template"] for c in payload["components"].values()
-               if c["platform"] == "sensor"}
+    sensors = {
+        c["value_template"] for c in payload["components"].values() if c["platform"] == "sensor"
+    }
     assert {"{{ value_json.fps }}", "{{ value_json.infer_ms_p50 }}"} <= sensors
     event = next(c for c in payload["components"].values() if c["platform"] == "event")
     assert event["event_types"] == labels
@@ -83,25 +142,48 @@ def check_discovery(payload: dict[str, Any], labels: list[str]) -> None:
 
 def test_discovery_payload_uses_documented_keys_only() -> None:
     labels = ["person", 'say "hi"', "7"]
-    payload = discovery_payload(device="pi kitchen", prefix="edge/pi kitchen", labels=labels,
-                                model_name="m", expire_after=60)
+    payload = discovery_payload(
+        device="pi kitchen",
+        prefix="edge/pi kitchen",
+        labels=labels,
+        model_name="m",
+        expire_after=60,
+    )
     check_discovery(payload, labels)
-    assert discovery_topic("homeassistant", "pi kitchen") == \
-        "homeassistant/device/pi_kitchen/config"
+    assert (
+        discovery_topic("homeassistant", "pi kitchen") == "homeassistant/device/pi_kitchen/config"
+    )
     template = payload["components"]["label_1"]["value_template"]
     assert '"say \\"hi\\"" in value_json.present' in template
 
 
 def pub(broker: Broker, topic: str, message: str, *, retain: bool = False) -> None:
-    subprocess.run(["mosquitto_pub", *broker.sub_args(), "-q", "1", "-t", topic, "-m", message,
-                    *(["-r"] if retain else [])], check=True, timeout=10)
+    subprocess.run(
+        [
+            "mosquitto_pub",
+            *broker.sub_args(),
+            "-q",
+            "1",
+            "-t",
+            topic,
+            "-m",
+            message,
+            *(["-r"] if retain else []),
+        ],
+        check=True,
+        timeout=10,
+    )
 
 
 def test_discovery_availability_and_last_will(tmp_path: Path, cleanup: list[Any]) -> None:
     broker = Broker(tmp_path / "broker").start()
     cleanup.append(broker)
-    sub = Subscriber(broker, ["homeassistant/device/+/config", "edge/pi1/#"],
-                     tmp_path / "sub.txt", persistent=False)
+    sub = Subscriber(
+        broker,
+        ["homeassistant/device/+/config", "edge/pi1/#"],
+        tmp_path / "sub.txt",
+        persistent=False,
+    )
     cleanup.append(sub)
     sub.wait_ready()
     config = mqtt_config(broker, tmp_path, sink_extra="expire_after = 9")
@@ -115,8 +197,16 @@ def test_discovery_availability_and_last_will(tmp_path: Path, cleanup: list[Any]
     wait_for(lambda: sub.payloads("/stats") and sub.payloads("/labels"), 10, "stats")
     stats = json.loads(sub.payloads("/stats")[-1])
     assert stats["model"]["name"] == "digits-cnn" and len(stats["model"]["sha256"]) == 64
-    assert {"fps", "infer_ms_p50", "infer_ms_p95", "dropped_frames", "sink_drops", "outbox",
-            "uptime_s", "cpu_temp_c"} <= set(stats)
+    assert {
+        "fps",
+        "infer_ms_p50",
+        "infer_ms_p95",
+        "dropped_frames",
+        "sink_drops",
+        "outbox",
+        "uptime_s",
+        "cpu_temp_c",
+    } <= set(stats)
     labels_state = json.loads(sub.payloads("/labels")[-1])
     assert set(labels_state["present"]) <= set(labels)
 
@@ -132,10 +222,27 @@ def test_discovery_availability_and_last_will(tmp_path: Path, cleanup: list[Any]
     assert again.stop() == 0, again.stderr
     wait_for(lambda: sub.payloads("/availability")[-1:] == ["stopped"], 10, "stopped")
     # All retained, so a late subscriber (HA starting later) sees them too.
-    late = subprocess.run(["mosquitto_sub", *broker.sub_args(), "-t", "edge/pi1/availability",
-                           "-t", "homeassistant/device/pi1/config", "-t", "edge/pi1/stats",
-                           "-C", "3", "-W", "5", "-v"], capture_output=True, text=True,
-                          timeout=10, check=False)
+    late = subprocess.run(
+        [
+            "mosquitto_sub",
+            *broker.sub_args(),
+            "-t",
+            "edge/pi1/availability",
+            "-t",
+            "homeassistant/device/pi1/config",
+            "-t",
+            "edge/pi1/stats",
+            "-C",
+            "3",
+            "-W",
+            "5",
+            "-v",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
     assert "edge/pi1/availability stopped" in late.stdout
     assert "homeassistant/device/pi1/config {" in late.stdout
     assert "edge/pi1/stats {" in late.stdout
@@ -145,8 +252,12 @@ def test_commands_pause_resume_threshold(tmp_path: Path, cleanup: list[Any]) -> 
     broker = Broker(tmp_path / "broker").start()
     cleanup.append(broker)
     pub(broker, "edge/pi1/set", '{"paused": true}', retain=True)  # stale: must be ignored
-    sub = Subscriber(broker, ["edge/pi1/results", "edge/pi1/state", "edge/pi1/stats"],
-                     tmp_path / "sub.txt", persistent=False)
+    sub = Subscriber(
+        broker,
+        ["edge/pi1/results", "edge/pi1/state", "edge/pi1/stats"],
+        tmp_path / "sub.txt",
+        persistent=False,
+    )
     cleanup.append(sub)
     sub.wait_ready()
     device = Device(tmp_path / "dev", mqtt_config(broker, tmp_path), "--device", "pi1")
@@ -160,16 +271,21 @@ def test_commands_pause_resume_threshold(tmp_path: Path, cleanup: list[Any]) -> 
     # Frames already past the pause check still reach the ledger. The stages keep the
     # order, so once the loop has counted a paused frame (in /stats, sent from the loop),
     # every earlier frame is written: waited for, not assumed after a fixed time.
-    wait_for(lambda: any(json.loads(p)["paused_frames"] > 0 for p in sub.payloads("/stats")),
-             20, "a paused frame counted in /stats")
+    wait_for(
+        lambda: any(json.loads(p)["paused_frames"] > 0 for p in sub.payloads("/stats")),
+        20,
+        "a paused frame counted in /stats",
+    )
     paused_at = len(read_jsonl(ledger))
     time.sleep(1.5)
     assert len(read_jsonl(ledger)) == paused_at, "no records while paused"
 
     pub(broker, "edge/pi1/set", '{"paused": false, "threshold": 1.0}')
-    wait_for(lambda: json.loads(sub.payloads("/state")[-1]) == {"paused": False,
-                                                                 "threshold": 1.0},
-             10, "resumed state")
+    wait_for(
+        lambda: json.loads(sub.payloads("/state")[-1]) == {"paused": False, "threshold": 1.0},
+        10,
+        "resumed state",
+    )
     # The state is sent once both settings are in place, so every frame captured after
     # it arrived is recorded with the threshold; the few recorded between the two
     # settings (resumed, threshold not yet set) are left out, however many there are.
@@ -198,8 +314,9 @@ def test_commands_pause_resume_threshold(tmp_path: Path, cleanup: list[Any]) -> 
 
 def test_many_labels_keep_only_the_event_entity() -> None:
     labels = [f"class{i}" for i in range(1000)]
-    payload = discovery_payload(device="d", prefix="edge/d", labels=labels, model_name="m",
-                                expire_after=60)
+    payload = discovery_payload(
+        device="d", prefix="edge/d", labels=labels, model_name="m", expire_after=60
+    )
     platforms = [c["platform"] for c in payload["components"].values()]
     assert "binary_sensor" not in platforms and platforms.count("event") == 1
 
@@ -223,12 +340,18 @@ def test_stats_name_the_model_after_a_reload(tmp_path: Path, cleanup: list[Any])
     vit = zoo_file("digits-vit.int8.tflite")
     (tmp_path / "dev" / "edge.toml").write_text(config + f"\n[model]\npath = '{vit}'\n")
     device.process.send_signal(signal.SIGHUP)
-    wait_for(lambda: json.loads(sub.payloads("/stats")[-1])["model"]["name"] == "digits-vit",
-             20, "stats naming the reloaded model")
+    wait_for(
+        lambda: json.loads(sub.payloads("/stats")[-1])["model"]["name"] == "digits-vit",
+        20,
+        "stats naming the reloaded model",
+    )
     assert device.stop() == 0, device.stderr
 
 
 def _ts(stamp: str) -> float:
     """A record's ``ts`` (capture time, UTC) as ``time.time()`` seconds."""
-    return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-        tzinfo=dt.timezone.utc).timestamp()
+    return (
+        dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ")
+        .replace(tzinfo=dt.timezone.utc)
+        .timestamp()
+    )

@@ -28,8 +28,7 @@ def test_rows_survive_reopen_in_order_and_acked_rows_go(tmp_path: Path) -> None:
     box.commit(rows(2, 5), acked=[first[0][0], first[1][0]])
     box.close()
     again = Outbox(tmp_path / "o.sqlite3")
-    assert again.rows == 5 and [p for _, _, p in again.after(0, 10)] == \
-        [p for _, p in rows(5, 2)]
+    assert again.rows == 5 and [p for _, _, p in again.after(0, 10)] == [p for _, p in rows(5, 2)]
     assert again.after(first[3][0], 10)[0][2] == b"payload-00004"
     again.close()
 
@@ -60,8 +59,9 @@ def test_byte_and_age_bounds(tmp_path: Path) -> None:
     assert old.rows == 1 and old.dropped == 3
 
 
-def test_a_corrupt_outbox_is_kept_aside_and_replaced(tmp_path: Path,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_a_corrupt_outbox_is_kept_aside_and_replaced(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "o.sqlite3"
     path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
     box = Outbox(path)
@@ -87,13 +87,27 @@ def test_wal_mode_and_full_sync(tmp_path: Path) -> None:
     ("spec", "expected"),
     [
         ("mqtt://broker", {"kind": "mqtt", "host": "broker"}),
-        ("mqtt://pi@broker.lan:1884/site/pi1",
-         {"kind": "mqtt", "host": "broker.lan", "port": 1884, "username": "pi",
-          "prefix": "site/pi1"}),
+        (
+            "mqtt://pi@broker.lan:1884/site/pi1",
+            {
+                "kind": "mqtt",
+                "host": "broker.lan",
+                "port": 1884,
+                "username": "pi",
+                "prefix": "site/pi1",
+            },
+        ),
         ("mqtts://broker", {"kind": "mqtt", "host": "broker", "tls": {}}),
-        ("mqtts://pi@broker?password_file=/etc/edge/pw&ca_file=/etc/edge/ca.crt",
-         {"kind": "mqtt", "host": "broker", "username": "pi", "password_file": "/etc/edge/pw",
-          "tls": {"ca_file": "/etc/edge/ca.crt"}}),
+        (
+            "mqtts://pi@broker?password_file=/etc/edge/pw&ca_file=/etc/edge/ca.crt",
+            {
+                "kind": "mqtt",
+                "host": "broker",
+                "username": "pi",
+                "password_file": "/etc/edge/pw",
+                "tls": {"ca_file": "/etc/edge/ca.crt"},
+            },
+        ),
         ("mqtt://[::1]:1883", {"kind": "mqtt", "host": "::1", "port": 1883}),
     ],
 )
@@ -120,8 +134,10 @@ def test_bad_mqtt_sink_spec(spec: str, message: str) -> None:
 
 def test_mqtt_config_checks(tmp_path: Path) -> None:
     path = tmp_path / "edge.toml"
-    path.write_text("[[sinks]]\nkind = 'mqtt'\nhost = 'b'\nusername = 'pi'\n"
-                    "password_file = 'a'\npassword_env = 'B'\n")
+    path.write_text(
+        "[[sinks]]\nkind = 'mqtt'\nhost = 'b'\nusername = 'pi'\n"
+        "password_file = 'a'\npassword_env = 'B'\n"
+    )
     with pytest.raises(ConfigError, match="password in one way only") as error:
         load_config(path)
     assert error.value.exit_code == EXIT_CONFIG
@@ -186,8 +202,9 @@ def test_the_documented_config_is_valid(tmp_path: Path) -> None:
 
 def test_check_config_finds_a_missing_password_file(run_edge: RunEdge, tmp_path: Path) -> None:
     config = tmp_path / "edge.toml"
-    config.write_text("[[sinks]]\nkind = 'mqtt'\nusername = 'pi'\n"
-                      f"password_file = '{tmp_path}/missing'\n")
+    config.write_text(
+        f"[[sinks]]\nkind = 'mqtt'\nusername = 'pi'\npassword_file = '{tmp_path}/missing'\n"
+    )
     done = run_edge(["check-config", str(config)])
     assert done.returncode == 78
     assert "the MQTT password file" in done.stderr

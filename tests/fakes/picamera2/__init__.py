@@ -63,8 +63,17 @@ __all__ = ["CompletedRequest", "Picamera2", "Platform", "TimeoutError"]
 STREAM_KEYS = ("format", "size", "stride", "preserve_ar")
 YUV_FORMATS = ("YUV420", "YVU420", "NV12", "NV21", "YUYV", "YVYU", "UYVY", "VYUY")
 RGB_FORMATS = ("RGB888", "BGR888", "XRGB8888", "XBGR8888", "RGB161616", "BGR161616")
-KNOWN_CONTROLS = {"FrameDurationLimits", "NoiseReductionMode", "ExposureTime", "AnalogueGain",
-                  "AeEnable", "AwbEnable", "ScalerCrop", "Brightness", "Contrast"}
+KNOWN_CONTROLS = {
+    "FrameDurationLimits",
+    "NoiseReductionMode",
+    "ExposureTime",
+    "AnalogueGain",
+    "AeEnable",
+    "AwbEnable",
+    "ScalerCrop",
+    "Brightness",
+    "Contrast",
+}
 
 
 class Platform(enum.Enum):
@@ -105,8 +114,7 @@ def _scene(width: int, height: int, frame: int) -> np.ndarray:
     if spec.startswith("digits:"):
         from edge.sources.synthetic import SyntheticCamera
 
-        camera = SyntheticCamera(width=width, height=height, fps=None,
-                                 digit_count=int(spec[7:]))
+        camera = SyntheticCamera(width=width, height=height, fps=None, digit_count=int(spec[7:]))
         return np.ascontiguousarray(camera.render(frame)[:, :, ::-1])
     scene = np.zeros((height, width, 3), np.uint8)
     third = width // 3
@@ -121,11 +129,13 @@ def _yuv_matrix(colour_space: Any) -> tuple[np.ndarray, bool]:
     name = getattr(colour_space, "name", "Rec709")
     kr, kb = (0.2126, 0.0722) if name == "Rec709" else (0.299, 0.114)
     kg = 1 - kr - kb
-    matrix = np.asarray([
-        [kr, kg, kb],
-        [-kr / (2 * (1 - kb)), -kg / (2 * (1 - kb)), 0.5],
-        [0.5, -kg / (2 * (1 - kr)), -kb / (2 * (1 - kr))],
-    ])
+    matrix = np.asarray(
+        [
+            [kr, kg, kb],
+            [-kr / (2 * (1 - kb)), -kg / (2 * (1 - kb)), 0.5],
+            [0.5, -kg / (2 * (1 - kr)), -kb / (2 * (1 - kr))],
+        ]
+    )
     return matrix, name != "sYCC"
 
 
@@ -171,8 +181,9 @@ def encode(rgb: np.ndarray, fmt: str, stride: int, colour_space: Any) -> np.ndar
 class CompletedRequest:
     """One captured frame: every stream's buffer plus metadata, holding one camera buffer."""
 
-    def __init__(self, camera: Picamera2, buffers: dict[str, np.ndarray],
-                 metadata: dict[str, Any]) -> None:
+    def __init__(
+        self, camera: Picamera2, buffers: dict[str, np.ndarray], metadata: dict[str, Any]
+    ) -> None:
         self._camera = camera
         self._buffers = buffers
         self._metadata = metadata
@@ -218,15 +229,25 @@ class CompletedRequest:
 
 
 class Picamera2:
-    platform = (Platform.VC4 if os.environ.get("FAKE_PICAMERA2_PLATFORM", "pisp").lower()
-                == "vc4" else Platform.PISP)
+    platform = (
+        Platform.VC4
+        if os.environ.get("FAKE_PICAMERA2_PLATFORM", "pisp").lower() == "vc4"
+        else Platform.PISP
+    )
     _acquired: set[int] = set()  # noqa: RUF012 - process-wide, like libcamera's manager
 
     @staticmethod
     def global_camera_info() -> list[dict[str, Any]]:
-        return [{"Model": model, "Location": 2, "Rotation": 180,
-                 "Id": f"/base/soc/i2c0mux/i2c@1/{model}@1a", "Num": num}
-                for num, model in enumerate(_cameras())]
+        return [
+            {
+                "Model": model,
+                "Location": 2,
+                "Rotation": 180,
+                "Id": f"/base/soc/i2c0mux/i2c@1/{model}@1a",
+                "Num": num,
+            }
+            for num, model in enumerate(_cameras())
+        ]
 
     def __init__(self, camera_num: int = 0, tuning: Any = None, allocator: Any = None) -> None:
         del tuning, allocator
@@ -242,8 +263,7 @@ class Picamera2:
         self.is_open = True
         self.started = False
         self.camera_config: dict[str, Any] | None = None
-        self.camera_properties = {"Model": _cameras()[camera_num],
-                                  "PixelArraySize": (4608, 2592)}
+        self.camera_properties = {"Model": _cameras()[camera_num], "PixelArraySize": (4608, 2592)}
         self.sensor_resolution = (4608, 2592)
         self.controls: dict[str, Any] = {}
         self._lock = threading.Condition()
@@ -260,67 +280,112 @@ class Picamera2:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _create(self, main: dict[str, Any], lores: dict[str, Any] | None,
-                raw: dict[str, Any] | None, *, main_default: dict[str, Any],
-                buffer_count: int, controls: dict[str, Any], defaults: dict[str, Any],
-                colour_space: Any, queue: bool, use_case: str) -> dict[str, Any]:
+    def _create(
+        self,
+        main: dict[str, Any],
+        lores: dict[str, Any] | None,
+        raw: dict[str, Any] | None,
+        *,
+        main_default: dict[str, Any],
+        buffer_count: int,
+        controls: dict[str, Any],
+        defaults: dict[str, Any],
+        colour_space: Any,
+        queue: bool,
+        use_case: str,
+    ) -> dict[str, Any]:
         for stream in (main, lores, raw):
             for key in stream or {}:
                 if key not in STREAM_KEYS:
-                    raise ValueError(f"Bad key {key!r}: valid stream configuration keys are "
-                                     f"{STREAM_KEYS}")
+                    raise ValueError(
+                        f"Bad key {key!r}: valid stream configuration keys are {STREAM_KEYS}"
+                    )
         main_cfg = {**main_default, **main}
         lores_cfg = None
         if lores is not None:
-            lores_cfg = {"format": "YUV420", "size": main_cfg["size"], "preserve_ar": False,
-                         **lores}
-        raw_cfg = None if raw is None else {"format": "SBGGR10_CSI2P",
-                                            "size": main_cfg["size"], **raw}
+            lores_cfg = {
+                "format": "YUV420",
+                "size": main_cfg["size"],
+                "preserve_ar": False,
+                **lores,
+            }
+        raw_cfg = (
+            None if raw is None else {"format": "SBGGR10_CSI2P", "size": main_cfg["size"], **raw}
+        )
         for stream in (main_cfg, lores_cfg, raw_cfg):
             if stream is not None and isinstance(stream["size"], tuple):
                 stream["size"] = (stream["size"][0] & ~1, stream["size"][1] & ~1)
         if colour_space is None:
             small = main_cfg["size"][0] < 1280 or main_cfg["size"][1] < 720
-            colour_space = libcamera.ColorSpace.Smpte170m() if small else \
-                libcamera.ColorSpace.Rec709()
-        return {"use_case": use_case, "transform": None, "colour_space": colour_space,
-                "buffer_count": buffer_count, "queue": queue, "main": main_cfg,
-                "lores": lores_cfg, "raw": raw_cfg, "controls": {**defaults, **controls},
-                "sensor": {}, "display": "main", "encode": "main"}
+            colour_space = (
+                libcamera.ColorSpace.Smpte170m() if small else libcamera.ColorSpace.Rec709()
+            )
+        return {
+            "use_case": use_case,
+            "transform": None,
+            "colour_space": colour_space,
+            "buffer_count": buffer_count,
+            "queue": queue,
+            "main": main_cfg,
+            "lores": lores_cfg,
+            "raw": raw_cfg,
+            "controls": {**defaults, **controls},
+            "sensor": {},
+            "display": "main",
+            "encode": "main",
+        }
 
     def create_video_configuration(  # noqa: PLR0917 - picamera2's own signature
-            self, main: dict[str, Any] | None = None,
-                                   lores: dict[str, Any] | None = None,
-                                   raw: dict[str, Any] | None = None, transform: Any = None,
-                                   colour_space: Any = None, buffer_count: int = 6,
-                                   controls: dict[str, Any] | None = None,
-                                   display: str | None = "main", encode: str | None = "main",
-                                   queue: bool = True, sensor: dict[str, Any] | None = None,
-                                   use_case: str = "video") -> dict[str, Any]:
+        self,
+        main: dict[str, Any] | None = None,
+        lores: dict[str, Any] | None = None,
+        raw: dict[str, Any] | None = None,
+        transform: Any = None,
+        colour_space: Any = None,
+        buffer_count: int = 6,
+        controls: dict[str, Any] | None = None,
+        display: str | None = "main",
+        encode: str | None = "main",
+        queue: bool = True,
+        sensor: dict[str, Any] | None = None,
+        use_case: str = "video",
+    ) -> dict[str, Any]:
         del transform, display, encode, sensor
-        return self._create(main or {}, lores, raw, buffer_count=buffer_count,
-                            main_default={"format": "XBGR8888", "size": (1280, 720),
-                                          "preserve_ar": True},
-                            controls=controls or {}, colour_space=colour_space, queue=queue,
-                            defaults={"NoiseReductionMode": "Fast",
-                                      "FrameDurationLimits": (33333, 33333)},
-                            use_case=use_case)
+        return self._create(
+            main or {},
+            lores,
+            raw,
+            buffer_count=buffer_count,
+            main_default={"format": "XBGR8888", "size": (1280, 720), "preserve_ar": True},
+            controls=controls or {},
+            colour_space=colour_space,
+            queue=queue,
+            defaults={"NoiseReductionMode": "Fast", "FrameDurationLimits": (33333, 33333)},
+            use_case=use_case,
+        )
 
     def create_preview_configuration(  # noqa: PLR0917 - picamera2's own signature
-            self, main: dict[str, Any] | None = None,
-                                     lores: dict[str, Any] | None = None,
-                                     raw: dict[str, Any] | None = None,
-                                     buffer_count: int = 4,
-                                     controls: dict[str, Any] | None = None,
-                                     queue: bool = True, **_: Any) -> dict[str, Any]:
-        return self._create(main or {}, lores, raw, buffer_count=buffer_count,
-                            main_default={"format": "XBGR8888", "size": (640, 480),
-                                          "preserve_ar": True},
-                            controls=controls or {}, colour_space=libcamera.ColorSpace.Sycc(),
-                            queue=queue,
-                            defaults={"NoiseReductionMode": "Minimal",
-                                      "FrameDurationLimits": (100, 83333)},
-                            use_case="preview")
+        self,
+        main: dict[str, Any] | None = None,
+        lores: dict[str, Any] | None = None,
+        raw: dict[str, Any] | None = None,
+        buffer_count: int = 4,
+        controls: dict[str, Any] | None = None,
+        queue: bool = True,
+        **_: Any,
+    ) -> dict[str, Any]:
+        return self._create(
+            main or {},
+            lores,
+            raw,
+            buffer_count=buffer_count,
+            main_default={"format": "XBGR8888", "size": (640, 480), "preserve_ar": True},
+            controls=controls or {},
+            colour_space=libcamera.ColorSpace.Sycc(),
+            queue=queue,
+            defaults={"NoiseReductionMode": "Minimal", "FrameDurationLimits": (100, 83333)},
+            use_case="preview",
+        )
 
     def configure(self, camera_config: dict[str, Any]) -> None:
         if self.started:
@@ -368,8 +433,9 @@ class Picamera2:
     def set_controls(self, controls: dict[str, Any]) -> None:
         self.controls.update(controls)
 
-    def start(self, config: dict[str, Any] | None = None,
-              show_preview: bool | None = False) -> None:
+    def start(
+        self, config: dict[str, Any] | None = None, show_preview: bool | None = False
+    ) -> None:
         del show_preview
         if self.started:
             return
@@ -400,8 +466,9 @@ class Picamera2:
         limits = self.controls.get("FrameDurationLimits", (33333, 33333))
         return int(limits[0]) * 1000
 
-    def capture_request(self, wait: Any = None, signal_function: Any = None,
-                        flush: Any = None) -> CompletedRequest:
+    def capture_request(
+        self, wait: Any = None, signal_function: Any = None, flush: Any = None
+    ) -> CompletedRequest:
         del signal_function, flush
         if wait is False:
             raise NotImplementedError("the fake implements blocking captures only")
@@ -449,16 +516,28 @@ class Picamera2:
             if stream is None:
                 continue
             size = tuple(stream["size"])
-            rgb = scene if size == tuple(main_size) else cv2.resize(
-                scene, size, interpolation=cv2.INTER_AREA)
-            buffers[name] = encode(rgb, stream["format"], stream["stride"],
-                                   self.camera_config["colour_space"])
+            rgb = (
+                scene
+                if size == tuple(main_size)
+                else cv2.resize(scene, size, interpolation=cv2.INTER_AREA)
+            )
+            buffers[name] = encode(
+                rgb, stream["format"], stream["stride"], self.camera_config["colour_space"]
+            )
         duration = self._frame_ns() // 1000
-        metadata = {"SensorTimestamp": self._t0 + frame * self._frame_ns(),
-                    "FrameDuration": duration, "ExposureTime": min(duration, 10000),
-                    "AnalogueGain": 1.0, "DigitalGain": 1.0, "ColourGains": (2.0, 1.6),
-                    "Lux": 400.0, "ColourTemperature": 5000, "AeLocked": True,
-                    "ScalerCrop": (0, 0, 4608, 2592), "SensorTemperature": 0.0}
+        metadata = {
+            "SensorTimestamp": self._t0 + frame * self._frame_ns(),
+            "FrameDuration": duration,
+            "ExposureTime": min(duration, 10000),
+            "AnalogueGain": 1.0,
+            "DigitalGain": 1.0,
+            "ColourGains": (2.0, 1.6),
+            "Lux": 400.0,
+            "ColourTemperature": 5000,
+            "AeLocked": True,
+            "ScalerCrop": (0, 0, 4608, 2592),
+            "SensorTemperature": 0.0,
+        }
         return CompletedRequest(self, buffers, metadata)
 
     def capture_metadata(self, wait: Any = None) -> dict[str, Any]:
@@ -475,8 +554,9 @@ class Picamera2:
         finally:
             request.release()
 
-    def capture_arrays(self, names: list[str] | None = None,
-                       wait: Any = None) -> tuple[list[np.ndarray], dict[str, Any]]:
+    def capture_arrays(
+        self, names: list[str] | None = None, wait: Any = None
+    ) -> tuple[list[np.ndarray], dict[str, Any]]:
         request = self.capture_request(wait)
         try:
             return [request.make_array(n) for n in names or ["main"]], request.get_metadata()
