@@ -1,8 +1,8 @@
 """The ``edge`` command: ``main(argv) -> exit code``.
 
-Subcommands: run, convert, inspect, check-config, service, bench. Importing this module imports no
-TensorFlow: ``convert`` imports the ``converter`` package inside its handler, only when
-called, and names the extra to install when it is missing.
+Subcommands: run, convert, inspect, eval, check-config, service, bench. Importing this
+module imports no TensorFlow: ``convert`` imports the ``converter`` package inside its
+handler, only when called, and names the extra to install when it is missing.
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage error, 78 configuration error.
 """
@@ -197,8 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from edge.service.command import add_service_parser
 
-    add_service_parser(commands)
-    _add_bench_parser(commands)
+    for add_parser in (add_service_parser, _add_bench_parser, _add_eval_parser):
+        add_parser(commands)
     return parser
 
 
@@ -541,6 +541,58 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
             f"decoder {model.manifest.decoder.name} {model.manifest.decoder.params}, "
             f"source {config.source.kind}, sinks {', '.join(s.kind for s in config.sinks)})"
         )
+    return EXIT_OK
+
+
+def _add_eval_parser(commands: Any) -> None:
+    from edge.eval.layout import HELP
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="measure a model's task figure on labelled data, on this device",
+        description="Run a .tflite model over labelled samples the way `edge run` runs it "
+        "(the manifest's input recipe and decoder, LiteRT) and print its task's figure: "
+        "accuracy (classify), mAP@0.5 (detect), ROC-AUC (anomaly) or PSNR against float "
+        "reference outputs (generate). Bad data or a model with no task metric: exit 78.",
+        epilog=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    evaluate.add_argument("model", type=Path, help=".tflite model")
+    evaluate.add_argument("data", type=Path, help=".npz with the task's arrays (below)")
+    evaluate.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"model", "task", "metric", "value", "samples", "data"}; value in '
+        "the unit of the printed line (accuracy in %%, PSNR in dB)",
+    )
+    evaluate.add_argument("--threads", type=int, default=2, help="interpreter threads (default 2)")
+    evaluate.add_argument(
+        "--task",
+        choices=["classify", "detect", "anomaly", "generate"],
+        help="task of a model that has no manifest",
+    )
+    evaluate.add_argument(
+        "--no-model-probe",
+        action="store_true",
+        help="load the model without first trying it in a limited child "
+        "process (only for models you trust)",
+    )
+    evaluate.set_defaults(handler=_cmd_eval)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from edge.eval.run import EvalRequest, evaluate
+
+    measurement, line = evaluate(
+        EvalRequest(
+            model=args.model,
+            data=args.data,
+            threads=args.threads,
+            task=args.task,
+            probe=not args.no_model_probe,
+        )
+    )
+    print(json.dumps(measurement.to_json(), allow_nan=False) if args.json else line, flush=True)
     return EXIT_OK
 
 

@@ -4,10 +4,10 @@ Evaluation data (``--eval``): an ``.npz`` with ``x`` (model inputs, as for calib
 and ``y`` (one integer per sample: 0 normal, 1 anomalous). Both classes must be present,
 because the metric ranks one against the other.
 
-Metrics of one model: ``roc_auc``, the probability that a random anomalous sample scores
-higher than a random normal one (ties count one half: the Mann-Whitney U statistic from
-average ranks), which needs no threshold, so float and int8 are compared on ranking
-alone. The gate judges ``roc_auc`` (default budget: a drop of at most ``MAX_DROP``).
+Metrics of one model: ``roc_auc`` (``edge.eval.metrics``, shared with ``edge eval``),
+the probability that a random anomalous sample scores higher than a random normal one
+(ties count one half), which needs no threshold, so float and int8 are compared on
+ranking alone. The gate judges ``roc_auc`` (default budget: a drop of at most ``MAX_DROP``).
 
 The threshold the device uses is chosen on the FLOAT model's scores of the normal
 samples: their ``NORMAL_QUANTILE`` quantile (the 99th percentile: about 1 % of normal
@@ -31,37 +31,25 @@ import numpy.typing as npt
 from converter.data import fit_shape, load_arrays, require_exists
 from converter.tasks.base import FloatArray, Gate, Outputs, TaskDefaults, TaskEval
 from edge.errors import ConversionError, DataError
+from edge.eval.metrics import average_ranks, rates, roc_auc
 from edge.manifest import DecoderSpec, InputSpec
 
 MAX_DROP = 0.02
 NORMAL_QUANTILE = 0.99
 
-
-def roc_auc(scores: npt.ArrayLike, labels: npt.ArrayLike) -> float:
-    """Area under the ROC curve of ``scores`` for ``labels`` (1 = positive); ties count 1/2."""
-    s = np.asarray(scores, np.float64).reshape(-1)
-    y = np.asarray(labels).reshape(-1).astype(bool)
-    if len(s) != len(y):
-        raise ValueError(f"{len(s)} scores for {len(y)} labels")
-    positives, negatives = int(y.sum()), int((~y).sum())
-    if positives == 0 or negatives == 0:
-        raise ValueError("ROC-AUC needs at least one positive and one negative sample")
-    ranks = average_ranks(s)
-    u = ranks[y].sum() - positives * (positives + 1) / 2.0
-    return float(u / (positives * negatives))
-
-
-def average_ranks(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """1-based ranks; equal values share the mean of the ranks they span."""
-    order = np.argsort(values, kind="stable")
-    sorted_values = values[order]
-    # Start index of each run of equal values, and the run each sorted item belongs to.
-    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
-    ends = np.r_[starts[1:], len(values)]
-    run_rank = (starts + 1 + ends) / 2.0  # mean of ranks starts+1 .. ends
-    ranks = np.empty(len(values), np.float64)
-    ranks[order] = np.repeat(run_rank, ends - starts)
-    return ranks
+# The task, and the metrics it takes from edge.eval.metrics (re-exported: the
+# converter's tests import them from here).
+__all__ = [
+    "ANOMALY",
+    "MAX_DROP",
+    "NORMAL_QUANTILE",
+    "AnomalyTask",
+    "average_ranks",
+    "normal_threshold",
+    "rates",
+    "roc_auc",
+    "single_score",
+]
 
 
 def normal_threshold(
@@ -73,13 +61,6 @@ def normal_threshold(
     if len(normal) == 0:
         raise ValueError("no normal sample to choose a threshold from")
     return float(np.quantile(normal, quantile))
-
-
-def rates(scores: npt.ArrayLike, labels: npt.ArrayLike, threshold: float) -> dict[str, float]:
-    """True and false positive rates of the verdict ``score > threshold``."""
-    flagged = np.asarray(scores, np.float64).reshape(-1) > threshold
-    y = np.asarray(labels).reshape(-1).astype(bool)
-    return {"tpr": float(flagged[y].mean()), "fpr": float(flagged[~y].mean())}
 
 
 def single_score(outputs: Outputs) -> FloatArray:

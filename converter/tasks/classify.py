@@ -3,11 +3,12 @@
 Evaluation data: an ``.npz`` with ``x`` and integer ``y``, or a folder with one subfolder
 of images per label (``converter.evaluate.load_eval``).
 
-Metrics: ``accuracy`` per model (only with labelled eval data). Cross metrics
-(``compare``): top-1 ``agreement`` (the fraction of samples where both models pick the
-same class: "did quantization change the model's behaviour", measurable without
-labels), ``mean_abs_diff``/``max_abs_diff`` of the outputs, and the confusion matrices
-(rows = true class, columns = predicted) of both models.
+Metrics (``edge.eval.metrics``, shared with ``edge eval``): ``accuracy`` per model (only
+with labelled eval data). Cross metrics (``compare``): top-1 ``agreement`` (the fraction
+of samples where both models pick the same class: "did quantization change the model's
+behaviour", measurable without labels), ``mean_abs_diff``/``max_abs_diff`` of the
+outputs, and the confusion matrices (rows = true class, columns = predicted) of both
+models.
 
 Gate: accuracy, higher is better, default budget 0.01 (one point). Without labels the
 gate falls back to disagreement (``1 - agreement``), the accuracy a model would lose if
@@ -36,6 +37,7 @@ import numpy.typing as npt
 from converter.evaluate import load_eval, looks_like_probabilities
 from converter.tasks.base import Gate, Outputs, TaskDefaults, TaskEval
 from edge.errors import ConversionError
+from edge.eval.metrics import accuracy, confusion_matrix
 from edge.manifest import DecoderSpec, InputSpec
 
 DEFAULT_THRESHOLD = 0.5
@@ -71,8 +73,7 @@ class ClassifyTask(TaskDefaults):
     def metrics(self, outputs: Outputs, data: TaskEval) -> dict[str, float]:
         if data.y is None:
             return {}
-        top = _top1(outputs)
-        return {"accuracy": float((top == np.asarray(data.y)).mean())}
+        return {"accuracy": accuracy(_top1(outputs), data.y)}
 
     def compare(
         self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval
@@ -96,8 +97,8 @@ class ClassifyTask(TaskDefaults):
         }
         if data.y is not None:
             y = np.asarray(data.y, np.int64)
-            result["confusion_float"] = _confusion(y, float_top, classes)
-            result["confusion"] = _confusion(y, quant_top, classes)
+            result["confusion_float"] = confusion_matrix(y, float_top, classes)
+            result["confusion"] = confusion_matrix(y, quant_top, classes)
         return result
 
     def drop_without_labels(self, compare: Mapping[str, Any]) -> float | None:
@@ -142,12 +143,12 @@ class ClassifyTask(TaskDefaults):
         if data.y is not None:
             y = np.asarray(data.y, np.int64)
             panels = [
-                ("float32", _confusion(y, float_top, classes)),
-                ("quantized", _confusion(y, quant_top, classes)),
+                ("float32", confusion_matrix(y, float_top, classes)),
+                ("quantized", confusion_matrix(y, quant_top, classes)),
             ]
             ylabel = "true class"
         else:
-            panels = [("quantized vs float top-1", _confusion(float_top, quant_top, classes))]
+            panels = [("quantized vs float top-1", confusion_matrix(float_top, quant_top, classes))]
             ylabel = "float model's class"
         figure = Figure(figsize=(5 * len(panels), 4.4))
         axes = figure.subplots(1, len(panels), squeeze=False)
@@ -203,14 +204,6 @@ def _probability(out: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     if _in_unit_range(out):
         return out
     return np.asarray(1.0 / (1.0 + np.exp(-out.astype(np.float64))), np.float32)
-
-
-def _confusion(
-    rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64], classes: int
-) -> list[list[int]]:
-    matrix = np.zeros((classes, classes), np.int64)
-    np.add.at(matrix, (rows, cols), 1)
-    return [[int(v) for v in row] for row in matrix]
 
 
 CLASSIFY = ClassifyTask()

@@ -30,10 +30,11 @@ float, int8 and the device decode alike. For mAP the score threshold is
 lowered to ``EVAL_SCORE_THRESHOLD`` (AP integrates over all thresholds); everything
 else is the manifest's parameters.
 
-Metrics: ``map50``, the mean over the classes present in the ground truth of the
-all-point interpolated average precision at IoU 0.5 (VOC 2010+ / COCO style: greedy
-matching by descending score, each ground-truth box matched at most once, a second
-match is a false positive); plus ``precision``/``recall`` at the device's threshold.
+Metrics (``edge.eval.metrics``, shared with ``edge eval``): ``map50``, the mean over the
+classes present in the ground truth of the all-point interpolated average precision at
+IoU 0.5 (VOC 2010+ / COCO style: greedy matching by descending score, each ground-truth
+box matched at most once, a second match is a false positive); plus
+``precision``/``recall`` at the device's threshold.
 ``compare`` adds the quantized/float ``map50_ratio``, the ``agreement`` (fraction of the
 float model's device-threshold detections that the quantized model reproduces: same
 class, IoU >= 0.5) and per-head output differences. Without labelled eval data
@@ -56,90 +57,44 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from converter.data import load_arrays, require_exists
-from converter.tasks.base import FloatArray, Gate, Outputs, TaskDefaults, TaskEval
+from converter.tasks.base import Gate, Outputs, TaskDefaults, TaskEval
 from edge.errors import ConversionError, DataError
+from edge.eval.metrics import (
+    EVAL_SCORE_THRESHOLD,
+    Predictions,
+    Truth,
+    average_precision,
+    mean_average_precision,
+    precision_recall,
+    truth_lists,
+)
 from edge.manifest import DecoderSpec, InputSpec
 from edge.processing.decoders import get_decoder
 from edge.processing.detector import DEFAULT_PARAMS
 from edge.processing.heads import is_ssd
-from edge.processing.nms import iou
 from edge.processing.params import SsdParams, YoloParams
 from edge.processing.preprocess import Placement
 
 DECODER = "centernet"
-EVAL_SCORE_THRESHOLD = 0.05
-IOU_MATCH = 0.5
 DEVICE_SCORE_THRESHOLD = 0.4
 
-Truth = list[tuple[FloatArray, npt.NDArray[np.int64]]]
-Predictions = list[tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]]  # boxes, scores, classes
-
-
-def average_precision(recall: FloatArray, precision: FloatArray) -> float:
-    """All-point interpolated AP: area under the monotone precision envelope."""
-    r = np.concatenate([[0.0], recall, [1.0]])
-    p = np.concatenate([[0.0], precision, [0.0]])
-    p = np.maximum.accumulate(p[::-1])[::-1]
-    steps = np.flatnonzero(r[1:] != r[:-1])
-    return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))
-
-
-def mean_average_precision(
-    predictions: Predictions, truth: Truth, iou_threshold: float = IOU_MATCH
-) -> dict[str, Any]:
-    """``{"map": ..., "per_class": {class: AP}}`` over the classes present in ``truth``."""
-    present = sorted({int(c) for _, classes in truth for c in classes})
-    per_class: dict[int, float] = {}
-    for cls in present:
-        gt = [boxes[classes == cls] for boxes, classes in truth]
-        total = sum(len(g) for g in gt)
-        entries = [
-            (float(s), i, b)
-            for i, (boxes, scores, classes) in enumerate(predictions)
-            for b, s in zip(boxes[classes == cls], scores[classes == cls], strict=True)
-        ]
-        entries.sort(key=lambda e: -e[0])
-        used = [np.zeros(len(g), bool) for g in gt]
-        hits = np.zeros(len(entries), np.float32)
-        for n, (_, i, box) in enumerate(entries):
-            if len(gt[i]) == 0:
-                continue
-            overlaps = iou(box.astype(np.float32), gt[i].astype(np.float32))
-            best = int(np.argmax(overlaps))
-            if overlaps[best] >= iou_threshold and not used[i][best]:
-                used[i][best] = True
-                hits[n] = 1.0
-        tp = np.cumsum(hits)
-        fp = np.cumsum(1.0 - hits)
-        recall = (tp / total).astype(np.float32)
-        precision = (tp / np.maximum(tp + fp, 1e-9)).astype(np.float32)
-        per_class[cls] = average_precision(recall, precision) if entries else 0.0
-    mean = float(np.mean(list(per_class.values()))) if per_class else 0.0
-    return {"map": mean, "per_class": per_class}
-
-
-def precision_recall(
-    predictions: Predictions, truth: Truth, threshold: float
-) -> tuple[float, float]:
-    """Precision and recall of the detections scoring at least ``threshold``."""
-    tp = fp = 0
-    total = sum(len(c) for _, c in truth)
-    for (boxes, scores, classes), (gt_boxes, gt_classes) in zip(predictions, truth, strict=True):
-        used = np.zeros(len(gt_boxes), bool)
-        for n in np.flatnonzero(scores >= threshold):
-            candidates = np.flatnonzero((gt_classes == classes[n]) & ~used)
-            if len(candidates):
-                overlaps = iou(boxes[n].astype(np.float32), gt_boxes[candidates].astype(np.float32))
-                best = int(np.argmax(overlaps))
-                if overlaps[best] >= IOU_MATCH:
-                    used[candidates[best]] = True
-                    tp += 1
-                    continue
-            fp += 1
-    return tp / max(tp + fp, 1), tp / max(total, 1)
+# The task, and the metrics it takes from edge.eval.metrics (re-exported:
+# models.train_detector and the converter's tests import them from here).
+__all__ = [
+    "DECODER",
+    "DETECT",
+    "DEVICE_SCORE_THRESHOLD",
+    "SSD",
+    "YOLO_HEADS",
+    "DetectTask",
+    "average_precision",
+    "decode_all",
+    "head_of",
+    "mean_average_precision",
+    "truth_lists",
+]
 
 
 YOLO_HEADS = ("yolov8", "yolov5")
@@ -447,12 +402,6 @@ def _check_ssd_classes(predictions: Predictions, labels: Sequence[str]) -> None:
             hint="an SSD's class 0 is its first real class: drop a '???' background line "
             "from the labels file, or give one label per class",
         )
-
-
-def truth_lists(
-    boxes: FloatArray, classes: npt.NDArray[np.int64], owner: npt.NDArray[np.int64], count: int
-) -> Truth:
-    return [(boxes[owner == i], classes[owner == i]) for i in range(count)]
 
 
 DETECT = DetectTask()

@@ -4,8 +4,9 @@ There is no ground truth for a generated image, so the quantized model is judged
 faithfully it reproduces the float model on the SAME latent vectors:
 
 - ``psnr_db``: peak signal-to-noise ratio of the quantized output against the float one,
-  ``10 log10(range^2 / MSE)`` with ``range`` = ``DATA_RANGE`` = 2 (a tanh output spans
-  [-1, 1]); computed over all outputs together.
+  ``10 log10(range^2 / MSE)`` with ``range`` = ``edge.eval.metrics.DATA_RANGE`` = 2 (a
+  tanh output spans [-1, 1]); computed over all outputs together (the metric functions
+  live in ``edge.eval.metrics``, shared with ``edge eval``).
 - ``sqnr_db``: signal-to-quantization-noise ratio, ``10 log10(sum(f^2) / sum((f-q)^2))``,
   which does not depend on an assumed range.
 - ``max_abs_diff`` / ``mean_abs_diff`` and the share of samples whose own PSNR reaches the
@@ -30,38 +31,31 @@ no device pipeline feeds: generators are converted and measured, not run by ``ed
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from converter.data import load_arrays, require_exists
 from converter.tasks.base import DecibelBar, FloatArray, Gate, Outputs, TaskEval
 from edge.errors import ConversionError, DataError
+from edge.eval.metrics import psnr_db, sqnr_db
 from edge.manifest import DecoderSpec, InputSpec
 
-DATA_RANGE = 2.0
 MIN_PSNR_DB = 30.0
 
-
-def psnr_db(reference: npt.ArrayLike, test: npt.ArrayLike, data_range: float = DATA_RANGE) -> float:
-    """PSNR of ``test`` against ``reference`` in dB (inf when they are identical)."""
-    ref, out = np.asarray(reference, np.float64), np.asarray(test, np.float64)
-    mse = float(np.mean((ref - out) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
-
-
-def sqnr_db(reference: npt.ArrayLike, test: npt.ArrayLike) -> float:
-    """Signal (``reference``) to quantization noise (``test - reference``) ratio in dB."""
-    ref, out = np.asarray(reference, np.float64), np.asarray(test, np.float64)
-    noise = float(np.sum((ref - out) ** 2))
-    signal = float(np.sum(ref**2))
-    if noise == 0:
-        return math.inf
-    return -math.inf if signal == 0 else 10.0 * math.log10(signal / noise)
+# The task, and the metrics it takes from edge.eval.metrics (re-exported: the
+# converter's tests import them from here).
+__all__ = [
+    "GENERATE",
+    "MIN_PSNR_DB",
+    "GenerateTask",
+    "load_latents",
+    "psnr_db",
+    "single_output",
+    "sqnr_db",
+]
 
 
 def single_output(outputs: Outputs) -> FloatArray:

@@ -29,8 +29,8 @@ import numpy as np
 
 from converter.data import fit_shape, image_files, load_arrays, read_images, require_exists
 from converter.tasks.base import DecibelBar, Gate, Outputs, TaskEval
-from converter.tasks.generate import sqnr_db
 from edge.errors import ConversionError, DataError
+from edge.eval.metrics import sqnr_db
 from edge.manifest import DecoderSpec, InputSpec
 
 MIN_SQNR_DB = 20.0

@@ -7,7 +7,10 @@ number's own rounding (half a unit of its last digit: 98.1 % means 98.05..98.15 
 0.933 means 0.9325..0.9335). The int8 size column is checked against the files. So a
 retrained zoo or an edited README that disagree fail here, not in a user's hands.
 
-Not re-measured here: the float column and the generator's PSNR/SQNR (both need the
+The generator's PSNR is measured against the float model's outputs that ship in
+``digits-dcgan-eval.npz`` (``models.eval_sets``). The metrics are ``edge.eval.metrics``,
+the ones ``edge eval`` prints; ``tests/edge/eval`` checks the same figures through that
+command. Not re-measured here: the float column and the generator's SQNR (they need the
 float Keras model, so TensorFlow: ``tests/models/test_gan.py`` and
 ``test_zoo_artifacts.py`` check them against the reports), and the speed column (a
 machine-dependent figure, ``benchmarks/int8_vs_float.py``).
@@ -15,48 +18,19 @@ machine-dependent figure, ``benchmarks/int8_vs_float.py``).
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from converter.tasks.anomaly import roc_auc
 from converter.tasks.base import TaskEval
-from converter.tasks.detect import DetectTask, truth_lists
+from converter.tasks.detect import DetectTask
 from edge.backends.base import dequantize
 from edge.backends.litert import LiteRTBackend
+from edge.eval.metrics import psnr_db, roc_auc, truth_lists
 from edge.manifest import METADATA_NAME, parse_manifest
 from edge.modelfile import read_model_file
 from edge.processing.preprocess import quantize
-from models.train import ZOO
-
-README = Path(__file__).resolve().parents[2] / "README.md"
-ROW = re.compile(
-    r"^\| `(?P<model>digits-[a-z-]+)`[^|]*\| (?P<task>\w+) \| (?P<step>[\w-]+) "
-    r"\| (?P<float>[^|]+)\| (?P<quantized>[^|]+)\| (?P<size>[^|]+)\|"
-)
-
-
-def readme_rows() -> dict[str, dict[str, str]]:
-    section = README.read_text().split("## The shipped models", 1)[1].split("\n## ", 1)[0]
-    rows = {m["model"]: m.groupdict() for line in section.splitlines() if (m := ROW.match(line))}
-    assert set(rows) == {
-        "digits-cnn",
-        "digits-vit",
-        "digits-detector",
-        "digits-dcgan-generator",
-        "digits-anomaly",
-    }, rows.keys()
-    return rows
-
-
-def first_number(text: str) -> tuple[float, float]:
-    """The first number of a cell and the tolerance its rounding implies."""
-    found = re.search(r"\d[\d,]*(?:\.(\d+))?", text)
-    assert found, text
-    decimals = len(found.group(1) or "")
-    return float(found.group(0).replace(",", "")), 0.5 * 10.0**-decimals
+from models.recipe import ZOO
+from tests.models.readme_table import first_number, readme_rows
 
 
 def int8_outputs(stem: str, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -121,6 +95,18 @@ def test_anomaly_roc_auc(rows: dict[str, dict[str, str]]) -> None:
     assert measured == pytest.approx(printed, abs=tolerance + 1e-9), measured
 
 
+def test_generator_psnr(rows: dict[str, dict[str, str]]) -> None:
+    from models.eval_sets import GENERATOR_EVAL_FILE
+    from models.train_gan import GENERATOR_STEM
+
+    with np.load(ZOO / GENERATOR_EVAL_FILE) as data:
+        x, reference = data["x"], data["reference"]
+    (images,) = int8_outputs(GENERATOR_STEM, x).values()
+    measured = psnr_db(reference, images)
+    printed, tolerance = first_number(rows[GENERATOR_STEM]["quantized"])
+    assert measured == pytest.approx(printed, abs=tolerance + 1e-9), measured
+
+
 def test_int8_sizes_and_ladder_steps(rows: dict[str, dict[str, str]]) -> None:
     """ "904 → 236 KB": the right-hand number is the shipped int8 file in kB (1,000 bytes);
     the ladder step is the manifest's quantization mode."""
@@ -129,5 +115,6 @@ def test_int8_sizes_and_ladder_steps(rows: dict[str, dict[str, str]]) -> None:
         printed, tolerance = first_number(row["size"].split("→", 1)[1])
         assert path.stat().st_size / 1000 == pytest.approx(printed, abs=tolerance), stem
         manifest = parse_manifest(read_model_file(path).metadata[METADATA_NAME], origin=stem)
+        assert manifest.quantization is not None, stem
         assert manifest.quantization.mode == row["step"], stem
         assert manifest.task == row["task"], stem

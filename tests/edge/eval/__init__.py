@@ -1,0 +1,1 @@
+"""Tests of `edge eval`: the shipped figures, third-party models, hostile data."""
