@@ -14,11 +14,14 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from edge.sources.synthetic import DigitTruth, SyntheticCamera
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -64,6 +67,16 @@ def shipped_model() -> Path:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def digit_truth(camera: SyntheticCamera, frame: int) -> DigitTruth:
+    """``camera.truth(frame)`` of a one-digit camera: a ``DigitTruth`` (a ``SceneTruth``
+    only with ``digit_count`` > 1)."""
+    from edge.sources.synthetic import DigitTruth
+
+    truth = camera.truth(frame)
+    assert isinstance(truth, DigitTruth), truth
+    return truth
 
 
 RunEdge = Callable[..., subprocess.CompletedProcess[str]]

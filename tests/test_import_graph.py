@@ -20,6 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("edge", "converter", "models")
 
+# One import: (imported module, enclosing function or None, line).
+Edge = tuple[str, str | None, int]
+
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
@@ -34,7 +37,7 @@ class _Imports(ast.NodeVisitor):
     """(imported module, enclosing function or None, line) for every import."""
 
     def __init__(self, module: str, is_package: bool) -> None:
-        self.found: list[tuple[str, str | None, int]] = []
+        self.found: list[Edge] = []
         self._package = module if is_package else module.rpartition(".")[0]
         self._function: list[str] = []
 
@@ -79,13 +82,13 @@ class _Imports(ast.NodeVisitor):
             self.found.append((fallback, function, line))
 
 
-def _graph() -> dict[str, list[tuple[str, str | None, int]]]:
+def _graph() -> dict[str, list[Edge]]:
     modules = _modules()
-    graph: dict[str, list[tuple[str, str | None, int]]] = {}
+    graph: dict[str, list[Edge]] = {}
     for name, path in modules.items():
         visitor = _Imports(name, path.name == "__init__.py")
         visitor.visit(ast.parse(path.read_text(), str(path)))
-        edges = {}
+        edges: dict[str, Edge] = {}
         for target, function, line in visitor.found:
             if target in modules and target != name:
                 edges.setdefault(target, (target, function, line))
@@ -93,7 +96,7 @@ def _graph() -> dict[str, list[tuple[str, str | None, int]]]:
     return graph
 
 
-def _cycles(graph: dict[str, list[tuple[str, str | None, int]]]) -> list[list[str]]:
+def _cycles(graph: dict[str, list[Edge]]) -> list[list[str]]:
     """Strongly connected components with more than one module (Tarjan)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -156,7 +159,12 @@ def test_edge_never_imports_converter_or_models_except_the_convert_handler() -> 
 
 def test_the_checker_finds_a_cycle_and_a_forbidden_import() -> None:
     """The checker itself can fail: a circle and a module-level edge -> converter import."""
-    graph = {"a": [("b", None, 1)], "b": [("c", "f", 2)], "c": [("a", None, 3)], "d": []}
+    graph: dict[str, list[Edge]] = {
+        "a": [("b", None, 1)],
+        "b": [("c", "f", 2)],
+        "c": [("a", None, 3)],
+        "d": [],
+    }
     assert _cycles(graph) == [["a", "b", "c"]]
     visitor = _Imports("edge.x", is_package=False)
     visitor.visit(ast.parse("from converter import convert\ndef f():\n    from . import y\n"))

@@ -41,8 +41,8 @@ def build(folder: Path, *, seed: int = 0) -> Path:
     import keras
 
     keras.utils.set_random_seed(seed)
-    x, y = split_digits().part("train")
-    x = x[::2, ::2, ::2, None].astype(np.float32) / 127.5 - 1  # 14x14, -1..1 as Keras 2 apps
+    digits, y = split_digits().part("train")
+    x = digits[::2, ::2, ::2, None].astype(np.float32) / 127.5 - 1  # 14x14, -1..1 as Keras 2 apps
     y = y[::2]
     inputs = keras.Input((14, 14, 1))
     h = inputs

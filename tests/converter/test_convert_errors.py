@@ -132,10 +132,11 @@ def test_data_errors_come_before_any_model_work(tmp_path: Path) -> None:
 
 def _unary_model(tmp_path: Path, op: str) -> Path:
     """A small classifier whose first layer applies ``keras.ops.<op>`` (registered, safe)."""
-    keras = _keras()
+    _keras()  # TensorFlow first, quietly; then keras as a module, so it can be a base
+    import keras
 
     @keras.saving.register_keras_serializable(package="edgetest_ops")
-    class Unary(keras.layers.Layer):
+    class Unary(keras.layers.Layer):  # type: ignore[misc]  # Keras ships no types
         def __init__(self, op: str, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.op = op

@@ -139,6 +139,7 @@ def test_other_modes_and_io_types(
     report = convert(request)
     backend = LiteRTBackend(read_model_file(request.out_path).content, threads=1)
     assert (backend.inputs[0].dtype, backend.inputs[0].zero_point) == expected_input
+    assert report.agreement is not None  # an eval set was given
     assert report.agreement >= 0.97
     manifest = parse_manifest(read_model_file(request.out_path).metadata[METADATA_NAME], origin="t")
     assert manifest.quantization is not None and manifest.quantization.mode == mode

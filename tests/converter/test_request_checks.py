@@ -50,6 +50,7 @@ def test_max_drop_above_one_on_a_fraction_metric_exits_78_with_hint(
 
 
 def test_psnr_budget_is_in_db() -> None:
+    from converter.calibration import Calibration
     from converter.convert import ConvertRequest, check_request
 
     gate = TASKS["generate"].gate
@@ -59,11 +60,11 @@ def test_psnr_budget_is_in_db() -> None:
     check_request(
         ConvertRequest(
             model=Path("g.keras"),
-            calibration=np.zeros((1, 2), np.float32),
+            calibration=Calibration(np.zeros((1, 2), np.float32), "test"),
             task="generate",
             max_drop=3.0,
         )
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_input_ranges() -> None:
@@ -135,7 +136,9 @@ def test_minus_one_to_one_folder_device_feeds_what_calibration_fed(tmp_path: Pat
         calibration = load_calibration(folder, spec)
         assert calibration.x.min() >= -1.0 and calibration.x.max() <= 1.0
         assert calibration.x.min() < -0.5 and calibration.x.max() > 0.5  # not 0..255 or 0..1
-        device, _ = Preprocessor(spec, tensor)(cv2.imread(str(folder / "00.png")))
+        image = cv2.imread(str(folder / "00.png"))
+        assert image is not None
+        device, _ = Preprocessor(spec, tensor)(np.asarray(image, np.uint8))  # as ImageFolder
         converter_side = quantize(calibration.x[:1], tensor)
         assert device.dtype == converter_side.dtype
         np.testing.assert_array_equal(device, converter_side)

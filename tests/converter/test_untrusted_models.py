@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -145,25 +146,29 @@ def test_a_keras_file_that_is_not_a_zip_says_so(tmp_path: Path) -> None:
 def hostile_saved_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from converter.quiet import import_tensorflow
 
-    tf = import_tensorflow()
+    import_tensorflow()
+    import tensorflow as tf
+
     root = tmp_path_factory.mktemp("saved")
     target = root / "pwned.txt"
     spec = tf.TensorSpec([None, 4], tf.float32)
+    # tf.function typed for mypy (TensorFlow ships no stubs): the same decorator.
+    serving: Callable[[Callable[..., Any]], Any] = tf.function(input_signature=[spec])
 
     class WritesAFile(tf.Module):  # type: ignore[misc]
-        @tf.function(input_signature=[spec])
+        @serving
         def serve(self, x: Any) -> Any:
             tf.io.write_file(str(target), "owned")
             return {"y": x * 2.0}
 
     class ReadsAFile(tf.Module):  # type: ignore[misc]
-        @tf.function(input_signature=[spec])
+        @serving
         def serve(self, x: Any) -> Any:
             secret = tf.io.read_file("/etc/hostname")
             return {"y": x + tf.cast(tf.strings.length(secret), tf.float32)}
 
     class RunsPython(tf.Module):  # type: ignore[misc]
-        @tf.function(input_signature=[spec])
+        @serving
         def serve(self, x: Any) -> Any:
             return {"y": tf.py_function(lambda t: t, [x], tf.float32)}
 
@@ -171,7 +176,7 @@ def hostile_saved_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         def __init__(self) -> None:
             self.w = tf.Variable(tf.ones([4, 2]))
 
-        @tf.function(input_signature=[spec])
+        @serving
         def serve(self, x: Any) -> Any:
             return {"y": tf.nn.relu(tf.matmul(x, self.w))}
 

@@ -16,7 +16,7 @@ import json
 import socket
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +78,9 @@ def samples(listener: Listener, tmp_path_factory: pytest.TempPathFactory) -> dic
     """name -> (model path, what the refusal must name)."""
     from converter.quiet import import_tensorflow
 
-    tf = import_tensorflow()
+    import_tensorflow()
     import keras
+    import tensorflow as tf
 
     root = tmp_path_factory.mktemp("network")
     url = f"http://127.0.0.1:{listener.port}/payload"
@@ -130,15 +131,17 @@ def samples(listener: Listener, tmp_path_factory: pytest.TempPathFactory) -> dic
     found["legacy_h5_lambda"] = (_h5_with_lambda(root / "legacy.h5"), "Lambda")
 
     spec = tf.TensorSpec([None, 4], tf.float32)
+    # tf.function typed for mypy (TensorFlow ships no stubs): the same decorator.
+    serving: Callable[[Callable[..., Any]], Any] = tf.function(input_signature=[spec])
 
     class FetchesAUrl(tf.Module):  # type: ignore[misc]
-        @tf.function(input_signature=[spec])
+        @serving
         def serve(self, x: Any) -> Any:
             payload = tf.io.read_file(url)
             return {"y": x + tf.cast(tf.strings.length(payload), tf.float32)}
 
     class CallsSocket(tf.Module):  # type: ignore[misc]
-        @tf.function(input_signature=[spec])
+        @serving
         def serve(self, x: Any) -> Any:
             def phone_home(t: Any) -> Any:
                 socket.create_connection(("127.0.0.1", listener.port), timeout=5).close()

@@ -28,6 +28,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -133,7 +134,12 @@ def _convert(
 
     constants = {name: tf.constant(value) for name, value in heads.items()}
 
-    @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32)])
+    # tf.function typed for mypy (TensorFlow ships no stubs): the same decorator.
+    graph_function: Callable[[Callable[..., Any]], Any] = tf.function(
+        input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32)]
+    )
+
+    @graph_function
     def model(x: tf.Tensor) -> dict[str, tf.Tensor]:
         zero = tf.minimum(tf.reduce_mean(x), 0.0)
         out = {}

@@ -34,7 +34,7 @@ def write_video(
     rng = np.random.default_rng(seed)
     background = _background(WIDTH, HEIGHT, seed)
     tile = digit_tile()
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (WIDTH, HEIGHT))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 30.0, (WIDTH, HEIGHT))
     assert writer.isOpened(), "OpenCV cannot write MJPG here"
     try:
         for i in range(frames):

@@ -184,7 +184,7 @@ def test_ssd_int8_classes_told_from_scores_by_order() -> None:
     """An int8 model's classes dequantize to near-whole numbers (class 1 as 0.996 at a
     scale of 2/255), so "the fractional one is scores" alone would swap the two; the
     scores are the ones sorted best first within 0..1."""
-    step = 2 / 255
+    step = np.float32(2 / 255)  # float32 classes, as the model dequantizes them
     classes = np.round(np.asarray([[1, 2, 0, 1, 0]], np.float32) / step) * step
     scores = np.asarray([[0.9, 0.8, 0.8, 0.4, 0.1]], np.float32)
     boxes = np.tile(np.asarray([0.1, 0.2, 0.5, 0.6], np.float32), (1, 5, 1))
@@ -198,7 +198,7 @@ def test_ssd_int8_classes_told_from_scores_by_order() -> None:
 def test_ssd_int8_classes_when_both_rows_are_sorted() -> None:
     """Two classes in falling order ([1, 1, 0], int8: 0.996, 0.996, 0) are sorted like the
     scores; the scores are then the ones further from whole numbers."""
-    step = 2 / 255
+    step = np.float32(2 / 255)  # float32 classes, as the model dequantizes them
     classes = np.round(np.asarray([[1, 1, 0]], np.float32) / step) * step
     scores = np.asarray([[0.9, 0.7, 0.6]], np.float32)
     boxes = np.tile(np.asarray([0.1, 0.2, 0.5, 0.6], np.float32), (1, 3, 1))

@@ -112,7 +112,7 @@ def test_a_video_file_run_imports_the_opencv_source(tmp_path: Path) -> None:
     import numpy as np
 
     clip = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 10, (64, 48))
     for i in range(3):
         writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
     writer.release()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from pydantic import BaseModel
 
-from edge.config import RunConfig, load_config
+from edge.config import JsonlSink, MqttSink, RunConfig, VideoSource, load_config
 from edge.config_paths import _mentions_path, _model_for
 from edge.errors import ConfigError
 from tests.conftest import RunEdge, read_jsonl
@@ -64,14 +64,17 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> Non
     config = load_config(folder / "edge.toml")
     assert config.model.path == folder / "m.tflite"
     assert config.model.labels == folder / "labels.txt"
-    assert config.source.uri == str(folder / "clips/a.mp4")  # type: ignore[union-attr]
+    assert isinstance(config.source, VideoSource)
+    assert config.source.uri == str(folder / "clips/a.mp4")
     assert config.output.record == folder / "out/rec.mp4"
     assert config.output.snapshot_dir == folder / "shots"
     jsonl, mqtt = config.sinks
-    assert jsonl.path == folder / "logs/d.jsonl"  # type: ignore[union-attr]
-    assert mqtt.password_file == folder / "secret"  # type: ignore[union-attr]
-    assert mqtt.outbox == folder / "state/outbox.sqlite3"  # type: ignore[union-attr]
-    tls = mqtt.tls  # type: ignore[union-attr]
+    assert isinstance(jsonl, JsonlSink) and isinstance(mqtt, MqttSink)
+    assert jsonl.path == folder / "logs/d.jsonl"
+    assert mqtt.password_file == folder / "secret"
+    assert mqtt.outbox == folder / "state/outbox.sqlite3"
+    tls = mqtt.tls
+    assert tls is not None
     assert (tls.ca_file, tls.cert_file, tls.key_file) == (
         folder / "ca.pem",
         folder / "c.pem",
@@ -117,7 +120,8 @@ def test_absolute_paths_urls_and_flags_are_left_alone(tmp_path: Path) -> None:
         '[[sinks]]\nkind = "jsonl"\npath = "d.jsonl"\n'
     )
     config = load_config(folder / "edge.toml", {"model": {"path": "flag.tflite"}})
-    assert config.source.uri == "rtsp://cam/stream"  # type: ignore[union-attr]
+    assert isinstance(config.source, VideoSource)
+    assert config.source.uri == "rtsp://cam/stream"
     assert config.model.labels == Path("/abs/l.txt")
     assert config.model.path == Path("flag.tflite")  # a flag: relative to the cwd
 

@@ -367,7 +367,12 @@ def test_max_bytes_0_never_rotates(tmp_path: Path) -> None:
 def test_fsync_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
     real = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(fd), real(fd)))
+
+    def fsync(fd: int) -> None:
+        calls.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
     every = JsonlSink(tmp_path / "a.jsonl", fsync_interval=0)
     for seq in range(5):
         every.write(result(seq))

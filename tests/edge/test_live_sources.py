@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -300,20 +301,28 @@ def stop_edge(run: subprocess.Popen[str], stderr: Path) -> str:
     return stderr.read_text()
 
 
+@dataclass
+class MjpegServer:
+    """The camera server of a test: its process (a test may restart it) and its port."""
+
+    process: subprocess.Popen[str]
+    port: int
+
+
 @pytest.fixture
-def mjpeg_server() -> Iterator[list[subprocess.Popen[str] | int]]:
+def mjpeg_server() -> Iterator[MjpegServer]:
     process, port = start_server(0)
-    state: list[subprocess.Popen[str] | int] = [process, port]
+    server = MjpegServer(process, port)
     try:
-        yield state
+        yield server
     finally:
-        stop_process(state[0])  # type: ignore[arg-type]
+        stop_process(server.process)
 
 
 def test_a_stream_that_drops_is_reopened_and_the_run_goes_on(
-    mjpeg_server: list[subprocess.Popen[str] | int], tmp_path: Path
+    mjpeg_server: MjpegServer, tmp_path: Path
 ) -> None:
-    port = mjpeg_server[1]
+    port = mjpeg_server.port
     (tmp_path / "run.toml").write_text(
         "status_interval = 0.2\n[source]\nkind = 'video'\n"
         f"uri = 'http://127.0.0.1:{port}/stream.mjpg'\n"
@@ -324,13 +333,13 @@ def test_a_stream_that_drops_is_reopened_and_the_run_goes_on(
     run, log = start_edge(tmp_path, out)
     try:
         before = len(wait_for_records(out, 10, timeout=60))
-        stop_process(mjpeg_server[0])  # type: ignore[arg-type]
+        stop_process(mjpeg_server.process)
         # The source noticed and a status line was written while it was down: waited
         # for in the log, not assumed after a fixed time.
         wait_for_log(run, log, "delivered no frame for 0.5 s; reconnecting")
         wait_for_log(run, log, "source reconnecting (reconnects 0)")
         stalled = len(read_jsonl(out))
-        mjpeg_server[0], _ = start_server(port)
+        mjpeg_server.process, _ = start_server(port)
         wait_for_records(out, stalled + 10, timeout=60)
         wait_for_log(run, log, "source running (reconnects 1)")  # a status line after it
         stderr = stop_edge(run, log)

@@ -142,7 +142,7 @@ def test_a_good_model_passes_once_and_is_remembered(monkeypatch: pytest.MonkeyPa
         children.append(args)
         return real_run(*args, **kwargs)
 
-    monkeypatch.setattr(model_probe.subprocess, "run", counting_run)
+    monkeypatch.setattr(subprocess, "run", counting_run)  # the module model_probe calls
     probe_model(content, origin="cnn")
     assert len(children) == 1
     probe_model(content, origin="cnn")

@@ -145,6 +145,13 @@ class Counting:
         self.closed_after = self.calls
 
 
+def retire_counting(retired: Inference) -> None:
+    """``on_retired`` of a swap away from a ``Counting``: the pipeline hands back the
+    stand-in it was given, typed as the ``Inference`` it takes."""
+    assert isinstance(retired, Counting)
+    retired.close()
+
+
 def test_a_swap_never_mixes_models(cnn: LoadedModel, detector: LoadedModel) -> None:
     """The swap is asked while frame 40 is inside the old model. It returns at once (the
     loop thread never waits on the stages); frames the old model had taken are decoded
@@ -162,15 +169,12 @@ def test_a_swap_never_mixes_models(cnn: LoadedModel, detector: LoadedModel) -> N
     # Frame 40 stays inside the old model until release is set below: a swap that waited
     # for it would never return, one that does not returns whatever the machine's speed.
     swapped = threading.Event()
-    threading.Thread(
-        target=lambda: (
-            run.swap_model(
-                new, context(detector), detector.manifest.labels, on_retired=Counting.close
-            ),
-            swapped.set(),
-        ),
-        daemon=True,
-    ).start()
+
+    def swap() -> None:
+        run.swap_model(new, context(detector), detector.manifest.labels, on_retired=retire_counting)
+        swapped.set()
+
+    threading.Thread(target=swap, daemon=True).start()
     assert swapped.wait(10), "swap_model waited for the frame inside the old model"
     assert old.closed_after is None  # frame 40 is still in the old model
     old.release.set()
@@ -201,10 +205,11 @@ def test_a_model_swapped_out_at_the_end_is_still_retired(cnn: LoadedModel) -> No
         if stats.frames == 3 and not swapped:
             swapped.append(True)
             run.swap_model(
-                Counting(Inference(cnn)),
+                # A duck-typed stand-in: swap_model's parameter is the Inference class.
+                Counting(Inference(cnn)),  # type: ignore[arg-type]
                 context(cnn),
                 cnn.manifest.labels,
-                on_retired=Counting.close,
+                on_retired=retire_counting,
             )
 
     run.tick_hooks.append(swap_late)

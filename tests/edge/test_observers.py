@@ -139,7 +139,8 @@ def test_snapshots_once_per_label_per_interval(run_edge: RunEdge, tmp_path: Path
     named = {label for shot in shots for label in shot.stem.split("_", 2)[2].split("-")}
     assert named == labels  # each label saved once within the 10 s interval
     assert len(shots) <= len(labels)
-    assert cv2.imread(str(shots[0])).shape == (240, 320, 3)
+    shot = cv2.imread(str(shots[0]))
+    assert shot is not None and shot.shape == (240, 320, 3)
 
 
 def test_snapshot_triggers() -> None:

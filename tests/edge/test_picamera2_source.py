@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import jsonschema
 import numpy as np
 import pytest
 
+from edge.config import SourceConfig
 from edge.errors import ConfigError, SourceError
 from edge.manifest import InputSpec
 from edge.processing.preprocess import Preprocessor
 from edge.sources import open_source, parse_source_spec
-from edge.sources.picamera import lores_size
-from edge.types import TensorSpec
+from edge.sources.live import LiveSource
+from edge.sources.picamera import PiCamera2Device, lores_size
+from edge.types import Frame, TensorSpec
 from tests.conftest import RunEdge, read_jsonl
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -39,19 +43,37 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
         sys.modules.pop(name, None)
 
 
-def camera_config(**fields: object) -> object:
+def camera_config(**fields: object) -> SourceConfig:
     from edge.config import load_config
 
     return load_config(None, {"source": {"kind": "picamera2", **fields}}).source
 
 
-def open_camera(input_size: tuple[int, int], resize: str = "stretch", **fields: object) -> object:
-    return open_source(
+def open_camera(
+    input_size: tuple[int, int], resize: str = "stretch", **fields: object
+) -> LiveSource:
+    source = open_source(
         camera_config(**fields),
-        input_size=input_size,  # type: ignore[arg-type]
+        input_size=input_size,
         input_resize=resize,
         keep_full=True,
     )
+    assert isinstance(source, LiveSource)  # the Pi camera reconnects: a live source
+    return source
+
+
+def camera_of(source: LiveSource) -> Any:
+    """The (fake) ``Picamera2`` behind an open Pi camera source."""
+    device = source._device
+    assert isinstance(device, PiCamera2Device)
+    return device._camera
+
+
+def frames_of(source: LiveSource) -> Generator[Frame, None, None]:
+    """``iter(source)``: a generator, whose ``close()`` ends the capture thread."""
+    frames = iter(source)
+    assert isinstance(frames, Generator)
+    return frames
 
 
 # Red, green, blue thirds (the fake's "bars" scene) as BGR, as a frame must hold them.
@@ -94,10 +116,10 @@ def test_lores_frames_have_the_right_colours_on_the_model_input(  # noqa: PLR091
 ) -> None:
     monkeypatch.setattr(fake.Picamera2, "platform", fake.Platform[platform])
     source = open_camera(size, format=fmt, width=640, height=480)
-    frames = iter(source)  # type: ignore[call-overload]
+    frames = frames_of(source)
     frame = next(frames)
-    device = source._device  # type: ignore[attr-defined]
-    assert device._camera.camera_config["lores"]["stride"] == stride
+    camera = camera_of(source)
+    assert camera.camera_config["lores"]["stride"] == stride
     assert frame.image.shape == (size[1], size[0], 3)
     assert frame.full is not None and frame.full.shape == (480, 640, 3)
     w = size[0]
@@ -111,9 +133,9 @@ def test_lores_frames_have_the_right_colours_on_the_model_input(  # noqa: PLR091
     assert blue[:, 2].min() > 250 and blue[:, 0].max() < 5
     # The stride padding (junk in the fake, as on a Pi) was cropped, not shown as pixels.
     np.testing.assert_allclose(frame.image[:, -1], np.tile(BGR_BARS[2], (size[1], 1)), atol=3)
-    source.close()  # type: ignore[attr-defined]
+    source.close()
     frames.close()  # the iterating thread releases the camera
-    assert not device._camera.is_open
+    assert not camera.is_open
 
 
 def test_rgb_lores_on_a_pi4_is_a_config_error(
@@ -128,11 +150,11 @@ def test_timestamps_come_from_the_sensor(fake: ModuleType) -> None:
     import time
 
     source = open_camera((64, 48), fps=50)
-    frames = iter(source)  # type: ignore[call-overload]
+    frames = iter(source)
     a, b = next(frames), next(frames)
     assert 0.015 < b.timestamp - a.timestamp < 0.2  # one or more 20 ms frame periods
     assert abs(time.time() - b.timestamp) < 1
-    source.close()  # type: ignore[attr-defined]
+    source.close()
 
 
 def test_a_sensor_that_stops_is_reopened(fake: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -146,12 +168,12 @@ def test_a_sensor_that_stops_is_reopened(fake: ModuleType, monkeypatch: pytest.M
         reconnect_delay_max=0.05,
     )
     frames = []
-    for frame in source:  # type: ignore[attr-defined]
+    for frame in source:
         frames.append(frame)
         if len(frames) == 8:
-            health = source.health()  # type: ignore[attr-defined]
+            health = source.health()
             break
-    source.close()  # type: ignore[attr-defined]
+    source.close()
     # 3 sensor frames per opening, fewer delivered when the newest-frame queue skips one.
     assert health.reconnects >= 2 and health.state == "running"
     assert [f.index for f in frames] == list(range(8))
@@ -160,8 +182,8 @@ def test_a_sensor_that_stops_is_reopened(fake: ModuleType, monkeypatch: pytest.M
 def test_camera_by_model_name(fake: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_PICAMERA2_CAMERAS", "imx708,imx296")
     source = open_camera((64, 48), camera="IMX296")
-    assert source._device._camera._num == 1  # type: ignore[attr-defined]
-    source.close()  # type: ignore[attr-defined]
+    assert camera_of(source)._num == 1
+    source.close()
     with pytest.raises(
         SourceError,
         match=r"no camera with model 'imx477'; cameras found: "
@@ -219,7 +241,10 @@ def fake_env(**extra: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("platform", ["pisp", "vc4"])
 def test_edge_run_on_the_pi_camera(
-    run_edge: RunEdge, tmp_path: Path, platform: str, result_validator: object
+    run_edge: RunEdge,
+    tmp_path: Path,
+    platform: str,
+    result_validator: jsonschema.Draft202012Validator,
 ) -> None:
     done = run_edge(
         ["run", "--source", "picamera2", "--max-frames", "5", "--sink", "jsonl:pi.jsonl"],
@@ -229,7 +254,7 @@ def test_edge_run_on_the_pi_camera(
     records = read_jsonl(tmp_path / "pi.jsonl")
     assert len(records) == 5
     for record in records:
-        result_validator.validate(record)  # type: ignore[attr-defined]
+        result_validator.validate(record)
         # The digits CNN takes 28x28 with a centre crop: lores keeps main's 16:9.
         assert record["source"] == {
             "name": "picamera2:0",
@@ -302,9 +327,9 @@ def test_the_on_pi_check_runs_against_the_fake(tmp_path: Path) -> None:
 
 def test_odd_lores_sizes_are_rounded_down_by_picamera2(fake: ModuleType) -> None:
     source = open_camera((64, 48), lores_width=63, lores_height=48)
-    frames = iter(source)  # type: ignore[call-overload]
+    frames = frames_of(source)
     assert next(frames).image.shape == (48, 62, 3)
-    source.close()  # type: ignore[attr-defined]
+    source.close()
     frames.close()
 
 
@@ -342,4 +367,5 @@ def test_detector_on_the_pi_camera_snapshots_the_main_stream(
     assert shots
     import cv2
 
-    assert cv2.imread(str(shots[0])).shape == (720, 1280, 3)  # the main stream, not lores
+    shot = cv2.imread(str(shots[0]))
+    assert shot is not None and shot.shape == (720, 1280, 3)  # the main stream, not lores

@@ -29,7 +29,7 @@ def write_clip(
     camera = SyntheticCamera(width=size[0], height=size[1], fps=None, seed=3, digit_count=2)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*fourcc), 30.0, size)
     assert writer.isOpened()
-    images = []
+    images: list[np.ndarray] = []
     for frame in camera:
         if len(images) == frames:
             break

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jsonschema
 import pytest
@@ -78,16 +78,22 @@ class EdgeProcess:
         self._stderr.close()
 
 
+class StartEdge(Protocol):
+    """The ``edge_process`` fixture: starts ``edge run ARGS`` in the test's folder."""
+
+    def __call__(self, args: list[str], env: dict[str, str] | None = None) -> EdgeProcess: ...
+
+
 @pytest.fixture
-def edge_process(tmp_path: Path) -> Iterator[type[EdgeProcess]]:
+def edge_process(tmp_path: Path) -> Iterator[StartEdge]:
     started: list[EdgeProcess] = []
 
-    class Tracked(EdgeProcess):
-        def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
-            super().__init__(tmp_path, args, env or {})
-            started.append(self)
+    def start(args: list[str], env: dict[str, str] | None = None) -> EdgeProcess:
+        process = EdgeProcess(tmp_path, args, env or {})
+        started.append(process)
+        return process
 
-    yield Tracked  # type: ignore[misc]
+    yield start
     for process in started:
         process.kill()
 
@@ -123,13 +129,13 @@ def wait_for_records(
 
 @pytest.mark.parametrize("abstract", [False, True], ids=["path-socket", "abstract-socket"])
 def test_ready_watchdog_status_stopping(
-    edge_process: type[EdgeProcess], tmp_path: Path, abstract: bool
+    edge_process: StartEdge, tmp_path: Path, abstract: bool
 ) -> None:
     listener = NotifyListener(tmp_path, abstract=abstract)
     try:
         edge = edge_process(
             ["--sink", "jsonl:out.jsonl"],
-            {  # type: ignore[call-arg]
+            {
                 "NOTIFY_SOCKET": listener.address,
                 "WATCHDOG_USEC": "1000000",
             },
@@ -165,7 +171,7 @@ def test_ready_watchdog_status_stopping(
     assert statuses[-1] == "stopping: flushing sinks"
 
 
-def test_pings_stop_when_the_camera_hangs(edge_process: type[EdgeProcess], tmp_path: Path) -> None:
+def test_pings_stop_when_the_camera_hangs(edge_process: StartEdge, tmp_path: Path) -> None:
     """The synthetic camera freezes after 30 frames: its read blocks, nothing arrives."""
     window = 1.0
     config = write_config(
@@ -177,7 +183,7 @@ def test_pings_stop_when_the_camera_hangs(edge_process: type[EdgeProcess], tmp_p
     try:
         edge = edge_process(
             ["--config", str(config)],
-            {  # type: ignore[call-arg]
+            {
                 "NOTIFY_SOCKET": listener.address,
                 "WATCHDOG_USEC": "400000",
                 "WATCHDOG_PID": "",
@@ -211,12 +217,12 @@ def test_pings_stop_when_the_camera_hangs(edge_process: type[EdgeProcess], tmp_p
     assert any("degraded" in s and "no progress" in s for _, s in listener.lines("STATUS"))
 
 
-def test_watchdog_not_for_another_pid(edge_process: type[EdgeProcess], tmp_path: Path) -> None:
+def test_watchdog_not_for_another_pid(edge_process: StartEdge, tmp_path: Path) -> None:
     listener = NotifyListener(tmp_path)
     try:
         edge = edge_process(
             ["--sink", "jsonl:out.jsonl"],
-            {  # type: ignore[call-arg]
+            {
                 "NOTIFY_SOCKET": listener.address,
                 "WATCHDOG_USEC": "200000",
                 "WATCHDOG_PID": "1",
@@ -232,11 +238,11 @@ def test_watchdog_not_for_another_pid(edge_process: type[EdgeProcess], tmp_path:
 
 
 def test_sigterm_flushes_every_record(
-    edge_process: type[EdgeProcess],
+    edge_process: StartEdge,
     tmp_path: Path,
     result_validator: jsonschema.Draft202012Validator,
 ) -> None:
-    edge = edge_process(["--sink", "jsonl:out.jsonl"])  # type: ignore[call-arg]
+    edge = edge_process(["--sink", "jsonl:out.jsonl"])
     edge.wait_for_log(r"running on synthetic")
     log = tmp_path / "out.jsonl"
     deadline = time.monotonic() + 30
@@ -253,10 +259,8 @@ def test_sigterm_flushes_every_record(
         result_validator.validate(record)
 
 
-def test_second_sigterm_does_not_cut_the_flush(
-    edge_process: type[EdgeProcess], tmp_path: Path
-) -> None:
-    edge = edge_process(["--sink", "jsonl:out.jsonl"])  # type: ignore[call-arg]
+def test_second_sigterm_does_not_cut_the_flush(edge_process: StartEdge, tmp_path: Path) -> None:
+    edge = edge_process(["--sink", "jsonl:out.jsonl"])
     log = tmp_path / "out.jsonl"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and (not log.exists() or log.stat().st_size == 0):
@@ -270,11 +274,11 @@ def test_second_sigterm_does_not_cut_the_flush(
     assert len(read_jsonl(log)) == frames_done(edge.stderr)
 
 
-def test_sighup_refuses_a_corrupt_model(edge_process: type[EdgeProcess], tmp_path: Path) -> None:
+def test_sighup_refuses_a_corrupt_model(edge_process: StartEdge, tmp_path: Path) -> None:
     model = tmp_path / "model.tflite"
     shutil.copy(ZOO / "digits-cnn.int8.tflite", model)
     config = write_config(tmp_path / "edge.toml", model=model)
-    edge = edge_process(["--config", str(config)])  # type: ignore[call-arg]
+    edge = edge_process(["--config", str(config)])
     edge.wait_for_log("running on synthetic")
     wait_for_records(edge, tmp_path / "out.jsonl", 10)  # the old model is producing
     good = model.read_bytes()
@@ -297,14 +301,14 @@ def test_sighup_refuses_a_corrupt_model(edge_process: type[EdgeProcess], tmp_pat
 
 
 def test_sighup_switches_to_a_new_model_without_a_gap(
-    edge_process: type[EdgeProcess],
+    edge_process: StartEdge,
     tmp_path: Path,
     result_validator: jsonschema.Draft202012Validator,
 ) -> None:
     old, new = ZOO / "digits-cnn.int8.tflite", ZOO / "digits-vit.int8.tflite"
     fps = 30
     config = write_config(tmp_path / "edge.toml", model=old, fps=fps)
-    edge = edge_process(["--config", str(config)])  # type: ignore[call-arg]
+    edge = edge_process(["--config", str(config)])
     edge.wait_for_log("running on synthetic")
     wait_for_records(edge, tmp_path / "out.jsonl", 10)  # the old model is producing
     write_config(config, model=new, fps=fps)  # the operator edits the model path
@@ -344,9 +348,9 @@ def test_sighup_switches_to_a_new_model_without_a_gap(
     )
 
 
-def test_sighup_logs_what_needs_a_restart(edge_process: type[EdgeProcess], tmp_path: Path) -> None:
+def test_sighup_logs_what_needs_a_restart(edge_process: StartEdge, tmp_path: Path) -> None:
     config = write_config(tmp_path / "edge.toml", model=ZOO / "digits-cnn.int8.tflite")
-    edge = edge_process(["--config", str(config)])  # type: ignore[call-arg]
+    edge = edge_process(["--config", str(config)])
     edge.wait_for_log("running on synthetic")
     first = config.read_text()
     config.write_text(

@@ -148,8 +148,9 @@ def test_a_hung_invoke_stops_the_pings(tmp_path: Path) -> None:
     sink = MemorySink()
     pipeline = Pipeline(
         SyntheticCamera(fps=50),
-        inference,
-        [sink],  # type: ignore[arg-type]
+        # A duck-typed stand-in: Pipeline's parameter is the Inference class.
+        inference,  # type: ignore[arg-type]
+        [sink],
         RecordContext("test", "digits-cnn", model.file.sha256, "classify"),
         model.manifest.labels,
         tick_hooks=[supervisor],

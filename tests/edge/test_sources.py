@@ -15,7 +15,7 @@ from edge.sources.images import ImageFolder
 from edge.sources.opencv import VideoFile, open_camera
 from edge.sources.synthetic import SyntheticCamera
 from edge.types import Frame
-from tests.conftest import RunEdge, read_jsonl
+from tests.conftest import RunEdge, digit_truth, read_jsonl
 
 
 def tiny_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +40,7 @@ def test_synthetic_is_deterministic_and_knows_its_truth() -> None:
 
 def test_synthetic_box_covers_the_bright_digit() -> None:
     camera = SyntheticCamera(fps=None, digits=tiny_digits())
-    image, truth = camera.render(5), camera.truth(5)
+    image, truth = camera.render(5), digit_truth(camera, 5)
     x0, y0, x1, y1 = (round(v * s) for v, s in zip(truth.box, (320, 240, 320, 240), strict=True))
     inside = image[y0:y1, x0:x1].max()
     outside = image.copy()
@@ -57,7 +57,7 @@ def test_synthetic_paces_at_its_frame_rate() -> None:
 
 def test_shipped_holdout_digits_load() -> None:
     camera = SyntheticCamera(fps=None)
-    assert 0 <= camera.truth(0).label <= 9
+    assert 0 <= digit_truth(camera, 0).label <= 9
 
 
 def write_images(folder: Path, count: int) -> None:
@@ -86,7 +86,7 @@ def test_image_folder_errors(tmp_path: Path, make: object) -> None:
 
 
 def write_video(path: Path, frames: int) -> None:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (64, 48))
     assert writer.isOpened()
     for i in range(frames):
         writer.write(np.full((48, 64, 3), (i * 9) % 255, np.uint8))

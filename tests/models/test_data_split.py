@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from models.data import DEFAULT_SEED, split_digits
-from models.train import ZOO
+from models.recipe import ZOO
 
 
 def test_split_is_deterministic_disjoint_and_stratified() -> None:

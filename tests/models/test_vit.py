@@ -19,9 +19,9 @@ from edge.manifest import METADATA_NAME, parse_manifest
 from edge.modelfile import read_model_file
 from edge.processing.preprocess import quantize
 from edge.sources.synthetic import SyntheticCamera
-from models.train import ZOO
+from models.recipe import ZOO
 from models.train_vit import MAX_ACCURACY_DROP, VIT_STEM
-from tests.conftest import RunEdge, read_jsonl
+from tests.conftest import RunEdge, digit_truth, read_jsonl
 
 KERAS = ZOO / f"{VIT_STEM}.keras"
 REPORT = ZOO / f"{VIT_STEM}.report.json"
@@ -115,7 +115,7 @@ def test_edge_run_reads_the_synthetic_camera(
     truth = SyntheticCamera(fps=None)  # the same defaults as `edge run`
     agree = sum(
         bool(r["detections"])
-        and int(r["detections"][0]["label"]) == truth.truth(r["source"]["frame"]).label
+        and int(r["detections"][0]["label"]) == digit_truth(truth, r["source"]["frame"]).label
         for r in records
     )
     assert agree / len(records) >= 0.9, f"{agree}/100 frames agree with the drawn digit"

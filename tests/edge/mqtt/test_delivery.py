@@ -22,8 +22,8 @@ from tests.edge.mqtt.conftest import (
     Subscriber,
     mqtt_config,
     needs_mosquitto,
-    wait_for,
 )
+from tests.edge.waiting import wait_for
 
 pytestmark = needs_mosquitto
 

@@ -22,8 +22,8 @@ from tests.edge.mqtt.conftest import (
     TlsFiles,
     free_port,
     needs_mosquitto,
-    wait_for,
 )
+from tests.edge.waiting import wait_for
 
 pytestmark = needs_mosquitto
 

@@ -163,7 +163,7 @@ def encode(rgb: np.ndarray, fmt: str, stride: int, colour_space: Any) -> np.ndar
         y_plane = np.clip(np.round(y), 0, 255).astype(np.uint8)
 
         def subsample(plane: np.ndarray) -> np.ndarray:
-            quarter = plane.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+            quarter: np.ndarray = plane.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
             return np.clip(np.round(quarter), 0, 255).astype(np.uint8)
 
         u_plane, v_plane = subsample(cb), subsample(cr)
@@ -188,7 +188,8 @@ class CompletedRequest:
         self._buffers = buffers
         self._metadata = metadata
         self._refcount = 1
-        self.config = camera.camera_config
+        assert camera.camera_config is not None  # only a configured camera makes requests
+        self.config: dict[str, Any] = camera.camera_config
 
     def acquire(self) -> None:
         with self._camera._lock:
@@ -491,7 +492,8 @@ class Picamera2:
         period = self._frame_ns()
         while not self._closed.is_set():
             with self._lock:
-                ready = self.started and self._held < self.camera_config["buffer_count"]
+                config = self.camera_config  # set whenever started (start configures)
+                ready = self.started and config is not None and self._held < config["buffer_count"]
                 newest = (time.monotonic_ns() - self._t0) // period
                 if self._limit is not None:
                     newest = min(newest, self._limit - 1)
