@@ -121,7 +121,7 @@ def convert_detector(keras_path: Path, split: Split, *, seed: int, epochs: int) 
     from converter.calibration import Calibration
     from converter.convert import ConvertRequest, convert
     from converter.tasks.base import TaskEval
-    from converter.tasks.detect import truth_lists
+    from edge.eval.metrics import truth_lists
 
     x_train, y_train = split.part("train")
     calibration = Calibration(

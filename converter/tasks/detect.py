@@ -65,7 +65,6 @@ from edge.eval.metrics import (
     EVAL_SCORE_THRESHOLD,
     Predictions,
     Truth,
-    average_precision,
     mean_average_precision,
     precision_recall,
     truth_lists,
@@ -79,22 +78,6 @@ from edge.processing.preprocess import Placement
 
 DECODER = "centernet"
 DEVICE_SCORE_THRESHOLD = 0.4
-
-# The task, and the metrics it takes from edge.eval.metrics (re-exported:
-# models.train_detector and the converter's tests import them from here).
-__all__ = [
-    "DECODER",
-    "DETECT",
-    "DEVICE_SCORE_THRESHOLD",
-    "SSD",
-    "YOLO_HEADS",
-    "DetectTask",
-    "average_precision",
-    "decode_all",
-    "head_of",
-    "mean_average_precision",
-    "truth_lists",
-]
 
 
 YOLO_HEADS = ("yolov8", "yolov5")

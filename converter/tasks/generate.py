@@ -45,18 +45,6 @@ from edge.manifest import DecoderSpec, InputSpec
 
 MIN_PSNR_DB = 30.0
 
-# The task, and the metrics it takes from edge.eval.metrics (re-exported: the
-# converter's tests import them from here).
-__all__ = [
-    "GENERATE",
-    "MIN_PSNR_DB",
-    "GenerateTask",
-    "load_latents",
-    "psnr_db",
-    "single_output",
-    "sqnr_db",
-]
-
 
 def single_output(outputs: Outputs) -> FloatArray:
     if len(outputs) != 1:

@@ -9,16 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from converter.tasks.anomaly import (
-    ANOMALY,
-    average_ranks,
-    normal_threshold,
-    rates,
-    roc_auc,
-)
+from converter.tasks.anomaly import ANOMALY, normal_threshold
 from converter.tasks.base import TaskEval
 from converter.tasks.registry import TASKS
 from edge.errors import ConversionError, DataError
+from edge.eval.metrics import average_ranks, rates, roc_auc
 from edge.manifest import InputSpec
 
 SPEC = InputSpec(width=28, height=28, channels=1, colour="gray")

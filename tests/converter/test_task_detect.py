@@ -8,14 +8,10 @@ import numpy as np
 import pytest
 
 from converter.tasks.base import TaskEval
-from converter.tasks.detect import (
-    DetectTask,
-    average_precision,
-    mean_average_precision,
-    truth_lists,
-)
+from converter.tasks.detect import DetectTask
 from converter.tasks.registry import TASKS
 from edge.errors import ConversionError, DataError
+from edge.eval.metrics import average_precision, mean_average_precision, truth_lists
 from edge.manifest import InputSpec
 
 GRID, CLASSES = 24, 10

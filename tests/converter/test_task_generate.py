@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from converter.tasks.base import TaskEval
-from converter.tasks.generate import GENERATE, MIN_PSNR_DB, load_latents, psnr_db, sqnr_db
+from converter.tasks.generate import GENERATE, MIN_PSNR_DB, load_latents
 from converter.tasks.registry import TASKS
 from edge.errors import ConversionError, DataError
+from edge.eval.metrics import psnr_db, sqnr_db
 
 
 def test_psnr_and_sqnr_hand_computed() -> None:

@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from converter.tasks.base import TaskEval
-from converter.tasks.detect import DetectTask, truth_lists
+from converter.tasks.detect import DetectTask
 from edge.backends.base import dequantize
 from edge.backends.litert import LiteRTBackend
+from edge.eval.metrics import truth_lists
 from edge.manifest import METADATA_NAME, Manifest, parse_manifest
 from edge.modelfile import read_model_file
 from edge.processing.preprocess import quantize

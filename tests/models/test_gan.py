@@ -14,10 +14,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from converter.tasks.anomaly import roc_auc
-from converter.tasks.generate import psnr_db
 from edge.backends.base import dequantize
 from edge.backends.litert import LiteRTBackend
+from edge.eval.metrics import psnr_db, roc_auc
 from edge.manifest import METADATA_NAME, parse_manifest
 from edge.modelfile import read_model_file
 from edge.processing.preprocess import quantize
