@@ -8,7 +8,7 @@ and that process's peak resident memory, for one or more source trees, in altern
 
 Each tree is put first on PYTHONPATH; with no tree, the installed ``edge`` is measured.
 ``--model`` runs that file instead of the default model. ``--unverified`` points the
-record of verified models (``edge.probe_cache``) at a folder that cannot be written, so
+record of verified models (``edge.model.verify.cache``) at a folder that cannot be written, so
 every start probes the model as the first start of a new model does; without it, the
 first start of a new model records it and the later ones measure a remembered model.
 Peak memory is ``wait4``'s ``ru_maxrss``: the larger of the process and its children

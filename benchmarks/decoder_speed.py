@@ -16,11 +16,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from edge.decoders.params import SsdParams, YoloParams
+from edge.decoders.ssd import decode_ssd
+from edge.decoders.yolo import decode_yolov5, decode_yolov8
 from edge.processing.motion import MotionGate
-from edge.processing.params import SsdParams, YoloParams
 from edge.processing.preprocess import Placement
-from edge.processing.ssd import decode_ssd
-from edge.processing.yolo import decode_yolov5, decode_yolov8
 from edge.types import Frame
 
 

@@ -36,7 +36,7 @@ from converter.data import (
     require_exists,
 )
 from edge.errors import DataError
-from edge.manifest import InputSpec
+from edge.model.manifest import InputSpec
 
 MAX_SAMPLES = 500
 

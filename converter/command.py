@@ -5,7 +5,7 @@ executes in this one. SIGTERM while it runs stops the child and exits 143 (128 +
 Ctrl-C stops it and exits 130 (``edge.cli.main``); ``--timeout SECONDS`` stops it with
 exit 1. In every case nothing is written and existing outputs stay as they were.
 
-``edge/cli.py`` defines the arguments and imports this module only when the subcommand
+``edge/cli/__init__.py`` defines the arguments and imports this module only when the subcommand
 runs (the device install has no TensorFlow). Attributes read from ``args``: model,
 calibration, out, task, labels, mode, max_drop, io_dtype, eval, report, custom_objects,
 trust_model, no_rewrite, json, resize, colour, input_range, input_scale,
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from converter.isolation import convert_in_child
         from converter.request import ConvertRequest
-        from edge.model import read_labels
+        from edge.model.labels import read_labels
 
         labels_file = _get(args, "labels")
         request = ConvertRequest(

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.errors import DataError
-from edge.manifest import InputSpec
+from edge.model.manifest import InputSpec
 from edge.processing.preprocess import model_values, prepare_pixels
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm")

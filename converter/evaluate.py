@@ -2,8 +2,8 @@
 
 The float numbers come from the Keras model itself (the thing the user trained), the
 quantized numbers from the converted bytes run by the device's own runtime path:
-``edge.backends.litert.LiteRTBackend`` with ``edge.processing.preprocess.quantize`` on the
-way in and ``edge.backends.base.dequantize`` on the way out. A bug in either shows up
+``edge.model.backends.litert.LiteRTBackend`` with ``edge.processing.preprocess.quantize`` on the
+way in and ``edge.model.backends.base.dequantize`` on the way out. A bug in either shows up
 here as lost agreement rather than on the device.
 
 Evaluation data (``--eval``): an ``.npz`` with ``x`` (model inputs, as for calibration)
@@ -33,10 +33,10 @@ from converter.data import (
 )
 from converter.quiet import native_output_captured
 from converter.tasks.base import TaskEval
-from edge.backends.base import dequantize
-from edge.backends.litert import LiteRTBackend, load_interpreter_class
 from edge.errors import ConversionError, DataError
-from edge.manifest import InputSpec
+from edge.model.backends.base import dequantize
+from edge.model.backends.litert import LiteRTBackend, load_interpreter_class
+from edge.model.manifest import InputSpec
 from edge.processing.preprocess import quantize
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ and a ``Metadata`` entry naming it, pack it again. An existing ``edge.manifest``
 is replaced, never duplicated, so re-embedding is idempotent. Other metadata (the
 converter's ``min_runtime_version``, TFLite Support metadata) is kept.
 
-Reading back is ``edge.modelfile.read_model_file(path).metadata["edge.manifest"]``,
+Reading back is ``edge.model.file.read_model_file(path).metadata["edge.manifest"]``,
 which walks the flatbuffer with ``struct`` and needs no schema module on the device.
 """
 
@@ -27,7 +27,7 @@ from converter.prepare import Prepared
 from converter.request import ConvertRequest
 from converter.tasks.base import Outputs
 from edge.errors import ConversionError
-from edge.manifest import METADATA_NAME, DecoderSpec, Manifest, QuantizationInfo
+from edge.model.manifest import METADATA_NAME, DecoderSpec, Manifest, QuantizationInfo
 
 
 def build_manifest(

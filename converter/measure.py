@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from converter.quiet import native_output_captured
-from edge.backends.litert import load_interpreter_class
+from edge.model.backends.litert import load_interpreter_class
 
 BOUNDARY_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
 # CPU features that decide which XNNPACK int8 kernels run (/proc/cpuinfo flag names).

@@ -26,7 +26,7 @@ from converter.source_model import SourceModel, load_source_model
 from converter.tasks.base import Task, TaskEval
 from converter.tasks.registry import TASKS
 from edge.errors import ConversionError, DataError
-from edge.manifest import InputSpec
+from edge.model.manifest import InputSpec
 
 
 @dataclass(frozen=True)

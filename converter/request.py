@@ -28,7 +28,7 @@ from converter.quantize import IoDtype
 from converter.tasks.base import Gate, TaskEval
 from converter.tasks.registry import TASKS
 from edge.errors import ConfigError, ConversionError
-from edge.manifest import Colour, ResizeMode
+from edge.model.manifest import Colour, ResizeMode
 
 IO_DTYPES = ("int8", "uint8")
 DEFAULT_THRESHOLD = 0.5

@@ -10,18 +10,19 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
-from edge.config import EventsConfig, MotionConfig, RunConfig
-from edge.control import RunControl
-from edge.inference import open_inference
+from edge.config.processing import EventsConfig, MotionConfig
+from edge.config.run import RunConfig
 from edge.observers import build_observers
-from edge.pipeline import Pipeline, RunStats, StatusCallback, TickHook
+from edge.pipeline.control import RunControl
+from edge.pipeline.inference import open_inference
+from edge.pipeline.loop import Pipeline, RunStats, StatusCallback, TickHook
 from edge.record import RecordContext
 from edge.sinks import BackgroundSink, SinkContext, open_sink
 from edge.sources import open_source
 from edge.sources.base import Source
 
 if TYPE_CHECKING:
-    from edge.events import EventWriter
+    from edge.events.writer import EventWriter
     from edge.processing.motion import MotionGate
 
 
@@ -150,8 +151,8 @@ def motion_gate(config: MotionConfig) -> MotionGate | None:
 def event_writer(config: EventsConfig) -> EventWriter | None:
     if not config.enabled:
         return None
-    from edge.events import EventWriter
-    from edge.processing.tracker import IouTracker
+    from edge.events.tracker import IouTracker
+    from edge.events.writer import EventWriter
 
     return EventWriter(
         IouTracker(

@@ -25,7 +25,7 @@ box (a "1") gets no box target either; one to its right keeps a small negative r
 distance, which the decoder handles like any other (the distances are signed). Losses: the CenterNet
 penalty-reduced focal loss and a masked L1.
 
-Decoding is ``edge.processing.detector.decode_centernet``, the device's code, which the
+Decoding is ``edge.decoders.centernet.decode_centernet``, the device's code, which the
 converter's detect task also uses.
 """
 

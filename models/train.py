@@ -14,7 +14,7 @@ Writes, under ``models/zoo/`` by default:
   (``converter.convert.convert``), the same code path as ``edge convert``;
 - ``digits-cnn.report.json``: the conversion report (float vs int8 on the held-out set);
 - ``SHA256SUMS``: the digests of every ``.tflite`` in the folder, which the device trusts
-  without probing them first (``edge.probe_cache``).
+  without probing them first (``edge.model.verify.cache``).
 
 Recipe (CNN): 30 epochs over the 3,500 training digits, each epoch a fresh random
 augmentation (``models.augment``: shifts, scale, faint backgrounds), Adam with a cosine
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_digests(folder: Path) -> Path:
     """``SHA256SUMS`` (``sha256sum`` format) of the folder's .tflite files: the device
-    trusts these files without a probe (``edge.probe_cache``), so it is rewritten with
+    trusts these files without a probe (``edge.model.verify.cache``), so it is rewritten with
     them; ``sha256sum -c SHA256SUMS`` checks it by hand."""
     import hashlib
 

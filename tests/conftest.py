@@ -60,7 +60,7 @@ def result_validator() -> jsonschema.Draft202012Validator:
 
 @pytest.fixture(scope="session")
 def shipped_model() -> Path:
-    from edge.zoo import DEFAULT_MODEL, zoo_file
+    from edge.model.zoo import DEFAULT_MODEL, zoo_file
 
     return zoo_file(DEFAULT_MODEL)
 
@@ -86,7 +86,7 @@ RunEdge = Callable[..., subprocess.CompletedProcess[str]]
 def _private_probe_record(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """Each test starts with an empty record of verified models (``edge.probe_cache``), in
+    """Each test starts with an empty record of verified models (``edge.model.verify.cache``), in
     its own folder: no test depends on what another one probed, and none writes into the
     real ``~/.cache`` of whoever runs the suite."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))

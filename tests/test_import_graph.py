@@ -8,7 +8,7 @@ still ties two modules together, and a circle through one (``models.train`` <->
 
 Contracts:
 - no cycle among the project's modules;
-- ``edge`` imports nothing from ``converter`` or ``models``, except ``edge/cli.py``'s
+- ``edge`` imports nothing from ``converter`` or ``models``, except ``edge/cli/__init__.py``'s
   convert handler, lazily (the device install has no TensorFlow).
 """
 

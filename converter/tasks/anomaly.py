@@ -32,7 +32,7 @@ from converter.data import fit_shape, load_arrays, require_exists
 from converter.tasks.base import FloatArray, Gate, Outputs, TaskDefaults, TaskEval
 from edge.errors import ConversionError, DataError
 from edge.eval.metrics import rates, roc_auc
-from edge.manifest import DecoderSpec, InputSpec
+from edge.model.manifest import DecoderSpec, InputSpec
 
 MAX_DROP = 0.02
 NORMAL_QUANTILE = 0.99

@@ -42,7 +42,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from edge.manifest import DecoderSpec, InputSpec
+from edge.model.manifest import DecoderSpec, InputSpec
 
 FloatArray = npt.NDArray[np.float32]
 Outputs = Mapping[str, FloatArray]

@@ -38,7 +38,7 @@ from converter.evaluate import load_eval, looks_like_probabilities
 from converter.tasks.base import Gate, Outputs, TaskDefaults, TaskEval
 from edge.errors import ConversionError
 from edge.eval.metrics import accuracy, confusion_matrix
-from edge.manifest import DecoderSpec, InputSpec
+from edge.model.manifest import DecoderSpec, InputSpec
 
 DEFAULT_THRESHOLD = 0.5
 DECISION_THRESHOLD = 0.5  # binary (one-output) models: class 1 from this probability

@@ -16,13 +16,13 @@ YOLOv5 layout) is ``yolov5``; or an SSD-style model ending in the four outputs o
 ``TFLite_Detection_PostProcess`` (boxes ``(K, 4)`` ymin, xmin, ymax, xmax normalised,
 classes ``(K,)``, scores ``(K,)``, count ``(1,)``; anchors/priors are decoded inside the
 model, as that op does) is ``ssd``, the shape rule the device's own head detection uses
-(``edge.processing.heads.is_ssd``). The ssd decoder finds the four by shape and content,
+(``edge.decoders.heads.is_ssd``). The ssd decoder finds the four by shape and content,
 here as on the device, so the converter reads them exactly as the device will. An SSD
 head does not say how many classes it has: without ``--labels`` the manifest carries no
 labels and the device reports class numbers; with ``--labels``, a class id of the float
 model outside the label list is refused before anything is written.
 Decoding uses THE device's decoder for that head
-(``edge.processing.decoders.DECODERS``) on each image's outputs, with the identity
+(``edge.decoders.registry.DECODERS``) on each image's outputs, with the identity
 placement of the model input (eval images are model inputs), so the numbers here are
 what the device would produce. For YOLO heads the box unit (pixels of the input or
 normalised) is decided once on the float outputs and written into the manifest, so
@@ -60,6 +60,10 @@ import numpy as np
 
 from converter.data import load_arrays, require_exists
 from converter.tasks.base import Gate, Outputs, TaskDefaults, TaskEval
+from edge.decoders.centernet import DEFAULT_PARAMS
+from edge.decoders.heads import is_ssd
+from edge.decoders.params import SsdParams, YoloParams
+from edge.decoders.registry import get_decoder
 from edge.errors import ConversionError, DataError
 from edge.eval.metrics import (
     EVAL_SCORE_THRESHOLD,
@@ -69,11 +73,7 @@ from edge.eval.metrics import (
     precision_recall,
     truth_lists,
 )
-from edge.manifest import DecoderSpec, InputSpec
-from edge.processing.decoders import get_decoder
-from edge.processing.detector import DEFAULT_PARAMS
-from edge.processing.heads import is_ssd
-from edge.processing.params import SsdParams, YoloParams
+from edge.model.manifest import DecoderSpec, InputSpec
 from edge.processing.preprocess import Placement
 
 DECODER = "centernet"

@@ -41,7 +41,7 @@ from converter.data import load_arrays, require_exists
 from converter.tasks.base import DecibelBar, FloatArray, Gate, Outputs, TaskEval
 from edge.errors import ConversionError, DataError
 from edge.eval.metrics import psnr_db, sqnr_db
-from edge.manifest import DecoderSpec, InputSpec
+from edge.model.manifest import DecoderSpec, InputSpec
 
 MIN_PSNR_DB = 30.0
 

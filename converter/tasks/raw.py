@@ -31,7 +31,7 @@ from converter.data import fit_shape, image_files, load_arrays, read_images, req
 from converter.tasks.base import DecibelBar, Gate, Outputs, TaskEval
 from edge.errors import ConversionError, DataError
 from edge.eval.metrics import sqnr_db
-from edge.manifest import DecoderSpec, InputSpec
+from edge.model.manifest import DecoderSpec, InputSpec
 
 MIN_SQNR_DB = 20.0
 DECODER = "raw"

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edge.processing.nms import iou
+from edge.processing.geometry import iou
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]

@@ -33,8 +33,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edge.backends.base import dequantize
-from edge.config import ModelConfig
+from edge.config.model import ModelConfig
+from edge.decoders.params import params_model
+from edge.decoders.registry import get_decoder
 from edge.errors import ConfigError, ModelError, UsageError
 from edge.eval.data import EvalSet, check_data_path, load_eval_set
 from edge.eval.layout import METRICS
@@ -47,13 +48,12 @@ from edge.eval.metrics import (
     psnr_db,
     roc_auc,
 )
-from edge.manifest import METADATA_NAME, parse_manifest
-from edge.model import LoadedModel, load_model
-from edge.modelfile import read_model_file
-from edge.processing.decoders import get_decoder
-from edge.processing.params import params_model
+from edge.model.backends.base import dequantize
+from edge.model.file import read_model_file
+from edge.model.load import LoadedModel, load_model
+from edge.model.manifest import METADATA_NAME, parse_manifest
+from edge.model.zoo import zoo_dir
 from edge.processing.preprocess import Placement, Preprocessor, quantize
-from edge.zoo import zoo_dir
 
 log = logging.getLogger("edge")
 FloatArray = npt.NDArray[np.float32]

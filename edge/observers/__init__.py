@@ -1,16 +1,16 @@
 """Frame observers: what needs the picture as well as the record (``observe(frame,
-record)`` + ``close()``, see ``edge.pipeline.FrameObserver``).
+record)`` + ``close()``, see ``edge.pipeline.loop.FrameObserver``).
 
 ``build_observers`` makes the ones ``[output]`` asks for: the preview window, the video
-recorder and the snapshot saver. Each draws with ``edge.annotate``.
+recorder and the snapshot saver. Each draws with ``edge.observers.annotate``.
 """
 
 from __future__ import annotations
 
 import threading
 
-from edge.config import OutputConfig
-from edge.pipeline import FrameObserver
+from edge.config.output import OutputConfig
+from edge.pipeline.loop import FrameObserver
 
 __all__ = ["build_observers"]
 
@@ -21,7 +21,7 @@ def build_observers(
     """The observers ``config`` asks for; the preview checks for a GUI before the run."""
     observers: list[FrameObserver] = []
     if config.preview or config.record is not None:
-        from edge.annotate import FrameAnnotator
+        from edge.observers.annotate import FrameAnnotator
 
         annotator = FrameAnnotator()  # preview and recording share one drawing per frame
     if config.preview:

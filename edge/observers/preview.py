@@ -21,8 +21,8 @@ from typing import Any
 
 import cv2
 
-from edge.annotate import FrameAnnotator
 from edge.errors import ConfigError
+from edge.observers.annotate import FrameAnnotator
 from edge.types import Frame
 
 WINDOW = "edge preview (q or Esc stops)"

@@ -15,8 +15,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge.annotate import FrameAnnotator
 from edge.errors import ConfigError
+from edge.observers.annotate import FrameAnnotator
 from edge.types import Frame
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from typing import Any
 
 import cv2
 
-from edge.annotate import annotate
 from edge.errors import ConfigError
+from edge.observers.annotate import annotate
 from edge.types import Frame
 
 log = logging.getLogger(__name__)

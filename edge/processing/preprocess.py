@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.errors import ConfigError
-from edge.manifest import InputSpec
+from edge.model.manifest import InputSpec
 from edge.types import Image, TensorSpec
 
 _COLOUR_CODES = {"gray": cv2.COLOR_BGR2GRAY, "rgb": cv2.COLOR_BGR2RGB}

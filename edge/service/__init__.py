@@ -2,7 +2,7 @@
 
 - ``supervisor``: the loop's tick hook for systemd: READY=1, WATCHDOG=1 only while frames
   (or, during a reconnect, reopen attempts) are fresh, STATUS= with frames/s and state,
-  STOPPING=1. The protocol itself is ``edge.notify`` (no dependency).
+  STOPPING=1. The protocol itself is ``edge.service.notify`` (no dependency).
 - ``reload``: SIGHUP re-reads the config and the model, validates the new model on a
   worker thread and swaps it in on the loop thread; a bad one is refused and logged.
 - ``signals``: SIGINT/SIGTERM stop cleanly, SIGHUP asks for a reload.

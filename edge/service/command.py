@@ -1,6 +1,6 @@
 """``edge service print-unit | install | uninstall``: the parser and the handler.
 
-``edge/cli.py`` only registers this parser; the work is in ``unit`` and ``install``.
+``edge/cli/__init__.py`` only registers this parser; the work is in ``unit`` and ``install``.
 """
 
 from __future__ import annotations

@@ -31,11 +31,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from edge.config import RunConfig
+from edge.config.run import RunConfig
 from edge.errors import EdgeError
-from edge.inference import Inference, open_inference
-from edge.model import LoadedModel
-from edge.pipeline import Pipeline, RunStats
+from edge.model.load import LoadedModel
+from edge.pipeline.inference import Inference, open_inference
+from edge.pipeline.loop import Pipeline, RunStats
 from edge.types import Frame
 
 log = logging.getLogger("edge")

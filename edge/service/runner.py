@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from edge import app
-from edge.config import RunConfig
-from edge.notify import Notifier, watchdog_interval
-from edge.pipeline import Pipeline, RunStats, StatusCallback
+from edge.config.run import RunConfig
+from edge.pipeline.loop import Pipeline, RunStats, StatusCallback
+from edge.service.notify import Notifier, watchdog_interval
 from edge.service.reload import Reloader
 from edge.service.signals import handle_signals
 from edge.service.supervisor import ServiceSupervisor

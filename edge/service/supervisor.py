@@ -24,8 +24,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from edge.notify import Notifier
-from edge.pipeline import Pipeline, RunStats
+from edge.pipeline.loop import Pipeline, RunStats
+from edge.service.notify import Notifier
 
 log = logging.getLogger("edge")
 

@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from edge.config import JsonlSink as JsonlSinkConfig
-from edge.config import MqttSink as MqttSinkConfig
-from edge.config import SinkConfig
-from edge.config import StdoutSink as StdoutSinkConfig
+from edge.config.sinks import JsonlSink as JsonlSinkConfig
+from edge.config.sinks import MqttSink as MqttSinkConfig
+from edge.config.sinks import SinkConfig
+from edge.config.sinks import StdoutSink as StdoutSinkConfig
 from edge.errors import UsageError
 from edge.sinks.base import BackgroundSink, Record, Sink
 
 if TYPE_CHECKING:
-    from edge.control import RunControl
+    from edge.pipeline.control import RunControl
 
 __all__ = [
     "BackgroundSink",
@@ -111,8 +111,8 @@ def check_sinks(configs: Sequence[SinkConfig]) -> None:
     """What ``edge check-config`` can verify without opening anything: a log's folder
     exists, an MQTT sink's password source and TLS files exist (ConfigError, exit 78,
     otherwise)."""
+    from edge.config.secrets import read_secret
     from edge.errors import ConfigError
-    from edge.secrets import read_secret
     from edge.sinks.jsonl import check_log_folder
 
     for config in configs:
@@ -153,8 +153,8 @@ def open_sink(config: SinkConfig, context: SinkContext) -> Sink:
 
         return StdoutSink()
     if isinstance(config, MqttSinkConfig):
-        from edge.secrets import read_secret
-        from edge.sinks.mqtt import MqttSink
+        from edge.config.secrets import read_secret
+        from edge.sinks.mqtt.client import MqttSink
 
         password = read_secret(
             file=config.password_file,

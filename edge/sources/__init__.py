@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edge.config import (
+from edge.config.sources import (
     CameraSource,
     ImagesSource,
     LiveOptions,

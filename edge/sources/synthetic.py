@@ -36,8 +36,8 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.errors import SourceError
+from edge.model.zoo import HOLDOUT_DIGITS, zoo_file
 from edge.types import Frame, Image
-from edge.zoo import HOLDOUT_DIGITS, zoo_file
 
 MAX_SCENE_DIGITS = 4
 

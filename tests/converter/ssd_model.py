@@ -6,7 +6,7 @@ does, written with plain ops so the TF converter quantizes it: decode the encodi
 against the anchors (the TF object-detection box coder: centre offsets scaled by 10,
 log sizes by 5), sigmoid class scores, the best class per anchor, the top ``detections``
 anchors by score. It ends in the op's four outputs, which the device's ``ssd`` decoder
-reads (``edge/processing/ssd.py``): boxes ``[1, K, 4]`` ymin, xmin, ymax, xmax
+reads (``edge/decoders/ssd.py``): boxes ``[1, K, 4]`` ymin, xmin, ymax, xmax
 normalised, classes ``[1, K]`` (0 = the first real class), scores ``[1, K]``, count
 ``[1, 1]``. Unlike the real op there is no NMS: untrained, nothing to suppress matters.
 

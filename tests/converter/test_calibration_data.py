@@ -11,7 +11,7 @@ import pytest
 from converter.calibration import Calibration, load_calibration
 from converter.evaluate import load_eval
 from edge.errors import DataError
-from edge.manifest import InputSpec
+from edge.model.manifest import InputSpec
 from edge.processing.preprocess import model_values, prepare_pixels
 
 GRAY = InputSpec(width=28, height=28, channels=1, colour="gray")

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.manifest import METADATA_NAME, parse_manifest
-from edge.modelfile import read_model_file
+from edge.model.file import read_model_file
+from edge.model.manifest import METADATA_NAME, parse_manifest
 
 
 def _args(**values: object) -> argparse.Namespace:

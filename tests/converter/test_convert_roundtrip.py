@@ -11,10 +11,10 @@ import pytest
 
 from converter.calibration import load_calibration
 from converter.manifest import embed_metadata
-from edge.backends.base import dequantize
-from edge.backends.litert import LiteRTBackend
-from edge.manifest import METADATA_NAME, parse_manifest
-from edge.modelfile import parse_model_bytes, read_model_file
+from edge.model.backends.base import dequantize
+from edge.model.backends.litert import LiteRTBackend
+from edge.model.file import parse_model_bytes, read_model_file
+from edge.model.manifest import METADATA_NAME, parse_manifest
 from edge.processing.preprocess import quantize
 
 CONTRACT_KEYS = {

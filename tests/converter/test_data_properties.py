@@ -21,7 +21,7 @@ from hypothesis.extra import numpy as hnp  # noqa: E402
 from converter.calibration import load_calibration  # noqa: E402
 from converter.evaluate import load_eval  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402
-from edge.manifest import InputSpec  # noqa: E402
+from edge.model.manifest import InputSpec  # noqa: E402
 
 SPEC = InputSpec(width=4, height=4, channels=1, colour="gray")
 LABELS = ["a", "b", "c"]

@@ -74,8 +74,8 @@ def test_recalibration_keeps_full_int8_where_the_first_calibration_clipped(
     # the first set (whose int8 failed).
     import re
 
-    from edge.manifest import METADATA_NAME, parse_manifest
-    from edge.modelfile import read_model_file
+    from edge.model.file import read_model_file
+    from edge.model.manifest import METADATA_NAME, parse_manifest
 
     named = re.search(r"sha256 ([0-9a-f]{8,})", chosen.reason)
     assert named is not None, chosen.reason

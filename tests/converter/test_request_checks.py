@@ -98,8 +98,8 @@ def test_minus_one_to_one_folder_device_feeds_what_calibration_fed(tmp_path: Pat
     for the same image, quantized with the model's input tensor."""
     from converter.calibration import load_calibration
     from converter.convert import ConvertRequest, convert
-    from edge.config import ModelConfig
-    from edge.model import load_model
+    from edge.config.model import ModelConfig
+    from edge.model.load import load_model
     from edge.processing.preprocess import Preprocessor, quantize
 
     keras = _keras()
@@ -152,8 +152,8 @@ def test_detect_without_labels_writes_numbered_labels_and_a_working_model(
     """No --labels: numbered labels from the heatmap, num_classes set, the model decodes
     frames on the device, and the report picture was drawn before anything was written."""
     from converter.convert import ConvertRequest, convert
-    from edge.config import ModelConfig
-    from edge.model import load_model
+    from edge.config.model import ModelConfig
+    from edge.model.load import load_model
     from models.detector import build_detector
 
     _keras().utils.set_random_seed(0)

@@ -170,7 +170,7 @@ def test_int16x8_converts_and_runs_after_the_rewrite(
     """Strict 16x8 (no float fallback) fails on NEG; the rewritten model converts."""
     from converter.quantize import exported_saved_model
     from converter.quiet import import_tensorflow, native_output_captured
-    from edge.backends.litert import load_interpreter_class
+    from edge.model.backends.litert import load_interpreter_class
 
     tf = import_tensorflow()
 

@@ -14,7 +14,7 @@ from converter.tasks.base import TaskEval
 from converter.tasks.registry import TASKS
 from edge.errors import ConversionError, DataError
 from edge.eval.metrics import average_ranks, rates, roc_auc
-from edge.manifest import InputSpec
+from edge.model.manifest import InputSpec
 
 SPEC = InputSpec(width=28, height=28, channels=1, colour="gray")
 
@@ -121,8 +121,8 @@ def test_tiny_score_model_converts_with_threshold_in_manifest(tmp_path: Path) ->
     import keras
 
     from converter.convert import ConvertRequest, convert
-    from edge.manifest import METADATA_NAME, parse_manifest
-    from edge.modelfile import read_model_file
+    from edge.model.file import read_model_file
+    from edge.model.manifest import METADATA_NAME, parse_manifest
 
     keras.utils.set_random_seed(0)
     pixels = keras.Input((28, 28, 1), name="pixels")

@@ -50,8 +50,8 @@ def test_sigmoid_discriminator_converts_and_runs_as_binary(
     tmp_path: Path, digits: dict[str, np.ndarray], run_edge: RunEdge
 ) -> None:
     from converter.convert import ConvertRequest, convert
-    from edge.manifest import METADATA_NAME, parse_manifest
-    from edge.modelfile import read_model_file
+    from edge.model.file import read_model_file
+    from edge.model.manifest import METADATA_NAME, parse_manifest
 
     model = _discriminator(tmp_path, digits)
     out = tmp_path / "disc.tflite"

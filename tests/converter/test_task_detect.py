@@ -12,7 +12,7 @@ from converter.tasks.detect import DetectTask
 from converter.tasks.registry import TASKS
 from edge.errors import ConversionError, DataError
 from edge.eval.metrics import average_precision, mean_average_precision, truth_lists
-from edge.manifest import InputSpec
+from edge.model.manifest import InputSpec
 
 GRID, CLASSES = 24, 10
 

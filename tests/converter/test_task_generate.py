@@ -76,8 +76,8 @@ def test_tiny_generator_converts_with_psnr_gate(tmp_path: Path) -> None:
     import keras
 
     from converter.convert import ConvertRequest, convert
-    from edge.manifest import METADATA_NAME, parse_manifest
-    from edge.modelfile import read_model_file
+    from edge.model.file import read_model_file
+    from edge.model.manifest import METADATA_NAME, parse_manifest
 
     keras.utils.set_random_seed(0)
     keras.Sequential(

@@ -46,8 +46,8 @@ def test_yolov8_head_converts_under_detect_and_runs(tmp_path: Path, run_edge: Ru
     from converter.convert import ConvertRequest, convert
     from converter.tasks.detect import decode_all, head_of
     from converter.tasks.registry import TASKS
-    from edge.manifest import METADATA_NAME, parse_manifest
-    from edge.modelfile import read_model_file
+    from edge.model.file import read_model_file
+    from edge.model.manifest import METADATA_NAME, parse_manifest
 
     model_path = _yolov8(tmp_path)
     keras = _keras()
@@ -92,8 +92,8 @@ def test_yolov8_head_converts_under_detect_and_runs(tmp_path: Path, run_edge: Ru
 
 def test_segmentation_like_model_converts_under_raw(tmp_path: Path, run_edge: RunEdge) -> None:
     from converter.convert import ConvertRequest, convert
-    from edge.manifest import METADATA_NAME, parse_manifest
-    from edge.modelfile import read_model_file
+    from edge.model.file import read_model_file
+    from edge.model.manifest import METADATA_NAME, parse_manifest
 
     keras = _keras()
     keras.utils.set_random_seed(0)

@@ -40,8 +40,8 @@ def test_ssd_converts_with_map_against_float_and_the_device_decodes_it_alike(
     from converter.evaluate import tflite_outputs
     from converter.source_model import load_source_model
     from converter.tasks.detect import DETECT, decode_all, head_of
-    from edge.manifest import METADATA_NAME, parse_manifest
-    from edge.modelfile import read_model_file
+    from edge.model.file import read_model_file
+    from edge.model.manifest import METADATA_NAME, parse_manifest
 
     folder = ssd.parent
     held = np.load(folder / "held.npy")
@@ -109,8 +109,8 @@ def test_ssd_saved_model_without_labels_is_judged_by_agreement_and_reports_class
     import keras
 
     from converter.convert import ConvertRequest, convert
-    from edge.manifest import METADATA_NAME, parse_manifest
-    from edge.modelfile import read_model_file
+    from edge.model.file import read_model_file
+    from edge.model.manifest import METADATA_NAME, parse_manifest
 
     saved = tmp_path / "ssd_saved_model"
     keras.saving.load_model(ssd).export(str(saved), format="tf_saved_model", verbose=False)
@@ -157,7 +157,7 @@ def test_eval_boxes_with_classes_need_labels_when_the_head_cannot_count_them(
 ) -> None:
     from converter.tasks.detect import DETECT
     from edge.errors import DataError
-    from edge.manifest import InputSpec
+    from edge.model.manifest import InputSpec
 
     np.savez(
         tmp_path / "eval.npz",

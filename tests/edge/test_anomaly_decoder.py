@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge.decoders.anomaly import decode_anomaly
+from edge.decoders.registry import get_decoder
 from edge.errors import ConfigError
-from edge.processing.anomaly import decode_anomaly
-from edge.processing.decoders import get_decoder
 from edge.processing.preprocess import Placement
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.bench import Progress, percentiles
+from edge.bench.run import Progress, percentiles
 from tests.conftest import RunEdge
 
 ZOO = Path(__file__).resolve().parents[2] / "models" / "zoo"
@@ -143,7 +143,7 @@ def test_percentiles_and_progress_bar() -> None:
 
 
 def test_sweep_counts_are_one_two_and_every_core() -> None:
-    from edge.bench import sweep_counts
+    from edge.bench.run import sweep_counts
 
     assert sweep_counts(4) == [1, 2, 4]
     assert sweep_counts(2) == [1, 2]
@@ -151,7 +151,7 @@ def test_sweep_counts_are_one_two_and_every_core() -> None:
 
 
 def test_bench_sweep_measures_both_models_at_each_thread_count(run_edge: RunEdge) -> None:
-    from edge.bench import sweep_counts
+    from edge.bench.run import sweep_counts
 
     done = run_edge(
         ["bench", "--frames", "12", "--sweep", "--compare", str(DETECTOR), "--json"], timeout=600

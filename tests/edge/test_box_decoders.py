@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge.decoders.heads import guess_decoder
+from edge.decoders.ssd import decode_ssd
+from edge.decoders.yolo import decode_yolov5, decode_yolov8
 from edge.errors import ConfigError
 from edge.processing.filters import build_filter
-from edge.processing.heads import guess_decoder
 from edge.processing.preprocess import Placement
-from edge.processing.ssd import decode_ssd
-from edge.processing.yolo import decode_yolov5, decode_yolov8
 from edge.types import Detections, TensorSpec
 from tests.edge.head_models import YOLO_CELLS, YOLO_SIZE, ssd_outputs, yolo_head
 

@@ -70,7 +70,7 @@ def test_usage_error_exit_code(run_edge: RunEdge) -> None:
 
 
 def test_calibration_folder_with_no_images(run_edge: RunEdge, tmp_path: Path) -> None:
-    from edge.zoo import zoo_file
+    from edge.model.zoo import zoo_file
 
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.txt").write_text("no images here")
@@ -84,7 +84,7 @@ def test_calibration_folder_with_no_images(run_edge: RunEdge, tmp_path: Path) ->
 
 
 def test_generator_is_refused_by_run(run_edge: RunEdge) -> None:
-    from edge.zoo import zoo_file
+    from edge.model.zoo import zoo_file
 
     done = run_edge(
         ["run", "--model", str(zoo_file("digits-dcgan-generator.int8.tflite")), "--max-frames", "1"]

@@ -27,9 +27,9 @@ print('MODULES:' + json.dumps(sorted(sys.modules)))
 # Never needed by a classifier on the synthetic camera into a JSONL file.
 NOT_NEEDED = (
     "paho",
-    "edge.sinks.mqtt",
-    "edge.sinks.outbox",
-    "edge.sinks.homeassistant",
+    "edge.sinks.mqtt.client",
+    "edge.sinks.mqtt.outbox",
+    "edge.sinks.mqtt.homeassistant",
     "edge.sources.picamera",
     "edge.sources.opencv",
     "edge.sources.live",
@@ -37,20 +37,20 @@ NOT_NEEDED = (
     "edge.observers.preview",
     "edge.observers.recorder",
     "edge.observers.snapshots",
-    "edge.annotate",
+    "edge.observers.annotate",
     "edge.service.install",
     "edge.service.unit",
-    "edge.processing.detector",
-    "edge.processing.ssd",
-    "edge.processing.yolo",
-    "edge.processing.nms",
-    "edge.processing.heads",
-    "edge.processing.anomaly",
+    "edge.decoders.centernet",
+    "edge.decoders.ssd",
+    "edge.decoders.yolo",
+    "edge.processing.geometry",
+    "edge.decoders.heads",
+    "edge.decoders.anomaly",
     "edge.processing.motion",
-    "edge.processing.tracker",
-    "edge.events",
-    "edge.bench",
-    "edge.bench_compiled",
+    "edge.events.tracker",
+    "edge.events.writer",
+    "edge.bench.run",
+    "edge.bench.compiled_model",
     "sqlite3",
     "jsonschema",
 )
@@ -78,7 +78,7 @@ def imported(modules: set[str], name: str) -> bool:
 def test_default_run_imports_only_its_own_path(tmp_path: Path) -> None:
     modules = modules_after(["run", "--max-frames", "1", "--sink", "jsonl:out.jsonl"], tmp_path)
     assert "edge.sources.synthetic" in modules and "edge.sinks.jsonl" in modules
-    assert "edge.processing.decoders" in modules
+    assert "edge.decoders.registry" in modules and "edge.decoders.classify" in modules
     loaded = [name for name in NOT_NEEDED if imported(modules, name)]
     assert loaded == []
 
@@ -86,8 +86,8 @@ def test_default_run_imports_only_its_own_path(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("model", "decoder_module"),
     [
-        ("digits-detector.int8.tflite", "edge.processing.detector"),
-        ("digits-anomaly.int8.tflite", "edge.processing.anomaly"),
+        ("digits-detector.int8.tflite", "edge.decoders.centernet"),
+        ("digits-anomaly.int8.tflite", "edge.decoders.anomaly"),
     ],
 )
 def test_a_decoder_is_imported_only_when_chosen(
@@ -99,10 +99,10 @@ def test_a_decoder_is_imported_only_when_chosen(
     )
     assert decoder_module in modules
     others = {
-        "edge.processing.ssd",
-        "edge.processing.yolo",
-        "edge.processing.detector",
-        "edge.processing.anomaly",
+        "edge.decoders.ssd",
+        "edge.decoders.yolo",
+        "edge.decoders.centernet",
+        "edge.decoders.anomaly",
     } - {decoder_module}
     assert sorted(m for m in others if m in modules) == []
 

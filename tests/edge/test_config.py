@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import CameraSource, ImagesSource, JsonlSink, SyntheticSource, load_config
+from edge.config.load import load_config
+from edge.config.sinks import JsonlSink
+from edge.config.sources import CameraSource, ImagesSource, SyntheticSource
 from edge.errors import EXIT_CONFIG, ConfigError
 from edge.sinks import parse_sink_spec
 from edge.sources import parse_source_spec

@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 from pydantic import BaseModel
 
-from edge.config import JsonlSink, MqttSink, RunConfig, VideoSource, load_config
-from edge.config_paths import _mentions_path, _model_for
+from edge.config.load import load_config
+from edge.config.paths import _mentions_path, _model_for
+from edge.config.run import RunConfig
+from edge.config.sinks import JsonlSink, MqttSink
+from edge.config.sources import VideoSource
 from edge.errors import ConfigError
 from tests.conftest import RunEdge, read_jsonl
 
@@ -87,7 +90,7 @@ def _path_fields(model: type[BaseModel], place: str = "") -> set[str]:
     for name, field in model.model_fields.items():
         if _mentions_path(field.annotation):
             found.add(f"{place}{model.__name__}.{name}")
-        from edge.config_paths import models_in
+        from edge.config.paths import models_in
 
         for child in models_in(field.annotation):
             found |= _path_fields(child)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from edge.config import DecoderConfig, ModelConfig
-from edge.control import RunControl
-from edge.inference import Inference
-from edge.model import load_model
-from edge.pipeline import Pipeline, RunStats, TickHook
+from edge.config.model import DecoderConfig, ModelConfig
+from edge.model.load import load_model
+from edge.pipeline.control import RunControl
+from edge.pipeline.inference import Inference
+from edge.pipeline.loop import Pipeline, RunStats, TickHook
 from edge.record import RecordContext
 from edge.sinks.memory import MemorySink
 from edge.sources.synthetic import SyntheticCamera

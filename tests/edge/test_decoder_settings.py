@@ -10,18 +10,19 @@ from pathlib import Path
 import pytest
 
 from edge.cli import decoder_overrides
-from edge.config import DecoderConfig, ModelConfig, load_config
+from edge.config.load import load_config
+from edge.config.model import DecoderConfig, ModelConfig
+from edge.decoders.params import PARAMS, ClassifyParams, resolve_params
+from edge.decoders.registry import DECODERS
 from edge.errors import ConfigError, UsageError
-from edge.inference import Inference, open_inference
-from edge.model import load_model
-from edge.pipeline import Pipeline, RunStats
-from edge.processing.decoders import DECODERS
-from edge.processing.params import PARAMS, ClassifyParams, resolve_params
+from edge.model.load import load_model
+from edge.model.zoo import zoo_file
+from edge.pipeline.inference import Inference, open_inference
+from edge.pipeline.loop import Pipeline, RunStats
 from edge.record import RecordContext
 from edge.service.reload import Reloader
 from edge.sinks.memory import MemorySink
 from edge.sources.synthetic import SyntheticCamera
-from edge.zoo import zoo_file
 from tests.conftest import RunEdge, read_jsonl
 
 ANOMALY = zoo_file("digits-anomaly.int8.tflite")

@@ -3,8 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge.decoders.classify import classify
+from edge.decoders.registry import get_decoder
 from edge.errors import ConfigError
-from edge.processing.decoders import classify, get_decoder
 from edge.processing.preprocess import Placement
 
 
@@ -74,7 +75,7 @@ def test_binary_score_below_threshold_reports_nothing() -> None:
 @pytest.mark.parametrize("logit", [-710.0, -1e30, 710.0, 1e30])
 def test_binary_logits_far_out_do_not_overflow(logit: float) -> None:
     """A sigmoid head's logit of -710 overflowed math.exp (found by hypothesis)."""
-    from edge.processing.params import ClassifyParams
+    from edge.decoders.params import ClassifyParams
 
     detections, _ = get_decoder("classify")(
         {"p": np.asarray([[logit]], np.float32)}, Placement(), ClassifyParams(activation="sigmoid")

@@ -8,8 +8,8 @@ from typing import Any
 import jsonschema
 import numpy as np
 
-from edge.config import SyntheticSource
-from edge.processing.nms import iou
+from edge.config.sources import SyntheticSource
+from edge.processing.geometry import iou
 from edge.sources.synthetic import DigitTruth, SceneTruth, SyntheticCamera
 from models.train_detector import STEM, ZOO
 from tests.conftest import RunEdge, read_jsonl

@@ -13,9 +13,9 @@ import jsonschema
 import numpy as np
 import pytest
 
-from edge.processing.tracker import IouTracker
+from edge.events.tracker import IouTracker
+from edge.model.zoo import zoo_file
 from edge.types import Detections
-from edge.zoo import zoo_file
 from tests.conftest import REPO, RunEdge, read_jsonl
 from tests.edge.scene_videos import write_video
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.capture import LatestFrameReader
 from edge.errors import ConfigError, SourceError
+from edge.pipeline.readers import LatestFrameReader
 from edge.sources.live import Backoff, Capture, LiveSource
 from edge.sources.opencv import camera_backends, camera_hint
 from tests.conftest import RunEdge, read_jsonl

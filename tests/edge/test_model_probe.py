@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edge import model_probe
-from edge.backends.litert import LiteRTBackend
 from edge.errors import EdgeError, ModelError
-from edge.model_probe import probe_model
+from edge.model.backends.litert import LiteRTBackend
+from edge.model.verify import probe as model_probe
+from edge.model.verify.probe import probe_model
 from tests.conftest import RunEdge
 from tests.edge.waiting import wait_for
 

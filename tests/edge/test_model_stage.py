@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edge.config import ModelConfig
+from edge.config.model import ModelConfig
 from edge.errors import BackendError
-from edge.inference import Inference, ModelOutput, Prepared
-from edge.model import LoadedModel, load_model
-from edge.pipeline import Pipeline, RunStats
+from edge.model.load import LoadedModel, load_model
+from edge.pipeline.inference import Inference, ModelOutput, Prepared
+from edge.pipeline.loop import Pipeline, RunStats
 from edge.record import RecordContext
 from edge.sinks.memory import MemorySink
 from edge.types import Frame

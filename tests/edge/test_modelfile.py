@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from edge.errors import ModelError
-from edge.manifest import METADATA_NAME, parse_manifest
-from edge.modelfile import parse_model_bytes, read_model_file
+from edge.model.file import parse_model_bytes, read_model_file
+from edge.model.manifest import METADATA_NAME, parse_manifest
 from tests.conftest import RunEdge
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.processing.nms import iou, nms
+from edge.processing.geometry import iou, nms
 
 
 def _f(rows: list[list[float]]) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.notify import Notifier, socket_address, watchdog_interval, watchdog_usec
+from edge.service.notify import Notifier, socket_address, watchdog_interval, watchdog_usec
 from tests.edge.notify_listener import NotifyListener
 
 

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.annotate import annotate, colour_of
+from edge.observers.annotate import annotate, colour_of
 from edge.observers.preview import check_display
 from edge.observers.snapshots import triggers
 from tests.conftest import RunEdge, read_jsonl
@@ -261,7 +261,7 @@ def test_record_to_an_unknown_format_is_a_config_error(run_edge: RunEdge) -> Non
 
 
 def test_output_table_in_the_config(tmp_path: Path) -> None:
-    from edge.config import load_config
+    from edge.config.load import load_config
 
     path = tmp_path / "c.toml"
     path.write_text("[output]\nrecord = 'a.avi'\nsnapshot_dir = 'shots'\nsnapshot_interval = 2\n")
@@ -276,13 +276,13 @@ def test_output_table_in_the_config(tmp_path: Path) -> None:
 def test_preview_and_recording_share_one_drawing_per_frame(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import edge.annotate
-    from edge.annotate import FrameAnnotator
+    import edge.observers.annotate
+    from edge.observers.annotate import FrameAnnotator
     from edge.observers.recorder import VideoRecorder
     from edge.types import Frame
 
     drawn: list[int] = []
-    real = edge.annotate.annotate
+    real = edge.observers.annotate.annotate
 
     def counting(
         image: np.ndarray, record: dict[str, object], fps: float | None = None
@@ -290,7 +290,7 @@ def test_preview_and_recording_share_one_drawing_per_frame(
         drawn.append(1)
         return real(image, record, fps)
 
-    monkeypatch.setattr(edge.annotate, "annotate", counting)
+    monkeypatch.setattr(edge.observers.annotate, "annotate", counting)
     annotator = FrameAnnotator()
     first = VideoRecorder(tmp_path / "a.avi", annotator=annotator)
     second = VideoRecorder(tmp_path / "b.avi", annotator=annotator)

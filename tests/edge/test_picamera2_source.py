@@ -16,9 +16,9 @@ import jsonschema
 import numpy as np
 import pytest
 
-from edge.config import SourceConfig
+from edge.config.sources import SourceConfig
 from edge.errors import ConfigError, SourceError
-from edge.manifest import InputSpec
+from edge.model.manifest import InputSpec
 from edge.processing.preprocess import Preprocessor
 from edge.sources import open_source, parse_source_spec
 from edge.sources.live import LiveSource
@@ -44,7 +44,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
 
 
 def camera_config(**fields: object) -> SourceConfig:
-    from edge.config import load_config
+    from edge.config.load import load_config
 
     return load_config(None, {"source": {"kind": "picamera2", **fields}}).source
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edge.errors import ConfigError
-from edge.manifest import InputSpec, default_input_spec
+from edge.model.manifest import InputSpec, default_input_spec
 from edge.processing.preprocess import Preprocessor, model_values, prepare_pixels, quantize
 from edge.types import TensorSpec
 

@@ -1,6 +1,6 @@
 """A model is probed once: the shipped zoo by its digests, any other file the first time
-it is run (``edge.probe_cache``, ``edge.model_probe.verify_model``), and the probe of a
-new model starts before the rest of ``edge run`` (``edge.probe_ahead``).
+it is run (``edge.model.verify.cache``, ``edge.model.verify.probe.verify_model``), and the
+probe of a new model starts before the rest of ``edge run`` (``edge.model.verify.ahead``).
 
 "No child ran" is shown by replacing the child with one that aborts: had it run, the
 model would have been refused as a crash. Real LiteRT and the real zoo files throughout;
@@ -17,11 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from edge import model_probe, probe_cache
 from edge.errors import ModelError
-from edge.model_probe import start_probe, verify_model
-from edge.modelfile import read_model_file
-from edge.probe_ahead import probe_ahead
+from edge.model.file import read_model_file
+from edge.model.verify import cache as probe_cache
+from edge.model.verify import probe as model_probe
+from edge.model.verify.ahead import probe_ahead
+from edge.model.verify.probe import start_probe, verify_model
 from tests.conftest import RunEdge
 
 ZOO = Path(__file__).resolve().parents[2] / "models" / "zoo"

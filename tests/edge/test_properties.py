@@ -21,10 +21,10 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
-from edge.config import build_config, load_config  # noqa: E402
+from edge.config.load import build_config, load_config  # noqa: E402
+from edge.decoders.registry import DECODERS, get_decoder  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402
-from edge.manifest import parse_manifest  # noqa: E402
-from edge.processing.decoders import DECODERS, get_decoder  # noqa: E402
+from edge.model.manifest import parse_manifest  # noqa: E402
 from edge.processing.preprocess import Placement  # noqa: E402
 from edge.record import RecordContext, to_record  # noqa: E402
 from edge.sinks.jsonl import encode_line  # noqa: E402

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.capture import ReadAheadReader
-from edge.config import DecoderConfig, ModelConfig
-from edge.inference import Inference
-from edge.model import load_model
-from edge.notify import Notifier
-from edge.pipeline import Pipeline
+from edge.config.model import DecoderConfig, ModelConfig
+from edge.model.load import load_model
+from edge.pipeline.inference import Inference
+from edge.pipeline.loop import Pipeline
+from edge.pipeline.readers import ReadAheadReader
 from edge.record import RecordContext
+from edge.service.notify import Notifier
 from edge.service.supervisor import ServiceSupervisor
 from edge.sinks.memory import MemorySink
 from edge.types import Frame

@@ -22,10 +22,10 @@ from typing import Any, Protocol
 import jsonschema
 import pytest
 
-from edge.config import ModelConfig
-from edge.inference import Inference
-from edge.model import load_model
-from edge.modelfile import read_model_file
+from edge.config.model import ModelConfig
+from edge.model.file import read_model_file
+from edge.model.load import load_model
+from edge.pipeline.inference import Inference
 from edge.service.reload import blank_frame
 from tests.conftest import REPO, read_jsonl
 from tests.edge import waiting

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from edge.notify import Notifier
-from edge.pipeline import RunStats
+from edge.pipeline.loop import RunStats
+from edge.service.notify import Notifier
 from edge.service.supervisor import ServiceSupervisor, is_fresh, status_text
 from tests.edge.notify_listener import NotifyListener
 
@@ -110,10 +110,10 @@ def test_a_hung_invoke_stops_the_pings(tmp_path: Path) -> None:
     import threading
     import time
 
-    from edge.config import ModelConfig
-    from edge.inference import Inference, ModelOutput, Prepared
-    from edge.model import load_model
-    from edge.pipeline import Pipeline
+    from edge.config.model import ModelConfig
+    from edge.model.load import load_model
+    from edge.pipeline.inference import Inference, ModelOutput, Prepared
+    from edge.pipeline.loop import Pipeline
     from edge.record import RecordContext
     from edge.sinks.memory import MemorySink
     from edge.sources.synthetic import SyntheticCamera

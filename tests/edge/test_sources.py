@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.capture import LatestFrameReader
 from edge.errors import SourceError
+from edge.pipeline.readers import LatestFrameReader
 from edge.sources.images import ImageFolder
 from edge.sources.opencv import VideoFile, open_camera
 from edge.sources.synthetic import SyntheticCamera

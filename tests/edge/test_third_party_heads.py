@@ -10,7 +10,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from edge.processing.nms import iou
+from edge.processing.geometry import iou
 from tests.conftest import RunEdge, read_jsonl
 from tests.edge.head_models import (
     SSD_TRUTH,

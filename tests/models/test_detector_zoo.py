@@ -16,11 +16,11 @@ import pytest
 
 from converter.tasks.base import TaskEval
 from converter.tasks.detect import DetectTask
-from edge.backends.base import dequantize
-from edge.backends.litert import LiteRTBackend
 from edge.eval.metrics import truth_lists
-from edge.manifest import METADATA_NAME, Manifest, parse_manifest
-from edge.modelfile import read_model_file
+from edge.model.backends.base import dequantize
+from edge.model.backends.litert import LiteRTBackend
+from edge.model.file import read_model_file
+from edge.model.manifest import METADATA_NAME, Manifest, parse_manifest
 from edge.processing.preprocess import quantize
 from models.train_detector import (
     EVAL_SCENES,

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edge.backends.base import dequantize
-from edge.backends.litert import LiteRTBackend
 from edge.eval.metrics import psnr_db, roc_auc
-from edge.manifest import METADATA_NAME, parse_manifest
-from edge.modelfile import read_model_file
+from edge.model.backends.base import dequantize
+from edge.model.backends.litert import LiteRTBackend
+from edge.model.file import read_model_file
+from edge.model.manifest import METADATA_NAME, parse_manifest
 from edge.processing.preprocess import quantize
 from models.train_gan import (
     ANOMALY_EVAL_FILE,

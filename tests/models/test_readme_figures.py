@@ -1,7 +1,7 @@
 """The README's table of the shipped models ("## The shipped models"), re-measured.
 
 Each row's quantized figure is measured again from the shipped ``.tflite`` the device's
-way (LiteRT through ``edge.backends.litert``, the device's input quantization) on the
+way (LiteRT through ``edge.model.backends.litert``, the device's input quantization) on the
 model's held-out data, and compared with the number the README prints, within that
 number's own rounding (half a unit of its last digit: 98.1 % means 98.05..98.15 %,
 0.933 means 0.9325..0.9335). The int8 size column is checked against the files. So a
@@ -23,11 +23,11 @@ import pytest
 
 from converter.tasks.base import TaskEval
 from converter.tasks.detect import DetectTask
-from edge.backends.base import dequantize
-from edge.backends.litert import LiteRTBackend
 from edge.eval.metrics import psnr_db, roc_auc, truth_lists
-from edge.manifest import METADATA_NAME, parse_manifest
-from edge.modelfile import read_model_file
+from edge.model.backends.base import dequantize
+from edge.model.backends.litert import LiteRTBackend
+from edge.model.file import read_model_file
+from edge.model.manifest import METADATA_NAME, parse_manifest
 from edge.processing.preprocess import quantize
 from models.recipe import ZOO
 from tests.models.readme_table import first_number, readme_rows

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edge.backends.base import dequantize
-from edge.backends.litert import LiteRTBackend
-from edge.manifest import METADATA_NAME, parse_manifest
-from edge.modelfile import read_model_file
+from edge.model.backends.base import dequantize
+from edge.model.backends.litert import LiteRTBackend
+from edge.model.file import read_model_file
+from edge.model.manifest import METADATA_NAME, parse_manifest
 from edge.processing.preprocess import quantize
 from edge.sources.synthetic import SyntheticCamera
 from models.recipe import ZOO

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edge.backends.base import dequantize
-from edge.backends.litert import LiteRTBackend
-from edge.manifest import METADATA_NAME, parse_manifest
-from edge.modelfile import read_model_file
+from edge.model.backends.base import dequantize
+from edge.model.backends.litert import LiteRTBackend
+from edge.model.file import read_model_file
+from edge.model.manifest import METADATA_NAME, parse_manifest
 from edge.processing.preprocess import Preprocessor, quantize
 from models.recipe import ZOO
 from models.train import MAX_ACCURACY_DROP, MAX_SIZE_RATIO, MIN_AGREEMENT, check_bar
@@ -152,7 +152,7 @@ def test_shipped_files_match_their_digests() -> None:
     exactly the digests of the shipped .tflite files, re-hashed here."""
     import hashlib
 
-    from edge.probe_cache import shipped_digests
+    from edge.model.verify.cache import shipped_digests
 
     hashed = {hashlib.sha256(path.read_bytes()).hexdigest() for path in ZOO.glob("*.tflite")}
     assert MODEL.exists() and REPORT.exists()

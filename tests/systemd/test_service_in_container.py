@@ -115,7 +115,7 @@ def install(box: Container, root: Path) -> int:
 
 
 def reload_new_model(box: Container, root: Path, main: int) -> None:
-    zoo = box.run([f"{VENV}/bin/python", "-c", "import edge.zoo; print(edge.zoo.zoo_dir())"])
+    zoo = box.run([f"{VENV}/bin/python", "-c", "import edge.model.zoo as z; print(z.zoo_dir())"])
     config = root / "etc/edge/edge.toml"
     text = config.read_text()
     assert "\nstatus_interval = 60.0" in text and "\n[model]\n" in text, text

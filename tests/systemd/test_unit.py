@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import load_config
+from edge.config.load import load_config
 from edge.service import unit
 from tests.conftest import REPO, RunEdge
 

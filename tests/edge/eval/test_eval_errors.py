@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from edge.cli import main
-from edge.manifest import METADATA_NAME, parse_manifest
-from edge.modelfile import read_model_file
+from edge.model.file import read_model_file
+from edge.model.manifest import METADATA_NAME, parse_manifest
 from models.recipe import ZOO
 from tests.conftest import RunEdge
 

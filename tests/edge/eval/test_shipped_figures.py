@@ -167,9 +167,9 @@ def test_generator_against_its_own_outputs_is_infinite(
     """PSNR is against ``reference``: the int8 model's own outputs give infinity (null in
     strict JSON, "inf" in the line), a reference that is off by 0.1 everywhere gives
     20 log10(2 / 0.1) = 26.0 dB."""
-    from edge.backends.base import dequantize
-    from edge.backends.litert import LiteRTBackend
-    from edge.modelfile import read_model_file
+    from edge.model.backends.base import dequantize
+    from edge.model.backends.litert import LiteRTBackend
+    from edge.model.file import read_model_file
     from edge.processing.preprocess import quantize
 
     with np.load(ZOO / "digits-dcgan-eval.npz") as data:

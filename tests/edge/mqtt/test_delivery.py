@@ -248,7 +248,7 @@ def test_event_records_go_to_their_own_topic(tmp_path: Path, cleanup: list[Any])
     subscriber = Subscriber(broker, ["edge/+/results", "edge/+/events"], tmp_path / "sub.txt")
     cleanup.append(subscriber)
     subscriber.wait_ready()
-    from edge.zoo import zoo_file
+    from edge.model.zoo import zoo_file
 
     detector = zoo_file("digits-detector.int8.tflite")
     extra = f"[model]\npath = '{detector}'\n\n[events]\nenabled = true\nupdate_interval = 0.5\n"

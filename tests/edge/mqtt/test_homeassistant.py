@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edge.sinks.homeassistant import discovery_payload, discovery_topic
+from edge.sinks.mqtt.homeassistant import discovery_payload, discovery_topic
 from tests.conftest import read_jsonl
 from tests.edge.mqtt.conftest import (
     Broker,
@@ -325,7 +325,7 @@ def test_stats_name_the_model_after_a_reload(tmp_path: Path, cleanup: list[Any])
     """SIGHUP swaps the model: the retained stats follow it (name and sha256)."""
     import signal
 
-    from edge.zoo import zoo_file
+    from edge.model.zoo import zoo_file
 
     broker = Broker(tmp_path / "broker").start()
     cleanup.append(broker)

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import MqttSink, MqttTls, load_config
+from edge.config.load import load_config
+from edge.config.secrets import read_secret
+from edge.config.sinks import MqttSink, MqttTls
 from edge.errors import EXIT_CONFIG, EXIT_USAGE, ConfigError, EdgeError, UsageError
-from edge.secrets import read_secret
 from edge.sinks import parse_sink_spec
-from edge.sinks.mqtt import cpu_temperature, default_outbox_path
-from edge.sinks.outbox import Outbox
+from edge.sinks.mqtt.client import cpu_temperature, default_outbox_path
+from edge.sinks.mqtt.outbox import Outbox
 from tests.conftest import RunEdge
 
 

@@ -1,0 +1,55 @@
+"""What ``edge run`` would find wrong before its first frame, found without opening anything.
+
+Both ``edge run`` (before it loads the model) and ``edge check-config`` call
+``check_files``, so a configuration that ``check-config`` passes does not then make the
+service exit 1 (which systemd restarts forever) on a path that cannot work: a missing
+image folder (or one with no images), a missing video file, a recording in a folder that
+does not exist. Each is a ``ConfigError`` (exit 78). A camera that is missing stays a
+runtime failure (exit 1): it may be plugged in before the restart.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge.config.run import RunConfig
+from edge.config.sources import ImagesSource, VideoSource
+from edge.errors import ConfigError
+
+
+def check_files(config: RunConfig) -> None:
+    source = config.source
+    if isinstance(source, ImagesSource):
+        _check_image_folder(source.path)
+    elif (
+        isinstance(source, VideoSource)
+        and "://" not in source.uri
+        and not Path(source.uri).is_file()
+    ):
+        raise ConfigError(
+            f"video file {source.uri!r} does not exist",
+            hint="check the path (relative paths in a config file are "
+            "relative to the config file's folder)",
+        )
+    record = config.output.record
+    if record is not None and not record.parent.is_dir():
+        raise ConfigError(
+            f"the folder of the recording {str(record)!r} does not exist",
+            hint=f"create it (mkdir -p {record.parent}) or fix output.record",
+        )
+
+
+def _check_image_folder(folder: Path) -> None:
+    from edge.sources.images import IMAGE_SUFFIXES, list_images
+
+    if not folder.is_dir():
+        raise ConfigError(
+            f"image folder {str(folder)!r} does not exist or is not a folder",
+            hint="check the path (relative paths in a config file are relative "
+            "to the config file's folder)",
+        )
+    if not list_images(folder):
+        raise ConfigError(
+            f"image folder {str(folder)!r} holds no images",
+            hint=f"put images with one of these suffixes there: {' '.join(IMAGE_SUFFIXES)}",
+        )

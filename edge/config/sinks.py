@@ -1,0 +1,207 @@
+"""``[[sinks]]``: JSON Lines, stdout and MQTT (with TLS), told apart by ``kind``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+if sys.version_info >= (3, 11):
+    pass
+else:  # pragma: no cover - Python 3.10 on older Pi OS images
+    pass
+
+
+from edge.config.base import Strict
+
+
+class JsonlSink(Strict):
+    """A JSON Lines log, rotated by size and safe against crashes and full disks
+    (``edge.sinks.jsonl``)."""
+
+    kind: Literal["jsonl"] = "jsonl"
+    path: Path = Field(
+        Path("detections.jsonl"), description="JSON Lines file, appended; its folder must exist"
+    )
+    max_bytes: int = Field(
+        50_000_000,
+        ge=0,
+        description="rotate the log when it would grow past this many "
+        "bytes (0: never rotate, the log grows without bound)",
+    )
+    keep: int = Field(
+        5,
+        ge=0,
+        le=1000,
+        description="rotated files kept (PATH.1 newest ... PATH.<keep>); older ones are deleted",
+    )
+    compress: bool = Field(False, description="gzip rotated files (PATH.1.gz, ...)")
+    fsync_interval: float | None = Field(
+        5.0,
+        ge=0,
+        description="longest time in seconds written records may sit only in "
+        "the page cache before an fsync (lost on power loss): 0 syncs every record (wears "
+        "SD cards), unset leaves it to the kernel",
+    )
+    only_detections: bool = Field(
+        False,
+        description="write only results with detections (events always), plus a "
+        "heartbeat result every `heartbeat` seconds",
+    )
+    heartbeat: float = Field(
+        60.0,
+        gt=0,
+        description="with only_detections: seconds after which a result without "
+        "detections is written anyway, to show the device is alive",
+    )
+
+
+class StdoutSink(Strict):
+    kind: Literal["stdout"] = "stdout"
+
+
+class MqttTls(Strict):
+    """TLS to the broker. The broker's certificate is always verified unless
+    ``insecure`` is set (only for a test bench: it accepts any server)."""
+
+    ca_file: Path | None = Field(
+        None,
+        description="PEM file of the CA that signed the broker's certificate; default: "
+        "the system's trusted CAs",
+    )
+    cert_file: Path | None = Field(
+        None, description="client certificate (PEM), if the broker asks for one"
+    )
+    key_file: Path | None = Field(None, description="private key of cert_file (PEM, no passphrase)")
+    insecure: bool = Field(
+        False,
+        description="skip verifying the broker's certificate and host name (never in production)",
+    )
+
+    @model_validator(mode="after")
+    def _certificate_with_its_key(self) -> MqttTls:
+        # Checked here, not only when the sink connects, so `edge check-config` finds it.
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError(
+                "tls.cert_file and tls.key_file go together: give both the "
+                "client certificate and its key, or neither"
+            )
+        return self
+
+
+class MqttSink(Strict):
+    """Publish every record to an MQTT broker through a durable on-disk outbox.
+
+    See docs/mqtt.md for topics, payloads, the outbox policy and Home Assistant.
+    """
+
+    kind: Literal["mqtt"] = "mqtt"
+    host: str = Field("localhost", min_length=1, description="broker host name or address")
+    port: int | None = Field(
+        None, ge=1, le=65535, description="broker port; default 1883, or 8883 with TLS"
+    )
+    prefix: str | None = Field(
+        None, min_length=1, description="topic prefix; default edge/<device>"
+    )
+    protocol: Literal["3.1.1", "5"] = Field("3.1.1", description="MQTT protocol version")
+    client_id: str | None = Field(None, description="MQTT client id; default edge-<device>")
+    keepalive: int = Field(
+        30,
+        ge=5,
+        le=3600,
+        description="seconds between keepalive pings (bounds how long a dead link goes unnoticed)",
+    )
+    reconnect_max_delay: int = Field(
+        10,
+        ge=1,
+        le=600,
+        description="longest wait between reconnect attempts (paho doubles it from 1 s)",
+    )
+    tls: MqttTls | None = Field(None, description="TLS settings; mqtts:// turns TLS on")
+    username: str | None = Field(None, description="user name for the broker")
+    password_file: Path | None = Field(
+        None, description="file whose first line is the password (mode 0600)"
+    )
+    password_env: str | None = Field(
+        None, description="name of an environment variable holding the password"
+    )
+    password_credential: str | None = Field(
+        None,
+        description="name of a systemd credential (LoadCredential=) holding the "
+        "password; read from $CREDENTIALS_DIRECTORY/<name>",
+    )
+    outbox: Path | None = Field(
+        None,
+        description="SQLite outbox file; default $STATE_DIRECTORY/edge-outbox-<device>"
+        ".sqlite3 under systemd, else ./edge-outbox-<device>.sqlite3",
+    )
+    commit_interval: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="seconds between outbox commits: the most results a "
+        "power cut can lose, and how long a result waits before it is sent",
+    )
+    outbox_max_rows: int = Field(
+        100_000,
+        ge=10,
+        description="results kept while the "
+        "broker is away; beyond it the oldest are dropped (counted)",
+    )
+    outbox_max_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=4096,
+        description="outbox size cap in payload bytes; beyond it "
+        "the oldest results are dropped (counted)",
+    )
+    outbox_max_age: float = Field(
+        7 * 86400.0,
+        gt=0,
+        description="seconds a result may wait in the outbox before it is dropped (counted)",
+    )
+    max_inflight: int = Field(
+        10, ge=1, le=1000, description="results sent but not yet acknowledged by the broker"
+    )
+    drain_rate: float = Field(
+        500.0,
+        gt=0,
+        description="most results per second sent while "
+        "a backlog drains, so a reconnect does not flood the broker",
+    )
+    stats_interval: float = Field(
+        30.0, gt=0, description="seconds between retained <prefix>/stats messages"
+    )
+    close_timeout: float = Field(
+        5.0,
+        ge=0,
+        description="seconds a clean stop waits for the "
+        "outbox to drain; what is left is sent by the next run",
+    )
+    homeassistant: bool = Field(True, description="publish Home Assistant device discovery")
+    discovery_prefix: str = Field(
+        "homeassistant", min_length=1, description="Home Assistant discovery prefix"
+    )
+    expire_after: int = Field(
+        60,
+        ge=1,
+        description="seconds after which Home Assistant "
+        "marks a label sensor unavailable without fresh state",
+    )
+    commands: bool = Field(True, description="accept pause/resume/threshold on <prefix>/set")
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> MqttSink:
+        sources = [self.password_file, self.password_env, self.password_credential]
+        if sum(s is not None for s in sources) > 1:
+            raise ValueError(
+                "give the password in one way only: password_file, password_env "
+                "or password_credential"
+            )
+        if any(s is not None for s in sources) and self.username is None:
+            raise ValueError("a password needs a username")
+        return self
+
+
+SinkConfig = Annotated[JsonlSink | StdoutSink | MqttSink, Field(discriminator="kind")]

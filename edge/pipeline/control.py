@@ -1,0 +1,43 @@
+"""Run-time controls the loop consults on every frame: pause and a score threshold.
+
+Commands arrive on other threads (the MQTT network thread), the loop reads them on its
+own, so every access goes through one lock. The object holds state only; whoever
+receives a command validates it first (``edge.sinks.mqtt.client`` for ``<prefix>/set``).
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class RunControl:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._paused = False
+        self._threshold: float | None = None
+
+    @property
+    def paused(self) -> bool:
+        """While paused, frames are read and dropped (counted) and no record is written."""
+        with self._lock:
+            return self._paused
+
+    @property
+    def threshold(self) -> float | None:
+        """Minimum detection score applied before the record; ``None`` keeps the decoder's."""
+        with self._lock:
+            return self._threshold
+
+    def set_paused(self, paused: bool) -> None:
+        with self._lock:
+            self._paused = paused
+
+    def set_threshold(self, threshold: float | None) -> None:
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold {threshold} is outside 0..1")
+        with self._lock:
+            self._threshold = threshold
+
+    def snapshot(self) -> dict[str, bool | float | None]:
+        with self._lock:
+            return {"paused": self._paused, "threshold": self._threshold}
