@@ -4,4 +4,10 @@ This package never imports TensorFlow, Keras, ``converter`` or ``models``: a Ras
 Pi installs only the base dependencies (a test enforces it).
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    # One source for the version: pyproject.toml, through the installed distribution.
+    __version__ = version("edge-infer")
+except PackageNotFoundError:  # a checkout on PYTHONPATH, never installed
+    __version__ = "0+unknown"

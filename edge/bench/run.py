@@ -343,13 +343,13 @@ class _AgeObserver:
 def pipeline_rate(config: Any, frames: int, progress: Progress) -> dict[str, Any]:
     """``edge.app.run`` for ``frames`` frames into a JSONL file in a temporary folder."""
     from edge import app
-    from edge.config.sinks import JsonlSink
+    from edge.config.sinks import JsonlSinkConfig
 
     ages = _AgeObserver()
     with tempfile.TemporaryDirectory(prefix="edge-bench-") as tmp:
         run_config = config.model_copy(
             update={
-                "sinks": [JsonlSink(path=Path(tmp) / "bench.jsonl")],
+                "sinks": [JsonlSinkConfig(path=Path(tmp) / "bench.jsonl")],
                 "max_frames": frames,
             }
         )

@@ -44,7 +44,8 @@ def resolve_relative_paths(
 
 
 def _is_path_field(model: type[BaseModel], key: str, annotation: Any, value: str) -> bool:
-    if model.__name__ == "VideoSource" and key == "uri":
+    # By name: config.sources imports this module, so it cannot import the class.
+    if model.__name__ == "VideoSourceConfig" and key == "uri":
         return "://" not in value  # a file, not an rtsp:// or http(s):// stream
     return _mentions_path(annotation)
 

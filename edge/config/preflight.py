@@ -13,16 +13,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge.config.run import RunConfig
-from edge.config.sources import ImagesSource, VideoSource
+from edge.config.sources import ImagesSourceConfig, VideoSourceConfig
 from edge.errors import ConfigError
 
 
 def check_files(config: RunConfig) -> None:
     source = config.source
-    if isinstance(source, ImagesSource):
+    if isinstance(source, ImagesSourceConfig):
         _check_image_folder(source.path)
     elif (
-        isinstance(source, VideoSource)
+        isinstance(source, VideoSourceConfig)
         and "://" not in source.uri
         and not Path(source.uri).is_file()
     ):

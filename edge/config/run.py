@@ -17,8 +17,8 @@ from edge.config.base import Strict
 from edge.config.model import DecoderConfig, ModelConfig
 from edge.config.output import OutputConfig, ServiceConfig
 from edge.config.processing import EventsConfig, FiltersConfig, MotionConfig
-from edge.config.sinks import JsonlSink, SinkConfig
-from edge.config.sources import SourceConfig, SyntheticSource
+from edge.config.sinks import JsonlSinkConfig, SinkConfig
+from edge.config.sources import SourceConfig, SyntheticSourceConfig
 
 
 class RunConfig(Strict):
@@ -34,9 +34,10 @@ class RunConfig(Strict):
     events: EventsConfig = Field(
         default_factory=EventsConfig, description="object tracks and event records"
     )
-    source: SourceConfig = Field(default_factory=SyntheticSource)
+    source: SourceConfig = Field(default_factory=SyntheticSourceConfig)
     sinks: list[SinkConfig] = Field(
-        default_factory=lambda: list[SinkConfig]([JsonlSink()]), description="where results go"
+        default_factory=lambda: list[SinkConfig]([JsonlSinkConfig()]),
+        description="where results go",
     )
     output: OutputConfig = Field(
         default_factory=OutputConfig, description="preview window, recorded video, snapshots"

@@ -17,7 +17,7 @@ else:  # pragma: no cover - Python 3.10 on older Pi OS images
 from edge.config.base import Strict
 
 
-class JsonlSink(Strict):
+class JsonlSinkConfig(Strict):
     """A JSON Lines log, rotated by size and safe against crashes and full disks
     (``edge.sinks.jsonl``)."""
 
@@ -58,11 +58,11 @@ class JsonlSink(Strict):
     )
 
 
-class StdoutSink(Strict):
+class StdoutSinkConfig(Strict):
     kind: Literal["stdout"] = "stdout"
 
 
-class MqttTls(Strict):
+class MqttTlsConfig(Strict):
     """TLS to the broker. The broker's certificate is always verified unless
     ``insecure`` is set (only for a test bench: it accepts any server)."""
 
@@ -81,7 +81,7 @@ class MqttTls(Strict):
     )
 
     @model_validator(mode="after")
-    def _certificate_with_its_key(self) -> MqttTls:
+    def _certificate_with_its_key(self) -> MqttTlsConfig:
         # Checked here, not only when the sink connects, so `edge check-config` finds it.
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError(
@@ -91,7 +91,7 @@ class MqttTls(Strict):
         return self
 
 
-class MqttSink(Strict):
+class MqttSinkConfig(Strict):
     """Publish every record to an MQTT broker through a durable on-disk outbox.
 
     See docs/mqtt.md for topics, payloads, the outbox policy and Home Assistant.
@@ -119,7 +119,7 @@ class MqttSink(Strict):
         le=600,
         description="longest wait between reconnect attempts (paho doubles it from 1 s)",
     )
-    tls: MqttTls | None = Field(None, description="TLS settings; mqtts:// turns TLS on")
+    tls: MqttTlsConfig | None = Field(None, description="TLS settings; mqtts:// turns TLS on")
     username: str | None = Field(None, description="user name for the broker")
     password_file: Path | None = Field(
         None, description="file whose first line is the password (mode 0600)"
@@ -192,7 +192,7 @@ class MqttSink(Strict):
     commands: bool = Field(True, description="accept pause/resume/threshold on <prefix>/set")
 
     @model_validator(mode="after")
-    def _one_password_source(self) -> MqttSink:
+    def _one_password_source(self) -> MqttSinkConfig:
         sources = [self.password_file, self.password_env, self.password_credential]
         if sum(s is not None for s in sources) > 1:
             raise ValueError(
@@ -204,4 +204,6 @@ class MqttSink(Strict):
         return self
 
 
-SinkConfig = Annotated[JsonlSink | StdoutSink | MqttSink, Field(discriminator="kind")]
+SinkConfig = Annotated[
+    JsonlSinkConfig | StdoutSinkConfig | MqttSinkConfig, Field(discriminator="kind")
+]

@@ -19,7 +19,7 @@ else:  # pragma: no cover - Python 3.10 on older Pi OS images
 from edge.config.base import Strict
 
 
-class SyntheticSource(Strict):
+class SyntheticSourceConfig(Strict):
     """Built-in camera: held-out digits moving over a background, with known truth."""
 
     kind: Literal["synthetic"] = "synthetic"
@@ -72,7 +72,7 @@ class LiveOptions(Strict):
     )
 
 
-class CameraSource(LiveOptions):
+class CameraSourceConfig(LiveOptions):
     """A webcam by index (0) or device path (/dev/video0, Linux), read with OpenCV."""
 
     kind: Literal["camera"] = "camera"
@@ -82,7 +82,7 @@ class CameraSource(LiveOptions):
     fps: float | None = Field(None, gt=0, description="requested capture frame rate")
 
 
-class VideoSource(LiveOptions):
+class VideoSourceConfig(LiveOptions):
     """A video file (read without dropping) or an rtsp/http(s) stream (live, reopened on
     failure; the live options apply to streams only)."""
 
@@ -99,7 +99,7 @@ class VideoSource(LiveOptions):
     )
 
 
-class PiCamera2Source(LiveOptions):
+class PiCamera2SourceConfig(LiveOptions):
     """The Raspberry Pi camera (CSI ribbon, libcamera) through picamera2."""
 
     kind: Literal["picamera2"] = "picamera2"
@@ -129,7 +129,7 @@ class PiCamera2Source(LiveOptions):
     )
 
 
-class ImagesSource(Strict):
+class ImagesSourceConfig(Strict):
     """Every image in a folder, in name order, read without dropping."""
 
     kind: Literal["images"] = "images"
@@ -138,6 +138,10 @@ class ImagesSource(Strict):
 
 
 SourceConfig = Annotated[
-    SyntheticSource | CameraSource | VideoSource | ImagesSource | PiCamera2Source,
+    SyntheticSourceConfig
+    | CameraSourceConfig
+    | VideoSourceConfig
+    | ImagesSourceConfig
+    | PiCamera2SourceConfig,
     Field(discriminator="kind"),
 ]

@@ -24,7 +24,7 @@ in ``converter/measure.py``), measured 2026-11-30 on the 2 shared x86 cores, ai-
   has no such module (2.14.0 for cp311 ships only ``interpreter.py`` and the metrics
   modules).
 So the walker stays; it reads three tables and is tested on corrupt files
-(``tests/edge/test_modelfile.py``).
+(``tests/edge/model/test_modelfile.py``).
 
 Schema facts used (tensorflow/compiler/mlir/lite/schema/schema.fbs):
 Model fields: 0 version, 4 buffers, 6 metadata. Metadata: 0 name, 1 buffer.

@@ -7,10 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from edge.config.sinks import JsonlSink as JsonlSinkConfig
-from edge.config.sinks import MqttSink as MqttSinkConfig
-from edge.config.sinks import SinkConfig
-from edge.config.sinks import StdoutSink as StdoutSinkConfig
+from edge.config.sinks import JsonlSinkConfig, MqttSinkConfig, SinkConfig, StdoutSinkConfig
 from edge.errors import UsageError
 from edge.sinks.base import BackgroundSink, Record, Sink
 

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from edge.config.sources import (
-    CameraSource,
-    ImagesSource,
+    CameraSourceConfig,
+    ImagesSourceConfig,
     LiveOptions,
-    PiCamera2Source,
+    PiCamera2SourceConfig,
     SourceConfig,
-    SyntheticSource,
-    VideoSource,
+    SyntheticSourceConfig,
+    VideoSourceConfig,
 )
 from edge.errors import UsageError
 from edge.sources.base import Source
@@ -67,7 +67,7 @@ def open_source(
     decoded at the smallest size that still covers ``input_size`` (nothing needs the full
     picture), and straight to grey when ``input_colour`` is ``gray``.
     """
-    if isinstance(config, SyntheticSource):
+    if isinstance(config, SyntheticSourceConfig):
         from edge.sources.synthetic import SyntheticCamera
 
         return SyntheticCamera(
@@ -81,7 +81,7 @@ def open_source(
             freeze_after=config.freeze_after,
             on_demand=config.on_demand,
         )
-    if isinstance(config, CameraSource):
+    if isinstance(config, CameraSourceConfig):
         from edge.sources.opencv import camera_source
 
         return camera_source(
@@ -92,7 +92,7 @@ def open_source(
             **_reduced(input_size, input_colour, reduced_decode),
             **_live_options(config),
         )
-    if isinstance(config, VideoSource):
+    if isinstance(config, VideoSourceConfig):
         from edge.sources.opencv import VideoFile, stream_source
 
         if _is_url(config.uri):
@@ -108,11 +108,11 @@ def open_source(
             pace=config.pace,
             **_reduced(input_size, input_colour, reduced_decode),
         )
-    if isinstance(config, ImagesSource):
+    if isinstance(config, ImagesSourceConfig):
         from edge.sources.images import ImageFolder
 
         return ImageFolder(config.path, loop=config.loop)
-    if isinstance(config, PiCamera2Source):
+    if isinstance(config, PiCamera2SourceConfig):
         from edge.sources.picamera import lores_size, picamera2_source
 
         main = (config.width, config.height)

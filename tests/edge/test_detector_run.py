@@ -8,7 +8,7 @@ from typing import Any
 import jsonschema
 import numpy as np
 
-from edge.config.sources import SyntheticSource
+from edge.config.sources import SyntheticSourceConfig
 from edge.processing.geometry import iou
 from edge.sources.synthetic import DigitTruth, SceneTruth, SyntheticCamera
 from models.train_detector import STEM, ZOO
@@ -87,7 +87,7 @@ def test_scene_mode_draws_non_overlapping_digits() -> None:
 def test_single_digit_mode_is_unchanged() -> None:
     camera = SyntheticCamera(fps=None)
     assert camera.digit_count == 1 and isinstance(camera.truth(0), DigitTruth)
-    assert SyntheticSource().digits == 1 and SyntheticSource(digits=3).digits == 3
+    assert SyntheticSourceConfig().digits == 1 and SyntheticSourceConfig(digits=3).digits == 3
 
 
 def test_synthetic_scene_mode_from_config(run_edge: RunEdge, tmp_path: Path) -> None:

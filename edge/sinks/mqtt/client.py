@@ -57,7 +57,7 @@ from edge.sinks.mqtt.outbox import Outbox
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
 
-    from edge.config.sinks import MqttSink as MqttSinkConfig
+    from edge.config.sinks import MqttSinkConfig
     from edge.pipeline.control import RunControl
     from edge.pipeline.loop import RunStats
 

@@ -25,7 +25,7 @@ from edge.model.verify.ahead import probe_ahead
 from edge.model.verify.probe import start_probe, verify_model
 from tests.conftest import RunEdge
 
-ZOO = Path(__file__).resolve().parents[2] / "models" / "zoo"
+ZOO = Path(__file__).resolve().parents[3] / "models" / "zoo"
 CNN = ZOO / "digits-cnn.int8.tflite"
 ABORT = "import os; os.abort()"
 

@@ -27,7 +27,7 @@ from edge.sinks.jsonl import JsonlSink
 from tests.conftest import RunEdge, read_jsonl
 from tests.edge.faults.logs import all_lines, parse_all
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ENV = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
 EDGE = [sys.executable, "-c", "from edge.cli import entry; entry()"]
 FAST = '[source]\nkind = "synthetic"\nfps = 1000\n'  # records as fast as the model runs

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from edge.config.load import load_config
-from edge.config.sinks import JsonlSink
-from edge.config.sources import CameraSource, ImagesSource, SyntheticSource
+from edge.config.sinks import JsonlSinkConfig
+from edge.config.sources import CameraSourceConfig, ImagesSourceConfig, SyntheticSourceConfig
 from edge.errors import EXIT_CONFIG, ConfigError
 from edge.sinks import parse_sink_spec
 from edge.sources import parse_source_spec
@@ -20,8 +20,8 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_need_no_file() -> None:
     config = load_config(None)
-    assert isinstance(config.source, SyntheticSource)
-    assert config.sinks == [JsonlSink(path=Path("detections.jsonl"))]
+    assert isinstance(config.source, SyntheticSourceConfig)
+    assert config.sinks == [JsonlSinkConfig(path=Path("detections.jsonl"))]
     assert config.model.path is None
 
 
@@ -68,12 +68,16 @@ def test_flags_override_file(tmp_path: Path) -> None:
     config = load_config(path, {"model": {"threads": 1}, "max_frames": 9})
     assert config.model.threads == 1
     assert config.max_frames == 9
-    assert isinstance(config.source, SyntheticSource) and config.source.fps == 5
+    assert isinstance(config.source, SyntheticSourceConfig) and config.source.fps == 5
 
 
 @pytest.mark.parametrize(
     ("spec", "kind"),
-    [("synthetic", SyntheticSource), ("0", CameraSource), ("/dev/video3", CameraSource)],
+    [
+        ("synthetic", SyntheticSourceConfig),
+        ("0", CameraSourceConfig),
+        ("/dev/video3", CameraSourceConfig),
+    ],
 )
 def test_source_specs(spec: str, kind: type) -> None:
     assert isinstance(load_config(None, {"source": parse_source_spec(spec)}).source, kind)
@@ -81,7 +85,7 @@ def test_source_specs(spec: str, kind: type) -> None:
 
 def test_folder_spec_is_images(tmp_path: Path) -> None:
     config = load_config(None, {"source": parse_source_spec(str(tmp_path))})
-    assert isinstance(config.source, ImagesSource)
+    assert isinstance(config.source, ImagesSourceConfig)
 
 
 def test_url_and_file_specs_are_video() -> None:

@@ -17,9 +17,9 @@ from edge.sources.opencv import VideoFile
 from edge.sources.synthetic import SyntheticCamera
 from edge.types import TensorSpec
 from tests.conftest import RunEdge, read_jsonl
-from tests.edge.test_preprocess import spec
+from tests.edge.processing.test_preprocess import spec
 
-ZOO = Path(__file__).resolve().parents[2] / "models" / "zoo"
+ZOO = Path(__file__).resolve().parents[3] / "models" / "zoo"
 DETECTOR = ZOO / "digits-detector.int8.tflite"
 
 
@@ -195,7 +195,7 @@ def test_an_mjpeg_stream_is_decoded_reduced_in_edge_run(run_edge: RunEdge, tmp_p
     """A real MJPEG-over-HTTP camera on loopback (320x240), read by ``edge run`` with the
     28x28 CNN: decoded at 1/8 (40x30), the records still name the stream's size."""
     from edge.sources.opencv import open_stream
-    from tests.edge.test_live_sources import start_server, stop_process
+    from tests.edge.sources.test_live_sources import start_server, stop_process
 
     server, port = start_server(0, fps=60)
     url = f"http://127.0.0.1:{port}/stream.mjpg"

@@ -12,7 +12,7 @@ import pytest
 from edge.bench.run import Progress, percentiles
 from tests.conftest import RunEdge
 
-ZOO = Path(__file__).resolve().parents[2] / "models" / "zoo"
+ZOO = Path(__file__).resolve().parents[3] / "models" / "zoo"
 DETECTOR = ZOO / "digits-detector.int8.tflite"
 
 

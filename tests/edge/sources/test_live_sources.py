@@ -24,8 +24,8 @@ from edge.sources.opencv import camera_backends, camera_hint
 from tests.conftest import RunEdge, read_jsonl
 from tests.edge.waiting import wait_for_log, wait_for_records
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
+TESTS_EDGE = Path(__file__).resolve().parents[1]  # the shared helpers (mjpeg_server.py)
+REPO = Path(__file__).resolve().parents[3]
 FAST = Backoff(0.02, 0.1)
 
 
@@ -253,7 +253,7 @@ def start_server(port: int, fps: float = 25.0) -> tuple[subprocess.Popen[str], i
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
     }
     process = subprocess.Popen(
-        [sys.executable, str(HERE / "mjpeg_server.py"), str(port), str(fps)],
+        [sys.executable, str(TESTS_EDGE / "mjpeg_server.py"), str(port), str(fps)],
         stdout=subprocess.PIPE,
         text=True,
         env=env,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import read_jsonl
-from tests.edge.mqtt.conftest import (
+from tests.edge.sinks.mqtt.conftest import (
     Broker,
     Device,
     Subscriber,

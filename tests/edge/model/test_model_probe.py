@@ -31,7 +31,7 @@ from edge.model.verify.probe import probe_model
 from tests.conftest import RunEdge
 from tests.edge.waiting import wait_for
 
-ZOO = Path(__file__).resolve().parents[2] / "models" / "zoo"
+ZOO = Path(__file__).resolve().parents[3] / "models" / "zoo"
 SEEDS = [
     "digits-cnn.int8.tflite",
     "digits-detector.int8.tflite",

@@ -28,7 +28,7 @@ from edge.record import RecordContext
 from edge.sinks.memory import MemorySink
 from edge.types import Frame
 
-ZOO = Path(__file__).resolve().parents[2] / "models" / "zoo"
+ZOO = Path(__file__).resolve().parents[3] / "models" / "zoo"
 rng = np.random.default_rng(7)
 PICTURES = [rng.integers(0, 256, (60, 80, 3), dtype=np.uint8) for _ in range(8)]
 

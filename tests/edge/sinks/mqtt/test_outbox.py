@@ -9,7 +9,7 @@ import pytest
 
 from edge.config.load import load_config
 from edge.config.secrets import read_secret
-from edge.config.sinks import MqttSink, MqttTls
+from edge.config.sinks import MqttSinkConfig, MqttTlsConfig
 from edge.errors import EXIT_CONFIG, EXIT_USAGE, ConfigError, EdgeError, UsageError
 from edge.sinks import parse_sink_spec
 from edge.sinks.mqtt.client import cpu_temperature, default_outbox_path
@@ -114,7 +114,7 @@ def test_wal_mode_and_full_sync(tmp_path: Path) -> None:
 )
 def test_mqtt_sink_spec(spec: str, expected: dict[str, object]) -> None:
     assert parse_sink_spec(spec) == expected
-    MqttSink.model_validate(expected)  # and it is a valid [[sinks]] table
+    MqttSinkConfig.model_validate(expected)  # and it is a valid [[sinks]] table
 
 
 @pytest.mark.parametrize(
@@ -149,7 +149,7 @@ def test_mqtt_config_checks(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="a password needs a username"):
         load_config(path)
     path.write_text("[[sinks]]\nkind = 'mqtt'\n[sinks.tls]\nca_file = 'ca.crt'\n")
-    expected = MqttSink(tls=MqttTls(ca_file=tmp_path / "ca.crt"))  # next to the config
+    expected = MqttSinkConfig(tls=MqttTlsConfig(ca_file=tmp_path / "ca.crt"))  # next to the config
     assert load_config(path).sinks[0] == expected
 
 
@@ -192,12 +192,12 @@ def test_cpu_temperature_from_sysfs(tmp_path: Path) -> None:
 def test_the_documented_config_is_valid(tmp_path: Path) -> None:
     import re
 
-    text = (Path(__file__).resolve().parents[3] / "docs" / "mqtt.md").read_text()
+    text = (Path(__file__).resolve().parents[4] / "docs" / "mqtt.md").read_text()
     block = re.findall(r"```toml\n(.*?)```", text, re.S)[0]
     path = tmp_path / "edge.toml"
     path.write_text(block)
     sink = load_config(path).sinks[0]
-    assert isinstance(sink, MqttSink) and sink.tls is not None
+    assert isinstance(sink, MqttSinkConfig) and sink.tls is not None
     assert sink.password_credential == "mqtt-password"
 
 

@@ -25,7 +25,7 @@ import pytest
 from tests.edge.waiting import wait_for_log
 
 STOP_WITHIN = 12.0  # seconds from SIGTERM to exit, in every state (open_timeout is 10 s)
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

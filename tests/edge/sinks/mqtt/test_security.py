@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import RunEdge
-from tests.edge.mqtt.conftest import (
+from tests.edge.sinks.mqtt.conftest import (
     Broker,
     Device,
     Subscriber,

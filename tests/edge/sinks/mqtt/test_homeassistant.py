@@ -19,7 +19,7 @@ from typing import Any
 
 from edge.sinks.mqtt.homeassistant import discovery_payload, discovery_topic
 from tests.conftest import read_jsonl
-from tests.edge.mqtt.conftest import (
+from tests.edge.sinks.mqtt.conftest import (
     Broker,
     Device,
     Subscriber,

@@ -15,8 +15,8 @@ from pydantic import BaseModel
 from edge.config.load import load_config
 from edge.config.paths import _mentions_path, _model_for
 from edge.config.run import RunConfig
-from edge.config.sinks import JsonlSink, MqttSink
-from edge.config.sources import VideoSource
+from edge.config.sinks import JsonlSinkConfig, MqttSinkConfig
+from edge.config.sources import VideoSourceConfig
 from edge.errors import ConfigError
 from tests.conftest import RunEdge, read_jsonl
 
@@ -67,12 +67,12 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> Non
     config = load_config(folder / "edge.toml")
     assert config.model.path == folder / "m.tflite"
     assert config.model.labels == folder / "labels.txt"
-    assert isinstance(config.source, VideoSource)
+    assert isinstance(config.source, VideoSourceConfig)
     assert config.source.uri == str(folder / "clips/a.mp4")
     assert config.output.record == folder / "out/rec.mp4"
     assert config.output.snapshot_dir == folder / "shots"
     jsonl, mqtt = config.sinks
-    assert isinstance(jsonl, JsonlSink) and isinstance(mqtt, MqttSink)
+    assert isinstance(jsonl, JsonlSinkConfig) and isinstance(mqtt, MqttSinkConfig)
     assert jsonl.path == folder / "logs/d.jsonl"
     assert mqtt.password_file == folder / "secret"
     assert mqtt.outbox == folder / "state/outbox.sqlite3"
@@ -102,13 +102,13 @@ def test_the_example_covers_every_path_field_of_the_config_tree() -> None:
     assert _path_fields(RunConfig) == {
         "ModelConfig.path",
         "ModelConfig.labels",
-        "ImagesSource.path",
-        "JsonlSink.path",
-        "MqttTls.ca_file",
-        "MqttTls.cert_file",
-        "MqttTls.key_file",
-        "MqttSink.password_file",
-        "MqttSink.outbox",
+        "ImagesSourceConfig.path",
+        "JsonlSinkConfig.path",
+        "MqttTlsConfig.ca_file",
+        "MqttTlsConfig.cert_file",
+        "MqttTlsConfig.key_file",
+        "MqttSinkConfig.password_file",
+        "MqttSinkConfig.outbox",
         "OutputConfig.record",
         "OutputConfig.snapshot_dir",
     }
@@ -123,7 +123,7 @@ def test_absolute_paths_urls_and_flags_are_left_alone(tmp_path: Path) -> None:
         '[[sinks]]\nkind = "jsonl"\npath = "d.jsonl"\n'
     )
     config = load_config(folder / "edge.toml", {"model": {"path": "flag.tflite"}})
-    assert isinstance(config.source, VideoSource)
+    assert isinstance(config.source, VideoSourceConfig)
     assert config.source.uri == "rtsp://cam/stream"
     assert config.model.labels == Path("/abs/l.txt")
     assert config.model.path == Path("flag.tflite")  # a flag: relative to the cwd

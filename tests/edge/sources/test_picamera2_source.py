@@ -26,7 +26,7 @@ from edge.sources.picamera import PiCamera2Device, lores_size
 from edge.types import Frame, TensorSpec
 from tests.conftest import RunEdge, read_jsonl
 
-REPO = Path(__file__).resolve().parent.parent.parent
+REPO = Path(__file__).resolve().parents[3]
 FAKES = REPO / "tests" / "fakes"
 
 

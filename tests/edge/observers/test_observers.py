@@ -25,7 +25,7 @@ from edge.observers.preview import check_display
 from edge.observers.snapshots import triggers
 from tests.conftest import RunEdge, read_jsonl
 
-REPO = Path(__file__).resolve().parent.parent.parent
+REPO = Path(__file__).resolve().parents[3]
 DETECTOR = REPO / "models" / "zoo" / "digits-detector.int8.tflite"
 # Where the test command puts the GUI build of OpenCV (see scripts/test.sh).
 GUI_OPENCV = Path(os.environ.get("EDGE_TEST_OPENCV_GUI", str(REPO / ".venv" / "opencv-gui")))
