@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tf_seconds = time.perf_counter() - before_tf
     from converter.command import run
+    from edge.cli.convert_request import ConvertCommand
 
     x_train, _ = split_digits().part("train")
     pick = np.linspace(0, len(x_train) - 1, CALIBRATION_IMAGES).round().astype(np.int64)
@@ -56,17 +57,16 @@ def main(argv: list[str] | None = None) -> int:
         for i, digit in enumerate(x_train[pick]):
             big = cv2.resize(digit, (56, 56), interpolation=cv2.INTER_LINEAR)
             cv2.imwrite(str(folder / f"{i:04d}.png"), cv2.merge([big, big, big]))
-        namespace = argparse.Namespace(
-            model=str(ROOT / "models" / "zoo" / "digits-cnn.keras"),
-            calibration=str(folder),
-            eval=str(ROOT / "models" / "zoo" / "digits-holdout.npz"),
-            out=str(Path(tmp) / "out" / "digits-cnn.tflite"),
+        command = ConvertCommand(
+            model=ROOT / "models" / "zoo" / "digits-cnn.keras",
+            calibration=folder,
+            eval=ROOT / "models" / "zoo" / "digits-holdout.npz",
+            out=Path(tmp) / "out" / "digits-cnn.tflite",
             mode=args.mode,
             resize="crop",
-            json=False,
         )
         begin = time.perf_counter()
-        code = run(namespace)
+        code = run(command)
         convert_seconds = time.perf_counter() - begin
     print(f"\nimport tensorflow+keras: {tf_seconds:.1f} s")
     print(

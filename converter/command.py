@@ -1,16 +1,15 @@
-"""``edge convert``: argparse namespace -> ``converter.isolation.convert_in_child`` -> exit code.
+"""``edge convert``: a typed ``ConvertCommand`` -> ``converter.isolation.convert_in_child``
+-> exit code.
 
 The conversion runs in a child process (``converter.isolation``): nothing from the model
 executes in this one. SIGTERM while it runs stops the child and exits 143 (128 + 15),
 Ctrl-C stops it and exits 130 (``edge.cli.main``); ``--timeout SECONDS`` stops it with
 exit 1. In every case nothing is written and existing outputs stay as they were.
 
-``edge/cli/__init__.py`` defines the arguments and imports this module only when the subcommand
-runs (the device install has no TensorFlow). Attributes read from ``args``: model,
-calibration, out, task, labels, mode, max_drop, io_dtype, eval, report, custom_objects,
-trust_model, no_rewrite, json, resize, colour, input_range, input_scale,
-input_offset, timeout. Missing attributes take the defaults of
-``ConvertRequest``, so the CLI can grow flags without breaking this function.
+``edge.cli.convert`` defines the flags, builds the ``ConvertCommand``
+(``edge.cli.convert_request``: typed fields, the flags' defaults) and imports this module
+only when the subcommand runs (the device install has no TensorFlow).
+``ConvertRequest.from_command`` makes the library's request of it.
 
 Output: the readable table on stdout, or the report JSON with ``--json`` (scripts); a
 user error is one ``edge convert: error: ...`` message on stderr and the error's exit
@@ -19,7 +18,6 @@ code (1 for conversion and data errors).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import signal
 import sys
@@ -27,44 +25,26 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from edge.errors import EdgeError
+
+if TYPE_CHECKING:
+    from converter.request import ConvertRequest
+    from edge.cli.convert_request import ConvertCommand
 
 EXIT_SIGTERM = 128 + signal.SIGTERM
 
 
-def run(args: argparse.Namespace) -> int:
+def run(command: ConvertCommand) -> int:
     try:
         from converter.isolation import convert_in_child
         from converter.request import ConvertRequest
-        from edge.model.labels import read_labels
 
-        labels_file = _get(args, "labels")
-        request = ConvertRequest(
-            model=Path(args.model),
-            calibration=Path(args.calibration),
-            out=_path(_get(args, "out")),
-            task=_get(args, "task") or "classify",
-            labels=read_labels(Path(labels_file)) if labels_file else None,
-            mode=_get(args, "mode") or "auto",
-            max_drop=_get(args, "max_drop"),
-            no_rewrite=bool(_get(args, "no_rewrite")),
-            io_dtype=_get(args, "io_dtype") or "int8",
-            eval=_path(_get(args, "eval")),
-            report=_path(_get(args, "report")),
-            custom_objects=_get(args, "custom_objects"),
-            trust_model=bool(_get(args, "trust_model")),
-            resize=_get(args, "resize") or "stretch",
-            colour=_get(args, "colour"),
-            input_range=_get(args, "input_range"),
-            input_scale=_get(args, "input_scale"),
-            input_offset=_get(args, "input_offset"),
-            progress=not _get(args, "json"),
-        )
-        _check_before_running(request, _path(labels_file))
+        request = ConvertRequest.from_command(command)
+        _check_before_running(command, request)
         with _sigterm_stops_the_conversion():
-            report = convert_in_child(request, timeout=_get(args, "timeout"))
+            report = convert_in_child(request, timeout=command.timeout)
     except EdgeError as err:
         print(f"edge convert: error: {err}", file=sys.stderr)
         return err.exit_code
@@ -75,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_SIGTERM
-    if _get(args, "json"):
+    if command.json:
         sys.stdout.write(report.to_json())
     else:
         sys.stdout.write(report.table())
@@ -84,18 +64,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_before_running(request: Any, labels: Path | None) -> None:
+def _check_before_running(command: ConvertCommand, request: ConvertRequest) -> None:
     """No input is overwritten: checked before anything runs (``convert`` itself reads
     the model as data before anything in it runs, for every caller)."""
     from converter.outputs import check_output_paths
 
-    custom = request.custom_objects
+    custom = command.custom_objects
     check_output_paths(
         inputs=[
-            request.model,
-            request.calibration,
-            request.eval,
-            labels,
+            command.model,
+            command.calibration,
+            command.eval,
+            command.labels,
             Path(custom) if custom and custom.endswith(".py") else None,
         ],
         outputs=[
@@ -129,11 +109,3 @@ def _sigterm_stops_the_conversion() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _get(args: argparse.Namespace, name: str) -> Any:
-    return getattr(args, name, None)
-
-
-def _path(value: str | None) -> Path | None:
-    return Path(value) if value else None

@@ -3,7 +3,9 @@ TensorFlow work (``check_request``).
 
 ``ConvertRequest`` has the CLI's defaults (``mode="auto"``, task ``classify``, int8
 input/output), so a library caller and ``edge convert`` with the same arguments get the
-same conversion.
+same conversion. ``edge convert`` hands over its flags as a typed
+``edge.cli.convert_request.ConvertCommand``; ``ConvertRequest.from_command`` turns that into
+a request (the labels file is read there).
 
 The checks: the task and modes exist, ``max_drop`` fits the gate metric's unit (a fraction
 for 0..1 metrics: above 1 is a ``ConfigError``, exit 78; dB for generate/raw), the input
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from converter.calibration import Calibration
 from converter.data import require_exists
@@ -28,7 +31,11 @@ from converter.quantize import IoDtype
 from converter.tasks.base import Gate, TaskEval
 from converter.tasks.registry import TASKS
 from edge.errors import ConfigError, ConversionError
+from edge.model.labels import read_labels
 from edge.model.manifest import Colour, ResizeMode
+
+if TYPE_CHECKING:
+    from edge.cli.convert_request import ConvertCommand
 
 IO_DTYPES = ("int8", "uint8")
 DEFAULT_THRESHOLD = 0.5
@@ -61,6 +68,32 @@ class ConvertRequest:
     max_drop: float | None = None  # None: the task's default budget for auto, no gate else
     ladder: tuple[str, ...] | None = None  # the steps ``auto`` walks (default AUTO_LADDER)
     no_rewrite: bool = False
+
+    @classmethod
+    def from_command(cls, command: ConvertCommand) -> ConvertRequest:
+        """What ``edge convert`` asks for; its labels file is read here (a missing one is
+        a ``ConfigError``). Progress goes to stderr unless the report is printed as JSON."""
+        return cls(
+            model=command.model,
+            calibration=command.calibration,
+            out=command.out,
+            task=command.task,
+            labels=read_labels(command.labels) if command.labels else None,
+            mode=command.mode,
+            io_dtype=command.io_dtype,
+            eval=command.eval,
+            report=command.report,
+            custom_objects=command.custom_objects,
+            trust_model=command.trust_model,
+            resize=command.resize,
+            colour=command.colour,
+            input_scale=command.input_scale,
+            input_offset=command.input_offset,
+            input_range=command.input_range,
+            progress=not command.json,
+            max_drop=command.max_drop,
+            no_rewrite=command.no_rewrite,
+        )
 
     def out_for(self, mode: str) -> Path:
         return self.out or self.model.with_name(f"{self.model.stem}.{mode}.tflite")

@@ -15,11 +15,13 @@ from edge.config.run import RunConfig
 from edge.observers import build_observers
 from edge.pipeline.control import RunControl
 from edge.pipeline.inference import open_inference
-from edge.pipeline.loop import Pipeline, RunStats, StatusCallback, TickHook
+from edge.pipeline.loop import Pipeline, StatusCallback, TickHook
+from edge.pipeline.stats import RunStats
 from edge.record import RecordContext
 from edge.sinks import BackgroundSink, SinkContext, open_sink
+from edge.sinks.base import HasTick
 from edge.sources import open_source
-from edge.sources.base import Source
+from edge.sources.base import HasFrameRate, Source
 
 if TYPE_CHECKING:
     from edge.events.writer import EventWriter
@@ -39,10 +41,15 @@ def run(
     ``on_start`` is called with the pipeline once the model is loaded and the sinks and
     the source are open, just before the first frame (the service's READY=1); the
     ``tick_hooks`` run on every loop turn (the service's watchdog, status and reload).
+
+    The start model is closed here if the run fails before its first frame; from
+    ``pipeline.run`` on it is the pipeline's, which closes it after its last frame (a
+    reload may replace it long before the run ends).
     """
     with ExitStack() as stack:
         model, inference = open_inference(config)
-        stack.callback(model.close)
+        start_model = stack.enter_context(ExitStack())  # ours until the pipeline runs it
+        start_model.callback(model.close)
         context = RecordContext(
             device=config.device,
             model_name=model.manifest.name,
@@ -67,7 +74,8 @@ def run(
         if source is None:  # SIGTERM/SIGINT while a stream was still opening
             return RunStats(source_state="ended")
         stack.callback(source.close)
-        observers = build_observers(config.output, stop=stop, fps=getattr(source, "fps", None))
+        fps = source.fps if isinstance(source, HasFrameRate) else None
+        observers = build_observers(config.output, stop=stop, fps=fps)
         for observer in observers:
             stack.callback(observer.close)
         pipeline = Pipeline(
@@ -76,6 +84,7 @@ def run(
             sinks,
             context,
             model.manifest.labels,
+            release=model.close,
             max_frames=config.max_frames,
             status=status,
             status_interval=config.status_interval,
@@ -88,6 +97,7 @@ def run(
         )
         if on_start is not None:
             on_start(pipeline)
+        start_model.pop_all()  # handed over: Pipeline.run closes it, whatever happens
         stats = pipeline.run(stop)
     for sink in sinks:  # closed now: drops made while flushing at shutdown count too
         stats.sink_dropped[sink.name] = sink.dropped
@@ -186,7 +196,6 @@ def _open_sinks(
         sink = BackgroundSink(inner)
         stack.callback(sink.close)
         sinks.append(sink)
-        tick = getattr(inner, "tick", None)
-        if callable(tick):
-            hooks.append(tick)
+        if isinstance(inner, HasTick):
+            hooks.append(inner.tick)
     return sinks, hooks

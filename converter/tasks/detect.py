@@ -9,20 +9,24 @@ Evaluation data (``--eval``): an ``.npz`` with
 - ``image_index``: ``(M,)`` integers, the image each box belongs to (images may have
   none).
 
-Heads (``head_of``): the project's centernet-style head (a class heatmap ``(G, G, C)``
-and boxes ``(G, G, 4)``), or one YOLO head of rank 2 per image: ``[4 + C, N]`` (the
-Ultralytics YOLOv8/YOLO11 layout, channels first) is ``yolov8``, ``[N, 5 + C]`` (the
-YOLOv5 layout) is ``yolov5``; or an SSD-style model ending in the four outputs of TF-Lite's
+Heads (``head_of``): told apart by the device's own rule
+(``edge.decoders.heads.guess_decoder``, given the output shapes only, so the YOLO family
+comes from the layout), so the converter and the device agree on the head: the
+project's centernet-style head (a class heatmap ``(G, G, C)`` and boxes ``(G, G, 4)``),
+or one YOLO head of rank 2 per image: ``[4 + C, N]`` (the Ultralytics YOLOv8/YOLO11
+layout, channels first) is ``yolov8``, ``[N, 5 + C]`` (the YOLOv5 layout) is ``yolov5``;
+or an SSD-style model ending in the four outputs of TF-Lite's
 ``TFLite_Detection_PostProcess`` (boxes ``(K, 4)`` ymin, xmin, ymax, xmax normalised,
 classes ``(K,)``, scores ``(K,)``, count ``(1,)``; anchors/priors are decoded inside the
-model, as that op does) is ``ssd``, the shape rule the device's own head detection uses
-(``edge.decoders.heads.is_ssd``). The ssd decoder finds the four by shape and content,
-here as on the device, so the converter reads them exactly as the device will. An SSD
+model, as that op does) is ``ssd``. Any other outputs are taken for the centernet head,
+which ``check_outputs`` then refuses with the shapes it needs. The ssd decoder finds the
+four by shape and content, here as on the device, so the converter reads them exactly
+as the device will. An SSD
 head does not say how many classes it has: without ``--labels`` the manifest carries no
 labels and the device reports class numbers; with ``--labels``, a class id of the float
 model outside the label list is refused before anything is written.
 Decoding uses THE device's decoder for that head
-(``edge.decoders.registry.DECODERS``) on each image's outputs, with the identity
+(``edge.decoders.registry.get_decoder``) on each image's outputs, with the identity
 placement of the model input (eval images are model inputs), so the numbers here are
 what the device would produce. For YOLO heads the box unit (pixels of the input or
 normalised) is decided once on the float outputs and written into the manifest, so
@@ -61,7 +65,7 @@ import numpy as np
 from converter.data import load_arrays, require_exists
 from converter.tasks.base import Gate, Outputs, TaskDefaults, TaskEval
 from edge.decoders.centernet import DEFAULT_PARAMS
-from edge.decoders.heads import is_ssd
+from edge.decoders.heads import guess_decoder
 from edge.decoders.params import SsdParams, YoloParams
 from edge.decoders.registry import get_decoder
 from edge.errors import ConversionError, DataError
@@ -75,6 +79,7 @@ from edge.eval.metrics import (
 )
 from edge.model.manifest import DecoderSpec, InputSpec
 from edge.processing.preprocess import Placement
+from edge.types import TensorSpec
 
 DECODER = "centernet"
 DEVICE_SCORE_THRESHOLD = 0.4
@@ -86,14 +91,15 @@ SSD = "ssd"
 
 def head_of(output_shapes: Mapping[str, tuple[int, ...]]) -> str:
     """``centernet``, ``yolov8``, ``yolov5`` or ``ssd`` from the output shapes (batch
-    excluded)."""
-    shapes = list(output_shapes.values())
-    if is_ssd([(1, *shape) for shape in shapes]):
-        return SSD
-    if len(shapes) == 1 and len(shapes[0]) == 2:
-        channels, candidates = shapes[0]
-        return "yolov8" if channels < candidates else "yolov5"
-    return DECODER
+    excluded): the device's ``guess_decoder``, whose other answers mean centernet here."""
+    specs = [
+        TensorSpec(name, index, (1, *shape), "float32")
+        for index, (name, shape) in enumerate(output_shapes.items())
+    ]
+    # No input shape: the YOLO family is told by the layout alone, as the converter
+    # always did (the device also counts the candidates against the input's grid).
+    head, _ = guess_decoder(specs, ())
+    return head if head in (SSD, *YOLO_HEADS) else DECODER
 
 
 def decode_all(outputs: Outputs, params: Mapping[str, Any], head: str = DECODER) -> Predictions:

@@ -39,12 +39,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
 from edge.bench.compiled_model import CompiledApiError, compiled_runner
 from edge.errors import EdgeError, UsageError
+from edge.pipeline.stats import percentile
+
+if TYPE_CHECKING:
+    from edge.config.sources import SourceConfig
 
 _TOOL_MODULE = "ai_edge_litert.tools.benchmark_litert_model"
 
@@ -63,9 +67,9 @@ class Progress:
     """A one-line progress bar on stderr (redrawn in place on a terminal, one line per
     phase otherwise, so a log stays readable)."""
 
-    def __init__(self, stream: Any = None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream if stream is not None else sys.stderr
-        self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
+        self._tty = self._stream.isatty()
 
     def phase(self, name: str) -> None:
         self._stream.write(f"bench: {name}\n")
@@ -85,8 +89,8 @@ class Progress:
 
 
 def percentiles(values_ms: Sequence[float]) -> dict[str, float]:
-    data = np.asarray(values_ms if len(values_ms) else [0.0], dtype=np.float64)
-    return {f"p{p}": round(float(np.percentile(data, p)), 3) for p in (50, 95, 99)}
+    """p50, p95 and p99 as ``edge run`` and its MQTT stats compute them; 0.0 when empty."""
+    return {f"p{p}": round(percentile(values_ms, p) or 0.0, 3) for p in (50, 95, 99)}
 
 
 def run_bench(request: BenchRequest, progress: Progress | None = None) -> dict[str, Any]:
@@ -327,6 +331,22 @@ def litert_tool(model: Path, threads: int, frames: int, raw: dict[str, Any]) -> 
     }
 
 
+def paced_fps(source: SourceConfig) -> float | None:
+    """The rate a source's config asks it to deliver at; ``None`` for one read as fast
+    as the pipeline takes it (a file, a folder, the synthetic camera on demand)."""
+    from edge.config.sources import (
+        CameraSourceConfig,
+        PiCamera2SourceConfig,
+        SyntheticSourceConfig,
+    )
+
+    if isinstance(source, SyntheticSourceConfig):
+        return None if source.on_demand else source.fps
+    if isinstance(source, CameraSourceConfig | PiCamera2SourceConfig):
+        return source.fps
+    return None
+
+
 class _AgeObserver:
     """A frame observer that notes how old each frame is when its record is written."""
 
@@ -374,9 +394,7 @@ def pipeline_rate(config: Any, frames: int, progress: Progress) -> dict[str, Any
         "infer_ms": percentiles(list(stats.infer_ms)),
         "frame_age_ms": percentiles(ages.ages_ms),
         "source": config.source.kind,
-        "source_fps": None
-        if getattr(config.source, "on_demand", False)
-        else getattr(config.source, "fps", None),
+        "source_fps": paced_fps(config.source),
     }
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from edge.config.paths import models_in, resolve_relative_paths
-from edge.decoders.params import PARAMS, all_keys, check_settings
+from edge.decoders.registry import all_keys, check_settings, decoders, owners_of
 from edge.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -120,11 +120,10 @@ def _check_decoder_table(data: dict[str, Any], origin: str, text: str) -> None:
         except ConfigError as exc:
             raise ConfigError(f"{origin}: [decoder]: {exc.message}", hint=exc.hint) from None
         return
-    known = all_keys()
     for key in settings:
-        if key in known:
+        if owners_of(key):  # the plug-ins are loaded only for a key no built-in decoder has
             continue
-        near = difflib.get_close_matches(key, sorted(known), n=1)
+        near = difflib.get_close_matches(key, sorted(all_keys()), n=1)
         line = _line_of(text, key, "decoder")
         message = f"{origin}: unknown key {key!r} in [decoder]" + (
             f" (line {line})" if line else ""
@@ -132,7 +131,8 @@ def _check_decoder_table(data: dict[str, Any], origin: str, text: str) -> None:
         if near:
             message += f"; did you mean {near[0]!r}?"
         per_decoder = "; ".join(
-            f"{n}: {', '.join(sorted(m.model_fields))}" for n, m in sorted(PARAMS.items())
+            f"{d.name}: {', '.join(sorted(d.params.model_fields))}"
+            for d in sorted(decoders(), key=lambda d: d.name)
         )
         raise ConfigError(
             message, hint=f"[decoder] takes name and the settings of that decoder: {per_decoder}"

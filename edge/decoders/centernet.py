@@ -21,7 +21,7 @@ Decoding: a cell is a peak when its score equals the maximum of its 3x3 neighbou
 ``max_detections * 4`` peaks become boxes; class-aware NMS (``edge.processing.geometry``,
 ``iou_threshold``) removes the duplicates a peak straddling two cells leaves; boxes are
 mapped from the model window to the source frame with the ``Placement``
-(``frame_x = x0 + model_x * (x1 - x0)``) and clipped to 0..1.
+(``edge.processing.geometry.to_frame``) and clipped to 0..1.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from edge.decoders.params import CenternetParams
 from edge.errors import ConfigError
-from edge.processing.geometry import nms
+from edge.processing.geometry import nms, to_frame
 from edge.processing.preprocess import Placement
 from edge.types import Detections
 
@@ -102,15 +102,6 @@ def decode_centernet(
     )
     frame = to_frame(model_boxes[keep], placement)
     return Detections(classes[keep], np.clip(scores[keep], 0.0, 1.0), frame), {}
-
-
-def to_frame(boxes: FloatArray, placement: Placement) -> FloatArray:
-    """Model-window boxes (normalised) -> source-frame boxes (normalised, clipped)."""
-    w, h = placement.x1 - placement.x0, placement.y1 - placement.y0
-    scale = np.asarray([w, h, w, h], np.float32)
-    shift = np.asarray([placement.x0, placement.y0, placement.x0, placement.y0], np.float32)
-    mapped: FloatArray = np.clip(boxes.reshape(-1, 4) * scale + shift, 0.0, 1.0).astype(np.float32)
-    return mapped
 
 
 _NEIGHBOURS = np.array([(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)], np.int64)

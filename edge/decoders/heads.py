@@ -1,14 +1,17 @@
 """Which decoder fits a model that has no manifest, judged from its output tensors.
 
-Used only when neither the manifest nor the user names a decoder; the caller logs the
-choice and the reason, so a wrong guess is one ``--decoder`` away. The rules:
+Used when neither the manifest nor the user names a decoder; the caller logs the choice
+and the reason, so a wrong guess is one ``--decoder`` away. The converter's detect task
+(``converter.tasks.detect.head_of``) asks the same function, so both agree on the head.
+The rules:
 
 - four outputs, ``[1, N, 4]`` + ``[1, N]`` + ``[1, N]`` + one value (``[1]`` as the
   op writes it, or ``[1, 1]`` as a Keras model does): ``ssd``;
 - two rank-4 outputs on one grid, one ending in 4: ``centernet``;
 - one rank-3 output ``[1, a, b]``: a YOLO head. N (the larger dimension) tells the two
-  families apart when it matches the input: YOLOv8/YOLO11 have one candidate per cell
-  of the stride 8, 16 and 32 grids (8400 for 640x640), YOLOv5 three (25200). When N
+  families apart when it matches the input (an empty ``input_shape`` skips this):
+  YOLOv8/YOLO11 have one candidate per cell of the stride 8, 16 and 32 grids (8400 for
+  640x640), YOLOv5 three (25200). When N
   matches neither, channels-first ``[1, 4+C, N]`` is ``yolov8`` and channels-last
   ``[1, N, 5+C]`` is ``yolov5`` (the layouts of the Ultralytics exports);
 - one output of one value: ``anomaly``; one ``[1, C]`` output: ``classify``.
@@ -46,8 +49,7 @@ def guess_decoder(outputs: Sequence[TensorSpec], input_shape: Sequence[int]) -> 
 
 def is_ssd(shapes: Sequence[tuple[int, ...]]) -> bool:
     """Four outputs (batch included) shaped as ``TFLite_Detection_PostProcess`` ends:
-    ``[1, N, 4]`` boxes, two ``[1, N]`` rows (classes, scores), one value (count).
-    The converter's detect task asks the same question, so both agree on the head."""
+    ``[1, N, 4]`` boxes, two ``[1, N]`` rows (classes, scores), one value (count)."""
     if len(shapes) != 4:
         return False
     boxes = [s for s in shapes if len(s) == 3 and s[2] == 4]

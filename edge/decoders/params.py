@@ -1,34 +1,27 @@
-"""Each decoder's parameters as a pydantic model: names, types, ranges and defaults.
+"""Each built-in decoder's parameters as a pydantic model: names, types, ranges and
+defaults (a ``description`` on every field).
 
-Where the values come from, lowest priority first: the model class's defaults, the
-manifest's ``decoder.params`` (calibrated by the converter, e.g. the anomaly
-threshold), then the user's ``[decoder]`` table and ``--decoder-opt KEY=VALUE``. A
-manifest value is replaced only by an explicit setting of the same name.
-
-The user's settings are checked strictly against the chosen decoder: an unknown key,
-a key of another decoder, a wrong type or a value out of range is a ``ConfigError``
-(exit 78) that names the key, the decoder and its valid keys. The manifest is read
-leniently (a newer converter may write keys this device does not know): its unknown
-keys are dropped.
+A decoder's row in ``edge.decoders.registry`` names its model; the registry resolves
+and checks the settings by decoder name (``resolve_params``, ``check_settings``). A
+plug-in decoder subclasses ``DecoderParams`` in its own package.
 
 This module imports only pydantic, so ``edge.config`` can check a ``[decoder]`` table
-without loading OpenCV or numpy.
+without loading OpenCV, numpy or a decoder.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from edge.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field
 
 P = TypeVar("P", bound="DecoderParams")
 
 
 class DecoderParams(BaseModel):
+    """The base of every decoder's parameters: unknown keys refused, values frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     @classmethod
@@ -121,98 +114,3 @@ class YoloParams(_BoxParams):
         "the smaller of the two dimensions as K",
     )
     output: str | None = Field(None, description="name of the output tensor, if several")
-
-
-PARAMS: dict[str, type[DecoderParams]] = {
-    "classify": ClassifyParams,
-    "centernet": CenternetParams,
-    "anomaly": AnomalyParams,
-    "ssd": SsdParams,
-    "yolov5": YoloParams,
-    "yolov8": YoloParams,
-}
-ALIASES = {"yolo11": "yolov8"}
-# The task a decoder implies, for a model without a manifest run with --decoder only.
-DECODER_TASKS = {
-    "classify": "classify",
-    "centernet": "detect",
-    "anomaly": "anomaly",
-    "ssd": "detect",
-    "yolov5": "detect",
-    "yolov8": "detect",
-}
-
-
-def canonical(name: str) -> str:
-    """``yolo11`` -> ``yolov8`` (one head format); other names unchanged."""
-    return ALIASES.get(name, name)
-
-
-def all_keys() -> set[str]:
-    return {key for model in PARAMS.values() for key in model.model_fields}
-
-
-def valid_keys(name: str) -> list[str]:
-    return sorted(params_model(name).model_fields)
-
-
-def params_model(name: str) -> type[DecoderParams]:
-    try:
-        return PARAMS[canonical(name)]
-    except KeyError:
-        raise ConfigError(
-            f"unknown decoder {name!r}",
-            hint=f"choose one of: {', '.join(sorted([*PARAMS, *ALIASES]))}",
-        ) from None
-
-
-def resolve_params(
-    name: str, manifest: Mapping[str, Any], settings: Mapping[str, Any]
-) -> DecoderParams:
-    """The decoder's parameters: defaults < manifest < explicit settings (checked)."""
-    model = params_model(name)
-    check_settings(name, settings)
-    known = {key: value for key, value in manifest.items() if key in model.model_fields}
-    try:
-        return model.model_validate({**known, **settings})
-    except ValidationError as exc:
-        raise ConfigError(
-            _describe(name, exc, settings),
-            hint=f"valid keys of the {canonical(name)} decoder: {', '.join(valid_keys(name))}",
-        ) from None
-
-
-def check_settings(name: str, settings: Mapping[str, Any]) -> None:
-    """Refuse keys the decoder does not have, and values it would not take."""
-    model = params_model(name)
-    keys = ", ".join(valid_keys(name))
-    for key in settings:
-        if key in model.model_fields:
-            continue
-        owners = sorted(n for n, m in PARAMS.items() if key in m.model_fields)
-        near = difflib.get_close_matches(key, list(model.model_fields), n=1)
-        whose = (
-            f" (it is a setting of {', '.join(owners)})"
-            if owners
-            else (f"; did you mean {near[0]!r}?" if near else "")
-        )
-        raise ConfigError(
-            f"decoder {canonical(name)!r} has no setting {key!r}{whose}",
-            hint=f"valid keys of the {canonical(name)} decoder: {keys}",
-        )
-    try:
-        model.model_validate(dict(settings))
-    except ValidationError as exc:
-        raise ConfigError(
-            _describe(name, exc, settings),
-            hint=f"valid keys of the {canonical(name)} decoder: {', '.join(valid_keys(name))}",
-        ) from None
-
-
-def _describe(name: str, exc: ValidationError, settings: Mapping[str, Any]) -> str:
-    parts = []
-    for error in exc.errors():
-        key = ".".join(str(p) for p in error["loc"]) or "decoder"
-        given = f" (got {settings[key]!r})" if key in settings else " (from the manifest)"
-        parts.append(f"decoder {canonical(name)!r} setting {key}: {error['msg']}{given}")
-    return "\n".join(parts)

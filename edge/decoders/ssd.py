@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edge.decoders.centernet import to_frame
 from edge.decoders.params import SsdParams
 from edge.errors import ConfigError
+from edge.processing.geometry import to_frame
 from edge.processing.preprocess import Placement
 from edge.types import Detections
 

@@ -34,8 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.config.model import ModelConfig
-from edge.decoders.params import params_model
-from edge.decoders.registry import get_decoder
+from edge.decoders.registry import get_decoder, params_model
 from edge.errors import ConfigError, ModelError, UsageError
 from edge.eval.data import EvalSet, check_data_path, load_eval_set
 from edge.eval.layout import METRICS

@@ -6,7 +6,7 @@ overrides single facts. A model without a manifest needs its task or its decoder
 SSD, YOLO, the project's detector), which makes it a detector; the choice is logged.
 Its input recipe is derived from the input tensor (``edge.model.manifest.default_input_spec``).
 
-The decoder's parameters are resolved here, once (``edge.decoders.params``): the
+The decoder's parameters are resolved here, once (``edge.decoders.registry``): the
 manifest's values (only when the decoder is the manifest's own) under the explicit
 settings, validated against the decoder; the result is the manifest's
 ``decoder.params``, complete.
@@ -20,8 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from edge.config.model import DecoderConfig, ModelConfig
-from edge.decoders.params import DECODER_TASKS, canonical, params_model, resolve_params
-from edge.decoders.registry import TASK_DECODERS
+from edge.decoders.registry import (
+    canonical,
+    decoder_info,
+    decoders,
+    default_decoder,
+    resolve_params,
+    task_of,
+)
 from edge.errors import ConfigError, ModelError
 from edge.model.backends.base import Backend
 from edge.model.backends.litert import LiteRTBackend
@@ -43,6 +49,16 @@ log = logging.getLogger("edge")
 
 @dataclass
 class LoadedModel:
+    """A model ready to run: its file, its manifest and its interpreter (``backend``).
+
+    The one owner of the interpreter: only ``close`` frees it (``load_model`` hands it
+    over; ``Inference`` and the pipeline's stages borrow it). A ``LoadedModel`` has one
+    owner in turn, the one who closes it: the caller of ``load_model`` /
+    ``open_inference``; in a run ``edge.app.run`` until the pipeline runs it, then the
+    pipeline (``edge.pipeline.loop.Pipeline``); a model a reload loaded, the reloader
+    until it hands it to the pipeline (``edge.service.reload``). Closing twice is
+    harmless, but no owner relies on it."""
+
     file: ModelFile
     manifest: Manifest
     backend: Backend
@@ -59,7 +75,7 @@ def resolve_model_path(path: Path | None) -> Path:
 def load_model(config: ModelConfig, decoder: DecoderConfig | None = None) -> LoadedModel:
     decoder = decoder or DecoderConfig()
     if decoder.name is not None:
-        params_model(decoder.name)  # an unknown name fails before the model is read
+        decoder_info(decoder.name)  # an unknown name fails before the model is read
     path = resolve_model_path(config.path)
     model_file = take_prefetched(path) or read_model_file(path)
     if config.probe:  # a file not verified yet is loaded and run in a child first
@@ -80,7 +96,7 @@ def load_model(config: ModelConfig, decoder: DecoderConfig | None = None) -> Loa
         manifest = _apply_overrides(manifest, config, decoder)
         _check_labels(manifest, backend, model_file.path)
     except BaseException:
-        backend.close()
+        backend.close()  # still ours: no LoadedModel took it
         raise
     return LoadedModel(model_file, manifest, backend, embedded_manifest=raw is not None)
 
@@ -96,12 +112,12 @@ def _manifest_from_config(
     task: str | None = config.task
     name = decoder.name
     if name is not None:
-        task = task or DECODER_TASKS[canonical(name)]
+        task = task or decoder_info(name).task
     elif task in (None, "detect"):
         from edge.decoders.heads import guess_decoder
 
         guess, reason = guess_decoder(backend.outputs, backend.inputs[0].shape)
-        if DECODER_TASKS.get(guess) == "detect":
+        if task_of(guess) == "detect":
             task, name = "detect", guess
             log.info(
                 "%s has no manifest: decoder %s picked from its outputs (%s); "
@@ -125,7 +141,8 @@ def _manifest_from_config(
             task=task,
             labels=[],
             input=default_input_spec(backend.inputs[0]),
-            decoder=DecoderSpec(name=name or TASK_DECODERS.get(task, task)),
+            # A task without a decoder (generate, raw) names its manifest's decoder by it.
+            decoder=DecoderSpec(name=name or default_decoder(task) or task),
         )
     )
 
@@ -142,7 +159,7 @@ def _apply_overrides(manifest: Manifest, config: ModelConfig, decoder: DecoderCo
     name = decoder.name or manifest.decoder.name
     if config.task is None and decoder.name is not None:
         # A decoder alone sets the task its records carry (ssd -> detect).
-        decoded = DECODER_TASKS.get(canonical(name))
+        decoded = task_of(name)
         if decoded is not None and decoded != manifest.task:
             updates["task"] = decoded
     task = updates.get("task", manifest.task)
@@ -164,12 +181,13 @@ def _apply_overrides(manifest: Manifest, config: ModelConfig, decoder: DecoderCo
 def _check_task_fits_decoder(task: str, name: str, manifest_task: str) -> None:
     """Records carry the task; it must be the one the decoder produces, or a classifier's
     records would say ``detect`` (``--task detect`` on a model with a manifest)."""
-    decoded = DECODER_TASKS.get(canonical(name))
+    decoded = task_of(name)
     if decoded is None or decoded == task:
         return
+    example = default_decoder(task) or "one of " + ", ".join(d.name for d in decoders())
     raise ConfigError(
         f"task {task!r} does not fit decoder {name!r}, which produces {decoded!r} results "
         f"(the model's manifest says task {manifest_task!r})",
         hint=f"leave out --task / [model] task, or also give a {task} decoder with "
-        f"--decoder (e.g. {TASK_DECODERS.get(task, 'one of ' + ', '.join(DECODER_TASKS))})",
+        f"--decoder (e.g. {example})",
     )

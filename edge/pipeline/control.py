@@ -2,7 +2,7 @@
 
 Commands arrive on other threads (the MQTT network thread), the loop reads them on its
 own, so every access goes through one lock. The object holds state only; whoever
-receives a command validates it first (``edge.sinks.mqtt.client`` for ``<prefix>/set``).
+receives a command validates it first (``edge.sinks.mqtt.commands`` for ``<prefix>/set``).
 """
 
 from __future__ import annotations

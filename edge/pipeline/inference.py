@@ -8,6 +8,10 @@ Shared by ``edge run``, ``edge check-config`` and the reload check (and later
 ``edge bench``), so all of them build and measure the same work: ``open_inference``
 is the one place that turns a config into a ready model + inference, so whatever
 ``edge run`` would refuse at start, ``edge check-config`` refuses too.
+
+An ``Inference`` borrows its model's interpreter and never closes it: the
+``LoadedModel`` it was made from owns it (``edge.model.load``), and whoever holds that
+closes it (``open_inference``'s caller).
 """
 
 from __future__ import annotations
@@ -19,8 +23,7 @@ from typing import Any
 import numpy as np
 
 from edge.config.run import RunConfig
-from edge.decoders.params import params_model
-from edge.decoders.registry import get_decoder
+from edge.decoders.registry import get_decoder, params_model
 from edge.errors import ConfigError
 from edge.model.backends.base import Array, dequantize
 from edge.model.load import LoadedModel, load_model
@@ -31,6 +34,9 @@ from edge.types import Detections, Frame, Latency
 
 
 class Inference:
+    """A model's frame path (``edge.pipeline.stages.ModelRunner``); borrows ``model``'s
+    interpreter, which the model's owner closes (``LoadedModel.close``)."""
+
     def __init__(self, model: LoadedModel, detection_filter: DetectionFilter | None = None) -> None:
         manifest = model.manifest
         if manifest.task == "generate":
@@ -53,10 +59,6 @@ class Inference:
     def input_spec(self) -> InputSpec:
         """What the model takes (size, colour, resize), from its manifest."""
         return self._preprocess.spec
-
-    def close(self) -> None:
-        """Free the interpreter (idempotent): the reload closes the model it replaced."""
-        self._backend.close()
 
     def __call__(self, frame: Frame) -> tuple[Detections, dict[str, Any], Latency]:
         """One frame all the way on the calling thread, into this model's own buffer
@@ -120,8 +122,9 @@ class ModelOutput:
 
 
 def open_inference(config: RunConfig) -> tuple[LoadedModel, Inference]:
-    """The model (the caller closes it) and its inference, with the config's decoder
-    settings and filters; raises what ``edge run`` would refuse at start."""
+    """The model (the caller owns it: ``LoadedModel.close``) and its inference, with the
+    config's decoder settings and filters; raises what ``edge run`` would refuse at
+    start, after closing the model itself."""
     model = load_model(config.model, config.decoder)
     try:
         f = config.filters

@@ -18,7 +18,8 @@ Extension points, each optional:
 - ``observers``: objects with ``observe(frame, record)`` and ``close()`` that need the
   picture as well as the record (preview window, video recorder, snapshots);
 - ``tick_hooks``: callables run on every loop turn, frame or idle, with the stats;
-- a source's ``health()`` and a sink's ``dropped`` / ``state`` feed ``RunStats``;
+- a source's ``health()`` (``HasHealth``) and a sink's ``dropped`` / ``state``
+  (``HasDropCount`` / ``HasState``) feed ``RunStats``;
 - ``gate`` (the motion gate, ``edge.processing.motion``): asked before inference; a frame
   it skips is counted in ``RunStats.skipped`` and still counts as progress for the
   watchdog, since the loop is alive and the scene simply did not change;
@@ -33,80 +34,32 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Protocol
 
 from edge.pipeline.control import RunControl
 from edge.pipeline.readers import LatestFrameReader, ReadAheadReader
-from edge.pipeline.stages import ActiveModel, Inferred, ModelStage, Paused, Skipped, StageItem
+from edge.pipeline.stages import (
+    ActiveModel,
+    Inferred,
+    ModelRunner,
+    ModelStage,
+    Paused,
+    Release,
+    Skipped,
+    StageItem,
+)
+from edge.pipeline.stats import RunStats
 from edge.record import RecordContext, to_record
-from edge.sinks.base import Record, Sink
-from edge.sources.base import Source, SourceHealth
+from edge.sinks.base import HasDropCount, HasState, Record, Sink
+from edge.sources.base import HasHealth, Source
 from edge.types import Detections, Frame, Result
 
 if TYPE_CHECKING:  # built by edge.app only when a run asks for them (cold start)
     from edge.events.writer import EventWriter
-    from edge.pipeline.inference import Inference
     from edge.processing.motion import MotionGate
 
-_WINDOW = 2048
 _HEALTH_INTERVAL = 0.1  # seconds between refreshes of the source and sink health
-
-
-@dataclass
-class RunStats:
-    """Counters of one run. Latency percentiles cover the most recent frames only, so a
-    service that runs for months keeps constant memory."""
-
-    started: float = field(default_factory=time.monotonic)
-    frames: int = 0
-    dropped: int = 0
-    infer_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_WINDOW))
-    total_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_WINDOW))
-    # Health, refreshed on every loop turn (frame or idle tick).
-    source_state: str = "opening"
-    reconnects: int = 0
-    last_frame_at: float = 0.0  # time.monotonic() of the last frame processed, 0 = none
-    source_activity_at: float = 0.0  # the source's own last_activity (see SourceHealth)
-    sink_dropped: dict[str, int] = field(default_factory=dict)  # per sink name
-    sink_state: dict[str, str] = field(default_factory=dict)  # sinks that report one
-    skipped: int = 0  # frames the motion gate let pass without inference
-    events: int = 0  # edge.event/1 records written
-    paused_frames: int = 0  # frames read while paused by a command (no record written)
-
-    @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    @property
-    def fps(self) -> float:
-        return self.frames / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
-    def sink_drops(self) -> int:
-        return sum(self.sink_dropped.values())
-
-    def summary(self) -> dict[str, Any]:
-        infer = np.asarray(self.infer_ms or [0.0])
-        total = np.asarray(self.total_ms or [0.0])
-        return {
-            "frames": self.frames,
-            "dropped": self.dropped,
-            "seconds": round(self.elapsed, 2),
-            "fps": round(self.fps, 1),
-            "infer_ms_p50": round(float(np.percentile(infer, 50)), 3),
-            "infer_ms_p95": round(float(np.percentile(infer, 95)), 3),
-            "total_ms_p50": round(float(np.percentile(total, 50)), 3),
-            "reconnects": self.reconnects,
-            "sink_drops": self.sink_drops,
-            "skipped": self.skipped,
-            "events": self.events,
-            "paused_frames": self.paused_frames,
-        }
 
 
 StatusCallback = Callable[[RunStats], None]
@@ -122,14 +75,25 @@ class FrameObserver(Protocol):
 
 
 class Pipeline:
+    """One run of the loop (``run`` once).
+
+    Models: ``inference`` runs the frames until a ``swap_model``. A model given with a
+    ``release`` (``LoadedModel.close``) is closed by the pipeline, exactly once: after
+    its last frame when a swap replaces it, when the run ends while it is in use (see
+    ``edge.pipeline.stages.ModelStage``), at once when a swap replaces it outside a run
+    or comes after the run. A pipeline that never runs nor swaps releases nothing: its
+    caller still owns the start model (``edge.app.run`` hands it over just before
+    ``run``). Without a ``release`` the caller keeps the model (a test's shared one)."""
+
     def __init__(
         self,
         source: Source,
-        inference: Inference,
+        inference: ModelRunner,
         sinks: Sequence[Sink],
         context: RecordContext,
         labels: Sequence[str],
         *,
+        release: Release | None = None,
         max_frames: int | None = None,
         status: StatusCallback | None = None,
         status_interval: float = 5.0,
@@ -141,8 +105,9 @@ class Pipeline:
         control: RunControl | None = None,
     ) -> None:
         self.source = source
-        self._model = ActiveModel(inference, context, tuple(labels))
+        self._model = ActiveModel(inference, context, tuple(labels), release)
         self._stage: ModelStage | None = None
+        self._ended = False
         self.sinks = list(sinks)
         self.max_frames = max_frames
         self.status = status
@@ -157,21 +122,23 @@ class Pipeline:
 
     def run(self, stop: threading.Event | None = None) -> RunStats:
         stop = stop or threading.Event()
-        reader: LatestFrameReader | ReadAheadReader = (
-            LatestFrameReader(self.source) if self.source.live else ReadAheadReader(self.source)
-        )
-        stage = ModelStage(
-            reader,
-            self._model,
-            live=self.source.live,
-            gate=self.gate,
-            control=self.control,
-            limit=self.max_frames,
-        )
-        self._stage = stage
-        next_status = time.monotonic() + self.status_interval
-        next_health = 0.0
+        reader: LatestFrameReader | ReadAheadReader | None = None
+        stage: ModelStage | None = None
         try:
+            reader = (
+                LatestFrameReader(self.source) if self.source.live else ReadAheadReader(self.source)
+            )
+            stage = ModelStage(
+                reader,
+                self._model,
+                live=self.source.live,
+                gate=self.gate,
+                control=self.control,
+                limit=self.max_frames,
+            )
+            self._stage = stage
+            next_status = time.monotonic() + self.status_interval
+            next_health = 0.0
             for item in stage.items():
                 if item is not None:
                     self._take(item)
@@ -190,16 +157,21 @@ class Pipeline:
                 if stop.is_set():
                     stage.finish()  # what is already inferred still comes out and is written
         finally:
-            stage.close()
-            reader.close()
             self._stage = None
-            self.stats.dropped = reader.dropped
+            self._ended = True
+            if stage is not None:
+                stage.close()  # releases the models it holds
+            elif self._model.release is not None:  # no stage ever held the model
+                self._model.release()
+            if reader is not None:
+                reader.close()
+                self.stats.dropped = reader.dropped
             self._refresh_health()
             self._end_events()
         return self.stats
 
     @property
-    def inference(self) -> Inference:
+    def inference(self) -> ModelRunner:
         return self._model.inference
 
     @property
@@ -212,32 +184,34 @@ class Pipeline:
 
     def swap_model(
         self,
-        inference: Inference,
+        inference: ModelRunner,
         context: RecordContext,
         labels: Sequence[str],
         *,
-        on_retired: Callable[[Inference], None] | None = None,
+        release: Release | None = None,
     ) -> None:
         """Run the next frame through another model (a reload); returns at once. Call it
         from the loop thread (a tick hook, as the reload does): from another thread it
         could race with ``run`` starting or ending. Frames already preprocessed for the
         old model finish in it, are decoded by its own decoder and recorded under its name
-        and sha256; later ones go through the new model. ``on_retired`` gets the old
-        ``Inference`` once no frame uses it (the reload closes it then)."""
-        model = ActiveModel(inference, context, tuple(labels))
+        and sha256; later ones go through the new model. The old model is released (if
+        it came with a ``release``) once no frame uses it; with ``release`` the pipeline
+        owns the new one (see the class docstring)."""
+        model = ActiveModel(inference, context, tuple(labels), release)
         replaced, self._model = self._model, model
         stage = self._stage
         if stage is not None:
-            stage.swap(model, on_retired)
-        elif on_retired is not None:  # not running: nothing can be inside the old model
-            on_retired(replaced.inference)
+            stage.swap(model)
+            return
+        # Not running: nothing is inside the old model (after the run, its end released
+        # it already), and after the run nothing will ever be inside the new one.
+        done = model if self._ended else replaced
+        if done.release is not None:
+            done.release()
 
     def _refresh_health(self) -> None:
-        health: SourceHealth | None = None
-        reporter = getattr(self.source, "health", None)
-        if callable(reporter):
-            health = reporter()
-        if health is not None:
+        if isinstance(self.source, HasHealth):
+            health = self.source.health()
             self.stats.source_state = health.state
             self.stats.reconnects = health.reconnects
             self.stats.source_activity_at = health.last_activity
@@ -245,10 +219,10 @@ class Pipeline:
             self.stats.source_state = "running"
             self.stats.source_activity_at = self.stats.last_frame_at
         for sink in self.sinks:
-            self.stats.sink_dropped[sink.name] = int(getattr(sink, "dropped", 0))
-            state = getattr(sink, "state", None)
-            if isinstance(state, str):
-                self.stats.sink_state[sink.name] = state
+            dropped = sink.dropped if isinstance(sink, HasDropCount) else 0
+            self.stats.sink_dropped[sink.name] = dropped
+            if isinstance(sink, HasState) and sink.state is not None:
+                self.stats.sink_state[sink.name] = sink.state
 
     def _take(self, item: StageItem) -> None:
         if isinstance(item, Inferred):

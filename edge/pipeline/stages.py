@@ -24,9 +24,18 @@ Hand-offs are bounded queues, and the order is kept (one thread per stage, FIFO)
 A model swap (reload) is taken by the preprocessing stage between two frames: frames
 already preprocessed go through the model that prepared them, and every item carries that
 model (with its record context and labels), so each output is decoded by its own model's
-decoder. The replaced model is handed to ``on_retired`` (the reload closes it) once the
-inference stage has run its last frame; ``swap`` never waits for that, so the loop thread
-that asks never blocks on a stage that is waiting for the loop.
+decoder. The replaced model is released (``ActiveModel.release``: its interpreter is
+closed) once the inference stage has run its last frame; ``swap`` never waits for that,
+so the loop thread that asks never blocks on a stage that is waiting for the loop.
+
+What the stages need of a model is ``ModelRunner`` (``edge.pipeline.inference.Inference``
+is the one implementation; tests wrap it). A runner never closes its interpreter: the
+model comes with its owner's ``release`` (``ActiveModel``), and the stage calls it once,
+when the model is retired or the stage closes (see ``ModelStage.close``).
+
+Live sources wait for the model (``_wait_until_inferred``) and for the loop
+(``_wait_until_taken``) on one ``threading.Condition``, notified when what they wait for
+changes: a waiting thread sleeps until then, instead of polling.
 
 Shutdown: ``finish`` asks the stages to stop taking frames; what is already preprocessed
 is still inferred and handed over, then ``Ended`` closes the stream, so a stop drains
@@ -38,18 +47,18 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from edge.pipeline.control import RunControl
 from edge.record import RecordContext
-from edge.types import Frame
+from edge.types import Detections, Frame, Latency
 
 if TYPE_CHECKING:
     from edge.model.backends.base import Array
-    from edge.pipeline.inference import Inference, ModelOutput, Prepared
+    from edge.model.manifest import InputSpec
+    from edge.pipeline.inference import ModelOutput, Prepared
     from edge.processing.motion import MotionGate
 
 
@@ -61,13 +70,37 @@ class FrameReader(Protocol):
     def frames(self, stop: threading.Event, poll: float = 0.1) -> Iterator[Frame | None]: ...
 
 
+class ModelRunner(Protocol):
+    """What the pipeline needs of a model, one frame at a time on three threads:
+    ``edge.pipeline.inference.Inference``. It has no ``close``: freeing the interpreter is
+    its owner's, handed over as ``ActiveModel.release``."""
+
+    @property
+    def input_spec(self) -> InputSpec: ...
+
+    def new_input(self) -> Array: ...
+
+    def prepare(self, frame: Frame, buffer: Array) -> Prepared: ...
+
+    def run_prepared(self, prepared: Prepared) -> ModelOutput: ...
+
+    def decode(self, output: ModelOutput) -> tuple[Detections, dict[str, Any], Latency]: ...
+
+
+Release = Callable[[], None]
+
+
 @dataclass(frozen=True, slots=True)
 class ActiveModel:
-    """The model in use and what its records say about it; swapped whole on a reload."""
+    """The model in use and what its records say about it; swapped whole on a reload.
 
-    inference: Inference
+    ``release`` frees the model (``LoadedModel.close``) when the pipeline owns it: called
+    once, after its last frame. ``None``: the caller keeps it (a test's shared model)."""
+
+    inference: ModelRunner
     context: RecordContext
     labels: tuple[str, ...]
+    release: Release | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +133,6 @@ class Ended:
 
 
 StageItem = Inferred | Skipped | Paused | Ended
-Retire = Callable[["Inference"], None]
 _Q = TypeVar("_Q")
 log = logging.getLogger("edge")
 
@@ -117,17 +149,16 @@ class _Ready:
 
 @dataclass(frozen=True, slots=True)
 class _Retired:
-    """Marker after the last frame preprocessed for ``model``: it may be closed now."""
+    """Marker after the last frame preprocessed for ``model``: it may be released now."""
 
     model: ActiveModel
-    on_retired: Retire | None
 
 
 class _BufferPool:
     """Input buffers of one model, allocated once: taken by the preprocessing, given
     back by the inference stage after ``invoke``."""
 
-    def __init__(self, inference: Inference, size: int) -> None:
+    def __init__(self, inference: ModelRunner, size: int) -> None:
         self._free: queue.SimpleQueue[Array] = queue.SimpleQueue()
         for _ in range(size):
             self._free.put(inference.new_input())
@@ -145,6 +176,15 @@ class _BufferPool:
 
 
 class ModelStage:
+    """The preprocessing and inference threads of one run.
+
+    Owner of the models it was given with a ``release`` (``ActiveModel``), from the
+    start model or a ``swap`` until ``close``: each is released exactly once, after its
+    last frame (a model swapped out) or by ``close`` (the model in use, and models
+    swapped out whose last frame never came through). If the inference thread is stuck
+    in an ``invoke`` at ``close``, nothing is released: that invoke may still use them.
+    """
+
     def __init__(
         self,
         reader: FrameReader,
@@ -172,9 +212,12 @@ class ModelStage:
         self._out: queue.Queue[StageItem] = queue.Queue(maxsize=self._depth)
         self._finish = threading.Event()  # stop taking frames, hand over what is done
         self._abandon = threading.Event()  # the consumer is gone: hand over nothing more
-        # Set by the preprocessing when it hands a frame on, cleared by the inference
-        # thread once that frame's output is handed on (live sources wait for it).
-        self._inferring = threading.Event()
+        # Live sources wait on this condition: for the model to be free (_inferring:
+        # set by the preprocessing when it hands a frame on, cleared by the inference
+        # thread once that frame's output is handed on) and for the loop to take an
+        # output (notified by ``items``). ``close`` notifies it too (abandoned).
+        self._changed = threading.Condition()
+        self._inferring = False
         self._unretired: list[_Retired] = []  # swapped out, not yet through the model
         self._prepare_thread = threading.Thread(
             target=self._prepare_frames, name="preprocess", daemon=True
@@ -185,12 +228,12 @@ class ModelStage:
         self._prepare_thread.start()
         self._infer_thread.start()
 
-    def swap(self, model: ActiveModel, on_retired: Retire | None = None) -> None:
-        """Use ``model`` from the next frame preprocessed on; ``on_retired`` gets the
-        replaced model's ``Inference`` once no frame uses it any more (at the latest when
-        the stage closes). Returns at once."""
+    def swap(self, model: ActiveModel) -> None:
+        """Use ``model`` from the next frame preprocessed on; the replaced model is
+        released once no frame uses it any more (at the latest when the stage closes).
+        Returns at once."""
         with self._swap_lock:
-            marker = _Retired(self._model, on_retired)
+            marker = _Retired(self._model)
             # Known at once, so close() retires it even if no stage ever takes the swap.
             self._unretired.append(marker)
             self._retiring.append(marker)
@@ -210,6 +253,9 @@ class ModelStage:
                     return
                 yield None
                 continue
+            if self._live:
+                with self._changed:  # the inference thread may wait for this take
+                    self._changed.notify_all()
             yield item
             if isinstance(item, Ended):
                 return
@@ -219,10 +265,13 @@ class ModelStage:
         self._finish.set()
 
     def close(self, timeout: float = 2.0) -> None:
-        """Stop at once, discard what was not taken, wait for the threads, and retire
-        the models swapped out whose last frames never came through."""
+        """Stop at once, discard what was not taken, wait for the threads, then release
+        the models swapped out whose last frames never came through, and the model in
+        use (see the class docstring)."""
         self._finish.set()
         self._abandon.set()
+        with self._changed:
+            self._changed.notify_all()
         for hand_off in (self._out, self._ready):
             while True:  # make room, so a put waiting for it sees the abandon flag
                 try:
@@ -233,14 +282,15 @@ class ModelStage:
         self._infer_thread.join(timeout)
         if self._infer_thread.is_alive():  # stuck in an invoke: it may still use them
             log.warning(
-                "the inference stage did not stop within %.0f s; the models a "
-                "reload replaced stay open until the process exits",
+                "the inference stage did not stop within %.0f s; its models stay "
+                "open until the process exits",
                 timeout,
             )
             return
         with self._swap_lock:
             leftovers, self._unretired = self._unretired, []
-        for retired in leftovers:
+            current = self._model
+        for retired in [*leftovers, _Retired(current)]:
             _retire(retired)
 
     # --- the preprocessing thread ------------------------------------------------------
@@ -258,7 +308,7 @@ class ModelStage:
                 item = self._prepare(frame, current, pool)
                 if item is None:
                     return  # abandoned
-                self._inferring.set()  # before the put: the inference thread clears it
+                self._set_inferring(True)  # before the put: the inference thread clears it
                 if not self._put(self._ready, item):
                     return
                 self._wait_until_inferred()  # live: the next frame is the newest
@@ -314,7 +364,7 @@ class ModelStage:
             if not isinstance(item, _Ready):  # skipped or paused: passed on, in order
                 if not self._put(self._out, item):
                     return
-                self._inferring.clear()
+                self._set_inferring(False)
                 continue
             try:
                 output = item.model.inference.run_prepared(item.prepared)
@@ -325,21 +375,29 @@ class ModelStage:
                 item.pool.give(item.prepared.buffer)
             if not self._put(self._out, Inferred(item.frame, output, item.model)):
                 return
-            self._inferring.clear()
-            self._wait_until_taken(self._out)
+            self._set_inferring(False)
+            self._wait_until_taken()
+
+    def _set_inferring(self, value: bool) -> None:
+        with self._changed:
+            self._inferring = value
+            if not value:  # the preprocessing may wait for the model to be free
+                self._changed.notify_all()
 
     def _wait_until_inferred(self) -> None:
         """Live sources: ask the reader for the next frame only when the model is free
         for it. A frame picked earlier would wait a whole invoke in the hand-off, and
         every result would come out one model period older than the camera's newest
         frame; what this costs is the overlap of one frame's resize with the invoke."""
-        while self._live and not self._abandon.is_set() and self._inferring.is_set():
-            time.sleep(0.0005)
+        if self._live:
+            with self._changed:
+                self._changed.wait_for(lambda: self._abandon.is_set() or not self._inferring)
 
-    def _wait_until_taken(self, hand_off: queue.Queue[_Q]) -> None:
+    def _wait_until_taken(self) -> None:
         """Live sources: hold an output back until the loop took the previous one."""
-        while self._live and not hand_off.empty() and not self._abandon.is_set():
-            time.sleep(0.0005)
+        if self._live:
+            with self._changed:
+                self._changed.wait_for(lambda: self._abandon.is_set() or self._out.empty())
 
     def _put(self, hand_off: queue.Queue[_Q], item: _Q) -> bool:
         """Put ``item`` in ``hand_off``, waiting for room; False once abandoned."""
@@ -353,11 +411,11 @@ class ModelStage:
 
 
 def _retire(retired: _Retired) -> None:
-    """Hand the old model to its callback; a callback that fails is logged, and the
+    """Release a model no frame uses any more; a release that fails is logged, and the
     frames keep coming (closing an old model must not end the run)."""
-    if retired.on_retired is None:
+    if retired.model.release is None:
         return
     try:
-        retired.on_retired(retired.model.inference)
+        retired.model.release()
     except Exception:
-        log.exception("closing the model a reload replaced failed")
+        log.exception("closing a model the pipeline was done with failed")

@@ -1,14 +1,24 @@
-"""Class-aware non-maximum suppression in numpy (no TensorFlow on the device).
+"""Box geometry in numpy (no TensorFlow on the device): IoU, class-aware non-maximum
+suppression, and the mapping of model-window boxes to the source frame.
 
 Greedy NMS: take the highest score, drop every box of the SAME class whose IoU with it
 exceeds the threshold, repeat. Boxes of different classes never suppress each other.
 Boxes are ``x0, y0, x1, y1`` in any one unit; degenerate boxes have IoU 0.
+
+``to_frame``: the box decoders work in the model window (normalised to the model
+input); the ``Placement`` says where that window lies in the source frame (a letterbox
+or a crop), so ``frame_x = x0 + model_x * (x1 - x0)``, clipped to 0..1.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from edge.processing.preprocess import Placement
 
 FloatArray = npt.NDArray[np.float32]
 IndexArray = npt.NDArray[np.int64]
@@ -54,3 +64,12 @@ def nms(
         if len(rest):
             suppressed[rest[iou(boxes[i], boxes[rest]) > iou_threshold]] = True
     return np.asarray(keep, np.int64)
+
+
+def to_frame(boxes: FloatArray, placement: Placement) -> FloatArray:
+    """Model-window boxes (normalised) -> source-frame boxes (normalised, clipped)."""
+    w, h = placement.x1 - placement.x0, placement.y1 - placement.y0
+    scale = np.asarray([w, h, w, h], np.float32)
+    shift = np.asarray([placement.x0, placement.y0, placement.x0, placement.y0], np.float32)
+    mapped: FloatArray = np.clip(boxes.reshape(-1, 4) * scale + shift, 0.0, 1.0).astype(np.float32)
+    return mapped

@@ -19,6 +19,13 @@ frames (``Pipeline.swap_model``), so records switch from one model to the other 
 no gap and every record names the model that produced it. A config that does not
 validate, a model that does not load or fails its test inference is refused: the
 refusal is logged with the reason and the old model keeps running.
+
+Who closes a reloaded model (``LoadedModel.close``, once): the reloader, from the load
+until it hands the model to the pipeline (a refused model at once, one that never
+reached the loop in ``close``, or by the worker itself when it finishes after
+``close``); from the hand-over the pipeline (``Pipeline.swap_model``), which closes
+it once its last frame is through or the run ends. The model it replaces, the start
+one included, is the pipeline's already, so a Pi does not hold two models for long.
 """
 
 from __future__ import annotations
@@ -35,7 +42,8 @@ from edge.config.run import RunConfig
 from edge.errors import EdgeError
 from edge.model.load import LoadedModel
 from edge.pipeline.inference import Inference, open_inference
-from edge.pipeline.loop import Pipeline, RunStats
+from edge.pipeline.loop import Pipeline
+from edge.pipeline.stats import RunStats
 from edge.types import Frame
 
 log = logging.getLogger("edge")
@@ -52,7 +60,9 @@ class _Candidate:
 
 
 class Reloader:
-    """The loop's reload hook. ``request()`` is safe to call from a signal handler."""
+    """The loop's reload hook. ``request()`` is safe to call from a signal handler.
+
+    Owns each model it loads until the pipeline takes it (see the module docstring)."""
 
     def __init__(self, running: RunConfig, read_config: Callable[[], RunConfig]) -> None:
         self.running = running
@@ -62,7 +72,7 @@ class Reloader:
         self._worker: threading.Thread | None = None
         self._candidate: _Candidate | None = None
         self._pipeline: Pipeline | None = None
-        self._model: LoadedModel | None = None  # the reloaded model in use (closed by us)
+        self._closed = False  # under _lock: a worker finishing later closes its own model
         self.reloads = 0
         self.refusals = 0
 
@@ -85,15 +95,16 @@ class Reloader:
             self._swap(candidate)
 
     def close(self) -> None:
-        """Wait for a check under way, then close models that never reached the loop."""
+        """Wait for a check under way, then close a model that never reached the loop
+        (the models that did are the pipeline's). A check still under way after the
+        wait closes its model itself when it ends."""
         if self._worker is not None:
             self._worker.join(timeout=5)  # a daemon thread: a stuck load does not hold the exit
         with self._lock:
+            self._closed = True
             leftover, self._candidate = self._candidate, None
         if leftover is not None:
             leftover.model.close()
-        if self._model is not None:
-            self._model.close()
 
     def _prepare(self) -> None:
         """Worker thread: read and validate; hand a good model to the loop thread."""
@@ -118,20 +129,28 @@ class Reloader:
         # checked against them and the loop keeps them.
         config = config.model_copy(update=kept)
         try:
-            model, inference = open_inference(config)
+            model, inference = open_inference(config)  # closes the model if it fails
         except Exception as exc:  # EdgeError, or any failure to build the new model
             self._refuse(str(exc))
             return
         try:
             inference(blank_frame(model))
+            self._warn_if_the_source_was_set_up_for_another_input(model)
         except Exception as exc:  # any failure of the new model is a refusal
             model.close()
             self._refuse(f"{model.file.path} failed its test inference: {exc}")
             return
-        self._warn_if_the_source_was_set_up_for_another_input(model)
-        seconds = time.monotonic() - started
+        except BaseException:
+            model.close()
+            raise
+        candidate = _Candidate(config, model, inference, time.monotonic() - started)
         with self._lock:
-            self._candidate = _Candidate(config, model, inference, seconds)
+            if self._closed:  # the run ended while this model was checked
+                unwanted: _Candidate | None = candidate
+            else:  # an earlier one not taken yet (the loop takes each at its next turn)
+                unwanted, self._candidate = self._candidate, candidate
+        if unwanted is not None:
+            unwanted.model.close()
 
     def _warn_if_the_source_was_set_up_for_another_input(self, model: LoadedModel) -> None:
         """The source was opened for the start model's input (the Pi camera's lores size,
@@ -163,7 +182,7 @@ class Reloader:
 
     def _swap(self, candidate: _Candidate) -> None:
         pipeline = self._pipeline
-        if pipeline is None:
+        if pipeline is None:  # nothing to run it: still ours
             candidate.model.close()
             return
         model, config = candidate.model, candidate.config
@@ -174,14 +193,13 @@ class Reloader:
             model_sha256=model.file.sha256,
             task=model.manifest.task,
         )
-        # The model that ran until now (the start's one included: app.run closes that
-        # again at exit, closing is idempotent) is freed as soon as its last frame is
-        # through, so a Pi does not hold two models for long.
+        # From here the model is the pipeline's: it closes it after its last frame (the
+        # next reload's swap) or when the run ends. The model that ran until now is
+        # closed by the pipeline as soon as its last frame is through.
         pipeline.swap_model(
-            candidate.inference, context, model.manifest.labels, on_retired=Inference.close
+            candidate.inference, context, model.manifest.labels, release=model.close
         )
         pipeline.status_interval = config.status_interval
-        self._model = model
         self.running = config
         self.reloads += 1
         log.info(

@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 from edge import app
 from edge.config.run import RunConfig
-from edge.pipeline.loop import Pipeline, RunStats, StatusCallback
+from edge.pipeline.loop import Pipeline, StatusCallback
+from edge.pipeline.stats import RunStats
 from edge.service.notify import Notifier, watchdog_interval
 from edge.service.reload import Reloader
 from edge.service.signals import handle_signals

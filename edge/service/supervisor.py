@@ -24,7 +24,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from edge.pipeline.loop import Pipeline, RunStats
+from edge.pipeline.loop import Pipeline
+from edge.pipeline.stats import FpsWindow, RunStats, status_text
 from edge.service.notify import Notifier
 
 log = logging.getLogger("edge")
@@ -39,23 +40,6 @@ def is_fresh(stats: RunStats, now: float, window: float, since: float) -> bool:
     if now - max(stats.last_frame_at, since) <= window:
         return True
     return stats.source_state == "reconnecting" and now - stats.source_activity_at <= window
-
-
-def status_text(stats: RunStats, fps: float, fresh: bool) -> str:
-    """One line for ``systemctl status``: state, frames/s, frames, source and sinks."""
-    degraded = stats.source_state not in ("running", "opening") or not fresh
-    parts = [
-        f"{'degraded' if degraded else 'running'}: {fps:.1f} fps, {stats.frames} frames",
-        f"source {stats.source_state}",
-    ]
-    if stats.reconnects:
-        parts[-1] += f" (reconnects {stats.reconnects})"
-    parts.extend(f"{name} {state}" for name, state in sorted(stats.sink_state.items()))
-    if stats.sink_drops:
-        parts.append(f"sink drops {stats.sink_drops}")
-    if not fresh:
-        parts.append("no progress: watchdog not fed")
-    return ", ".join(parts)
 
 
 class ServiceSupervisor:
@@ -80,13 +64,13 @@ class ServiceSupervisor:
         self._since = clock()
         self._next_ping = 0.0
         self._next_status = 0.0
-        self._status_frames = 0
-        self._status_at = self._since
+        self._fps = FpsWindow(self._since)
         self._stopping = False
 
     def ready(self, pipeline: Pipeline) -> None:
         """``app.run``'s ``on_start``: everything is open, the first frame is next."""
-        self._since = self._status_at = self.clock()
+        self._since = self.clock()
+        self._fps.restart(self._since, pipeline.stats.frames)
         self.notifier.send("READY=1", "STATUS=" + status_text(pipeline.stats, 0.0, True))
         self._next_status = self._since + self.status_every
         if self.watchdog_interval:
@@ -106,10 +90,8 @@ class ServiceSupervisor:
             self.pings += 1
             self._next_ping = now + self.watchdog_interval
         if now >= self._next_status:
-            elapsed = now - self._status_at
-            fps = (stats.frames - self._status_frames) / elapsed if elapsed > 0 else 0.0
+            fps = self._fps.take(stats.frames, now)
             self.notifier.send("STATUS=" + status_text(stats, fps, fresh))
-            self._status_frames, self._status_at = stats.frames, now
             self._next_status = now + self.status_every
 
     def stopping(self) -> None:

@@ -5,9 +5,17 @@ the frame loop: ``BackgroundSink`` gives each sink a bounded queue and a writer 
 and ``write`` never waits. When the queue is full (the disk or the network stalled for
 longer than the queue covers) the record is dropped and counted in ``dropped``, which
 the loop reads into ``RunStats.sink_dropped``; the warning is logged at most every 30 s,
-not per record. A sink that drops on its own (the MQTT outbox when it overflows)
-exposes its own ``dropped``, which is added in, and may expose ``state`` (for example
-``connected``), which is passed through to the status line.
+not per record.
+
+Optional capabilities of a sink, each a small ``runtime_checkable`` protocol tested with
+``isinstance`` (nothing is probed by name):
+
+- ``HasDropCount``: ``dropped``, records it could not deliver on its own (the MQTT
+  outbox when it overflows, a JSONL file on a full disk); added to the queue's drops.
+- ``HasState``: ``state``, a short text for the status line (``connected``, ``not
+  writing (No space left on device)``) or ``None`` while all is normal. It is free
+  text, not a ``Literal``: the JSONL and stdout sinks put the reason in it.
+- ``HasTick``: ``tick(stats)``, run by the loop on every turn (the MQTT stats message).
 
 A failed write stops the run with the sink's error at the next ``write``, so a broken
 sink is never silent. ``close`` waits at most ``close_timeout`` seconds for the queue to
@@ -20,9 +28,12 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from edge.errors import EdgeError, SinkError
+
+if TYPE_CHECKING:
+    from edge.pipeline.stats import RunStats
 
 Record = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -36,7 +47,30 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-_STOP = object()
+@runtime_checkable
+class HasDropCount(Protocol):
+    """A sink that drops records on its own and counts them."""
+
+    @property
+    def dropped(self) -> int: ...
+
+
+@runtime_checkable
+class HasState(Protocol):
+    """A sink with something to say on the status line (``None``: nothing to say)."""
+
+    @property
+    def state(self) -> str | None: ...
+
+
+@runtime_checkable
+class HasTick(Protocol):
+    """A sink that wants to run on every loop turn, frame or idle (MQTT stats)."""
+
+    def tick(self, stats: RunStats) -> None: ...
+
+
+_STOP = None  # queued by close(): the writer thread ends
 _WARN_EVERY = 30.0  # seconds between repeated "still dropping" warnings
 
 
@@ -47,7 +81,7 @@ class BackgroundSink:
         self.close_timeout = close_timeout
         self._dropped = 0
         self._last_warning = -_WARN_EVERY
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=maxsize)
+        self._queue: queue.Queue[Record | None] = queue.Queue(maxsize=maxsize)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._drain, name=f"sink-{inner.name}", daemon=True)
         self._thread.start()
@@ -55,12 +89,13 @@ class BackgroundSink:
     @property
     def dropped(self) -> int:
         """Records this sink could not deliver: queue overflows plus the inner sink's own."""
-        return self._dropped + int(getattr(self.inner, "dropped", 0))
+        own = self.inner.dropped if isinstance(self.inner, HasDropCount) else 0
+        return self._dropped + own
 
     @property
     def state(self) -> str | None:
-        state = getattr(self.inner, "state", None)
-        return state if isinstance(state, str) else None
+        """The inner sink's ``state`` (``HasState``), or ``None``."""
+        return self.inner.state if isinstance(self.inner, HasState) else None
 
     def write(self, record: Record) -> None:
         self._raise_pending()
@@ -114,11 +149,11 @@ class BackgroundSink:
     def _drain(self) -> None:
         while True:
             item = self._queue.get()
-            if item is _STOP:
+            if item is None:
                 return
             if self._error is not None:
                 continue  # already failed; the loop learns it at its next write
             try:
-                self.inner.write(item)  # type: ignore[arg-type]
+                self.inner.write(item)
             except Exception as exc:
                 self._error = exc

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from edge.errors import SourceError
-from edge.sources.base import SourceHealth
+from edge.sources.base import SourceHealth, SourceState
 from edge.types import Frame, Image
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class LiveSource:
         self._lock = threading.Lock()
         self._iterating = False
         self._device: Device | None = None
-        self._state = "opening"
+        self._state: SourceState = "opening"
         self._reconnects = 0
         self._last_activity = time.monotonic()
         self._opened_once = False

@@ -1,6 +1,6 @@
 """The Raspberry Pi camera (CSI ribbon, libcamera) through picamera2.
 
-Facts this module relies on (sources in ``shared/notes/picamera2.md``):
+Facts this module relies on (from picamera2's manual and its source, ``picamera2.py``):
 
 - Two processed streams: ``lores`` is what the model sees, sized just above the model's
   input so the ISP does the resize for free; ``main`` stays for snapshots (copied into

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 
+from edge.cli.convert_request import ConvertCommand
 from edge.model.file import read_model_file
 from edge.model.manifest import METADATA_NAME, parse_manifest
 
 
-def _args(**values: object) -> argparse.Namespace:
-    defaults: dict[str, object] = {
-        "model": "model.keras", "calibration": "cal.npz", "out": None, "task": None,
-        "labels": None, "mode": "int8", "io_dtype": "int8", "eval": None, "report": None,
-        "custom_objects": None, "trust_model": False, "json": False, "resize": "stretch",
-        "colour": None,
-    }  # fmt: skip
-    defaults.update(values)
-    return argparse.Namespace(**defaults)
+def _command(**values: Any) -> ConvertCommand:
+    """The flags' defaults, but one mode (auto would walk the whole ladder)."""
+    defaults: dict[str, Any] = {"model": Path("model.keras"), "calibration": Path("cal.npz")}
+    return ConvertCommand(**{**defaults, "mode": "int8", **values})
 
 
 def test_missing_model_is_exit_1_with_one_clear_line(
@@ -31,7 +27,7 @@ def test_missing_model_is_exit_1_with_one_clear_line(
     from converter.command import run
 
     missing = tmp_path / "nope.keras"
-    code = run(_args(model=str(missing), calibration=str(tmp_path)))
+    code = run(_command(model=missing, calibration=tmp_path))
     out, err = capsys.readouterr()
     assert code == 1
     assert out == ""
@@ -44,7 +40,7 @@ def test_bad_mode_is_refused_before_loading_anything(
 ) -> None:
     from converter.command import run
 
-    code = run(_args(model=str(tmp_path / "x.keras"), mode="int4"))
+    code = run(_command(model=tmp_path / "x.keras", mode="int4"))  # not a ConvertMode
     assert code == 1
     assert "mode 'int4' is not available" in capsys.readouterr().err
 
@@ -73,12 +69,12 @@ def test_image_folders_labels_and_json_output(
         (tmp_path / "eval" / str(i)).rename(tmp_path / "eval" / label)
     out = tmp_path / "models" / "digits.tflite"
     code = run(
-        _args(
-            model=str(tiny_model_dir / "tiny.keras"),
-            calibration=str(tmp_path / "cal"),
-            eval=str(tmp_path / "eval"),
-            labels=str(tmp_path / "labels.txt"),
-            out=str(out),
+        _command(
+            model=tiny_model_dir / "tiny.keras",
+            calibration=tmp_path / "cal",
+            eval=tmp_path / "eval",
+            labels=tmp_path / "labels.txt",
+            out=out,
             resize="crop",
             json=True,
         )
@@ -104,10 +100,10 @@ def test_table_goes_to_stdout(
     from converter.command import run
 
     code = run(
-        _args(
-            model=str(tiny_model_dir / "tiny.keras"),
-            calibration=str(tiny_model_dir / "cal.npz"),
-            out=str(tmp_path / "t.tflite"),
+        _command(
+            model=tiny_model_dir / "tiny.keras",
+            calibration=tiny_model_dir / "cal.npz",
+            out=tmp_path / "t.tflite",
             mode="float32",
         )
     )

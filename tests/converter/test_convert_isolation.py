@@ -9,7 +9,6 @@ the function once while building) does nothing. The child inherits the environme
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import signal
@@ -24,6 +23,7 @@ import pytest
 
 from converter.isolation import _rebuilt_error, convert_in_child
 from converter.request import ConvertRequest
+from edge.cli.convert_request import ConvertCommand
 from edge.errors import ConversionError, DataError, EdgeError, ModelError
 
 ACTION = "EDGE_TEST_ACTION"
@@ -52,17 +52,16 @@ def lambda_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _args(folder: Path, out: Path, **values: object) -> argparse.Namespace:
-    defaults: dict[str, object] = {
-        "model": str(folder / "lambda.keras"),
-        "calibration": str(folder / "cal.npz"),
-        "out": str(out),
-        "task": "raw",
-        "mode": "float32",
-        "trust_model": True,
-        "json": True,
-    }
-    return argparse.Namespace(**{**defaults, **values})
+def _command(folder: Path, out: Path) -> ConvertCommand:
+    return ConvertCommand(
+        model=folder / "lambda.keras",
+        calibration=folder / "cal.npz",
+        out=out,
+        task="raw",
+        mode="float32",
+        trust_model=True,
+        json=True,
+    )
 
 
 def test_the_model_runs_in_a_child_process_not_in_the_command(
@@ -79,7 +78,7 @@ def test_the_model_runs_in_a_child_process_not_in_the_command(
     monkeypatch.setenv(
         ACTION, f"open({str(pid_file)!r}, 'a').write(str(__import__('os').getpid()) + '\\n')"
     )
-    code = run(_args(lambda_model, tmp_path / "m.tflite"))
+    code = run(_command(lambda_model, tmp_path / "m.tflite"))
     _, err = capsys.readouterr()
     assert code == 0, err
     pids = {int(line) for line in pid_file.read_text().split()}
@@ -288,13 +287,13 @@ def test_a_timeout_that_is_not_positive_is_a_usage_error(
 ) -> None:
     from converter.command import run
 
-    args = argparse.Namespace(
-        model=str(tiny_model_dir / "tiny.keras"),
-        calibration=str(tiny_model_dir / "cal.npz"),
-        out=str(tmp_path / "t.tflite"),
+    command = ConvertCommand(
+        model=tiny_model_dir / "tiny.keras",
+        calibration=tiny_model_dir / "cal.npz",
+        out=tmp_path / "t.tflite",
         timeout=0.0,
     )
-    assert run(args) == 2
+    assert run(command) == 2
     assert "--timeout 0 must be above 0" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 

@@ -11,12 +11,12 @@ it. Samples within 0.03 of the boundary are left out so int16x8 is exact.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from edge.cli.convert_request import ConvertCommand
 from edge.errors import ConversionError
 from edge.model.backends.base import dequantize
 from edge.model.backends.litert import LiteRTBackend
@@ -118,10 +118,9 @@ def test_explicit_int8_over_budget_is_refused_and_leaves_nothing(
     stale = [out, tmp_path / "refused.report.json", tmp_path / "refused.report.png"]
     for path in stale:  # an earlier run's files must not pass for this run's result
         path.write_bytes(b"old")
-    code = run(argparse.Namespace(
-        model=str(fragile / "fragile.keras"), calibration=str(fragile / "cal.npz"),
-        eval=str(fragile / "eval.npz"), out=str(out), mode="int8", max_drop=0.01,
-        json=False,
+    code = run(ConvertCommand(
+        model=fragile / "fragile.keras", calibration=fragile / "cal.npz",
+        eval=fragile / "eval.npz", out=out, mode="int8", max_drop=0.01,
     ))  # fmt: skip
     _, err = capsys.readouterr()
     assert code == 1

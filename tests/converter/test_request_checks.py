@@ -3,7 +3,6 @@ ranges, missing labels; and that the device feeds the values calibration fed."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +12,8 @@ import pytest
 
 from converter.input_range import NAMED_RANGES, resolve_input_range
 from converter.tasks.registry import TASKS
+from edge.cli.convert_request import ConvertCommand, ConvertTask
 from edge.errors import EXIT_CONFIG, ConfigError
-
-
-def _args(**values: object) -> argparse.Namespace:
-    defaults: dict[str, object] = {
-        "model": "model.keras", "calibration": "cal.npz", "task": None, "max_drop": None,
-    }  # fmt: skip
-    defaults.update(values)
-    return argparse.Namespace(**defaults)
 
 
 def test_max_drop_above_one_on_a_fraction_metric_exits_78_with_hint(
@@ -29,17 +21,18 @@ def test_max_drop_above_one_on_a_fraction_metric_exits_78_with_hint(
 ) -> None:
     from converter.command import run
 
-    code = run(_args(model=str(tmp_path / "m.keras"), calibration=str(tmp_path), max_drop=2.0))
+    code = run(ConvertCommand(model=tmp_path / "m.keras", calibration=tmp_path, max_drop=2.0))
     err = capsys.readouterr().err
     assert code == EXIT_CONFIG == 78
     assert "--max-drop 2 is above 1, but accuracy lies in 0..1" in err
     assert "--max-drop 0.02 means 2 points of accuracy" in err
-    for task in ("detect", "anomaly"):
+    tasks: tuple[ConvertTask, ...] = ("detect", "anomaly")
+    for task in tasks:
         assert (
             run(
-                _args(
-                    model=str(tmp_path / "m.keras"),
-                    calibration=str(tmp_path),
+                ConvertCommand(
+                    model=tmp_path / "m.keras",
+                    calibration=tmp_path,
                     task=task,
                     max_drop=1.5,
                 )

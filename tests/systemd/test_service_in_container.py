@@ -47,7 +47,7 @@ PROPERTIES = (
     "WatchdogUSec",
     "UnitFileState",
 )
-# STATUS= as edge.service.supervisor.status_text writes it while all is well.
+# STATUS= as edge.pipeline.stats.status_text writes it while all is well.
 RUNNING = re.compile(r"^running: \d+\.\d fps, (\d+) frames, source (opening|running)")
 STATUS_LINE = re.compile(r"^edge: INFO: \d+ frames \| [\d.]+ fps \| infer", re.MULTILINE)
 # The unit's WatchdogSec=30s would make the watchdog step wait 15 to 30 s for the kill;

@@ -19,16 +19,29 @@ Entities:
   ``<prefix>/set`` and read ``<prefix>/state`` (retained).
 Availability: ``<prefix>/availability``; ``stopped`` (a clean exit) shows as unavailable
 like ``offline``.
+
+``HomeAssistant`` publishes the discovery message (on connect, and again when HA's own
+``<discovery prefix>/status`` says ``online``) and the live label state and events, which
+are QoS 0 live state, not results: the durable copy is the record on ``results``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Sequence
-from typing import Any
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from edge import __version__
+
+if TYPE_CHECKING:
+    from edge.sinks.base import Record
+    from edge.sinks.mqtt.connection import Publisher
+
+log = logging.getLogger(__name__)
 
 MAX_LABEL_SENSORS = 100
 ORIGIN = {
@@ -171,3 +184,94 @@ def _sensor(
     if device_class:
         sensor["device_class"] = device_class
     return sensor
+
+
+class HomeAssistant:
+    """Discovery for one device and the live state of its label entities.
+
+    Threads: discovery goes out on paho's network thread (``on_connect``, ``on_status``);
+    the label state on the caller's thread (``publish_live``, from ``write``), which alone
+    owns ``_present`` and ``_labels_sent``. Discovery asks for the label state to be sent
+    again through ``_resend`` (an Event) instead of touching ``_labels_sent``.
+    """
+
+    def __init__(
+        self,
+        connection: Publisher,
+        *,
+        device: str,
+        prefix: str,
+        labels: Sequence[str],
+        model_name: Callable[[], str],
+        discovery_prefix: str,
+        expire_after: int,
+    ) -> None:
+        self.status_topic = f"{discovery_prefix}/status"
+        self._connection = connection
+        self._device, self._prefix, self._labels = device, prefix, list(labels)
+        self._model_name = model_name
+        self._discovery_prefix = discovery_prefix
+        self._expire_after = expire_after
+        self._resend = threading.Event()
+        self._present: set[str] = set()
+        self._labels_sent = 0.0
+
+    # ------------------------------------------------------ paho's network thread
+    def on_connect(self) -> None:
+        self._connection.subscribe(self.status_topic)
+        self.publish_discovery()
+
+    def on_status(self, payload: bytes) -> bool:
+        """HA's birth/last-will message; True when HA came (back) online and discovery
+        was republished."""
+        if payload != b"online":
+            return False
+        log.info("Home Assistant came online; discovery republished")
+        self.publish_discovery()
+        return True
+
+    def publish_discovery(self) -> None:
+        payload = discovery_payload(
+            device=self._device,
+            prefix=self._prefix,
+            labels=self._labels,
+            model_name=self._model_name(),
+            expire_after=self._expire_after,
+        )
+        self._connection.publish(
+            discovery_topic(self._discovery_prefix, self._device),
+            json.dumps(payload),
+            qos=1,
+            retain=True,
+        )
+        self._resend.set()  # the label state right after, at the next record
+
+    # ------------------------------------------------------------ caller's thread
+    def publish_live(self, record: Record) -> None:
+        """Label state for the binary sensors, and an event per newly seen label."""
+        present = {str(d.get("label")) for d in record.get("detections", [])}
+        now = time.monotonic()
+        connected = self._connection.connected
+        resend = connected and self._resend.is_set()
+        if resend:
+            self._resend.clear()  # a request made after this is served at the next record
+        changed = present != self._present
+        if changed or resend or now - self._labels_sent >= self._expire_after / 3:
+            if connected:
+                for label in sorted(present - self._present):
+                    best = max(
+                        (d for d in record["detections"] if str(d.get("label")) == label),
+                        key=lambda d: float(d.get("score", 0.0)),
+                    )
+                    event = {
+                        "event_type": label,
+                        "score": best.get("score"),
+                        "id": record.get("id"),
+                        "ts": record.get("ts"),
+                    }
+                    self._connection.publish(f"{self._prefix}/event", json.dumps(event), qos=0)
+                self._connection.publish(
+                    f"{self._prefix}/labels", json.dumps({"present": sorted(present)}), qos=0
+                )
+                self._labels_sent = now
+            self._present = present

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.decoders.centernet import decode_centernet, to_frame
+from edge.decoders.centernet import decode_centernet
 from edge.decoders.registry import get_decoder
 from edge.errors import ConfigError
+from edge.processing.geometry import to_frame
 from edge.processing.preprocess import Placement
 
 GRID, CLASSES = 24, 10

@@ -9,7 +9,8 @@ from edge.config.model import DecoderConfig, ModelConfig
 from edge.model.load import load_model
 from edge.pipeline.control import RunControl
 from edge.pipeline.inference import Inference
-from edge.pipeline.loop import Pipeline, RunStats, TickHook
+from edge.pipeline.loop import Pipeline, TickHook
+from edge.pipeline.stats import RunStats
 from edge.record import RecordContext
 from edge.sinks.memory import MemorySink
 from edge.sources.synthetic import SyntheticCamera

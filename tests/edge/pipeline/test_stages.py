@@ -21,12 +21,17 @@ import pytest
 
 from edge.config.model import ModelConfig
 from edge.errors import BackendError
+from edge.model.backends.base import Array
 from edge.model.load import LoadedModel, load_model
+from edge.model.manifest import InputSpec
 from edge.pipeline.inference import Inference, ModelOutput, Prepared
-from edge.pipeline.loop import Pipeline, RunStats
+from edge.pipeline.loop import Pipeline
+from edge.pipeline.stages import ModelRunner
+from edge.pipeline.stats import RunStats
 from edge.record import RecordContext
 from edge.sinks.memory import MemorySink
-from edge.types import Frame
+from edge.sources.base import Source
+from edge.types import Detections, Frame, Latency
 
 ZOO = Path(__file__).resolve().parents[3] / "models" / "zoo"
 rng = np.random.default_rng(7)
@@ -69,7 +74,11 @@ def context(model: LoadedModel) -> RecordContext:
 
 
 def pipeline(
-    model: LoadedModel, source: Any, sink: MemorySink, inference: Any = None, **options: Any
+    model: LoadedModel,
+    source: Source,
+    sink: MemorySink,
+    inference: ModelRunner | None = None,
+    **options: Any,
 ) -> Pipeline:
     return Pipeline(
         source,
@@ -112,7 +121,9 @@ def test_max_frames_writes_exactly_that_many(cnn: LoadedModel) -> None:
 
 
 class Counting:
-    """Wraps an Inference; can block in the invoke on cue (a long invoke) or fail."""
+    """Wraps an Inference (a ``ModelRunner``); can block in the invoke on cue (a long
+    invoke) or fail. ``close`` is what its owner would close: given to the pipeline as
+    the model's ``release``, it records when the pipeline released it."""
 
     def __init__(self, inner: Inference) -> None:
         self.inner = inner
@@ -122,11 +133,16 @@ class Counting:
         self.release = threading.Event()
         self.fail_at: int | None = None
         self.closed_after: int | None = None  # calls made when close() came
+        self.closes = 0
 
-    def new_input(self) -> Any:
+    @property
+    def input_spec(self) -> InputSpec:
+        return self.inner.input_spec
+
+    def new_input(self) -> Array:
         return self.inner.new_input()
 
-    def prepare(self, frame: Frame, buffer: Any) -> Prepared:
+    def prepare(self, frame: Frame, buffer: Array) -> Prepared:
         return self.inner.prepare(frame, buffer)
 
     def run_prepared(self, prepared: Prepared) -> ModelOutput:
@@ -138,30 +154,24 @@ class Counting:
             self.release.wait(10)
         return self.inner.run_prepared(prepared)
 
-    def decode(self, output: ModelOutput) -> Any:
+    def decode(self, output: ModelOutput) -> tuple[Detections, dict[str, Any], Latency]:
         return self.inner.decode(output)
 
     def close(self) -> None:
         self.closed_after = self.calls
-
-
-def retire_counting(retired: Inference) -> None:
-    """``on_retired`` of a swap away from a ``Counting``: the pipeline hands back the
-    stand-in it was given, typed as the ``Inference`` it takes."""
-    assert isinstance(retired, Counting)
-    retired.close()
+        self.closes += 1
 
 
 def test_a_swap_never_mixes_models(cnn: LoadedModel, detector: LoadedModel) -> None:
     """The swap is asked while frame 40 is inside the old model. It returns at once (the
     loop thread never waits on the stages); frames the old model had taken are decoded
     by its decoder and recorded under its name, every later one under the new model's;
-    the old model is retired (closed) only after its last frame."""
+    the old model is released (closed) only after its last frame."""
     old = Counting(Inference(cnn))
     old.block_at = 40
     new = Inference(detector)
     sink = MemorySink()
-    run = pipeline(cnn, FakeFile(120), sink, inference=old)
+    run = pipeline(cnn, FakeFile(120), sink, inference=old, release=old.close)
     stats: list[RunStats] = []
     worker = threading.Thread(target=lambda: stats.append(run.run()))
     worker.start()
@@ -171,7 +181,7 @@ def test_a_swap_never_mixes_models(cnn: LoadedModel, detector: LoadedModel) -> N
     swapped = threading.Event()
 
     def swap() -> None:
-        run.swap_model(new, context(detector), detector.manifest.labels, on_retired=retire_counting)
+        run.swap_model(new, context(detector), detector.manifest.labels)  # the fixture's
         swapped.set()
 
     threading.Thread(target=swap, daemon=True).start()
@@ -185,7 +195,7 @@ def test_a_swap_never_mixes_models(cnn: LoadedModel, detector: LoadedModel) -> N
     assert switch >= 40 and names[:switch] == [cnn.manifest.name] * switch
     assert names[switch:] == [detector.manifest.name] * (120 - switch)
     assert old.calls == switch  # no frame went through the old model after the swap
-    assert old.closed_after == switch  # retired after its last frame, not before
+    assert old.closed_after == switch and old.closes == 1  # after its last frame, once
     for record in sink.records:  # each decoded by its own model's decoder
         boxes = [("box" in d) for d in record["detections"]]
         detect = record["model"]["task"] == "detect"
@@ -193,28 +203,33 @@ def test_a_swap_never_mixes_models(cnn: LoadedModel, detector: LoadedModel) -> N
     assert [record["source"]["frame"] for record in sink.records] == list(range(120))
 
 
-def test_a_model_swapped_out_at_the_end_is_still_retired(cnn: LoadedModel) -> None:
-    """A swap the stages never reach (the source ends first) still retires the old model
-    when the run closes."""
-    old = Counting(Inference(cnn))
+def test_a_model_swapped_out_at_the_end_is_still_released(cnn: LoadedModel) -> None:
+    """A swap the stages never reach (the source ends first) still releases the old
+    model when the run closes, and the new one too: each exactly once. A model swapped
+    in after the run is released at once (nothing will run it)."""
+    old, new, late = (Counting(Inference(cnn)) for _ in range(3))
     sink = MemorySink()
-    run = pipeline(cnn, FakeFile(3), sink, inference=old)
-    swapped: list[bool] = []
+    run = pipeline(cnn, FakeFile(3), sink, inference=old, release=old.close)
 
     def swap_late(stats: RunStats) -> None:
-        if stats.frames == 3 and not swapped:
-            swapped.append(True)
-            run.swap_model(
-                # A duck-typed stand-in: swap_model's parameter is the Inference class.
-                Counting(Inference(cnn)),  # type: ignore[arg-type]
-                context(cnn),
-                cnn.manifest.labels,
-                on_retired=retire_counting,
-            )
+        if stats.frames == 3 and not new.closes and run.inference is old:
+            run.swap_model(new, context(cnn), cnn.manifest.labels, release=new.close)
 
     run.tick_hooks.append(swap_late)
     run.run()
-    assert swapped and old.closed_after == 3
+    assert run.inference is new
+    assert (old.closed_after, old.closes) == (3, 1) and (new.closed_after, new.closes) == (0, 1)
+    run.swap_model(late, context(cnn), cnn.manifest.labels, release=late.close)
+    assert late.closes == 1 and new.closes == 1
+
+
+def test_a_model_without_release_stays_open(cnn: LoadedModel) -> None:
+    """No ``release``: the caller keeps the model (the fixture here); the run never
+    closes it, and it runs again."""
+    kept = Counting(Inference(cnn))
+    for _ in range(2):
+        assert pipeline(cnn, FakeFile(5), MemorySink(), inference=kept).run().frames == 5
+    assert kept.closes == 0 and kept.calls == 10
 
 
 def test_a_model_error_reaches_the_caller_after_the_frames_before_it(cnn: LoadedModel) -> None:
@@ -254,12 +269,12 @@ def test_the_preprocessing_writes_into_buffers_allocated_once(detector: LoadedMo
     allocated: list[int] = []
 
     class Recording(Counting):
-        def new_input(self) -> Any:
+        def new_input(self) -> Array:
             buffer = super().new_input()
             allocated.append(buffer.ctypes.data)
             return buffer
 
-        def prepare(self, frame: Frame, buffer: Any) -> Prepared:
+        def prepare(self, frame: Frame, buffer: Array) -> Prepared:
             written.append(buffer.ctypes.data)
             return super().prepare(frame, buffer)
 
@@ -302,7 +317,7 @@ class Ordering(Counting):
         self.events: list[str] = []
         self._lock = threading.Lock()
 
-    def prepare(self, frame: Frame, buffer: Any) -> Prepared:
+    def prepare(self, frame: Frame, buffer: Array) -> Prepared:
         with self._lock:
             self.events.append("prepare")
         return super().prepare(frame, buffer)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from edge.pipeline.loop import RunStats
+from edge.pipeline.stats import RunStats, status_text
 from edge.service.notify import Notifier
-from edge.service.supervisor import ServiceSupervisor, is_fresh, status_text
+from edge.service.supervisor import ServiceSupervisor, is_fresh
 from tests.edge.notify_listener import NotifyListener
 
 
@@ -111,13 +111,15 @@ def test_a_hung_invoke_stops_the_pings(tmp_path: Path) -> None:
     import time
 
     from edge.config.model import ModelConfig
+    from edge.model.backends.base import Array
     from edge.model.load import load_model
+    from edge.model.manifest import InputSpec
     from edge.pipeline.inference import Inference, ModelOutput, Prepared
     from edge.pipeline.loop import Pipeline
     from edge.record import RecordContext
     from edge.sinks.memory import MemorySink
     from edge.sources.synthetic import SyntheticCamera
-    from edge.types import Frame
+    from edge.types import Detections, Frame, Latency
 
     model = load_model(ModelConfig())
     real = Inference(model)
@@ -125,10 +127,14 @@ def test_a_hung_invoke_stops_the_pings(tmp_path: Path) -> None:
     calls = [0]
 
     class HangingInference:
-        def new_input(self) -> object:
+        @property
+        def input_spec(self) -> InputSpec:
+            return real.input_spec
+
+        def new_input(self) -> Array:
             return real.new_input()
 
-        def prepare(self, frame: Frame, buffer: Any) -> Prepared:
+        def prepare(self, frame: Frame, buffer: Array) -> Prepared:
             return real.prepare(frame, buffer)
 
         def run_prepared(self, prepared: Prepared) -> ModelOutput:
@@ -138,7 +144,7 @@ def test_a_hung_invoke_stops_the_pings(tmp_path: Path) -> None:
                 unblock.wait()  # the invoke that never returns (until the test lets it)
             return real.run_prepared(prepared)
 
-        def decode(self, output: ModelOutput) -> object:
+        def decode(self, output: ModelOutput) -> tuple[Detections, dict[str, Any], Latency]:
             return real.decode(output)
 
     inference = HangingInference()
@@ -148,8 +154,7 @@ def test_a_hung_invoke_stops_the_pings(tmp_path: Path) -> None:
     sink = MemorySink()
     pipeline = Pipeline(
         SyntheticCamera(fps=50),
-        # A duck-typed stand-in: Pipeline's parameter is the Inference class.
-        inference,  # type: ignore[arg-type]
+        inference,
         [sink],
         RecordContext("test", "digits-cnn", model.file.sha256, "classify"),
         model.manifest.labels,

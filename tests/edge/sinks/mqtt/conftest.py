@@ -5,7 +5,8 @@ restart (same port, persistence on, so a subscriber's persistent session and its
 messages survive) and kill it. ``Subscriber`` is ``mosquitto_sub``, an independent real
 client, writing one line per message with its arrival time. ``Device`` is the real
 ``edge run`` command in a subprocess. ``tls_files`` makes a CA, a server certificate for
-127.0.0.1/localhost and an unrelated second CA with openssl.
+127.0.0.1/localhost and an unrelated second CA with openssl. ``FakeConnection`` stands in
+for the connection where a part of the sink is tested without a broker.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,34 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@dataclass
+class Published:
+    topic: str
+    payload: str | bytes
+    qos: int
+    retain: bool
+
+
+@dataclass
+class FakeConnection:
+    """What the sink's parts need of the connection (``edge.sinks.mqtt.connection``'s
+    ``Publisher``), recording what they publish and subscribe."""
+
+    connected: bool = True
+    published: list[Published] = field(default_factory=list)
+    subscribed: list[str] = field(default_factory=list)
+
+    def publish(self, topic: str, payload: str | bytes, qos: int, retain: bool = False) -> None:
+        self.published.append(Published(topic, payload, qos, retain))
+
+    def subscribe(self, topic: str) -> None:
+        self.subscribed.append(topic)
+
+    def on(self, topic: str) -> list[Any]:
+        """The JSON payloads published on ``topic``, in order."""
+        return [json.loads(p.payload) for p in self.published if p.topic == topic]
 
 
 class Broker:

@@ -12,8 +12,9 @@ from edge.config.secrets import read_secret
 from edge.config.sinks import MqttSinkConfig, MqttTlsConfig
 from edge.errors import EXIT_CONFIG, EXIT_USAGE, ConfigError, EdgeError, UsageError
 from edge.sinks import parse_sink_spec
-from edge.sinks.mqtt.client import cpu_temperature, default_outbox_path
+from edge.sinks.mqtt.client import default_outbox_path
 from edge.sinks.mqtt.outbox import Outbox
+from edge.sinks.mqtt.stats import cpu_temperature
 from tests.conftest import RunEdge
 
 

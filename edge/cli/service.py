@@ -1,6 +1,7 @@
 """``edge service print-unit | install | uninstall``: the parser and the handler.
 
-``edge/cli/__init__.py`` only registers this parser; the work is in ``unit`` and ``install``.
+The work is in ``edge.service.unit`` (the unit text) and ``edge.service.install`` (the
+steps, each printed before it runs; ``--dry-run`` only prints them).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from edge.errors import EXIT_OK
 log = logging.getLogger("edge")
 
 
-def add_service_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     service = commands.add_parser(
         "service",
         help="print, install or remove the systemd unit",
@@ -57,10 +58,10 @@ def add_service_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
             "--dry-run", action="store_true", help="print every step without doing it"
         )
     for action in (print_unit, install, uninstall):
-        action.set_defaults(handler=run_service_command)
+        action.set_defaults(handler=handle)
 
 
-def run_service_command(args: argparse.Namespace) -> int:
+def handle(args: argparse.Namespace) -> int:
     from edge.service import install, unit
 
     if args.action == "print-unit":

@@ -1,0 +1,93 @@
+"""``<prefix>/set`` on its own: the parser's cases, and what a command does to the run."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from edge.pipeline.control import RunControl
+from edge.sinks.mqtt.commands import Command, Commands, parse_command
+from tests.edge.sinks.mqtt.conftest import FakeConnection, Published
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ('{"paused": true}', {"paused": True}),
+        ('{"paused": false}', {"paused": False}),
+        ('{"threshold": 0.6}', {"threshold": 0.6}),
+        ('{"threshold": 0}', {"threshold": 0.0}),
+        ('{"threshold": null}', {"threshold": None}),
+        ('{"paused": false, "threshold": 1.0}', {"paused": False, "threshold": 1.0}),
+        (b'{"paused": true}', {"paused": True}),
+    ],
+)
+def test_valid_commands(payload: str | bytes, expected: dict[str, object]) -> None:
+    command = parse_command(payload)
+    assert command.model_dump(include=command.model_fields_set) == expected
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ("not json", "Expecting value"),
+        ("{}", "expected a JSON object"),
+        ("[1]", "expected a JSON object"),
+        ('"paused"', "expected a JSON object"),
+        ('{"paused": "yes"}', "validation error"),  # strict: no "yes", no 1
+        ('{"paused": 1}', "validation error"),
+        ('{"threshold": 1.5}', "validation error"),
+        ('{"threshold": -0.1}', "validation error"),
+        ('{"pause": true}', "validation error"),  # unknown key
+    ],
+)
+def test_invalid_commands(payload: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as info:
+        parse_command(payload)
+    assert "\n" not in str(info.value) and len(str(info.value)) <= 200
+
+
+def test_commands_apply_to_the_run_control_and_echo_the_state() -> None:
+    connection, control = FakeConnection(), RunControl()
+    commands = Commands(connection, prefix="edge/pi1", control=control)
+    commands.on_connect()
+    assert connection.subscribed == ["edge/pi1/set"]
+    commands.on_message("edge/pi1/set", b'{"paused": true, "threshold": 0.5}', retain=False)
+    assert control.paused and control.threshold == 0.5
+    commands.on_message("edge/pi1/set", b'{"threshold": null}', retain=False)
+    assert control.paused and control.threshold is None
+    assert connection.on("edge/pi1/state") == [
+        {"paused": False, "threshold": None},  # on connect
+        {"paused": True, "threshold": 0.5},
+        {"paused": True, "threshold": None},
+    ]
+    assert {(p.qos, p.retain) for p in connection.published} == {(1, True)}
+
+
+def test_retained_invalid_and_unwanted_commands_change_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    connection, control = FakeConnection(), RunControl()
+    commands = Commands(connection, prefix="p", control=control)
+    with caplog.at_level(logging.INFO):
+        commands.on_message("p/set", b'{"paused": true}', retain=True)
+        commands.on_message("p/set", b'{"paused": "yes"}', retain=False)
+        Commands(connection, prefix="p", control=None).on_message(
+            "p/set", b'{"paused": true}', retain=False
+        )
+    assert not control.paused and connection.published == []
+    assert "ignored a retained command on p/set" in caplog.text
+    assert "mosquitto_pub -r -n -t p/set" in caplog.text
+    assert "ignored an invalid command on p/set: 1 validation error for Command" in caplog.text
+    assert '{"paused": true} or {"threshold": 0.6}' in caplog.text
+    assert "this run takes no commands" in caplog.text
+
+
+def test_state_without_a_run_control() -> None:
+    connection = FakeConnection()
+    Commands(connection, prefix="p", control=None).publish_state()
+    assert connection.published == [
+        Published("p/state", '{"paused": false, "threshold": null}', 1, True)
+    ]
+    assert Command().model_fields_set == set()
