@@ -58,11 +58,11 @@ check() {
         $((elapsed / 1000)) $((elapsed % 1000 / 100))
 }
 
-scripts=(scripts/*.py)
+scripts=(scripts/*.py scripts/pi_check/*.py)
 check "ruff check ." "$venv/bin/ruff" check .
 check "ruff format --check ." "$venv/bin/ruff" format --check .
 check "mypy --strict edge converter models" "$venv/bin/mypy" --strict edge converter models
-check "mypy --strict tests scripts/*.py" "$venv/bin/mypy" --strict tests "${scripts[@]}"
+check "mypy --strict tests scripts" "$venv/bin/mypy" --strict tests "${scripts[@]}"
 
 if [ ${#failed[@]} -gt 0 ]; then
     list=$(printf '%s, ' "${failed[@]}")

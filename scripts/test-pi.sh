@@ -1,0 +1,514 @@
+#!/usr/bin/env bash
+# The Raspberry Pi path, proved on arm64 under emulation (Pi OS Bookworm = Debian bookworm:
+# Python 3.11.2, apt numpy 1.24.2):
+#
+#   sudo bash scripts/test-pi.sh
+#
+# 1. runs the Pi guide's own commands (the code blocks of docs/raspberry-pi.md marked
+#    <!-- pi-check -->; scripts/pi_check/guide.py extracts them and prints every line it
+#    has to substitute) in a Debian bookworm arm64 root: the venv /opt/edge, the wheel built
+#    from this checkout, the pi.lock install with numpy<2 and the mqtt extra, the import
+#    check, `edge run --max-frames 50`, `edge service install` into a staging root; then
+#    checks that the venv is exactly pi.lock without TensorFlow, imports the installed
+#    wheel, and that systemd-analyze verify passes the installed unit without a warning;
+# 2. runs every shipped model on the same MJPG clips on x86 and in the arm64 root and
+#    compares the records (scripts/pi_check/compare.py records);
+# 3. re-measures every shipped model's held-out figure in the arm64 root with `edge eval`
+#    (device install only, no TensorFlow) against the README's table;
+# 4. runs the picamera2 fake tests with pytest in the device venv (numpy 1.26, OpenCV 4.11).
+#
+# Needs: root, binfmt_misc (mounted here if it is not), the Debian mirror and the package
+# index. When either does not answer, it prints one line and exits 0 (the check did not
+# run); any failure after that check fails the script. Debian bookworm's qemu 7.2 crashes
+# in LiteRT 2.3, so qemu-user 10.0 comes from Debian trixie through a private apt source
+# list (the host's /etc/apt is not touched; checked after the run) and is registered in
+# binfmt_misc with the F flag, replacing any qemu-aarch64 registration there.
+# The root is cached in $EDGE_PI_CACHE (default /var/cache/edge-infer-pi) keyed by the
+# debootstrap arguments; every run works in a throw-away overlay on top of it, so the
+# guide's venv and install are made from the current checkout each time. Everything runs
+# in a private mount namespace, and an exit trap unmounts what it mounted.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SELF="$REPO/scripts/test-pi.sh"
+CACHE=${EDGE_PI_CACHE:-/var/cache/edge-infer-pi}
+HOST_PY="$REPO/.venv/bin/python"
+MIRROR=http://deb.debian.org/debian
+SUITE=bookworm
+# What Pi OS Lite has or the guide's apt lines install: python3, python3-venv, git, numpy
+# (for picamera2), sudo (the guide's commands use it), procps (/bin/kill, the unit's
+# ExecReload) and systemd (systemd-sysusers and systemctl for `edge service install
+# --root`, systemd-analyze for the unit).
+PACKAGES=python3,python3-venv,python3-numpy,git,sudo,ca-certificates,procps,systemd
+DEBOOTSTRAP_OPTS=(--arch=arm64 --variant=minbase "--include=$PACKAGES")
+ROOT_SETUP_VERSION=1 # bump when root_setup below changes: part of the cache key
+# Time budgets in seconds: each stage runs under `timeout`, the whole run too. Measured
+# cold on 2 shared cores (2026-12-07): qemu 5 s, root 3 min (debootstrap; 0 s cached),
+# guide 2-3 min, models 0.5-1 min, eval 1-2 min, pytest 1.5-2 min; 9 min in all cold,
+# 5.5-7.5 min warm (depending on the load).
+BUDGET_QEMU=300
+BUDGET_ROOT=900
+BUDGET_GUIDE=600
+BUDGET_MODELS=420
+BUDGET_EVAL=420
+BUDGET_PYTEST=600
+BUDGET_TOTAL=1800
+BINFMT=/proc/sys/fs/binfmt_misc
+QEMU="$CACHE/qemu/qemu-aarch64"
+AARCH64_MAGIC='\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00'
+AARCH64_MASK='\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff'
+
+KEY=$(printf '%s\n' "$ROOT_SETUP_VERSION" "${DEBOOTSTRAP_OPTS[@]}" "$SUITE" "$MIRROR" |
+    sha256sum | cut -c1-12)
+BASE="$CACHE/root-$SUITE-arm64-$KEY"
+
+say() { printf '%s\n' "$*"; }
+die() {
+    printf 'test-pi: FAILED: %s\n' "$*" >&2
+    exit 1
+}
+
+# Run a command in the root, with a clean environment (the host's PIP_* settings and
+# paths mean nothing there).
+in_root() {
+    chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 PIP_ROOT_USER_ACTION=ignore \
+        "$@"
+}
+
+# ---------------------------------------------------------------------------------------
+# Stages: each runs as `bash test-pi.sh --stage NAME` under `timeout`, in the mount
+# namespace of the main run; state comes through the environment (RUN, ROOT).
+
+stage_qemu() {
+    if [ -x "$QEMU" ] && "$QEMU" --version | grep -q 'version 10\.'; then
+        say "qemu: cached $QEMU"
+    else
+        # Debian trixie's qemu-user, fetched through a private source list, lists and
+        # cache: the host's apt configuration and state are not used or changed.
+        local d="$RUN/apt-trixie"
+        mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/deb"
+        echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR trixie main" \
+            >"$d/sources.list"
+        local opts=(-o "Dir::Etc::sourcelist=$d/sources.list" -o Dir::Etc::sourceparts=-
+            -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache" -o APT::Sandbox::User=root)
+        say "qemu: apt-get update (private list: $MIRROR trixie main) and download qemu-user"
+        apt-get -q "${opts[@]}" update >"$d/update.log" 2>&1 ||
+            { tail -n 20 "$d/update.log"; die "apt-get update of the private trixie list"; }
+        (cd "$d/deb" && apt-get -q "${opts[@]}" download qemu-user) >"$d/download.log" 2>&1 ||
+            { tail -n 20 "$d/download.log"; die "apt-get download qemu-user"; }
+        dpkg-deb -x "$d"/deb/qemu-user_*.deb "$d/x"
+        mkdir -p "$(dirname "$QEMU")"
+        install -m 755 "$d/x/usr/bin/qemu-aarch64" "$QEMU.new"
+        mv -f "$QEMU.new" "$QEMU"
+        say "qemu: $(basename "$d"/deb/qemu-user_*.deb) -> $QEMU"
+        rm -rf "$d"
+    fi
+    ldd "$QEMU" 2>&1 | grep -qE 'statically linked|not a dynamic executable' ||
+        die "$QEMU is not a static binary (it must work inside the chroot)"
+    say "qemu: $("$QEMU" --version | head -n 1)"
+
+    if [ ! -e "$BINFMT/register" ]; then
+        mount -t binfmt_misc binfmt_misc "$BINFMT"
+        touch "$RUN/binfmt-mounted"
+        say "binfmt_misc: mounted at $BINFMT in this run's private mount namespace (the" \
+            "kernel drops the registration below when the run unmounts it)"
+    else
+        say "binfmt_misc: already mounted; the registration below stays after the run"
+    fi
+    if [ -e "$BINFMT/qemu-aarch64" ]; then
+        local old flags
+        old=$(sed -n 's/^interpreter //p' "$BINFMT/qemu-aarch64")
+        flags=$(sed -n 's/^flags: //p' "$BINFMT/qemu-aarch64")
+        if [ "$old" = "$QEMU" ]; then
+            say "binfmt_misc: re-registering qemu-aarch64 (it was this script's, flags $flags)"
+        else
+            say "binfmt_misc: replacing the existing qemu-aarch64 registration" \
+                "(interpreter $old, flags $flags) with $QEMU"
+        fi
+        echo -1 >"$BINFMT/qemu-aarch64"
+    fi
+    printf '%s' ":qemu-aarch64:M:0:$AARCH64_MAGIC:$AARCH64_MASK:$QEMU:F" >"$BINFMT/register"
+    grep -q '^flags: .*F' "$BINFMT/qemu-aarch64" || die "binfmt_misc registration without F"
+    say "binfmt_misc: qemu-aarch64 -> $QEMU, flags $(sed -n 's/^flags: //p' "$BINFMT/qemu-aarch64")"
+    local entry
+    for entry in "$BINFMT"/*; do
+        case "$(basename "$entry")" in register | status | qemu-aarch64) continue ;; esac
+        if grep -q '^magic 7f454c460201010000000000000000000200b700' "$entry" 2>/dev/null; then
+            say "binfmt_misc: note: $(basename "$entry") also matches aarch64 ELF files" \
+                "(registered earlier, so qemu-aarch64 takes precedence)"
+        fi
+    done
+}
+
+root_setup() { # $1: the fresh root (cached with it)
+    # The guide's `apt install` lines run non-interactively without editing them.
+    echo 'APT::Get::Assume-Yes "true";' >"$1/etc/apt/apt.conf.d/90edge-pi-check"
+    printf 'debootstrap %s %s ROOT %s\nbuilt %s\n' "${DEBOOTSTRAP_OPTS[*]}" "$SUITE" "$MIRROR" \
+        "$(date -u +%FT%TZ)" >"$1/.edge-pi-root"
+}
+
+stage_root() {
+    if [ -f "$BASE/.edge-pi-root" ]; then
+        say "root: cached $BASE ($(sed -n 's/^built //p' "$BASE/.edge-pi-root"))"
+        return
+    fi
+    if ! command -v debootstrap >/dev/null; then
+        say "root: installing debootstrap (Debian package)"
+        apt-get install -y -qq --no-install-recommends debootstrap >/dev/null ||
+            { apt-get update -qq && apt-get install -y -qq --no-install-recommends debootstrap; }
+    fi
+    local tmp
+    tmp=$(mktemp -d "$CACHE/root-building.XXXXXX")
+    say "root: debootstrap ${DEBOOTSTRAP_OPTS[*]} $SUITE $MIRROR (3 to 6 min)"
+    if ! debootstrap "${DEBOOTSTRAP_OPTS[@]}" "$SUITE" "$tmp/root" "$MIRROR" \
+        >"$RUN/debootstrap.log" 2>&1; then
+        tail -n 30 "$RUN/debootstrap.log"
+        grep -h . "$tmp/root/debootstrap/debootstrap.log" 2>/dev/null | tail -n 20
+        die "debootstrap"
+    fi
+    root_setup "$tmp/root"
+    mv -T "$tmp/root" "$BASE" # atomic: the cache holds complete roots only
+    rmdir "$tmp"
+    say "root: built $BASE ($(du -sh "$BASE" | cut -f1))"
+    local other
+    for other in "$CACHE"/root-*; do
+        if [ "$other" != "$BASE" ] && [ -d "$other" ]; then
+            say "root: removing $other (other debootstrap arguments)"
+            rm -rf --one-file-system "$other"
+        fi
+    done
+}
+
+stage_guide() {
+    in_root python3 -c 'import platform, numpy; print("root:", platform.machine(), "Debian",
+open("/etc/debian_version").read().strip(), "Python", platform.python_version(),
+"apt numpy", numpy.__version__)'
+    # The clone: what `git clone` of this checkout would give, with uncommitted changes.
+    local src="$ROOT/root/edge-infer.src"
+    mkdir -p "$src" "$ROOT/root/pi-check"
+    (cd "$REPO" && git ls-files -z -co --exclude-standard) |
+        while IFS= read -r -d '' f; do [ -e "$REPO/$f" ] && printf '%s\0' "$f"; done |
+        tar -C "$REPO" --null -T - -cf - | tar -C "$src" -xf -
+    say "guide: copied the checkout ($(find "$src" -type f | wc -l) files) to /root/edge-infer.src"
+    "$HOST_PY" "$REPO/scripts/pi_check/guide.py" "$REPO/docs/raspberry-pi.md" \
+        --out "$ROOT/root/pi-check/guide.sh"
+    say "guide: running the marked commands of docs/raspberry-pi.md in the arm64 root"
+    in_root bash /root/pi-check/guide.sh ||
+        die "a command of the guide failed (full output: the guide log above)"
+
+    say "guide: checks after the guide's commands"
+    in_root /bin/sh -c 'cd / && /opt/edge/bin/python -c "
+import cv2, numpy, edge, ai_edge_litert, pydantic
+assert edge.__file__.startswith(\"/opt/edge/lib/\"), edge.__file__
+print(\"  import from /: edge\", edge.__file__, \"numpy\", numpy.__version__, \"opencv\", cv2.__version__)
+"'
+    in_root /opt/edge/bin/pip check | sed 's/^/  pip check: /'
+    in_root /opt/edge/bin/pip list --format=json >"$RUN/pip-list.json" 2>/dev/null
+    "$HOST_PY" "$REPO/scripts/pi_check/compare.py" lock "$RUN/pip-list.json" \
+        "$REPO/requirements/pi.lock" | sed 's/^/  /'
+    local records
+    records=$(in_root /bin/sh -c 'wc -l </root/edge-infer/detections.jsonl')
+    [ "$records" -eq 50 ] || die "edge run --max-frames 50 wrote $records records, not 50"
+    say "  edge run --max-frames 50 (synthetic camera): 50 records in ./detections.jsonl"
+    local unit=/root/staging/etc/systemd/system/edge.service verify
+    in_root grep -q '^ExecStart=/opt/edge/bin/edge run ' "$unit" ||
+        die "the installed unit does not run /opt/edge/bin/edge: $(grep ExecStart "$ROOT$unit")"
+    verify=$(in_root systemd-analyze verify --man=no "$unit" 2>&1) ||
+        { say "$verify"; die "systemd-analyze verify $unit"; }
+    [ -z "$verify" ] || { say "$verify"; die "systemd-analyze verify $unit printed warnings"; }
+    say "  systemd-analyze verify (systemd $(in_root systemd-analyze --version | sed -n 's/^systemd \([0-9]*\).*/\1/p')) of the installed $unit: no warning"
+}
+
+stage_models() {
+    local out="$ROOT/root/pi-check" zoo m stem clip rc
+    "$HOST_PY" "$REPO/scripts/pi_check/clip.py" "$out/clips" | sed 's/^/models: clip /'
+    mkdir -p "$RUN/x86" "$out/arm64"
+    zoo=$(in_root /opt/edge/bin/python -c 'from edge.zoo import zoo_dir; print(zoo_dir())')
+    say "models: x86 uses models/zoo of the checkout, arm64 the wheel's $zoo"
+    for m in "$REPO"/models/zoo/*.int8.tflite; do
+        stem=$(basename "$m" .int8.tflite)
+        clip=digits.avi
+        case "$stem" in *detector*) clip=scene.avi ;; esac
+        rc=0
+        (cd "$RUN/x86" && XDG_CACHE_HOME="$RUN/xdg" "$REPO/.venv/bin/edge" run --model "$m" \
+            --source "$out/clips/$clip" --sink "jsonl:$RUN/x86/$stem.jsonl" --device pi-check) \
+            >"$RUN/x86/$stem.log" 2>&1 || rc=$?
+        if [ "$rc" -eq 78 ] && grep -q 'is a generator' "$RUN/x86/$stem.log"; then
+            rm -f "$RUN/x86/$stem.jsonl"
+            rc=0
+            in_root /bin/sh -c "cd /root/pi-check/arm64 && /opt/edge/bin/edge run \
+                --model $zoo/$stem.int8.tflite --source /root/pi-check/clips/$clip \
+                --sink jsonl:/root/pi-check/arm64/$stem.jsonl" >"$out/arm64/$stem.log" 2>&1 ||
+                rc=$?
+            [ "$rc" -eq 78 ] && grep -q 'is a generator' "$out/arm64/$stem.log" ||
+                die "$stem: refused on x86 but not on arm64 (exit $rc)"
+            say "$stem: edge run refuses it on x86 and arm64 alike (exit 78: it is a generator," \
+                "it takes latent vectors, not frames) — not a camera model, not compared"
+            continue
+        fi
+        [ "$rc" -eq 0 ] || { cat "$RUN/x86/$stem.log"; die "$stem: edge run on x86 (exit $rc)"; }
+        in_root /bin/sh -c "cd /root/pi-check/arm64 && /opt/edge/bin/edge run \
+            --model $zoo/$stem.int8.tflite --source /root/pi-check/clips/$clip \
+            --sink jsonl:/root/pi-check/arm64/$stem.jsonl --device pi-check" \
+            >"$out/arm64/$stem.log" 2>&1 ||
+            { cat "$out/arm64/$stem.log"; die "$stem: edge run in the arm64 root"; }
+        say "models: $stem on $clip: arm64 $(grep -o 'done: .*' "$out/arm64/$stem.log" | cut -d, -f1-2)"
+    done
+    "$HOST_PY" "$REPO/scripts/pi_check/compare.py" records "$RUN/x86" "$out/arm64" --frames 300
+}
+
+stage_eval() {
+    in_root /opt/edge/bin/edge eval --help >/dev/null 2>&1 ||
+        die "the installed edge has no \`edge eval\` command"
+    in_root /opt/edge/bin/python -c 'import importlib.util as u; assert u.find_spec("tensorflow") is None' ||
+        die "TensorFlow is importable in the device venv"
+    local out="$ROOT/root/pi-check/eval" m stem data
+    mkdir -p "$out"
+    for m in "$REPO"/models/zoo/*.int8.tflite; do
+        stem=$(basename "$m" .int8.tflite)
+        data=$(printf '%s\n' $EVAL_DATA | sed -n "s/^$stem=//p")
+        [ -n "$data" ] || die "no held-out data for $stem: add it to EVAL_DATA in $SELF"
+        # The device's files: the wheel's model, the clone's data (the wheel ships only
+        # digits-holdout.npz).
+        in_root /bin/sh -c "cd /root/edge-infer && /opt/edge/bin/edge eval --json \
+            \$(/opt/edge/bin/python -c 'from edge.zoo import zoo_dir; print(zoo_dir())')/$stem.int8.tflite \
+            models/zoo/$data" >"$out/$stem.json" 2>"$out/$stem.log" ||
+            { cat "$out/$stem.log"; die "edge eval $stem in the arm64 root"; }
+        say "eval: $stem on $data: $(grep -o '[0-9]* samples in .*' "$out/$stem.log" | head -n 1)"
+    done
+    "$HOST_PY" "$REPO/scripts/pi_check/compare.py" figures "$out"
+}
+
+stage_pytest() {
+    say "pytest: installing the test tools into /opt/edge, pinned by requirements/dev.lock"
+    in_root /bin/sh -c 'cd /root/edge-infer && /opt/edge/bin/pip install -q -c requirements/dev.lock \
+        pytest pytest-timeout hypothesis jsonschema' 2>&1 | tail -n 5
+    in_root /opt/edge/bin/pip list --format=json >"$RUN/pip-list-tests.json" 2>/dev/null
+    "$HOST_PY" "$REPO/scripts/pi_check/compare.py" lock "$RUN/pip-list-tests.json" \
+        "$REPO/requirements/pi.lock" | sed 's/^/pytest: with the test tools: /'
+    # The installed wheel, not the clone's sources: the pytest script (not python -m, which
+    # puts the current folder first) and --import-mode=append (the clone goes last on
+    # sys.path, for `tests` only); pytest_where prints what was imported.
+    cp "$REPO/scripts/pi_check/pytest_where.py" "$ROOT/root/pi-check/"
+    local rc=0
+    in_root /bin/sh -c "cd /root/edge-infer && PYTHONPATH=/root/pi-check /opt/edge/bin/pytest \
+        -p pytest_where -p no:cacheprovider --import-mode=append $PYTEST_FILES" \
+        >"$RUN/pytest.log" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        tail -n 80 "$RUN/pytest.log"
+        die "pytest in the arm64 root (exit $rc)"
+    fi
+    grep '^pi-check: ' "$RUN/pytest.log" | sed 's/^pi-check: /pytest: /'
+    grep -q '^pi-check: edge from /opt/edge/lib/' "$RUN/pytest.log" ||
+        die "the tests did not import the installed edge"
+    grep -E '^(PASSED|FAILED|SKIPPED|ERROR|XFAIL)' "$RUN/pytest.log" | sed 's/^/pytest: /' || true
+    say "pytest (arm64, numpy 1.26.4, OpenCV 4.11): $(tail -n 1 "$RUN/pytest.log" | tr -d '=' | sed 's/^ *//')"
+}
+
+# The tests that exercise the picamera2 source through tests/fakes/picamera2 (among them
+# one that runs tests/hardware against the fake).
+PYTEST_FILES="tests/edge/test_picamera2_source.py"
+# Model stem = its held-out data in models/zoo/ (edge eval --help lists them).
+EVAL_DATA="digits-cnn=digits-holdout.npz digits-vit=digits-holdout.npz
+digits-detector=digits-detector-eval.npz digits-anomaly=digits-anomaly-eval.npz
+digits-dcgan-generator=digits-dcgan-eval.npz"
+
+# ---------------------------------------------------------------------------------------
+# The main run, inside a private mount namespace.
+
+STAGE_PID=""
+cleanup() {
+    local rc=$? mounts m p
+    trap - EXIT TERM INT
+    if [ -n "$STAGE_PID" ] && kill -0 "$STAGE_PID" 2>/dev/null; then
+        kill -TERM -- "-$STAGE_PID" 2>/dev/null || kill -TERM "$STAGE_PID" 2>/dev/null || true
+        sleep 2
+        kill -KILL -- "-$STAGE_PID" 2>/dev/null || true
+    fi
+    if [ -n "${ROOT:-}" ]; then # anything still running inside the root
+        for p in /proc/[0-9]*; do
+            [ "$(readlink "$p/root" 2>/dev/null)" = "$ROOT" ] && kill -KILL "${p#/proc/}" 2>/dev/null
+        done
+        sleep 0.5
+    fi
+    # Unmount everything under the cache (deepest first) and binfmt_misc if mounted here.
+    mounts=$(awk -v c="$CACHE/" 'index($5, c) == 1 {print $5}' /proc/self/mountinfo | sort -r)
+    local count=0
+    for m in $mounts; do
+        umount "$m" 2>/dev/null || umount -l "$m" || true
+        count=$((count + 1))
+    done
+    if [ -n "${RUN:-}" ] && [ -e "$RUN/binfmt-mounted" ]; then
+        umount "$BINFMT" || true
+        count=$((count + 1))
+    fi
+    say "cleanup: unmounted $count mounts (exit status $rc)"
+    mounts=$(awk -v c="$CACHE/" 'index($5, c) == 1 {print $5}' /proc/self/mountinfo)
+    if [ -n "$mounts" ]; then
+        printf 'test-pi: still mounted, not removing %s: %s\n' "${RUN:-}" "$mounts" >&2
+        rc=1
+    elif [ -n "${RUN:-}" ]; then
+        rm -rf --one-file-system "$RUN"
+    fi
+    exit "$rc"
+}
+
+mount_root() {
+    mkdir -p "$RUN/upper" "$RUN/work" "$RUN/merged"
+    mount -t overlay overlay -o "lowerdir=$BASE,upperdir=$RUN/upper,workdir=$RUN/work" \
+        "$RUN/merged"
+    ROOT="$RUN/merged"
+    export ROOT
+    mount -t proc proc "$ROOT/proc"
+    mount --bind /sys "$ROOT/sys"
+    mount --bind /dev "$ROOT/dev"
+    mount -t tmpfs -o mode=1777 tmpfs "$ROOT/dev/shm"
+    # The network as the host sees it: DNS, the CA bundle (a proxy's CA included) and pip's
+    # system configuration.
+    cat /etc/resolv.conf >"$ROOT/etc/resolv.conf.new" && mv -f "$ROOT/etc/resolv.conf.new" \
+        "$ROOT/etc/resolv.conf"
+    cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
+    [ ! -f /etc/pip.conf ] || cp /etc/pip.conf "$ROOT/etc/pip.conf"
+    printf '127.0.1.1\t%s\n' "$(hostname)" >>"$ROOT/etc/hosts"
+    say "root: overlay on the cached root at $ROOT (proc, sys, dev mounted)"
+}
+
+run_stage() { # run_stage NAME BUDGET
+    local name=$1 budget=$2 t0 rc=0 took
+    say ""
+    say "=== $name (budget ${budget} s)"
+    t0=$(date +%s)
+    timeout -k 20 "$budget" bash "$SELF" --stage "$name" &
+    STAGE_PID=$!
+    wait "$STAGE_PID" || rc=$?
+    STAGE_PID=""
+    took=$(($(date +%s) - t0))
+    TIMES+=("$name $((took / 60)) min $((took % 60)) s")
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        die "stage $name timed out after ${budget} s"
+    elif [ "$rc" -ne 0 ]; then
+        die "stage $name (exit $rc, after $took s)"
+    fi
+    say "=== $name: ok, $((took / 60)) min $((took % 60)) s"
+}
+
+inner() {
+    mkdir -p "$CACHE"
+    exec 9>"$CACHE/lock"
+    flock -n 9 || die "another scripts/test-pi.sh is running (lock $CACHE/lock)"
+    trap cleanup EXIT
+    trap 'exit 143' TERM
+    trap 'exit 130' INT
+    # Left by a run that was killed: nothing is mounted there (the namespace died with it).
+    rm -rf --one-file-system "$CACHE"/run.* "$CACHE"/root-building.*
+    RUN=$(mktemp -d "$CACHE/run.XXXXXX")
+    export RUN
+    TIMES=()
+    local t0
+    t0=$(date +%s)
+    run_stage qemu "$BUDGET_QEMU"
+    run_stage root "$BUDGET_ROOT"
+    mount_root
+    run_stage guide "$BUDGET_GUIDE"
+    run_stage models "$BUDGET_MODELS"
+    run_stage eval "$BUDGET_EVAL"
+    run_stage pytest "$BUDGET_PYTEST"
+    local took=$(($(date +%s) - t0))
+    say ""
+    say "=== times: $(printf '%s; ' "${TIMES[@]}")total $((took / 60)) min $((took % 60)) s"
+}
+
+network_check() { # one line and exit 0 when the mirror or the index does not answer
+    local index why=""
+    index=$(python3 -c '
+import configparser
+c = configparser.ConfigParser()
+c.read("/etc/pip.conf")
+for s in ("install", "global"):
+    if c.has_option(s, "index-url"):
+        print(c.get(s, "index-url")); break
+else:
+    print("https://pypi.org/simple")' 2>/dev/null || echo https://pypi.org/simple)
+    index=${index%/}
+    local err
+    err=$(curl -fsS -o /dev/null --max-time 20 "$MIRROR/dists/$SUITE/InRelease" 2>&1) ||
+        why="the Debian mirror $MIRROR does not answer (${err:0:200})"
+    if [ -z "$why" ]; then
+        err=$(curl -fsS -o /dev/null --max-time 20 "$index/pip/" 2>&1) ||
+            why="the package index $index does not answer (${err:0:200})"
+    fi
+    if [ -n "$why" ]; then
+        say "test-pi: the Pi check did not run: $why"
+        exit 0
+    fi
+    say "network: $MIRROR and $index answer"
+}
+
+apt_sources_digest() {
+    # shellcheck disable=SC2012
+    {
+        ls -la --time-style=+%s /etc/apt/sources.list* 2>/dev/null || true
+        cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null || true
+    } | sha256sum | cut -c1-16
+}
+
+main() {
+    case "${1:-}" in
+    --stage)
+        set -euo pipefail
+        "stage_$2"
+        exit 0
+        ;;
+    --inner)
+        inner
+        exit 0
+        ;;
+    "") ;;
+    *)
+        echo "usage: bash scripts/test-pi.sh   (as root; see the comment at the top)" >&2
+        exit 2
+        ;;
+    esac
+
+    [ "$(id -u)" -eq 0 ] || die "needs root (chroot, mounts, binfmt_misc)"
+    [ -x "$HOST_PY" ] || die "no $HOST_PY: run bash scripts/test.sh first (it makes .venv)"
+    network_check
+    before=$(apt_sources_digest)
+    start=$(date +%s)
+    rc=0
+    # In the background so that a TERM or Ctrl-C here reaches the run (timeout makes its
+    # own process group) and its exit trap unmounts before this returns.
+    timeout -k 30 "$BUDGET_TOTAL" unshare --mount --propagation private bash "$SELF" --inner &
+    child=$!
+    trap 'kill -TERM "$child" 2>/dev/null || true' TERM INT HUP
+    wait "$child" || rc=$?
+    while kill -0 "$child" 2>/dev/null; do
+        rc=0
+        wait "$child" || rc=$?
+    done
+    trap - TERM INT HUP
+    after=$(apt_sources_digest)
+    if [ "$before" != "$after" ]; then
+        say "test-pi: FAILED: /etc/apt/sources.list* changed during the run"
+        rc=1
+    else
+        say "host: /etc/apt/sources.list* unchanged"
+    fi
+    left=$(grep -c "$CACHE" /proc/self/mountinfo || true)
+    [ "$left" -eq 0 ] || { say "test-pi: FAILED: $left mounts left under $CACHE"; rc=1; }
+    [ "$rc" -ne 124 ] || say "test-pi: FAILED: over the total budget of $BUDGET_TOTAL s"
+    took=$(($(date +%s) - start))
+    if [ "$rc" -eq 0 ]; then
+        say "test-pi: ok ($((took / 60)) min $((took % 60)) s)"
+    else
+        say "test-pi: FAILED (exit $rc, $((took / 60)) min $((took % 60)) s)"
+    fi
+    exit "$rc"
+}
+
+# Everything above is definitions: bash has read the whole file before main runs, so
+# editing the script during a run cannot change that run.
+main "$@"
+exit "$?"
