@@ -225,7 +225,7 @@ stage_models() {
     local out="$ROOT/root/pi-check" zoo m stem clip rc
     "$HOST_PY" "$REPO/scripts/pi_check/clip.py" "$out/clips" | sed 's/^/models: clip /'
     mkdir -p "$RUN/x86" "$out/arm64"
-    zoo=$(in_root /opt/edge/bin/python -c 'from edge.zoo import zoo_dir; print(zoo_dir())')
+    zoo=$(in_root /opt/edge/bin/python -c 'from edge.model.zoo import zoo_dir; print(zoo_dir())')
     say "models: x86 uses models/zoo of the checkout, arm64 the wheel's $zoo"
     for m in "$REPO"/models/zoo/*.int8.tflite; do
         stem=$(basename "$m" .int8.tflite)
@@ -273,7 +273,7 @@ stage_eval() {
         # The device's files: the wheel's model, the clone's data (the wheel ships only
         # digits-holdout.npz).
         in_root /bin/sh -c "cd /root/edge-infer && /opt/edge/bin/edge eval --json \
-            \$(/opt/edge/bin/python -c 'from edge.zoo import zoo_dir; print(zoo_dir())')/$stem.int8.tflite \
+            \$(/opt/edge/bin/python -c 'from edge.model.zoo import zoo_dir; print(zoo_dir())')/$stem.int8.tflite \
             models/zoo/$data" >"$out/$stem.json" 2>"$out/$stem.log" ||
             { cat "$out/$stem.log"; die "edge eval $stem in the arm64 root"; }
         say "eval: $stem on $data: $(grep -o '[0-9]* samples in .*' "$out/$stem.log" | head -n 1)"
@@ -309,7 +309,7 @@ stage_pytest() {
 
 # The tests that exercise the picamera2 source through tests/fakes/picamera2 (among them
 # one that runs tests/hardware against the fake).
-PYTEST_FILES="tests/edge/test_picamera2_source.py"
+PYTEST_FILES="tests/edge/sources/test_picamera2_source.py"
 # Model stem = its held-out data in models/zoo/ (edge eval --help lists them).
 EVAL_DATA="digits-cnn=digits-holdout.npz digits-vit=digits-holdout.npz
 digits-detector=digits-detector-eval.npz digits-anomaly=digits-anomaly-eval.npz
