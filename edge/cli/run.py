@@ -69,7 +69,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     run.add_argument("--threads", type=int, help="interpreter threads (default 2)")
     run.add_argument("--max-frames", type=int, help="stop after N frames")
-    run.add_argument("--device", help="device name written in every record (default: hostname)")
+    run.add_argument(
+        "--device",
+        help="device id: in every record and MQTT topic (default: the hostname plus 6 hex "
+        "characters from /etc/machine-id)",
+    )
     run.add_argument(
         "--no-model-probe",
         action="store_true",
@@ -156,7 +160,9 @@ class StatusLog:
             self._window = FpsWindow(stats.started)
         frames = stats.frames - self._window.frames
         fps = self._window.take(stats.frames, time.monotonic())
-        log.info("%s", status_text(stats, fps, form="terminal", window_frames=frames))
+        line = status_text(stats, fps, form="terminal", window_frames=frames)
+        # A failed sink (its thread ended) is an error, not news: the line names it and why.
+        log.log(logging.ERROR if stats.failed else logging.INFO, "%s", line)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -6,18 +6,28 @@ service exit 1 (which systemd restarts forever) on a path that cannot work: a mi
 image folder (or one with no images), a missing video file, a recording in a folder that
 does not exist. Each is a ``ConfigError`` (exit 78). A camera that is missing stays a
 runtime failure (exit 1): it may be plugged in before the restart.
+
+Both also warn (``warn_names``) when the device id is not already a Home Assistant id
+(``[a-zA-Z0-9_-]``), saying what HA will call it: ``kitchen #2`` and ``kitchen-2`` are
+different MQTT devices but could be confused, and ``kitchen.2`` and ``kitchen_2`` are one
+HA device. Names that cannot work on the wire at all are refused by validation.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from edge.config.run import RunConfig
+from edge.config.sinks import MqttSinkConfig, ha_object_id
 from edge.config.sources import ImagesSourceConfig, VideoSourceConfig
 from edge.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 
 def check_files(config: RunConfig) -> None:
+    warn_names(config)
     source = config.source
     if isinstance(source, ImagesSourceConfig):
         _check_image_folder(source.path)
@@ -52,4 +62,20 @@ def _check_image_folder(folder: Path) -> None:
         raise ConfigError(
             f"image folder {str(folder)!r} holds no images",
             hint=f"put images with one of these suffixes there: {' '.join(IMAGE_SUFFIXES)}",
+        )
+
+
+def warn_names(config: RunConfig) -> None:
+    """A warning when Home Assistant will rename the device id (only with HA discovery)."""
+    if not any(isinstance(s, MqttSinkConfig) and s.homeassistant for s in config.sinks):
+        return
+    object_id = ha_object_id(config.device)
+    if object_id != config.device:
+        log.warning(
+            "device id %r is not a Home Assistant id ([a-zA-Z0-9_-]): Home Assistant "
+            "will call it %r, as it would any other device id that differs only in the "
+            "other characters; set device = %r to use that name everywhere",
+            config.device,
+            object_id,
+            object_id,
         )

@@ -1,12 +1,23 @@
-"""``[[sinks]]``: JSON Lines, stdout and MQTT (with TLS), told apart by ``kind``."""
+"""``[[sinks]]``: JSON Lines, stdout and MQTT (with TLS), told apart by ``kind``.
+
+Names that end up on the wire are checked here, so ``edge check-config`` and ``edge run``
+refuse them alike (exit 78): an MQTT topic holding ``#`` or ``+`` is refused by the
+broker on every publish (nothing is ever delivered), NUL and control characters are
+forbidden by the MQTT spec, a leading or trailing ``/`` or ``//`` makes an empty topic
+level, and a leading ``$`` is the broker's own namespace (``$SYS``), which ``#``
+subscribers never see. The device id is one topic level (``edge/+/results``), so it may
+not hold ``/`` either. Home Assistant turns every character outside ``[a-zA-Z0-9_-]`` of
+an id into ``_`` (``ha_object_id``): two names that differ only there are one HA device.
+"""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 if sys.version_info >= (3, 11):
     pass
@@ -15,6 +26,54 @@ else:  # pragma: no cover - Python 3.10 on older Pi OS images
 
 
 from edge.config.base import Strict
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_NOT_HA = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+def ha_object_id(name: str) -> str:
+    """The id Home Assistant makes of ``name``: each character outside ``[a-zA-Z0-9_-]``
+    becomes ``_`` (``kitchen #2`` -> ``kitchen__2``)."""
+    return _NOT_HA.sub("_", name) or "edge"
+
+
+def topic_name_problem(name: str, *, one_level: bool = False) -> str | None:
+    """Why ``name`` cannot be (part of) an MQTT topic, or None if it can."""
+    if not name:
+        return "is empty"
+    if "\x00" in name:
+        return "holds a NUL character, which MQTT forbids in topics"
+    if _CONTROL.search(name):
+        return "holds a control character, which MQTT topics must not"
+    for wildcard in ("#", "+"):
+        if wildcard in name:
+            return (
+                f"holds {wildcard!r}, an MQTT wildcard: the broker refuses every "
+                "message published to such a topic, so nothing would be delivered"
+            )
+    if one_level and "/" in name:
+        return "holds '/': it is one topic level (edge/<device>/...; edge/+/results)"
+    if name.startswith("/") or name.endswith("/"):
+        return "starts or ends with '/', which makes an empty topic level"
+    if "//" in name:
+        return "holds '//', an empty topic level"
+    if name.startswith("$") and not one_level:  # a device id is never the first level
+        return "starts with '$', the broker's own topics ($SYS), which '#' subscribers miss"
+    return None
+
+
+def check_topic_name(name: str, key: str, *, one_level: bool = False) -> str:
+    """``name`` if it is safe in a topic, else ValueError naming ``key`` and the fix."""
+    problem = topic_name_problem(name, one_level=one_level)
+    if problem is None:
+        return name
+    hint = "letters, digits, '-' and '_'" + ("" if one_level else ", levels joined by '/'")
+    raise ValueError(f"{key} {name!r} {problem}; use {hint} (e.g. {_suggest(name, one_level)!r})")
+
+
+def _suggest(name: str, one_level: bool) -> str:
+    levels = [re.sub("_+", "_", _NOT_HA.sub("_", level)).strip("_") for level in name.split("/")]
+    return ("-" if one_level else "/").join(level for level in levels if level) or "edge"
 
 
 class JsonlSinkConfig(Strict):
@@ -103,7 +162,7 @@ class MqttSinkConfig(Strict):
         None, ge=1, le=65535, description="broker port; default 1883, or 8883 with TLS"
     )
     prefix: str | None = Field(
-        None, min_length=1, description="topic prefix; default edge/<device>"
+        None, description="topic prefix; default edge/<device>; no '#', '+' or edge '/'"
     )
     protocol: Literal["3.1.1", "5"] = Field("3.1.1", description="MQTT protocol version")
     client_id: str | None = Field(None, description="MQTT client id; default edge-<device>")
@@ -180,9 +239,7 @@ class MqttSinkConfig(Strict):
         "outbox to drain; what is left is sent by the next run",
     )
     homeassistant: bool = Field(True, description="publish Home Assistant device discovery")
-    discovery_prefix: str = Field(
-        "homeassistant", min_length=1, description="Home Assistant discovery prefix"
-    )
+    discovery_prefix: str = Field("homeassistant", description="Home Assistant discovery prefix")
     expire_after: int = Field(
         60,
         ge=1,
@@ -190,6 +247,11 @@ class MqttSinkConfig(Strict):
         "marks a label sensor unavailable without fresh state",
     )
     commands: bool = Field(True, description="accept pause/resume/threshold on <prefix>/set")
+
+    @field_validator("prefix", "discovery_prefix")
+    @classmethod
+    def _safe_topic(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else check_topic_name(value, str(info.field_name))
 
     @model_validator(mode="after")
     def _one_password_source(self) -> MqttSinkConfig:

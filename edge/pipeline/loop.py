@@ -51,7 +51,7 @@ from edge.pipeline.stages import (
 )
 from edge.pipeline.stats import RunStats
 from edge.record import RecordContext, to_record
-from edge.sinks.base import HasDropCount, HasState, Record, Sink
+from edge.sinks.base import HasDropCount, HasFailure, HasState, Record, Sink
 from edge.sources.base import HasHealth, Source
 from edge.types import Detections, Frame, Result
 
@@ -223,6 +223,11 @@ class Pipeline:
             self.stats.sink_dropped[sink.name] = dropped
             if isinstance(sink, HasState) and sink.state is not None:
                 self.stats.sink_state[sink.name] = sink.state
+            failure = sink.failure if isinstance(sink, HasFailure) else None
+            if failure is not None:
+                self.stats.sink_failed[sink.name] = failure
+            else:
+                self.stats.sink_failed.pop(sink.name, None)
 
     def _take(self, item: StageItem) -> None:
         if isinstance(item, Inferred):

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 _WINDOW = 2048  # latencies kept for the percentiles
 
 StatusForm = Literal["systemd", "terminal"]
-RunState = Literal["running", "degraded"]  # what systemd's STATUS= leads with
+RunState = Literal["running", "degraded", "failed"]  # what systemd's STATUS= leads with
 
 
 @dataclass
@@ -52,6 +52,7 @@ class RunStats:
     source_activity_at: float = 0.0  # the source's own last_activity (see SourceHealth)
     sink_dropped: dict[str, int] = field(default_factory=dict)  # per sink name
     sink_state: dict[str, str] = field(default_factory=dict)  # sinks that report one
+    sink_failed: dict[str, str] = field(default_factory=dict)  # name -> why it failed
     skipped: int = 0  # frames the motion gate let pass without inference
     events: int = 0  # edge.event/1 records written
     paused_frames: int = 0  # frames read while paused by a command (no record written)
@@ -68,6 +69,11 @@ class RunStats:
     @property
     def sink_drops(self) -> int:
         return sum(self.sink_dropped.values())
+
+    @property
+    def failed(self) -> bool:
+        """A sink can no longer deliver (``HasFailure``): the run is unhealthy."""
+        return bool(self.sink_failed)
 
     def summary(self) -> dict[str, Any]:
         """The run's figures; latency percentiles are 0.0 before the first frame."""
@@ -144,7 +150,7 @@ def status_text(
 
     ``form="systemd"``: ``running: 30.0 fps, 300 frames, source running`` plus what is
     not normal; ``degraded`` when the source is neither running nor opening, or the
-    pipeline is not fresh.
+    pipeline is not fresh; ``failed`` when a sink failed (``RunStats.sink_failed``).
     ``form="terminal"``: ``300 frames | 30.0 fps | infer 1.20 ms | dropped 0`` with the
     mean inference time over the last ``window_frames`` frames, and after it only what
     is not normal, so a healthy line stays short.
@@ -168,13 +174,17 @@ def status_text(
         if abnormal or stats.reconnects:
             parts.append(f"source {stats.source_state}{reconnects}")
         return " | ".join(parts + sinks)
-    state: RunState = "degraded" if abnormal or not fresh else "running"
+    state: RunState = (
+        "failed" if stats.failed else "degraded" if abnormal or not fresh else "running"
+    )
     parts = [
         f"{state}: {fps:.1f} fps, {stats.frames} frames",
         f"source {stats.source_state}" + (reconnects if stats.reconnects else ""),
         *sinks,
     ]
-    if not fresh:
+    if stats.failed:
+        parts.append("sink failed: watchdog not fed")
+    elif not fresh:
         parts.append("no progress: watchdog not fed")
     return ", ".join(parts)
 

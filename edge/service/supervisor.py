@@ -6,12 +6,14 @@ reconnecting still lets the service become ready; the degraded state is in ``STA
 instead, so a boot without the camera does not hang in "activating".
 
 ``WATCHDOG=1`` is sent from the loop's tick hook (every frame and every idle tick), at
-half of ``WATCHDOG_USEC``, and only while the pipeline is fresh (``is_fresh``): a frame
-was processed within the window, or the source reports "reconnecting" and made a
-reopen attempt within the window. A read that never returns (the loop gets idle ticks
-but no frame) or an invoke that never returns (the loop gets no tick at all) makes no
-progress, the pings stop, and systemd kills and restarts the service
-(``Restart=on-failure``). A free-running thread must never ping: that would hide hangs.
+half of ``WATCHDOG_USEC``, and only while the pipeline is fresh (``is_fresh``): no sink
+has failed (``RunStats.sink_failed``: a sink whose own thread ended delivers nothing,
+however fast frames come), and a frame was processed within the window, or the source
+reports "reconnecting" and made a reopen attempt within the window. A read that never
+returns (the loop gets idle ticks but no frame) or an invoke that never returns (the
+loop gets no tick at all) makes no progress, the pings stop, and systemd kills and
+restarts the service (``Restart=on-failure``). A free-running thread must never ping:
+that would hide hangs.
 
 The window defaults to ``WATCHDOG_USEC`` (the unit's ``WatchdogSec=``), settable with
 ``[service] watchdog_window``: a stall is then caught at most window + WatchdogSec
@@ -34,9 +36,11 @@ Clock = Callable[[], float]
 
 
 def is_fresh(stats: RunStats, now: float, window: float, since: float) -> bool:
-    """True while the loop makes progress: a frame within ``window`` seconds (counting
-    from ``since``, the moment the service became ready, before the first frame), or a
-    reconnecting source that tried to reopen within the window."""
+    """True while the loop makes progress: no failed sink, and a frame within ``window``
+    seconds (counting from ``since``, the moment the service became ready, before the
+    first frame), or a reconnecting source that tried to reopen within the window."""
+    if stats.failed:
+        return False
     if now - max(stats.last_frame_at, since) <= window:
         return True
     return stats.source_state == "reconnecting" and now - stats.source_activity_at <= window

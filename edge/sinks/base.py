@@ -16,9 +16,15 @@ Optional capabilities of a sink, each a small ``runtime_checkable`` protocol tes
   writing (No space left on device)``) or ``None`` while all is normal. It is free
   text, not a ``Literal``: the JSONL and stdout sinks put the reason in it.
 - ``HasTick``: ``tick(stats)``, run by the loop on every turn (the MQTT stats message).
+- ``HasFailure``: ``failure``, why the sink can no longer deliver although the run goes
+  on (a thread of its own ended: paho's network thread, the MQTT outbox thread), or
+  ``None``. The loop copies it into ``RunStats.sink_failed``; a failed sink makes the
+  run unhealthy (``failed`` in the status line and ``STATUS=``), and the systemd
+  watchdog is no longer fed, so systemd restarts the service.
 
 A failed write stops the run with the sink's error at the next ``write``, so a broken
-sink is never silent. ``close`` waits at most ``close_timeout`` seconds for the queue to
+sink is never silent; a ``BackgroundSink`` whose writer thread ended without one reports
+it through ``failure``. ``close`` waits at most ``close_timeout`` seconds for the queue to
 be written; what is still queued after that is counted as dropped and the stop goes on.
 """
 
@@ -70,11 +76,27 @@ class HasTick(Protocol):
     def tick(self, stats: RunStats) -> None: ...
 
 
+@runtime_checkable
+class HasFailure(Protocol):
+    """A sink that can fail while the run goes on (``None``: it has not)."""
+
+    @property
+    def failure(self) -> str | None: ...
+
+
 _STOP = None  # queued by close(): the writer thread ends
 _WARN_EVERY = 30.0  # seconds between repeated "still dropping" warnings
 
 
 class BackgroundSink:
+    """``inner`` behind a bounded queue and a writer thread.
+
+    Threads: ``write`` and ``close`` run on the loop's thread, ``_drain`` on the writer
+    thread; ``_dropped`` and ``_last_warning`` are the loop thread's; ``_error`` is set
+    by the writer thread and read and cleared by the loop thread (one reference,
+    assigned whole); ``_stopped`` is set by the writer thread when it reads the stop.
+    """
+
     def __init__(self, inner: Sink, *, maxsize: int = 1024, close_timeout: float = 10.0) -> None:
         self.inner = inner
         self.name = inner.name
@@ -83,6 +105,7 @@ class BackgroundSink:
         self._last_warning = -_WARN_EVERY
         self._queue: queue.Queue[Record | None] = queue.Queue(maxsize=maxsize)
         self._error: BaseException | None = None
+        self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._drain, name=f"sink-{inner.name}", daemon=True)
         self._thread.start()
 
@@ -94,8 +117,20 @@ class BackgroundSink:
 
     @property
     def state(self) -> str | None:
-        """The inner sink's ``state`` (``HasState``), or ``None``."""
+        """``failed (<why>)`` once ``failure`` says so, else the inner sink's ``state``
+        (``HasState``), or ``None``."""
+        failure = self.failure
+        if failure is not None:
+            return f"failed ({failure})"
         return self.inner.state if isinstance(self.inner, HasState) else None
+
+    @property
+    def failure(self) -> str | None:
+        """Why records no longer get delivered: the writer thread ended before ``close``
+        asked it to, or the inner sink's own ``failure`` (``HasFailure``)."""
+        if not self._thread.is_alive() and not self._stopped.is_set():
+            return f"the writer thread of sink {self.name} ended"
+        return self.inner.failure if isinstance(self.inner, HasFailure) else None
 
     def write(self, record: Record) -> None:
         self._raise_pending()
@@ -150,6 +185,7 @@ class BackgroundSink:
         while True:
             item = self._queue.get()
             if item is None:
+                self._stopped.set()
                 return
             if self._error is not None:
                 continue  # already failed; the loop learns it at its next write

@@ -1,7 +1,7 @@
 """Publish results to an MQTT broker without losing any: paho-mqtt 2.x behind a durable outbox.
 
 ``MqttSink`` is the sink the run sees (``write``, ``close``, ``tick``, ``dropped``,
-``state``) and wires the parts, each with one job:
+``state``, ``failure``) and wires the parts, each with one job:
 - ``connection``: the one paho client, its state, availability and failure policy;
 - ``pump``: the outbox thread (batch -> SQLite -> paho, within the in-flight window);
 - ``commands``: ``<prefix>/set``;
@@ -53,7 +53,8 @@ def default_outbox_path(device: str) -> Path:
 
 
 class MqttSink:
-    """The sink: ``write(record)``, ``close()``, ``tick(stats)``, ``dropped``, ``state``.
+    """The sink: ``write(record)``, ``close()``, ``tick(stats)``, ``dropped``, ``state``,
+    ``failure``.
 
     Threads: ``_model`` (the model now producing, replaced by ``write`` after a SIGHUP
     reload, read by the stats and discovery) is guarded by ``_lock``; every other field
@@ -149,6 +150,7 @@ class MqttSink:
             control=control,
             outbox=lambda: self._pump.counts,
             model=lambda: self.model,
+            faults=lambda: self.faults,
         )
         self._pump.start()
         self._connection.start()
@@ -156,8 +158,21 @@ class MqttSink:
     # ------------------------------------------------------------- the sink contract
     @property
     def state(self) -> str:
-        """``connecting`` / ``connected`` / ``disconnected`` / ``refused`` (status line)."""
-        return self._connection.state
+        """``connecting`` / ``connected`` / ``disconnected`` / ``refused`` /
+        ``failed (<why>)`` (status line)."""
+        failure = self.failure
+        return f"failed ({failure})" if failure else self._connection.state
+
+    @property
+    def failure(self) -> str | None:
+        """Why this sink can no longer deliver (paho's network thread or the outbox
+        thread ended), else None: the run is then unhealthy and the watchdog unfed."""
+        return self._connection.failure or self._pump.failure
+
+    @property
+    def faults(self) -> dict[str, int]:
+        """Incoming messages refused (too large, invalid commands) and callback errors."""
+        return {**self._connection.faults, "rejected_commands": self._commands.rejected}
 
     @property
     def dropped(self) -> int:

@@ -31,6 +31,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The largest incoming payload taken (a command is a few dozen bytes). A larger one is
+# refused before any callback sees it; with MQTT 5 the broker is told never to send one
+# (CONNECT's Maximum Packet Size: the payload plus room for the topic and properties).
+# paho reads a whole packet into memory before it calls back, so with 3.1.1 only the
+# broker's own limit keeps a 50 MB message out of the process (docs/mqtt.md, "Limits").
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_PACKET_BYTES = MAX_MESSAGE_BYTES + 4096
+
 
 class Publisher(Protocol):
     """What the parts other than the pump need of the connection."""
@@ -45,14 +53,20 @@ class Publisher(Protocol):
 
 class Connection:
     """The paho client and ``state``: ``connecting`` / ``connected`` / ``disconnected`` /
-    ``refused`` (a configuration error stopped it: ``error``).
+    ``refused`` (a configuration error stopped it: ``error``) / ``failed`` (paho's network
+    thread ended while the run still needs it: ``failure`` says why).
+
+    Every paho callback runs inside ``_guarded``: an exception is logged and counted
+    (``faults``) and the network thread carries on; one that is not an ``Exception``
+    (none should ever be) is recorded for ``failure`` and ends the thread.
 
     Threads: paho's network thread (``loop_start``) runs the callbacks and the reconnect
     wrapper; it alone touches ``_awaiting_connack`` and ``_failures``. ``_state``,
     ``_session`` (connections made so far) and ``_error`` are read from every thread and
     written by paho's thread and by ``close`` (the closing thread), so they are guarded
-    by ``_lock``. ``publish`` and ``subscribe`` may be called from any thread (paho locks
-    its own queues).
+    by ``_lock``; so are ``_network`` (paho's thread, noted at its first connect attempt),
+    ``_fatal`` and the ``faults`` counters, written by paho's thread. ``publish`` and
+    ``subscribe`` may be called from any thread (paho locks its own queues).
     """
 
     def __init__(
@@ -84,16 +98,40 @@ class Connection:
         self._error: EdgeError | None = None
         self._closing = threading.Event()
         self._awaiting_connack = False
+        self._network: threading.Thread | None = None
+        self._fatal: str | None = None
+        self._faults = {"oversized": 0, "callback_errors": 0}
         self._failures = ConnectionFailures(
-            name, username=config.username, tls=config.tls is not None, outbox_path=outbox_path
+            name,
+            username=config.username,
+            tls=config.tls is not None,
+            outbox_path=outbox_path,
+            client_id=client_id,
         )
         self._client = self._make_client(client_id, password)
 
     # ------------------------------------------------------------------ state
     @property
     def state(self) -> str:
+        if self.failure is not None:
+            return "failed"
         with self._lock:
             return self._state
+
+    @property
+    def failure(self) -> str | None:
+        """Why paho's network thread ended while the run still needs it, else None."""
+        with self._lock:
+            network, fatal, state = self._network, self._fatal, self._state
+        if network is None or network.is_alive() or self._closing.is_set() or state == "refused":
+            return None  # not started yet, running, or stopped on purpose
+        return f"the MQTT network thread ended ({fatal or 'no exception seen'})"
+
+    @property
+    def faults(self) -> dict[str, int]:
+        """Messages refused for their size and callback exceptions caught, this run."""
+        with self._lock:
+            return dict(self._faults)
 
     @property
     def connected(self) -> bool:
@@ -129,7 +167,17 @@ class Connection:
 
     # -------------------------------------------------------------- lifecycle
     def start(self) -> None:
-        self._client.connect_async(self._config.host, self._port, keepalive=self._config.keepalive)
+        properties = None
+        if self._config.protocol == "5":
+            # The broker then never delivers a packet larger than this (MQTT 5, 3.1.2.11.4).
+            properties = self._mqtt.Properties(self._mqtt.PacketTypes.CONNECT)
+            properties.MaximumPacketSize = MAX_PACKET_BYTES
+        self._client.connect_async(
+            self._config.host,
+            self._port,
+            keepalive=self._config.keepalive,
+            properties=properties,
+        )
         self._client.loop_start()
 
     def closing(self) -> None:
@@ -163,16 +211,18 @@ class Connection:
             client.username_pw_set(config.username, password)
         if config.tls is not None:
             _set_tls(client, config.tls)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_publish = self._on_publish
-        client.on_message = self._on_message
+        client.on_connect = self._guarded("connect", self._on_connect)
+        client.on_disconnect = self._guarded("disconnect", self._on_disconnect)
+        client.on_publish = self._guarded("publish", self._on_publish)
+        client.on_message = self._guarded("message", self._on_message)
         # paho swallows the exception of a failed (re)connect and tells on_connect_fail
         # nothing about it; wrapping reconnect on this instance keeps the reason, so the
         # log can say "certificate verify failed" instead of "connection failed".
         original = client.reconnect
 
         def reconnect() -> Any:
+            with self._lock:  # always called on paho's network thread
+                self._network = threading.current_thread()
             self._awaiting_connack = True
             try:
                 return original()
@@ -222,7 +272,37 @@ class Connection:
         self._acked_hook(mid)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: Any) -> None:
+        size = len(message.payload)
+        if size > MAX_MESSAGE_BYTES:  # before anything else looks at it
+            with self._lock:
+                self._faults["oversized"] += 1
+            log.warning(
+                "MQTT: ignored a message of %d bytes on %s: the limit is %d bytes",
+                size,
+                message.topic,
+                MAX_MESSAGE_BYTES,
+            )
+            return
         self._message_hook(message.topic, message.payload, bool(message.retain))
+
+    def _guarded(self, name: str, callback: Callable[..., None]) -> Callable[..., None]:
+        """``callback`` for paho: an exception is logged and counted, never raised into
+        paho's network thread (paho re-raises it there and the thread ends: no result
+        is sent again and no command read, while the state would still say connected)."""
+
+        def run(*args: Any) -> None:
+            try:
+                callback(*args)
+            except Exception:
+                with self._lock:
+                    self._faults["callback_errors"] += 1
+                log.exception("MQTT: the %s callback failed; ignored, the client carries on", name)
+            except BaseException as exc:  # ends the thread: say why in the state
+                with self._lock:
+                    self._fatal = f"{exc!r} in the {name} callback"
+                raise
+
+        return run
 
     def _lost(self) -> bool:
         """``connected`` -> ``disconnected``; True if the state was ``connected``."""

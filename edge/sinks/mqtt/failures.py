@@ -10,6 +10,16 @@ logged as errors (at most once a minute) and retried, since the broker's configu
 changed under a running device and the outbox keeps the results meanwhile. Other
 failures are logged at most once a minute per kind.
 
+A client-id takeover is told as such: a broker drops the older of two connections with
+one client id, and both clients reconnect after a second, so two devices with the same
+device id take the connection from each other every second ("lost (Unspecified error)"
+with MQTT 3.1.1, "Session taken over" with MQTT 5). A connection dropped within
+``SHORT_SESSION`` seconds of its CONNACK, ``TAKEOVER_AFTER`` times in a row with no
+failed attempt between (or once with MQTT 5's reason), is reported as "another client
+uses the id ..." (an error, at most once a minute) instead of a "lost" warning per
+drop. It is not fatal: the results still get through between the drops, and the outbox
+keeps the rest.
+
 The password is never logged and never part of an error message.
 """
 
@@ -18,6 +28,7 @@ from __future__ import annotations
 import logging
 import ssl
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +38,13 @@ log = logging.getLogger(__name__)
 
 REPEAT_LOG = 60.0  # seconds between repeated connection-error log lines
 AUTH_REFUSALS = {"Bad user name or password", "Not authorized", "Bad authentication method"}
+# A taken-over connection ends when the other client reconnects: paho's first reconnect
+# delay (1 s) after that client was itself dropped, which was when this one connected.
+# A link that stays up longer than that is not counted, nor are drops with failed
+# connection attempts between them (an outage, not a takeover).
+SHORT_SESSION = 2.0  # seconds
+TAKEOVER_AFTER = 3  # short connections in a row that make a takeover
+TAKEN_OVER = "Session taken over"  # MQTT 5 DISCONNECT reason 0x8E
 
 
 class ConnectionFailures:
@@ -37,8 +55,21 @@ class ConnectionFailures:
     owns every field.
     """
 
-    def __init__(self, name: str, *, username: str | None, tls: bool, outbox_path: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        username: str | None,
+        tls: bool,
+        outbox_path: Path,
+        client_id: str = "",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.name = name
+        self._client_id = client_id
+        self._clock = clock
+        self._connected_at: float | None = None
+        self._short_sessions = 0  # connections in a row that ended within SHORT_SESSION
         self._username = username
         self._tls = tls
         self._outbox_path = outbox_path
@@ -50,9 +81,11 @@ class ConnectionFailures:
         """A connection succeeded: from now on nothing is fatal; a new outage is told."""
         self._ever_connected = True
         self._outage_logged = False
+        self._connected_at = self._clock()
 
     def refused(self, reason: str) -> ConfigError | None:
         """The broker answered CONNECT with a failure ``reason``."""
+        self._short_sessions = 0  # a failed attempt between two drops: not a takeover
         if reason in AUTH_REFUSALS:
             message = (
                 f"MQTT broker {self.name} refused the credentials (CONNACK: {reason}) "
@@ -71,6 +104,7 @@ class ConnectionFailures:
 
     def connect_error(self, exc: OSError) -> ConfigError | None:
         """A (re)connect raised before CONNECT was sent (socket, TLS handshake)."""
+        self._short_sessions = 0  # an outage between two drops: not a takeover
         if isinstance(exc, ssl.SSLCertVerificationError):
             reason = exc.verify_message or "certificate verify failed"
             message = (
@@ -103,6 +137,7 @@ class ConnectionFailures:
     def no_connack(self) -> None:
         """TCP (and TLS) was up but the broker hung up before CONNACK: typically a plain
         MQTT client talking to a TLS port."""
+        self._short_sessions = 0  # a failed attempt between two drops: not a takeover
         if not self._tls:
             cause = "if that port expects TLS, use mqtts:// (or a [sinks.tls] table)"
         else:  # with TLS 1.3 a missing client certificate shows up only here
@@ -118,6 +153,26 @@ class ConnectionFailures:
 
     def lost(self, reason_code: Any) -> None:
         """An established connection dropped (not while the run is stopping)."""
+        started, self._connected_at = self._connected_at, None
+        short = started is not None and self._clock() - started < SHORT_SESSION
+        self._short_sessions = self._short_sessions + 1 if short else 0
+        if str(reason_code) == TAKEN_OVER or self._short_sessions >= TAKEOVER_AFTER:
+            repeats = (
+                f", {self._short_sessions} times in a row within seconds of connecting"
+                if self._short_sessions >= TAKEOVER_AFTER
+                else ""
+            )
+            self._log(
+                "takeover",
+                f"MQTT connection to {self.name} lost ({reason_code}){repeats}: another "
+                f"client uses the id {self._client_id} (two devices with the same device "
+                "name?); "
+                "give each device its own device id (device = ... or --device) or "
+                "client_id; results wait in the outbox meanwhile",
+                level=logging.ERROR,
+            )
+            self._outage_logged = True
+            return
         log.warning(
             "MQTT connection to %s lost (%s); results wait in the outbox and are "
             "sent after the reconnect",
@@ -134,7 +189,7 @@ class ConnectionFailures:
         return None
 
     def _log(self, key: str, message: str, level: int = logging.WARNING) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if now - self._last_log.get(key, -REPEAT_LOG) >= REPEAT_LOG:
             self._last_log[key] = now
             log.log(level, "%s", message)

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from edge import __version__
+from edge.config.sinks import ha_object_id
 
 if TYPE_CHECKING:
     from edge.sinks.base import Record
@@ -52,8 +52,9 @@ ORIGIN = {
 
 
 def object_id(device: str) -> str:
-    """HA ids must match ``[a-zA-Z0-9_-]``; anything else becomes ``_``."""
-    return re.sub(r"[^a-zA-Z0-9_-]", "_", device) or "edge"
+    """HA ids must match ``[a-zA-Z0-9_-]``; anything else becomes ``_`` (the config's rule,
+    which also warns about it and refuses sinks that would collide)."""
+    return ha_object_id(device)
 
 
 def discovery_topic(discovery_prefix: str, device: str) -> str:

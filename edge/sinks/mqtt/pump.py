@@ -192,6 +192,17 @@ class OutboxPump:
         with self._lock:
             return self._error
 
+    @property
+    def failure(self) -> str | None:
+        """Why the outbox thread is gone while the run still needs it, else None."""
+        error = self.error
+        if error is not None:
+            return str(error)
+        started, alive = self._thread.ident is not None, self._thread.is_alive()
+        if started and not alive and not self._closing.is_set():
+            return "the MQTT outbox thread ended"
+        return None
+
     # --------------------------------------------------------------- lifecycle
     def start(self) -> None:
         self._thread.start()
@@ -225,10 +236,12 @@ class OutboxPump:
             with self._lock:
                 self._error = exc
             log.error("%s", exc)
-        except Exception as exc:  # never die silently: the loop learns it at its next write
+        except BaseException as exc:  # never die silently: the loop learns it at its next write
             with self._lock:
                 self._error = SinkError(f"the MQTT outbox thread failed: {exc!r}")
             log.exception("the MQTT outbox thread failed")
+            if not isinstance(exc, Exception):
+                raise
 
     def _loop(self) -> None:
         next_commit = time.monotonic() + self._interval

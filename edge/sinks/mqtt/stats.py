@@ -45,6 +45,7 @@ class Stats:
         control: RunControl | None,
         outbox: Callable[[], OutboxCounts],
         model: Callable[[], dict[str, str]],
+        faults: Callable[[], dict[str, int]] = dict,
     ) -> None:
         self.topic = topic
         self._connection = connection
@@ -53,6 +54,7 @@ class Stats:
         self._control = control
         self._outbox = outbox
         self._model = model
+        self._faults = faults
         self._started = time.monotonic()
         self._fps = FpsWindow(self._started)
         self._next = 0.0
@@ -95,6 +97,9 @@ class Stats:
             "paused_frames": stats.paused_frames,
             "paused": self._control.paused if self._control else False,
             "sink_drops": dict(stats.sink_dropped),
+            "sink_state": dict(stats.sink_state),
+            "failed_sinks": dict(stats.sink_failed),
+            "mqtt_faults": self._faults(),
             "outbox": {
                 "depth": outbox.depth,
                 "bytes": outbox.bytes,

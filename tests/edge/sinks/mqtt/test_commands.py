@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 
 from edge.pipeline.control import RunControl
-from edge.sinks.mqtt.commands import Command, Commands, parse_command
+from edge.sinks.mqtt.commands import Command, CommandError, Commands, parse_command
 from tests.edge.sinks.mqtt.conftest import FakeConnection, Published
 
 
@@ -29,23 +30,52 @@ def test_valid_commands(payload: str | bytes, expected: dict[str, object]) -> No
 
 
 @pytest.mark.parametrize(
-    ("payload", "message"),
+    ("payload", "field", "message"),
     [
-        ("not json", "Expecting value"),
-        ("{}", "expected a JSON object"),
-        ("[1]", "expected a JSON object"),
-        ('"paused"', "expected a JSON object"),
-        ('{"paused": "yes"}', "validation error"),  # strict: no "yes", no 1
-        ('{"paused": 1}', "validation error"),
-        ('{"threshold": 1.5}', "validation error"),
-        ('{"threshold": -0.1}', "validation error"),
-        ('{"pause": true}', "validation error"),  # unknown key
+        ("not json", None, "not JSON"),
+        ("{}", None, "expected a JSON object"),
+        ("[1]", None, "expected a JSON object"),
+        ('"paused"', None, "expected a JSON object"),
+        ('{"paused": "yes"}', "paused", "must be true or false"),  # strict: no "yes", no 1
+        ('{"paused": 1}', "paused", "must be true or false"),
+        ('{"threshold": 1.5}', "threshold", "must be a number from 0 to 1, or null"),
+        ('{"threshold": -0.1}', "threshold", "must be a number from 0 to 1, or null"),
+        ('{"threshold": true}', "threshold", "must be a number from 0 to 1, or null"),
+        ('{"threshold": "0.5"}', "threshold", "must be a number from 0 to 1, or null"),
+        ('{"threshold": [0.5]}', "threshold", "must be a number"),
+        ('{"threshold": NaN}', None, "NaN is not a JSON number"),
+        ('{"pause": true}', "pause", "unknown field"),
+        ("[" * 5000 + "]" * 5000, None, "nested deeper than 4 levels"),
+        ('{"a": "[[[[[[[[[["}', "a", "unknown field"),  # brackets in strings do not nest
+        (b"\xff\xfe", None, "not JSON"),
     ],
 )
-def test_invalid_commands(payload: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message) as info:
+def test_invalid_commands(payload: str | bytes, field: str | None, message: str) -> None:
+    with pytest.raises(CommandError, match=re.escape(message)) as info:
         parse_command(payload)
+    assert info.value.field == field
     assert "\n" not in str(info.value) and len(str(info.value)) <= 200
+    if field is not None:
+        assert str(info.value).startswith(f"{field}: ")
+
+
+def test_a_rejection_names_the_field_on_the_state_topic_and_changes_nothing() -> None:
+    connection, control = FakeConnection(), RunControl()
+    commands = Commands(connection, prefix="p", control=control)
+    commands.on_message("p/set", b'{"threshold": true}', retain=False)
+    assert control.threshold is None and commands.rejected == 1
+    [published] = connection.published
+    assert (published.topic, published.qos, published.retain) == ("p/state", 1, False)
+    assert connection.on("p/state") == [
+        {
+            "paused": False,
+            "threshold": None,
+            "rejected": {
+                "field": "threshold",
+                "error": "must be a number from 0 to 1, or null (got true)",
+            },
+        }
+    ]
 
 
 def test_commands_apply_to_the_run_control_and_echo_the_state() -> None:
@@ -76,10 +106,14 @@ def test_retained_invalid_and_unwanted_commands_change_nothing(
         Commands(connection, prefix="p", control=None).on_message(
             "p/set", b'{"paused": true}', retain=False
         )
-    assert not control.paused and connection.published == []
+    assert not control.paused
+    assert [p.retain for p in connection.published] == [False]  # the rejection only
     assert "ignored a retained command on p/set" in caplog.text
     assert "mosquitto_pub -r -n -t p/set" in caplog.text
-    assert "ignored an invalid command on p/set: 1 validation error for Command" in caplog.text
+    assert (
+        'ignored an invalid command on p/set: paused: must be true or false (got "yes")'
+        in caplog.text
+    )
     assert '{"paused": true} or {"threshold": 0.6}' in caplog.text
     assert "this run takes no commands" in caplog.text
 

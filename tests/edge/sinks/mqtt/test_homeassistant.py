@@ -309,7 +309,10 @@ def test_commands_pause_resume_threshold(tmp_path: Path, cleanup: list[Any]) -> 
     assert device.stop() == 0, device.stderr
     assert "command: detection paused" in device.stderr
     assert "command: detection resumed" in device.stderr
-    assert json.loads(sub.payloads("/state")[-1]) == {"paused": False, "threshold": None}
+    states = [json.loads(p) for p in sub.payloads("/state")]
+    # Rejections go out on /state too, not retained, with the state unchanged.
+    assert [s.pop("rejected")["field"] for s in states if "rejected" in s] == ["paused", None]
+    assert states[-1] == {"paused": False, "threshold": None}
 
 
 def test_many_labels_keep_only_the_event_entity() -> None:
