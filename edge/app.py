@@ -101,6 +101,11 @@ def run(
         stats = pipeline.run(stop)
     for sink in sinks:  # closed now: drops made while flushing at shutdown count too
         stats.sink_dropped[sink.name] = sink.dropped
+        failure = sink.failure  # e.g. the MQTT outbox's last commit could not be written
+        if failure is None:
+            stats.sink_failed.pop(sink.name, None)
+        else:
+            stats.sink_failed[sink.name] = failure
     return stats
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edge.errors import EXIT_OK, UsageError
+from edge.errors import EXIT_FAILURE, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from edge.pipeline.stats import FpsWindow, RunStats
@@ -142,6 +142,10 @@ def handle(args: argparse.Namespace) -> int:
             summary["skipped"],
             summary["events"],
         )
+    if stats.failed:  # a sink could not deliver to the end: its losses are in "sink drops"
+        for name, why in stats.sink_failed.items():
+            log.error("sink %s failed: %s", name, why)
+        return EXIT_FAILURE
     return EXIT_OK
 
 

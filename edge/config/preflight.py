@@ -7,6 +7,12 @@ image folder (or one with no images), a missing video file, a recording in a fol
 does not exist. Each is a ``ConfigError`` (exit 78). A camera that is missing stays a
 runtime failure (exit 1): it may be plugged in before the restart.
 
+Both also import every plug-in the config will use (``check_plugins``), with the
+message ``edge run`` would give: paho-mqtt for an MQTT sink, picamera2 for a picamera2
+source, an OpenCV with a GUI (and a display) for ``[output] preview``. Each missing one
+is a ``ConfigError`` (exit 78): restarting the service does not install a package, so
+``check-config`` must not pass a config that ``edge run`` then refuses.
+
 Both also warn (``warn_names``) when the device id is not already a Home Assistant id
 (``[a-zA-Z0-9_-]``), saying what HA will call it: ``kitchen #2`` and ``kitchen-2`` are
 different MQTT devices but could be confused, and ``kitchen.2`` and ``kitchen_2`` are one
@@ -20,7 +26,7 @@ from pathlib import Path
 
 from edge.config.run import RunConfig
 from edge.config.sinks import MqttSinkConfig, ha_object_id
-from edge.config.sources import ImagesSourceConfig, VideoSourceConfig
+from edge.config.sources import ImagesSourceConfig, PiCamera2SourceConfig, VideoSourceConfig
 from edge.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -47,6 +53,58 @@ def check_files(config: RunConfig) -> None:
             f"the folder of the recording {str(record)!r} does not exist",
             hint=f"create it (mkdir -p {record.parent}) or fix output.record",
         )
+    check_plugins(config)
+
+
+MQTT_MISSING = "the MQTT sink needs paho-mqtt, which is not installed"
+MQTT_HINT = (
+    "install the mqtt extra: pip install '.[mqtt]' in the edge-infer clone, "
+    "or pip install 'WHEEL[mqtt]' with the wheel you installed "
+    "(docs/raspberry-pi.md, step 4)"
+)
+PREVIEW_NO_GUI = "--preview cannot open a window: this OpenCV has no GUI support"
+
+
+def check_plugins(config: RunConfig) -> None:
+    """Import what the config's sinks, source and preview need, as ``edge run`` does when
+    it opens them; a missing one is the ``ConfigError`` (exit 78) ``edge run`` gives."""
+    if any(isinstance(s, MqttSinkConfig) for s in config.sinks):
+        require_paho_mqtt()
+    if isinstance(config.source, PiCamera2SourceConfig):
+        from edge.sources.picamera import _import_picamera2
+
+        _import_picamera2()  # the function picamera2_source calls before opening
+    if config.output.preview:
+        require_gui()
+
+
+def require_paho_mqtt() -> None:
+    try:
+        import paho.mqtt.client  # noqa: F401
+    except ImportError:
+        raise ConfigError(MQTT_MISSING, hint=MQTT_HINT) from None
+
+
+def require_gui() -> None:
+    """What ``PreviewWindow`` checks, without opening a window: a display first (a GUI
+    build without one would abort inside Qt), then an OpenCV built with a GUI backend
+    (``opencv-python-headless`` says ``GUI: NONE`` in its build information)."""
+    import cv2
+
+    from edge.observers.preview import GUI_HINT, check_display
+
+    check_display()
+    if not opencv_has_gui(cv2.getBuildInformation()):
+        raise ConfigError(PREVIEW_NO_GUI, hint=GUI_HINT)
+
+
+def opencv_has_gui(build_information: str) -> bool:
+    """``True`` unless the ``GUI:`` line of ``cv2.getBuildInformation()`` says ``NONE``."""
+    for line in build_information.splitlines():
+        key, _, value = line.strip().partition(":")
+        if key == "GUI":
+            return value.strip().upper() != "NONE"
+    return True  # an unknown layout: let the window itself decide, as before
 
 
 def _check_image_folder(folder: Path) -> None:

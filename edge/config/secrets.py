@@ -6,6 +6,11 @@ A password on the command line is visible to every user through ``ps`` and
 Under systemd, ``LoadCredential=mqtt-password:/etc/edge/mqtt-password`` exposes the file
 as ``$CREDENTIALS_DIRECTORY/mqtt-password``, readable only by the service; that is the
 recommended way. Errors name where the secret was looked for, never the secret itself.
+
+``edge check-config`` runs outside the unit, where there is no ``$CREDENTIALS_DIRECTORY``:
+there a credential is not checked but named in a note (``CREDENTIAL_NOTE``), unless
+``--credentials-dir DIR`` names a folder standing in for it (``/etc/edge``, the folder the
+unit's ``LoadCredential=`` line reads from, checks the real file).
 """
 
 from __future__ import annotations
@@ -14,6 +19,16 @@ import os
 from pathlib import Path
 
 from edge.errors import ConfigError
+
+CREDENTIAL_NOTE = (
+    "not checked here: the unit provides it with LoadCredential= "
+    "(use --credentials-dir DIR to check a file)"
+)
+
+
+def credentials_directory() -> str | None:
+    """``$CREDENTIALS_DIRECTORY`` (set by systemd for a unit with ``LoadCredential=``)."""
+    return os.environ.get("CREDENTIALS_DIRECTORY") or None
 
 
 def read_secret(
@@ -44,7 +59,7 @@ def read_secret(
             )
         return value
     if credential is not None:
-        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        directory = credentials_directory()
         if not directory:
             raise ConfigError(
                 f"the MQTT {what} is a systemd credential ({credential!r}) but "

@@ -200,8 +200,9 @@ class MqttSinkConfig(Strict):
         1.0,
         gt=0,
         le=60,
-        description="seconds between outbox commits: the most results a "
-        "power cut can lose, and how long a result waits before it is sent",
+        description="seconds between outbox fsyncs: the most results a power cut "
+        "can lose (each result is committed at once, so a crash of the process loses "
+        "only the few not yet committed); fewer fsyncs spare an SD card",
     )
     outbox_max_rows: int = Field(
         100_000,

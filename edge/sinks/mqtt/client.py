@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge.errors import ConfigError
+from edge.config.preflight import require_paho_mqtt
 from edge.events.writer import SCHEMA as EVENT_SCHEMA
 from edge.sinks.base import Record
 from edge.sinks.jsonl import encode_line
@@ -72,15 +72,10 @@ class MqttSink:
         labels: Sequence[str] = (),
         control: RunControl | None = None,
     ) -> None:
-        try:
-            import paho.mqtt.client as mqtt
-        except ImportError:
-            raise ConfigError(
-                "the MQTT sink needs paho-mqtt, which is not installed",
-                hint="install the mqtt extra: pip install '.[mqtt]' in the edge-infer clone, "
-                "or pip install 'WHEEL[mqtt]' with the wheel you installed "
-                "(docs/raspberry-pi.md, step 4)",
-            ) from None
+        # The check `edge check-config` makes too, so both give the same answer.
+        require_paho_mqtt()
+        import paho.mqtt.client as mqtt
+
         tls = config.tls
         self.device = device
         self.port = config.port or (8883 if tls is not None else 1883)

@@ -1,11 +1,14 @@
 """The outbox thread: results from ``write`` into SQLite, then to paho, within a window.
 
-``add`` (the caller's thread) only appends to an in-memory batch (bounded; overflow is
-counted). The outbox thread commits the batch to SQLite at most every
-``commit_interval`` (see ``edge.sinks.mqtt.outbox`` for the durability and SD-card
-reasoning), then hands committed rows to paho, oldest first, keeping at most
-``max_inflight`` unacknowledged and at most ``drain_rate`` per second, so a reconnect
-with a large backlog does not flood the broker. ``on_publish(mid)`` is the one
+``add`` (the caller's thread) appends to an in-memory batch (bounded; overflow is
+counted) and wakes the outbox thread, which commits the batch to SQLite at once (a
+commit without fsync: a process crash cannot undo it, so a SIGKILL loses only the
+results added in the last few milliseconds), makes the commits durable against a power
+cut (``Outbox.sync``, an fsync) at most every ``commit_interval``, and deletes
+acknowledged rows with the next commit (see ``edge.sinks.mqtt.outbox`` for the
+durability and SD-card reasoning). It hands committed rows to paho, oldest first,
+keeping at most ``max_inflight`` unacknowledged and at most ``drain_rate`` per second, so
+a reconnect with a large backlog does not flood the broker. ``on_publish(mid)`` is the one
 trustworthy delivery signal (``MQTTMessageInfo`` lies after a reconnect), so a row is
 deleted only once its mid comes back through ``acked``.
 
@@ -124,7 +127,8 @@ class OutboxPump:
 
     Threads: ``add`` runs on the caller's thread, ``acked`` on paho's network thread;
     what they share with the outbox thread (``_batch``, ``_acked``, ``_batch_dropped``,
-    ``_counts``, ``_error``) is guarded by ``_lock``. The outbox thread alone uses the
+    ``_counts``, ``_error``) is guarded by ``_lock``; ``_wake`` (an Event) is set by
+    any of them to rouse the outbox thread. The outbox thread alone uses the
     ``Outbox`` and the ``InflightWindow`` while it runs; before ``start`` and after
     ``drain`` has joined it, they belong to the thread that calls ``start``/``close``.
     """
@@ -159,12 +163,14 @@ class OutboxPump:
 
     # ------------------------------------------------------------ other threads
     def add(self, topic: str, payload: bytes) -> None:
-        """Queue one result for the next commit; dropped (counted) past ``BATCH_CAP``."""
+        """Queue one result and wake the outbox thread to commit it; dropped (counted)
+        past ``BATCH_CAP`` or once the outbox thread has failed."""
         with self._lock:
-            if len(self._batch) >= BATCH_CAP:
+            if len(self._batch) >= BATCH_CAP or self._error is not None:
                 self._batch_dropped += 1
                 return
             self._batch.append((topic, payload))
+        self._wake.set()
 
     def acked(self, mid: int) -> None:
         """paho's ``on_publish``: the broker acknowledged ``mid``."""
@@ -244,13 +250,14 @@ class OutboxPump:
                 raise
 
     def _loop(self) -> None:
-        next_commit = time.monotonic() + self._interval
+        next_sync = time.monotonic() + self._interval
         tokens, last_refill = float(self._max_inflight), time.monotonic()
         to_delete: list[int] = []
+        unsynced = False  # commits since the last fsync (Outbox.sync)
         drain_deadline: float | None = None
         while True:
             now = time.monotonic()
-            wait = next_commit - now
+            wait = next_sync - now
             if self._link.session() is not None and tokens < 1:
                 wait = min(wait, 1.0 / self._rate)
             self._wake.wait(max(0.0, wait))
@@ -259,11 +266,19 @@ class OutboxPump:
             closing = self._closing.is_set()
             with self._lock:
                 acked, self._acked = self._acked, []
+                batched = bool(self._batch)
             to_delete += self._window.ack(acked)
-            if now >= next_commit or closing:
-                self._commit(to_delete)
+            due = now >= next_sync or closing
+            # New results are committed at once (a crash cannot undo a commit); deletes of
+            # acknowledged rows wait for the next one, or for the fsync's turn.
+            if batched or due:
+                unsynced |= self._commit(to_delete)
                 to_delete = []
-                next_commit = now + self._interval
+            if due:
+                if unsynced:
+                    self.outbox.sync()
+                    unsynced = False
+                next_sync = now + self._interval
             tokens = min(float(self._max_inflight), tokens + (now - last_refill) * self._rate)
             last_refill = now
             session = self._link.session()
@@ -280,14 +295,23 @@ class OutboxPump:
                         continue  # one more pass commits the last acknowledgements
                     return
 
-    def _commit(self, to_delete: list[int]) -> None:
+    def _commit(self, to_delete: list[int]) -> bool:
+        """Commit the batch and ``to_delete``; False when there was nothing to commit."""
         with self._lock:
             batch, self._batch = self._batch, []
-        if batch or to_delete or self.outbox.rows > self.outbox.max_rows:
+        if not (batch or to_delete or self.outbox.rows > self.outbox.max_rows):
+            return False
+        try:
             self.outbox.commit(batch, to_delete, self._window.rows())
-            counts = OutboxCounts.of(self.outbox)
-            with self._lock:
-                self._counts = counts
+        except SinkError:
+            with self._lock:  # never written anywhere: lost, and counted as such
+                self._batch_dropped += len(batch) + len(self._batch)
+                self._batch = []
+            raise
+        counts = OutboxCounts.of(self.outbox)
+        with self._lock:
+            self._counts = counts
+        return True
 
     def _send(self, session: int, tokens: float, now: float) -> float:
         """Hand the next committed rows to paho, within the window and the rate."""

@@ -1,0 +1,130 @@
+"""An outbox that cannot be written: reported as such, never set aside as corrupt, and a
+run whose last results could not be committed exits non-zero with them counted."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Collection, Iterable
+from pathlib import Path
+
+import pytest
+
+from edge.cli import main
+from edge.errors import EXIT_FAILURE, SinkError
+from edge.sinks.mqtt import pump as pump_module
+from edge.sinks.mqtt.outbox import Outbox
+from edge.sinks.mqtt.pump import OutboxPump
+from tests.edge.sinks.mqtt.test_pump import FakeLink
+
+
+def _made(path: Path) -> None:
+    box = Outbox(path)
+    box.commit([("t", b"kept")], ())
+    box.close()
+
+
+def _assert_reported_read_only(path: Path) -> None:
+    with pytest.raises(SinkError) as caught:
+        Outbox(path)
+    text = str(caught.value)
+    assert "read-only" in text and str(path) in text
+    assert "fix:" in text and "writable" in text
+    assert not list(path.parent.glob("*.corrupt-*"))  # not set aside
+    assert path.exists()
+
+
+def test_a_read_only_outbox_is_reported_not_set_aside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "o.sqlite3"
+    _made(path)
+    real_access = os.access
+    # Root writes whatever the mode bits say: stand in for a read-only file or mount.
+    monkeypatch.setattr(
+        os, "access", lambda p, mode: False if Path(p) == path else real_access(p, mode)
+    )
+    _assert_reported_read_only(path)
+    monkeypatch.undo()
+    assert Outbox(path).rows == 1  # the backlog is still there once it is writable
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores the mode bits")
+def test_a_chmod_read_only_outbox_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    _made(path)
+    path.chmod(0o444)
+    try:
+        _assert_reported_read_only(path)
+    finally:
+        path.chmod(0o644)
+
+
+def _failing_commit(
+    self: Outbox,
+    new: Iterable[tuple[str, bytes]],
+    acked: Collection[int],
+    inflight: Collection[int] = (),
+) -> None:
+    raise SinkError(f"cannot write the MQTT outbox {str(self.path)!r}: database or disk is full")
+
+
+def test_results_the_outbox_cannot_take_are_counted_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = OutboxPump(
+        Outbox(tmp_path / "o.sqlite3"),
+        FakeLink(),
+        commit_interval=0.05,
+        max_inflight=3,
+        drain_rate=1000,
+        stuck_after=60,
+        close_timeout=0.5,
+    )
+    monkeypatch.setattr(box.outbox, "commit", _failing_commit.__get__(box.outbox))
+    for i in range(5):
+        box.add("t", f"r{i}".encode())
+    box.start()
+    box.drain()
+    assert isinstance(box.error, SinkError)
+    assert box.failure is not None and "disk is full" in box.failure
+    assert box.dropped == 5
+    box.add("t", b"late")  # after the failure: lost too, and counted
+    assert box.dropped == 6
+    box.close()
+
+
+def test_a_run_whose_last_commit_fails_exits_non_zero_with_the_loss_counted(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as s:  # a closed port: the broker is away all run long
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        "[source]\nkind = 'synthetic'\nfps = 200\n"
+        f"\n[[sinks]]\nkind = 'mqtt'\nhost = '127.0.0.1'\nport = {port}\n"
+        f"outbox = '{tmp_path}/outbox.sqlite3'\ncommit_interval = 60\nclose_timeout = 0.5\n"
+    )
+    real_drain = OutboxPump.drain
+
+    def slow_add(self: OutboxPump, topic: str, payload: bytes) -> None:
+        # Keep the results in memory until the end, as if the disk were too slow.
+        with self._lock:
+            self._batch.append((topic, payload))
+
+    def drain_on_a_full_disk(self: OutboxPump) -> None:
+        monkeypatch.setattr(self.outbox, "commit", _failing_commit.__get__(self.outbox))
+        real_drain(self)
+
+    monkeypatch.setattr(pump_module.OutboxPump, "add", slow_add)
+    monkeypatch.setattr(pump_module.OutboxPump, "drain", drain_on_a_full_disk)
+    with caplog.at_level(logging.INFO):
+        args = ["run", "--config", str(config), "--device", "pi1", "--max-frames", "20"]
+        code = main([*args, "--no-model-probe"])
+    assert code == EXIT_FAILURE
+    assert "sink drops 20" in caplog.text
+    assert "disk is full" in caplog.text and "failed" in caplog.text
