@@ -171,7 +171,12 @@ def test_edge_run_and_inspect_refuse_a_model_the_probe_rejects(
 
 def test_sighup_with_a_model_that_crashes_the_runtime_keeps_the_old_one(tmp_path: Path) -> None:
     """A mutant the 1,200 corpus found to SIGSEGV LiteRT on load is copied over the running
-    model and SIGHUP sent: the probe's child dies, the main process keeps its old model."""
+    model and SIGHUP sent: the probe's child refuses it, the main process keeps its old
+    model. The mutant's corrupt offsets make LiteRT read memory whose contents differ run
+    to run: it crashes the child (SIGSEGV) in most runs, and in some its prepare fails
+    instead ("Node number 50 (ADD) failed to prepare", seen in a CI run), so either
+    refusal of the probe counts. A deterministic crash of the child (SIGABRT) is tested
+    above."""
     name, crasher = mutants(235, seed=2)[234]
     assert name == "digits-vit.int8.tflite#234:word"
     model = tmp_path / "model.tflite"
@@ -223,7 +228,8 @@ def test_sighup_with_a_model_that_crashes_the_runtime_keeps_the_old_one(tmp_path
     assert run.returncode == 0, stderr
     # On failure, the refusal line itself (pytest would cut the whole log in the middle).
     refusals = [line for line in stderr.splitlines() if "reload refused" in line]
-    assert refusals and "crashed a test process (SIGSEGV)" in refusals[0], refusals or stderr
+    probe_refusals = ("crashed a test process (SIGSEGV)", "the model failed its test run")
+    assert refusals and any(r in refusals[0] for r in probe_refusals), refusals or stderr
 
 
 def test_a_module_planted_in_the_working_folder_cannot_pass_the_probe(
