@@ -102,6 +102,7 @@ def device_config(
         "[[sinks]]\nkind = 'jsonl'\npath = 'ledger.jsonl'\n"
         f"[[sinks]]\nkind = 'mqtt'\nhost = '127.0.0.1'\nport = {port}\n"
         f"outbox = 'outbox.sqlite3'\ncommit_interval = {commit_interval}\n"
+        "publish = 'every_frame'\nmax_rate = 0\n"  # every result: this measures delivery
         f"homeassistant = false\n{extra}\n"
     )
     return path

@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING
 
 from edge.config.processing import EventsConfig, MotionConfig
 from edge.config.run import RunConfig
+from edge.decoders.params import model_score_threshold
 from edge.observers import build_observers
 from edge.pipeline.control import RunControl
 from edge.pipeline.inference import open_inference
-from edge.pipeline.loop import Pipeline, StatusCallback, TickHook
+from edge.pipeline.loop import FrameObserver, Pipeline, StatusCallback, TickHook
 from edge.pipeline.stats import RunStats
 from edge.record import RecordContext
 from edge.sinks import BackgroundSink, SinkContext, open_sink
-from edge.sinks.base import HasTick
+from edge.sinks.base import HasFrameObserver, HasTick
 from edge.sources import open_source
 from edge.sources.base import HasFrameRate, Source
 
@@ -56,8 +57,11 @@ def run(
             model_sha256=model.file.sha256,
             task=model.manifest.task,
         )
-        control = RunControl()
-        sinks, sink_hooks = _open_sinks(config, context, model.manifest.labels, control, stack)
+        manifest = model.manifest
+        control = RunControl(model_score_threshold(manifest.task, manifest.decoder.params))
+        sinks, sink_hooks, sink_observers = _open_sinks(
+            config, context, model.manifest.labels, control, stack
+        )
         spec = model.manifest.input
         stop = stop or threading.Event()
         source = open_until_stopped(
@@ -75,7 +79,7 @@ def run(
             return RunStats(source_state="ended")
         stack.callback(source.close)
         fps = source.fps if isinstance(source, HasFrameRate) else None
-        observers = build_observers(config.output, stop=stop, fps=fps)
+        observers = [*build_observers(config.output, stop=stop, fps=fps), *sink_observers]
         for observer in observers:
             stack.callback(observer.close)
         pipeline = Pipeline(
@@ -184,18 +188,21 @@ def _open_sinks(
     labels: Sequence[str],
     control: RunControl,
     stack: ExitStack,
-) -> tuple[list[BackgroundSink], list[TickHook]]:
+) -> tuple[list[BackgroundSink], list[TickHook], list[FrameObserver]]:
     """Each sink behind its own bounded queue; a sink with ``tick(stats)`` (MQTT stats)
-    also becomes a tick hook of the loop."""
+    also becomes a tick hook of the loop, and one with a ``frame_observer`` (the MQTT
+    image entity) adds it to the frame observers, which the run closes before the sinks."""
     sink_context = SinkContext(
         device=config.device,
         model_name=context.model_name,
         model_sha256=context.model_sha256,
         labels=tuple(labels),
+        task=context.task,
         control=control,
     )
     sinks: list[BackgroundSink] = []
     hooks: list[TickHook] = []
+    observers: list[FrameObserver] = []
     for sink_config in config.sinks:
         inner = open_sink(sink_config, sink_context)
         sink = BackgroundSink(inner)
@@ -203,4 +210,6 @@ def _open_sinks(
         sinks.append(sink)
         if isinstance(inner, HasTick):
             hooks.append(inner.tick)
-    return sinks, hooks
+        if isinstance(inner, HasFrameObserver) and inner.frame_observer is not None:
+            observers.append(inner.frame_observer)
+    return sinks, hooks, observers

@@ -67,12 +67,13 @@ from converter.tasks.base import Gate, Outputs, TaskDefaults, TaskEval
 from edge.decoders.centernet import DEFAULT_PARAMS
 from edge.decoders.heads import guess_decoder
 from edge.decoders.params import SsdParams, YoloParams
-from edge.decoders.registry import get_decoder
+from edge.decoders.registry import get_decoder, params_model
 from edge.errors import ConversionError, DataError
 from edge.eval.metrics import (
     EVAL_SCORE_THRESHOLD,
     Predictions,
     Truth,
+    map_overrides,
     mean_average_precision,
     precision_recall,
     truth_lists,
@@ -273,10 +274,13 @@ class DetectTask(TaskDefaults):
         return dict(result)
 
     def _measure(self, outputs: Outputs, data: TaskEval) -> dict[str, float]:
-        predictions = self._decoded(outputs, outputs, data, score_threshold=EVAL_SCORE_THRESHOLD)
         head = head_of({k: v.shape[1:] for k, v in outputs.items()})
+        protocol = map_overrides(params_model(head).model_fields)
+        predictions = self._decoded(outputs, outputs, data, **protocol)
+        # Precision and recall describe the device: its threshold and its NMS.
+        device = self._decoded(outputs, outputs, data, score_threshold=EVAL_SCORE_THRESHOLD)
         precision, recall = precision_recall(
-            predictions, data.y, float(self.head_params(head)["score_threshold"])
+            device, data.y, float(self.head_params(head)["score_threshold"])
         )
         return {
             "map50": mean_average_precision(predictions, data.y)["map"],

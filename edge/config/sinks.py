@@ -248,6 +248,39 @@ class MqttSinkConfig(Strict):
         "marks a label sensor unavailable without fresh state",
     )
     commands: bool = Field(True, description="accept pause/resume/threshold on <prefix>/set")
+    publish: Literal["every_frame", "detections", "changes"] = Field(
+        "changes",
+        description="which results go to <prefix>/results: every_frame, detections (frames "
+        "with at least one), or changes (a frame whose labels and their counts, or anomaly "
+        "verdict, differ from the last one sent); events and the JSONL log are not affected",
+    )
+    max_rate: float = Field(
+        2.0,
+        ge=0,
+        le=1000,
+        description="most results per second sent to <prefix>/results (0: no cap); a result "
+        "held back by the cap is sent when the cap allows, unless a newer one replaced it",
+    )
+    heartbeat: float = Field(
+        60.0,
+        gt=0,
+        le=86400,
+        description="with publish = detections or changes: seconds after which the current "
+        "result is sent anyway, so receivers see the device and its state are alive",
+    )
+    snapshot_interval: float = Field(
+        10.0,
+        ge=0,
+        le=86400,
+        description="Home Assistant image entity: seconds between annotated JPEGs on "
+        "<prefix>/snapshot, sent when something is detected (0: no image entity)",
+    )
+    snapshot_width: int = Field(
+        640,
+        ge=64,
+        le=4096,
+        description="width in pixels the snapshot is scaled down to (never up)",
+    )
 
     @field_validator("prefix", "discovery_prefix")
     @classmethod

@@ -99,6 +99,7 @@ def decode_centernet(
         classes,
         iou_threshold=settings.iou_threshold,
         max_detections=max_detections,
+        class_agnostic=settings.agnostic_nms,
     )
     frame = to_frame(model_boxes[keep], placement)
     return Detections(classes[keep], np.clip(scores[keep], 0.0, 1.0), frame), {}

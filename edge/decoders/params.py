@@ -62,8 +62,13 @@ class _BoxParams(_ScoreParams):
         0.5,
         ge=0.0,
         le=1.0,
-        description="class-aware NMS: a box overlapping a better box of "
-        "its class by more than this is dropped",
+        description="NMS: a box overlapping a better box (of any class with "
+        "agnostic_nms, else of its own class) by more than this is dropped",
+    )
+    agnostic_nms: bool = Field(
+        True,
+        description="one label per object: NMS across classes, so overlapping boxes of "
+        "different classes keep only the best; false keeps one box per class",
     )
 
 
@@ -102,7 +107,7 @@ class SsdParams(_ScoreParams):
 
 class YoloParams(_BoxParams):
     score_threshold: float = Field(0.25, ge=0.0, le=1.0, description="minimum box score")
-    iou_threshold: float = Field(0.45, ge=0.0, le=1.0, description="class-aware NMS IoU")
+    iou_threshold: float = Field(0.45, ge=0.0, le=1.0, description="NMS IoU (see agnostic_nms)")
     coordinates: Literal["auto", "pixels", "normalized"] = Field(
         "auto",
         description="unit of the centre/size boxes: pixels of the model input, "
@@ -114,3 +119,14 @@ class YoloParams(_BoxParams):
         "the smaller of the two dimensions as K",
     )
     output: str | None = Field(None, description="name of the output tensor, if several")
+
+
+def model_score_threshold(task: str, params: Mapping[str, Any]) -> float | None:
+    """The lowest score the model's decoder reports: a detector's ``score_threshold``, a
+    classifier's ``threshold``; None for other tasks (an anomaly threshold is on the
+    score's own scale, not a detection score's 0..1)."""
+    key = {"detect": "score_threshold", "classify": "threshold"}.get(task)
+    value = params.get(key) if key else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)

@@ -95,7 +95,12 @@ def _finish(
     scores = best[keep].astype(np.float32)
     boxes = _normalised_xyxy(cxcywh[keep], placement, p, all_boxes)
     chosen = nms(
-        boxes, scores, classes, iou_threshold=p.iou_threshold, max_detections=p.max_detections
+        boxes,
+        scores,
+        classes,
+        iou_threshold=p.iou_threshold,
+        max_detections=p.max_detections,
+        class_agnostic=p.agnostic_nms,
     )
     frame_boxes = to_frame(boxes[chosen], placement)
     return Detections(classes[chosen], np.clip(scores[chosen], 0.0, 1.0), frame_boxes), {}

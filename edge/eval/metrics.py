@@ -25,6 +25,7 @@ here, so a figure in a report and the same figure measured on a Pi mean the same
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,19 @@ Predictions = list[tuple[FloatArray, FloatArray, IntArray]]
 
 IOU_MATCH = 0.5
 EVAL_SCORE_THRESHOLD = 0.05
+# mAP's decoding protocol: every score down to EVAL_SCORE_THRESHOLD, and NMS per class, as
+# COCO's and Ultralytics' validators do: a second class on the same box (a lower-scored
+# guess) adds recall at low thresholds. The device's default is one label per box
+# (``agnostic_nms``), which on the shipped detector's held-out scenes measures 0.903
+# under this metric against 0.933 class-aware, while giving fewer double labels.
+MAP_PROTOCOL: dict[str, Any] = {"score_threshold": EVAL_SCORE_THRESHOLD, "agnostic_nms": False}
+
+
+def map_overrides(fields: Collection[str]) -> dict[str, Any]:
+    """The decoder settings mAP is measured at, for a decoder whose settings are ``fields``."""
+    return {key: value for key, value in MAP_PROTOCOL.items() if key in fields}
+
+
 DATA_RANGE = 2.0
 
 

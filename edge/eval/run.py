@@ -40,9 +40,9 @@ from edge.eval.data import EvalSet, check_data_path, load_eval_set
 from edge.eval.layout import METRICS
 from edge.eval.metrics import (
     DATA_RANGE,
-    EVAL_SCORE_THRESHOLD,
     Predictions,
     accuracy,
+    map_overrides,
     mean_average_precision,
     psnr_db,
     roc_auc,
@@ -237,7 +237,7 @@ def _classify(model: LoadedModel, data: EvalSet) -> tuple[float, str]:
 def _detect(model: LoadedModel, data: EvalSet) -> tuple[float, str]:
     decode = get_decoder(model.manifest.decoder.name)
     params = params_model(model.manifest.decoder.name).coerce(model.manifest.decoder.params)
-    params = params.model_copy(update={"score_threshold": EVAL_SCORE_THRESHOLD})
+    params = params.model_copy(update=map_overrides(type(params).model_fields))
     predictions: Predictions = []
     for outputs, placement in _outputs(model, data):
         found, _ = decode(outputs, placement, params)

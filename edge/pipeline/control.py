@@ -11,10 +11,15 @@ import threading
 
 
 class RunControl:
-    def __init__(self) -> None:
+    """``model_threshold`` is the lowest score the model's decoder reports (None when its
+    results have no score to filter, as an anomaly model's): the threshold in effect while
+    no command overrides it, shown by Home Assistant's threshold entity."""
+
+    def __init__(self, model_threshold: float | None = None) -> None:
         self._lock = threading.Lock()
         self._paused = False
         self._threshold: float | None = None
+        self.model_threshold = model_threshold
 
     @property
     def paused(self) -> bool:
@@ -38,6 +43,18 @@ class RunControl:
         with self._lock:
             self._threshold = threshold
 
+    @property
+    def effective_threshold(self) -> float | None:
+        """The lowest score a record can hold: the decoder has already dropped what is
+        below the model's threshold, so a lower override changes nothing."""
+        with self._lock:
+            override = self._threshold
+        if override is None or self.model_threshold is None:
+            return self.model_threshold if override is None else override
+        return max(override, self.model_threshold)
+
     def snapshot(self) -> dict[str, bool | float | None]:
         with self._lock:
-            return {"paused": self._paused, "threshold": self._threshold}
+            state = {"paused": self._paused, "threshold": self._threshold}
+        state["effective_threshold"] = self.effective_threshold
+        return state

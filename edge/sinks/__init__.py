@@ -46,6 +46,7 @@ class SinkContext:
     model_name: str = ""
     model_sha256: str = ""
     labels: Sequence[str] = ()
+    task: str = "detect"
     control: RunControl | None = field(default=None, compare=False)
 
 
@@ -165,6 +166,7 @@ def open_sink(config: SinkConfig, context: SinkContext) -> Sink:
             model_name=context.model_name,
             model_sha256=context.model_sha256,
             labels=context.labels,
+            task=context.task,
             control=context.control,
         )
     raise AssertionError(f"unhandled sink config {config!r}")  # the union is exhaustive

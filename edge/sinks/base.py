@@ -16,6 +16,9 @@ Optional capabilities of a sink, each a small ``runtime_checkable`` protocol tes
   writing (No space left on device)``) or ``None`` while all is normal. It is free
   text, not a ``Literal``: the JSONL and stdout sinks put the reason in it.
 - ``HasTick``: ``tick(stats)``, run by the loop on every turn (the MQTT stats message).
+- ``HasFrameObserver``: ``frame_observer``, an object that needs the frames as well
+  (``observe(frame, record)``, ``close()``): the MQTT sink's snapshot for Home
+  Assistant's image entity. The run adds it to the loop's frame observers.
 - ``HasFailure``: ``failure``, why the sink can no longer deliver although the run goes
   on (a thread of its own ended: paho's network thread, the MQTT outbox thread), or
   ``None``. The loop copies it into ``RunStats.sink_failed``; a failed sink makes the
@@ -39,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from edge.errors import EdgeError, SinkError
 
 if TYPE_CHECKING:
+    from edge.pipeline.loop import FrameObserver
     from edge.pipeline.stats import RunStats
 
 Record = dict[str, Any]
@@ -82,6 +86,15 @@ class HasFailure(Protocol):
 
     @property
     def failure(self) -> str | None: ...
+
+
+@runtime_checkable
+class HasFrameObserver(Protocol):
+    """A sink that also needs the frames (the MQTT image entity): the run adds its
+    ``frame_observer`` (``None``: none this run) to the loop's frame observers."""
+
+    @property
+    def frame_observer(self) -> FrameObserver | None: ...
 
 
 _STOP = None  # queued by close(): the writer thread ends

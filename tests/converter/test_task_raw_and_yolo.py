@@ -61,6 +61,7 @@ def test_yolov8_head_converts_under_detect_and_runs(tmp_path: Path, run_edge: Ru
         **TASKS["detect"].head_params("yolov8", {"out": float_out}),  # type: ignore[attr-defined]
         "input_width": 32,
         "input_height": 32,
+        "agnostic_nms": False,  # mAP's protocol (edge.eval.metrics.MAP_PROTOCOL)
     }
     truth = decode_all({"out": float_out}, params, "yolov8")
     boxes = np.concatenate([b for b, _, _ in truth])

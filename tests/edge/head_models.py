@@ -82,13 +82,16 @@ YOLO_ROWS = [
     (301, 1, 0.70, 0.95, (100.0, 40.0, 150.0, 80.0)),  # a dog on the same spot
     (400, 2, 0.90, 0.10, (60.0, 60.0, 90.0, 90.0)),
 ]  # yolov5: objectness too low
+# One label per object (agnostic_nms, the default): the dog (0.70) suppresses the second
+# cat (0.60) on its spot.
 YOLOV8_TRUTH = [
     frame_truth("cat", YOLO_ROWS[0][4], YOLO_SIZE),
     frame_truth("dog", YOLO_ROWS[3][4], YOLO_SIZE),
-    frame_truth("cat", YOLO_ROWS[2][4], YOLO_SIZE),
     frame_truth("bird", YOLO_ROWS[4][4], YOLO_SIZE),
 ]
-YOLOV5_TRUTH = YOLOV8_TRUTH[:3]
+YOLOV5_TRUTH = YOLOV8_TRUTH[:2]
+# NMS per class (agnostic_nms = false): both labels on the shared spot.
+YOLOV8_CLASS_AWARE_TRUTH = [*YOLOV8_TRUTH, frame_truth("cat", YOLO_ROWS[2][4], YOLO_SIZE)]
 
 
 def ssd_outputs(rows: int = 10) -> list[np.ndarray]:

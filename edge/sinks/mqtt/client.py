@@ -5,7 +5,9 @@
 - ``connection``: the one paho client, its state, availability and failure policy;
 - ``pump``: the outbox thread (batch -> SQLite -> paho, within the in-flight window);
 - ``commands``: ``<prefix>/set``;
+- ``publish``: which results go to ``<prefix>/results`` (``publish``, ``max_rate``);
 - ``homeassistant``: discovery and the live label state;
+- ``snapshot``: the image entity's JPEG, from the frame loop's frames;
 - ``stats``: ``<prefix>/stats``, from the frame loop's tick.
 
 Which thread calls what: the caller (``BackgroundSink``'s thread) calls ``write``; the
@@ -32,7 +34,9 @@ from edge.sinks.mqtt.commands import Commands
 from edge.sinks.mqtt.connection import Connection
 from edge.sinks.mqtt.homeassistant import HomeAssistant
 from edge.sinks.mqtt.outbox import Outbox
+from edge.sinks.mqtt.publish import PublishPolicy
 from edge.sinks.mqtt.pump import OutboxPump
+from edge.sinks.mqtt.snapshot import SnapshotPublisher
 from edge.sinks.mqtt.stats import Stats
 
 if TYPE_CHECKING:
@@ -70,6 +74,7 @@ class MqttSink:
         model_name: str,
         model_sha256: str,
         labels: Sequence[str] = (),
+        task: str = "detect",
         control: RunControl | None = None,
     ) -> None:
         # The check `edge check-config` makes too, so both give the same answer.
@@ -127,6 +132,9 @@ class MqttSink:
             stuck_after=max(60.0, 4.0 * config.keepalive),
             close_timeout=config.close_timeout,
         )
+        self._policy = PublishPolicy(
+            config.publish, max_rate=config.max_rate, heartbeat=config.heartbeat
+        )
         self._commands = Commands(self._connection, prefix=self.prefix, control=control)
         self._ha = HomeAssistant(
             self._connection,
@@ -136,6 +144,20 @@ class MqttSink:
             model_name=lambda: self.model["name"],
             discovery_prefix=config.discovery_prefix,
             expire_after=config.expire_after,
+            task=task,
+            snapshot=config.snapshot_interval > 0,
+            threshold=control is not None and control.model_threshold is not None,
+            paused=lambda: control is not None and control.paused,
+        )
+        self._snapshot = (
+            SnapshotPublisher(
+                self._connection,
+                topic=f"{self.prefix}/snapshot",
+                interval=config.snapshot_interval,
+                width=config.snapshot_width,
+            )
+            if config.homeassistant and config.snapshot_interval > 0
+            else None
         )
         self._stats = Stats(
             self._connection,
@@ -184,9 +206,9 @@ class MqttSink:
         error = self._connection.error or self._pump.error
         if error is not None:
             raise error
-        payload = encode_line(record)[:-1]  # the JSONL line without its newline: no NaN
         # Event mode's edge.event/1 records travel through the same outbox on their own
-        # topic; only per-frame results drive the Home Assistant label state.
+        # topic, always; per-frame results go as ``publish`` chooses, and every one of them
+        # drives the Home Assistant live state.
         is_event = record.get("schema") == EVENT_SCHEMA
         model = record.get("model")
         if isinstance(model, dict):
@@ -197,17 +219,32 @@ class MqttSink:
                         "name": str(model.get("name")),
                         "sha256": str(model.get("sha256")),
                     }
-        self._pump.add(self.topic_events if is_event else self.topic_results, payload)
-        if self._homeassistant and not is_event:
+        if is_event:
+            self._pump.add(self.topic_events, _payload(record))
+            return
+        for chosen in self._policy.offer(record):
+            self._pump.add(self.topic_results, _payload(chosen))
+        if self._homeassistant:
             self._ha.publish_live(record)
 
     def tick(self, stats: RunStats) -> None:
-        """Pipeline tick hook: publish ``<prefix>/stats`` every ``stats_interval`` seconds."""
+        """Pipeline tick hook: ``<prefix>/stats`` every ``stats_interval`` seconds, and the
+        Home Assistant live state while paused."""
         self._stats.tick(stats)
+        if self._homeassistant:
+            self._ha.tick()
+
+    @property
+    def frame_observer(self) -> SnapshotPublisher | None:
+        """The image entity's publisher, which needs the frames (the run adds it to its
+        frame observers and closes it before this sink)."""
+        return self._snapshot
 
     def close(self) -> None:
         """Commit what is batched, let the outbox drain up to ``close_timeout``, announce
         ``stopped`` and disconnect. Whatever is not acknowledged stays for the next run."""
+        for chosen in self._policy.flush():  # the writer thread has ended: ours now
+            self._pump.add(self.topic_results, _payload(chosen))
         self._connection.closing()
         self._pump.drain()
         self._connection.close()
@@ -231,3 +268,8 @@ class MqttSink:
                 self._stats.refresh()
         elif topic == self._commands.topic_set:
             self._commands.on_message(topic, payload, retain)
+
+
+def _payload(record: Record) -> bytes:
+    """The JSONL line without its newline (no NaN: the same encoder as the log)."""
+    return encode_line(record)[:-1]

@@ -177,4 +177,6 @@ class Commands:
         self._connection.publish(self.topic_state, json.dumps(self._state()), qos=1, retain=True)
 
     def _state(self) -> dict[str, Any]:
-        return self._control.snapshot() if self._control else {"paused": False, "threshold": None}
+        if self._control is None:
+            return {"paused": False, "threshold": None, "effective_threshold": None}
+        return self._control.snapshot()

@@ -89,16 +89,32 @@ class Outbox:
             "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
         ).fetchone()
         self.dropped_total = self._counter("dropped")
+        self._identity = _identity(path)
+
+    @property
+    def in_place(self) -> bool:
+        """The file at ``path`` is still the one this outbox writes. Deleted (``rm``, a
+        clean-up script) or replaced (a restore), the open database lives on unlinked:
+        commits succeed, but nothing in it reaches the next run."""
+        try:
+            return _identity(self.path) == self._identity
+        except OSError:
+            return False
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             ok = db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+            if ok:
+                _check_is_outbox(db, self.path)
         except sqlite3.OperationalError:
             db.close()  # locked, read-only, I/O error: not corruption, keep the file
             raise
         except sqlite3.DatabaseError:
             ok = False
+        except SinkError:
+            db.close()
+            raise
         if not ok:
             db.close()
             kept = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
@@ -166,7 +182,10 @@ class Outbox:
 
     def sync(self) -> None:
         """Make every commit so far survive a power cut: ``wal_checkpoint(FULL)`` fsyncs
-        the WAL, copies it into the database file and fsyncs that."""
+        the WAL, copies it into the database file and fsyncs that. ``OutboxGoneError`` when the
+        file was deleted or replaced: what it holds would be lost at exit."""
+        if not self.in_place:
+            raise OutboxGoneError(self.path, self.rows)
         try:
             self._db.execute("PRAGMA wal_checkpoint(FULL)").fetchall()
         except sqlite3.Error as exc:
@@ -219,6 +238,44 @@ class Outbox:
         with contextlib.suppress(sqlite3.Error):
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
+
+
+class OutboxGoneError(SinkError):
+    """The outbox file was deleted or replaced under the running sink; ``lost`` results
+    were only in it."""
+
+    def __init__(self, path: Path, lost: int) -> None:
+        super().__init__(
+            f"the MQTT outbox {str(path)!r} was deleted or replaced while this run used it: "
+            f"the {lost} results it held cannot be kept for the next run and count as lost",
+            hint="never delete the outbox of a running edge; restart it (systemd does, "
+            "Restart=on-failure) and it starts a new outbox",
+        )
+        self.lost = lost
+
+
+_OWN_TABLES = {"outbox", "counters", "sqlite_sequence"}
+_OUTBOX_COLUMNS = ["id", "topic", "payload", "created"]
+
+
+def _check_is_outbox(db: sqlite3.Connection, path: Path) -> None:
+    """Refuse a SQLite file that is not an outbox (another program's database): writing
+    our tables into it, or reading its ``outbox`` table as ours, would damage both."""
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    columns = [row[1] for row in db.execute("PRAGMA table_info(outbox)")]
+    foreign = sorted(tables - _OWN_TABLES)
+    if foreign or (columns and columns != _OUTBOX_COLUMNS):
+        what = f"tables {', '.join(foreign[:5])}" if foreign else f"an outbox table {columns}"
+        raise SinkError(
+            f"{str(path)!r} is a SQLite database but not an edge MQTT outbox (it has {what})",
+            hint="point outbox = ... in the [[sinks]] table at a new file; this one is left "
+            "untouched",
+        )
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
 
 
 def _check_writable(path: Path) -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from edge.errors import EdgeError, SinkError
-from edge.sinks.mqtt.outbox import Outbox
+from edge.sinks.mqtt.outbox import Outbox, OutboxGoneError
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +226,14 @@ class OutboxPump:
         if self._thread.is_alive():  # stuck on the disk: closing under it is unsafe
             log.warning("the MQTT outbox thread did not stop; what it committed is kept")
             return
-        if self.outbox.rows:
+        if self.outbox.rows and not self.outbox.in_place:
+            with self._lock:
+                said = isinstance(self._error, OutboxGoneError)  # counted and logged
+                if not said:
+                    self._batch_dropped += self.outbox.rows
+            if not said:
+                log.error("%s", OutboxGoneError(self.outbox.path, self.outbox.rows))
+        elif self.outbox.rows:
             log.info(
                 "%d results stay in the outbox %s for the next run",
                 self.outbox.rows,
@@ -276,7 +283,7 @@ class OutboxPump:
                 to_delete = []
             if due:
                 if unsynced:
-                    self.outbox.sync()
+                    self._sync()
                     unsynced = False
                 next_sync = now + self._interval
             tokens = min(float(self._max_inflight), tokens + (now - last_refill) * self._rate)
@@ -312,6 +319,15 @@ class OutboxPump:
         with self._lock:
             self._counts = counts
         return True
+
+    def _sync(self) -> None:
+        try:
+            self.outbox.sync()
+        except OutboxGoneError as exc:  # what the lost file held, and what waits, is lost
+            with self._lock:
+                self._batch_dropped += exc.lost + len(self._batch)
+                self._batch = []
+            raise
 
     def _send(self, session: int, tokens: float, now: float) -> float:
         """Hand the next committed rows to paho, within the window and the rate."""

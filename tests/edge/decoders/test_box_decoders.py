@@ -18,14 +18,21 @@ from tests.edge.head_models import YOLO_CELLS, YOLO_SIZE, ssd_outputs, yolo_head
 SQUARE = Placement(width=YOLO_SIZE, height=YOLO_SIZE)
 
 
-def test_yolov8_channels_first_normalised_class_aware_nms() -> None:
+def test_yolov8_channels_first_normalised_one_label_per_object() -> None:
     head = yolo_head(8)
     found, extra = decode_yolov8({"out": head}, SQUARE, {})
     assert extra == {}
-    assert found.class_id.tolist() == [0, 2, 1, 0]  # by score; the duplicate cat is gone
-    assert found.confidence.tolist() == pytest.approx([0.9, 0.9, 0.7, 0.6])
+    # By score; the duplicate cat is gone, and so is the cat (0.6) under the dog (0.7).
+    assert found.class_id.tolist() == [0, 2, 1]
+    assert found.confidence.tolist() == pytest.approx([0.9, 0.9, 0.7])
     assert found.xyxy is not None
     assert found.xyxy[0].tolist() == pytest.approx([20 / 160, 50 / 160, 60 / 160, 100 / 160])
+
+
+def test_yolov8_class_aware_nms_keeps_a_box_per_class() -> None:
+    found, _ = decode_yolov8({"out": yolo_head(8)}, SQUARE, {"agnostic_nms": False})
+    assert found.class_id.tolist() == [0, 2, 1, 0]  # the duplicate cat alone is gone
+    assert found.confidence.tolist() == pytest.approx([0.9, 0.9, 0.7, 0.6])
 
 
 def test_yolov8_transposed_and_pixel_boxes_give_the_same() -> None:
@@ -47,8 +54,8 @@ def test_yolov8_transposed_and_pixel_boxes_give_the_same() -> None:
 
 def test_yolov5_multiplies_objectness() -> None:
     found, _ = decode_yolov5({"out": yolo_head(5)}, SQUARE, {})
-    assert found.class_id.tolist() == [0, 1, 0]  # the bird's objectness is 0.1
-    assert found.confidence.tolist() == pytest.approx([0.9 * 0.95, 0.7 * 0.95, 0.6 * 0.95])
+    assert found.class_id.tolist() == [0, 1]  # the bird's objectness is 0.1
+    assert found.confidence.tolist() == pytest.approx([0.9 * 0.95, 0.7 * 0.95])
     lower, _ = decode_yolov5({"out": yolo_head(5)}, SQUARE, {"score_threshold": 0.05})
     assert 2 in lower.class_id.tolist()
 
@@ -73,7 +80,7 @@ def test_yolo_output_found_by_name_not_position() -> None:
     head = yolo_head(8)
     protos = np.zeros((1, 40, 40, 32), np.float32)  # a segmentation export's second output
     found, _ = decode_yolov8({"protos": protos, "output0": head}, SQUARE, {})
-    assert len(found) == 4
+    assert len(found) == 3
     with pytest.raises(ConfigError, match="told to read output 'missing'"):
         decode_yolov8({"output0": head}, SQUARE, {"output": "missing"})
     with pytest.raises(ConfigError, match="exactly one output of rank 3"):

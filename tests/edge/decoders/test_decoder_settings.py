@@ -88,7 +88,7 @@ CASES = [
         [
             "decoder 'yolov8' setting coordinates: Input should be 'auto', 'pixels' or "
             "'normalized'",
-            "valid keys of the yolov8 decoder: coordinates, "
+            "valid keys of the yolov8 decoder: agnostic_nms, coordinates, "
             "iou_threshold, layout, max_detections, output, score_threshold",
         ],
         id="named-decoder",
@@ -136,7 +136,7 @@ def test_key_no_decoder_has_names_each_decoders_keys(run_edge: RunEdge, tmp_path
             "'score_threshold'?" in done.stderr
         )
         assert "classify: activation, decision_threshold, threshold, top_k" in done.stderr
-        assert "yolov8: coordinates, iou_threshold, layout" in done.stderr
+        assert "yolov8: agnostic_nms, coordinates, iou_threshold, layout" in done.stderr
     done = run_edge(["run", "--decoder", "ssd", "--decoder-opt", "label_ofset=1"])
     assert done.returncode == 78
     assert "decoder 'ssd' has no setting 'label_ofset'; did you mean 'label_offset'?" in done.stderr
@@ -184,7 +184,8 @@ def test_check_config_shows_the_resolved_decoder(run_edge: RunEdge, tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert (
         "decoder centernet {'score_threshold': 0.4, 'max_detections': 5, "
-        "'iou_threshold': 0.5, 'heads': 'by-shape', 'num_classes': 10}" in done.stdout
+        "'iou_threshold': 0.5, 'agnostic_nms': True, 'heads': 'by-shape', 'num_classes': 10}"
+        in done.stdout
     )
 
 

@@ -60,4 +60,16 @@ def test_threshold_applies_before_the_record() -> None:
     assert len(sink.records) == 5 and all(r["detections"] == [] for r in sink.records)
     with pytest.raises(ValueError, match=r"outside 0\.\.1"):
         control.set_threshold(1.5)
-    assert control.snapshot() == {"paused": False, "threshold": 1.0}
+    assert control.snapshot() == {"paused": False, "threshold": 1.0, "effective_threshold": 1.0}
+
+
+def test_the_effective_threshold_is_the_models_until_an_override_raises_it() -> None:
+    control = RunControl(model_threshold=0.4)
+    assert control.effective_threshold == 0.4
+    control.set_threshold(0.6)
+    assert control.effective_threshold == 0.6
+    control.set_threshold(0.1)  # the decoder already dropped what is below 0.4
+    assert control.effective_threshold == 0.4
+    control.set_threshold(None)
+    assert control.snapshot() == {"paused": False, "threshold": None, "effective_threshold": 0.4}
+    assert RunControl().effective_threshold is None  # a model without a score threshold

@@ -203,11 +203,17 @@ class Subscriber:
         raise AssertionError("mosquitto_sub did not receive its probe")
 
     def messages(self) -> list[Message]:
+        """Text messages, one per line. A binary payload (the snapshot JPEG) spans lines:
+        its first line is kept mangled, the rest (no arrival time in front) skipped."""
         found = []
         for line in self.path.read_bytes().decode("utf-8", "replace").splitlines():
             parts = line.split(" ", 3)
-            if len(parts) == 4:
-                found.append(Message(float(parts[0]), parts[1] == "1", parts[2], parts[3]))
+            if len(parts) == 4 and parts[1] in ("0", "1"):
+                try:
+                    arrived = float(parts[0])
+                except ValueError:
+                    continue
+                found.append(Message(arrived, parts[1] == "1", parts[2], parts[3]))
         return found
 
     def payloads(self, topic_suffix: str) -> list[str]:
@@ -418,14 +424,18 @@ def mqtt_config(
     extra: str = "",
     sink_extra: str = "",
     jsonl: bool = True,
+    publish: str = "every_frame",
 ) -> str:
-    """A config with the synthetic camera, a JSONL ledger and the MQTT sink."""
+    """A config with the synthetic camera, a JSONL ledger and the MQTT sink, which sends
+    every result (``publish``; no rate cap) unless told otherwise: most tests here check
+    that every result of the ledger is delivered."""
     text = f"status_interval = 1.0\n{extra}\n[source]\nkind = 'synthetic'\nfps = {fps}\n"
     if jsonl:
         text += "\n[[sinks]]\nkind = 'jsonl'\npath = 'ledger.jsonl'\n"
     text += (
         f"\n[[sinks]]\nkind = 'mqtt'\nhost = '127.0.0.1'\nport = {broker.port}\n"
-        f"outbox = '{tmp}/outbox.sqlite3'\nstats_interval = 1.0\n{sink_extra}\n"
+        f"outbox = '{tmp}/outbox.sqlite3'\nstats_interval = 1.0\npublish = '{publish}'\n"
+        f"max_rate = 0\n{sink_extra}\n"
     )
     return text
 

@@ -70,6 +70,7 @@ def test_a_rejection_names_the_field_on_the_state_topic_and_changes_nothing() ->
         {
             "paused": False,
             "threshold": None,
+            "effective_threshold": None,
             "rejected": {
                 "field": "threshold",
                 "error": "must be a number from 0 to 1, or null (got true)",
@@ -88,9 +89,9 @@ def test_commands_apply_to_the_run_control_and_echo_the_state() -> None:
     commands.on_message("edge/pi1/set", b'{"threshold": null}', retain=False)
     assert control.paused and control.threshold is None
     assert connection.on("edge/pi1/state") == [
-        {"paused": False, "threshold": None},  # on connect
-        {"paused": True, "threshold": 0.5},
-        {"paused": True, "threshold": None},
+        {"paused": False, "threshold": None, "effective_threshold": None},  # on connect
+        {"paused": True, "threshold": 0.5, "effective_threshold": 0.5},
+        {"paused": True, "threshold": None, "effective_threshold": None},
     ]
     assert {(p.qos, p.retain) for p in connection.published} == {(1, True)}
 
@@ -122,6 +123,11 @@ def test_state_without_a_run_control() -> None:
     connection = FakeConnection()
     Commands(connection, prefix="p", control=None).publish_state()
     assert connection.published == [
-        Published("p/state", '{"paused": false, "threshold": null}', 1, True)
+        Published(
+            "p/state",
+            '{"paused": false, "threshold": null, "effective_threshold": null}',
+            1,
+            True,
+        )
     ]
     assert Command().model_fields_set == set()

@@ -3,7 +3,8 @@
 The key lists below are copied from Home Assistant's documentation
 (home-assistant/home-assistant.io, ``source/_integrations/mqtt.markdown``: "Device
 discovery payload", the "Supported abbreviations" tables for components, device registry
-and origin; ``event.mqtt.markdown`` and ``binary_sensor.mqtt.markdown`` configuration).
+and origin; ``event``, ``binary_sensor``, ``sensor``, ``image``, ``switch`` and ``number``
+``.mqtt.markdown`` configuration).
 HA ignores unknown keys silently, so a misspelt key would be a silent bug: every key we
 send must be a documented one.
 """
@@ -55,6 +56,8 @@ DOCUMENTED_KEYS = {
     "expire_after",
     "force_update",
     "icon",
+    "image_encoding",
+    "image_topic",
     "json_attributes",
     "json_attributes_topic",
     "json_attributes_template",
@@ -85,6 +88,8 @@ DOCUMENTED_KEYS = {
     "suggested_display_precision",
     "unique_id",
     "unit_of_measurement",
+    "url_template",
+    "url_topic",
     "value_template",
     "qos",
 }
@@ -110,10 +115,12 @@ REQUIRED = {
     "sensor": {"state_topic"},
     "switch": {"command_topic"},
     "number": {"command_topic"},
+    "image": {"image_topic", "content_type"},
 }
+DIAGNOSTIC = {"fps", "infer_p50", "infer_p95", "outbox", "cpu_temp"}
 
 
-def check_discovery(payload: dict[str, Any], labels: list[str]) -> None:
+def check_discovery(payload: dict[str, Any], labels: list[str], task: str = "detect") -> None:
     assert set(payload) <= DOCUMENTED_KEYS
     assert {"device", "origin", "components"} <= set(payload)  # required for device discovery
     assert set(payload["device"]) <= DEVICE_KEYS and payload["device"]["identifiers"]
@@ -127,8 +134,20 @@ def check_discovery(payload: dict[str, Any], labels: list[str]) -> None:
         assert REQUIRED[platform] <= set(component), component_id
         unique_ids.add(component["unique_id"])
     assert len(unique_ids) == len(payload["components"])
-    platforms = [c["platform"] for c in payload["components"].values()]
+    components = payload["components"]
+    platforms = [c["platform"] for c in components.values()]
     assert platforms.count("event") == 1 and platforms.count("binary_sensor") == len(labels)
+    counts = {key for key in components if key.startswith("count_")}
+    if task == "detect":
+        assert counts == {f"count_{i}" for i in range(len(labels))} | {"count_all"}
+    else:
+        assert not counts
+    for key, component in components.items():
+        category = "diagnostic" if key in DIAGNOSTIC else None
+        category = "config" if key == "threshold" else category
+        assert component.get("entity_category") == category, key
+    assert components["threshold"]["value_template"] == "{{ value_json.effective_threshold }}"
+    assert components["status"]["options"] == ["running", "paused"]
     sensors = {
         c["value_template"] for c in payload["components"].values() if c["platform"] == "sensor"
     }
@@ -192,7 +211,7 @@ def test_discovery_availability_and_last_will(tmp_path: Path, cleanup: list[Any]
     wait_for(lambda: sub.payloads("/config"), 20, "the discovery message")
     labels = [str(i) for i in range(10)]  # the shipped digits model
     discovery = [m for m in sub.messages() if m.topic == "homeassistant/device/pi1/config"]
-    check_discovery(json.loads(discovery[0].payload), labels)
+    check_discovery(json.loads(discovery[0].payload), labels, task="classify")
     wait_for(lambda: "online" in sub.payloads("/availability"), 10, "online")
     wait_for(lambda: sub.payloads("/stats") and sub.payloads("/labels"), 10, "stats")
     stats = json.loads(sub.payloads("/stats")[-1])
@@ -282,7 +301,10 @@ def test_commands_pause_resume_threshold(tmp_path: Path, cleanup: list[Any]) -> 
 
     pub(broker, "edge/pi1/set", '{"paused": false, "threshold": 1.0}')
     wait_for(
-        lambda: json.loads(sub.payloads("/state")[-1]) == {"paused": False, "threshold": 1.0},
+        lambda: (
+            json.loads(sub.payloads("/state")[-1])
+            == {"paused": False, "threshold": 1.0, "effective_threshold": 1.0}
+        ),
         10,
         "resumed state",
     )
@@ -312,7 +334,8 @@ def test_commands_pause_resume_threshold(tmp_path: Path, cleanup: list[Any]) -> 
     states = [json.loads(p) for p in sub.payloads("/state")]
     # Rejections go out on /state too, not retained, with the state unchanged.
     assert [s.pop("rejected")["field"] for s in states if "rejected" in s] == ["paused", None]
-    assert states[-1] == {"paused": False, "threshold": None}
+    # The digits classifier's own threshold is 0.5: the number entity shows it again.
+    assert states[-1] == {"paused": False, "threshold": None, "effective_threshold": 0.5}
 
 
 def test_many_labels_keep_only_the_event_entity() -> None:

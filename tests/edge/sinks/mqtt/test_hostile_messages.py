@@ -80,7 +80,8 @@ def test_hostile_commands_leave_delivery_and_commands_working(
     after = len(subscriber.results())
     wait_for(lambda: len(subscriber.results()) >= after + 20, 30, "results after the attack")
     publish(broker, "edge/pi1/set", b'{"threshold": 0.25}', tmp_path)
-    wait_for(lambda: {"paused": False, "threshold": 0.25} in states(subscriber), 20, "the command")
+    applied = {"paused": False, "threshold": 0.25, "effective_threshold": 0.5}  # the model's 0.5
+    wait_for(lambda: applied in states(subscriber), 20, "the command")
     assert device.stop() == 0, device.stderr
     log = device.stderr
     assert f"ignored a message of {len(OVERSIZED)} bytes on edge/pi1/set" in log
@@ -106,7 +107,8 @@ def test_mqtt5_broker_never_delivers_an_oversized_message(
     too_big = b'{"threshold": 0.5, "pad": "' + b"x" * MAX_PACKET_BYTES + b'"}'
     publish(broker, "edge/pi1/set", too_big, tmp_path)
     publish(broker, "edge/pi1/set", b'{"threshold": 0.75}', tmp_path)
-    wait_for(lambda: {"paused": False, "threshold": 0.75} in states(subscriber), 20, "command")
+    applied = {"paused": False, "threshold": 0.75, "effective_threshold": 0.75}
+    wait_for(lambda: applied in states(subscriber), 20, "command")
     after = len(subscriber.results())
     wait_for(lambda: len(subscriber.results()) >= after + 10, 30, "results afterwards")
     assert device.stop() == 0, device.stderr

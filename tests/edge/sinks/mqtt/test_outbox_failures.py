@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
+import sqlite3
+import threading
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
@@ -14,9 +17,10 @@ import pytest
 from edge.cli import main
 from edge.errors import EXIT_FAILURE, SinkError
 from edge.sinks.mqtt import pump as pump_module
-from edge.sinks.mqtt.outbox import Outbox
+from edge.sinks.mqtt.outbox import Outbox, OutboxGoneError
 from edge.sinks.mqtt.pump import OutboxPump
 from tests.edge.sinks.mqtt.test_pump import FakeLink
+from tests.edge.waiting import wait_for
 
 
 def _made(path: Path) -> None:
@@ -108,6 +112,7 @@ def test_a_run_whose_last_commit_fails_exits_non_zero_with_the_loss_counted(
         "[source]\nkind = 'synthetic'\nfps = 200\n"
         f"\n[[sinks]]\nkind = 'mqtt'\nhost = '127.0.0.1'\nport = {port}\n"
         f"outbox = '{tmp_path}/outbox.sqlite3'\ncommit_interval = 60\nclose_timeout = 0.5\n"
+        "publish = 'every_frame'\nmax_rate = 0\n"
     )
     real_drain = OutboxPump.drain
 
@@ -128,3 +133,114 @@ def test_a_run_whose_last_commit_fails_exits_non_zero_with_the_loss_counted(
     assert code == EXIT_FAILURE
     assert "sink drops 20" in caplog.text
     assert "disk is full" in caplog.text and "failed" in caplog.text
+
+
+def _other_programs_database(path: Path, schema: str) -> bytes:
+    with sqlite3.connect(path) as db:
+        db.executescript(schema)
+    db.close()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("schema", "named"),
+    [
+        ("CREATE TABLE readings (t REAL, v REAL); INSERT INTO readings VALUES (1, 2);", "readings"),
+        ("CREATE TABLE outbox (id INTEGER PRIMARY KEY, body TEXT);", "outbox table"),
+    ],
+)
+def test_another_programs_database_is_refused_and_left_untouched(
+    tmp_path: Path, schema: str, named: str
+) -> None:
+    path = tmp_path / "o.sqlite3"
+    before = _other_programs_database(path, schema)
+    with pytest.raises(SinkError) as caught:
+        Outbox(path)
+    text = str(caught.value)
+    assert "not an edge MQTT outbox" in text and named in text and "fix:" in text
+    assert path.read_bytes() == before and not list(tmp_path.glob("*.corrupt-*"))
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_deleted_or_replaced_outbox_is_noticed_and_its_results_counted_lost(
+    tmp_path: Path, how: str
+) -> None:
+    path = tmp_path / "o.sqlite3"
+    box = OutboxPump(
+        Outbox(path),
+        FakeLink(),  # never connected: every result waits in the outbox
+        commit_interval=0.05,
+        max_inflight=3,
+        drain_rate=1000,
+        stuck_after=60,
+        close_timeout=0.5,
+    )
+    box.start()
+    for i in range(7):
+        box.add("t", f"r{i}".encode())
+    wait_for(lambda: box.counts.depth == 7, 10, "7 results in the outbox")
+    path.unlink()
+    if how == "replaced":  # a restore from a backup: another file at the same path
+        _made(path)
+    box.add("t", b"r7")  # noticed at the next fsync, which follows a commit
+    wait_for(lambda: box.error is not None, 10, "the outbox thread noticing")
+    assert isinstance(box.error, OutboxGoneError)
+    assert "deleted or replaced" in str(box.error) and "8 results" in str(box.error)
+    assert box.dropped == 8 and box.failure is not None
+    box.drain()
+    box.close()
+    assert box.dropped == 8  # counted once
+
+
+def test_an_outbox_deleted_while_idle_is_noticed_at_close(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "o.sqlite3"
+    box = OutboxPump(
+        Outbox(path),
+        FakeLink(),
+        commit_interval=0.05,
+        max_inflight=3,
+        drain_rate=1000,
+        stuck_after=60,
+        close_timeout=0.5,
+    )
+    box.start()
+    for i in range(3):
+        box.add("t", f"r{i}".encode())
+    wait_for(lambda: box.counts.depth == 3, 10, "3 results in the outbox")
+    path.unlink()
+    box.drain()
+    with caplog.at_level(logging.INFO):
+        box.close()
+    assert box.dropped == 3
+    assert "the 3 results it held cannot be kept" in caplog.text
+    assert "stay in the outbox" not in caplog.text
+
+
+def test_a_run_whose_outbox_is_deleted_exits_non_zero_with_the_loss_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as s:  # a closed port: the broker is away all run long
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    outbox = tmp_path / "outbox.sqlite3"
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        "[source]\nkind = 'synthetic'\nfps = 50\n"
+        f"\n[[sinks]]\nkind = 'mqtt'\nhost = '127.0.0.1'\nport = {port}\n"
+        f"outbox = '{outbox}'\ncommit_interval = 0.1\nclose_timeout = 0.5\n"
+        "publish = 'every_frame'\nmax_rate = 0\n"
+    )
+    stop = threading.Timer(1.0, outbox.unlink)
+    stop.start()
+    with caplog.at_level(logging.INFO):
+        args = ["run", "--config", str(config), "--device", "pi1", "--max-frames", "150"]
+        code = main([*args, "--no-model-probe"])
+    stop.join()
+    assert code == EXIT_FAILURE
+    assert "was deleted or replaced while this run used it" in caplog.text
+    assert "stay in the outbox" not in caplog.text  # no promise the next run cannot keep
+    lost = re.search(r"the (\d+) results it held", caplog.text)
+    assert lost is not None and int(lost.group(1)) >= 40  # ~50 results before the delete
+    assert caplog.text.count("was deleted or replaced") == 1  # said once

@@ -50,22 +50,31 @@ def test_no_latency_yet_is_null() -> None:
     assert payload["infer_ms_p50"] is None and payload["infer_ms_p95"] is None
 
 
-def test_sent_every_interval_while_connected_and_at_once_when_asked() -> None:
-    connection = FakeConnection(connected=False)
-    stats = make_stats(connection, interval=3600)
+def test_first_message_waits_for_a_full_window_and_a_reconnect_repeats_the_last() -> None:
+    """A rate over the first few frames said 112-177 fps on a 30 fps camera, and Home
+    Assistant recorded it: nothing goes out before one full interval."""
+    connection = FakeConnection()
+    stats = make_stats(connection, interval=0.3)
     run = RunStats()
-    stats.tick(run)  # due, but not connected: skipped until the next interval
-    assert connection.published == []
-    connection.connected = True
+    stats.refresh()  # the first connect asks for stats: there are none yet
     stats.tick(run)
     assert connection.published == []
-    stats.refresh()  # a (re)connect, or Home Assistant came online
+    time.sleep(0.35)
+    run.frames = 9
     stats.tick(run)
-    stats.tick(run)
+    stats.tick(run)  # within the next interval: nothing
     [message] = connection.published
     assert (message.topic, message.qos, message.retain) == ("edge/pi1/stats", 0, True)
     assert isinstance(message.payload, str) and ", " not in message.payload  # compact JSON
-    assert json.loads(message.payload)["version"]
+    first = json.loads(message.payload)
+    assert first["version"] and first["frames"] == 9
+    assert 0 < first["fps"] <= 9 / 0.3  # over a whole window: no start-up spike
+    connection.connected = False
+    stats.tick(run)
+    connection.connected = True
+    stats.refresh()  # a reconnect, or Home Assistant came online: the last one again
+    stats.tick(run)
+    assert [m.payload for m in connection.published] == [message.payload] * 2
 
 
 @pytest.mark.parametrize("paused", [True, False])
