@@ -12,12 +12,17 @@ send must be a documented one.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
+
+from edge.model.zoo import zoo_file
 from edge.sinks.mqtt.homeassistant import discovery_payload, discovery_topic
 from tests.conftest import read_jsonl
 from tests.edge.sinks.mqtt.conftest import (
@@ -118,6 +123,10 @@ REQUIRED = {
     "image": {"image_topic", "content_type"},
 }
 DIAGNOSTIC = {"fps", "infer_p50", "infer_p95", "outbox", "cpu_temp"}
+
+
+def zoo_detector() -> Path:
+    return zoo_file("digits-detector.int8.tflite")
 
 
 def check_discovery(payload: dict[str, Any], labels: list[str], task: str = "detect") -> None:
@@ -381,3 +390,49 @@ def _ts(stamp: str) -> float:
         .replace(tzinfo=dt.timezone.utc)
         .timestamp()
     )
+
+
+def test_paused_keeps_the_live_state_flowing_and_the_snapshot_is_a_jpeg(
+    tmp_path: Path, cleanup: list[Any]
+) -> None:
+    """The shipped detector on the multi-digit synthetic camera: every entity that reads
+    ``<prefix>/labels`` expires after ``expire_after`` (3 s here) without news; while
+    paused, the state must keep coming. The image entity's JPEG is read raw by an
+    independent ``mosquitto_sub``."""
+    broker = Broker(tmp_path / "broker").start()
+    cleanup.append(broker)
+    sub = Subscriber(
+        broker, ["edge/pi1/labels", "edge/pi1/state"], tmp_path / "sub.txt", persistent=False
+    )
+    cleanup.append(sub)
+    sub.wait_ready()
+    snapshot = subprocess.Popen(
+        ["mosquitto_sub", *broker.sub_args(), "-t", "edge/pi1/snapshot", "-C", "1", "-N"],
+        stdout=subprocess.PIPE,
+    )
+    config = mqtt_config(
+        broker,
+        tmp_path,
+        sink_extra="expire_after = 3\nsnapshot_interval = 1\nsnapshot_width = 160",
+    ).replace("[source]\n", "[source]\ndigits = 3\n")
+    device = Device(tmp_path / "dev", config, "--device", "pi1", "--model", str(zoo_detector()))
+    cleanup.append(device)
+    picture, _ = snapshot.communicate(timeout=30)
+    assert picture[:2] == b"\xff\xd8" and picture[-2:] == b"\xff\xd9"
+    decoded = cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR)
+    assert decoded is not None and decoded.shape[1] == 160
+    wait_for(lambda: any(json.loads(p)["all"] > 0 for p in sub.payloads("/labels")), 20, "counts")
+
+    pub(broker, "edge/pi1/set", '{"paused": true}')
+    wait_for(lambda: json.loads(sub.payloads("/state")[-1])["paused"], 10, "paused state")
+    paused_from = time.time()
+    time.sleep(9.5)  # 3 x expire_after
+    pub(broker, "edge/pi1/set", '{"paused": false}')
+    wait_for(lambda: not json.loads(sub.payloads("/state")[-1])["paused"], 10, "resumed")
+    assert device.stop() == 0, device.stderr
+    live = [m for m in sub.messages() if m.topic == "edge/pi1/labels"]
+    during = [m for m in live if paused_from <= m.arrived <= paused_from + 9.5]
+    assert any(json.loads(m.payload)["paused"] for m in during)
+    times = [paused_from, *(m.arrived for m in during), paused_from + 9.5]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert max(gaps) < 3.0, gaps  # never long enough for expire_after to strike
