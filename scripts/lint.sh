@@ -58,7 +58,7 @@ check() {
         $((elapsed / 1000)) $((elapsed % 1000 / 100))
 }
 
-scripts=(scripts/*.py scripts/pi_check/*.py)
+scripts=(scripts/*.py scripts/pi_check/*.py scripts/ha_check/*.py)
 check "ruff check ." "$venv/bin/ruff" check .
 check "ruff format --check ." "$venv/bin/ruff" format --check .
 check "mypy --strict edge converter models" "$venv/bin/mypy" --strict edge converter models

@@ -1,0 +1,544 @@
+#!/usr/bin/env bash
+# A real Home Assistant against our MQTT discovery, and what it made of it:
+#
+#   sudo bash scripts/test-ha.sh
+#
+# 1. root: a Debian trixie root (Python 3.13.5; HA 2026.2 needs >= 3.13, the host has
+#    3.11) by debootstrap, cached;
+# 2. venv: Home Assistant 2026.2.3 in /opt/ha of that root, installed with
+#    `pip install --no-deps -r requirements/ha.lock` (exact pins, also of what HA would
+#    pip-install at its first start), cached by the lock's hash and mounted read-only;
+# 3. run: a mosquitto broker on a free loopback port (the host's Debian binary), HA's
+#    config folder written before its first start (MQTT config entry, recorder with
+#    commit_interval 1, an owner with a long-lived token: scripts/ha_check/haconfig.py),
+#    `hass` started in the root (it shares the host network), and once HA's MQTT client
+#    is connected two devices at once from the host's .venv: the shipped detector
+#    (hatest-det) and anomaly model (hatest-anom) on the synthetic camera, with
+#    expire_after 10 s and stats_interval 5 s. After 30 s the detector is paused through
+#    <prefix>/set for 3 x expire_after, resumed, run 15 s more; meanwhile mosquitto_sub
+#    takes one message of edge/hatest-det/snapshot and the run fetches HA's
+#    /api/image_proxy of the detector's image entity with the token. Then both devices
+#    and HA get SIGTERM (HA writes its registries at stop);
+# 4. check: scripts/ha_check/check.py reads .storage/core.device_registry,
+#    core.entity_registry, the states of home-assistant_v2.db and HA's log against the
+#    table in scripts/ha_check/expected.py, and prints what HA found.
+#
+# Needs: root, debootstrap, mosquitto and mosquitto-clients on the host, the .venv that
+# bash scripts/test.sh builds (the devices run from it), the Debian mirror and the package
+# index. When either does not answer, it prints one line and exits 0 (the check did not
+# run); any failure after that check fails the script. The root is cached in
+# $EDGE_HA_CACHE (default /var/cache/edge-infer-ha) keyed by the debootstrap arguments and
+# ROOT_SETUP_VERSION, the HA venv by the lock's hash; every run works in a throw-away
+# overlay on top of the root, in a private mount namespace, and an exit trap kills what
+# it started and unmounts what it mounted. A failed run's logs and HA config folder are
+# kept in $EDGE_HA_CACHE/last-failed. tests/scripts/test_ha_check.py tests the checks.
+#
+# The lock: regenerate it in a fresh root (`python3 -m venv /opt/ha; /opt/ha/bin/pip
+# install homeassistant==X paho-mqtt==Y`), start hass once with this check's config,
+# pip-install what its log says "Unable to install package ..." about (HA installs with
+# uv, which does not reach the index from the root, so it fails and says so), repeat
+# until it says nothing, then `pip freeze` into requirements/ha.lock below its comment.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SELF="$REPO/scripts/test-ha.sh"
+CACHE=${EDGE_HA_CACHE:-/var/cache/edge-infer-ha}
+HOST_PY="$REPO/.venv/bin/python"
+EDGE="$REPO/.venv/bin/edge"
+LOCK="$REPO/requirements/ha.lock"
+MIRROR=http://deb.debian.org/debian
+SUITE=trixie
+# python3-dev and gcc: lru-dict (an HA dependency) builds from source on 3.13.
+PACKAGES=python3,python3-venv,python3-pip,python3-dev,gcc,ca-certificates
+DEBOOTSTRAP_OPTS=(--variant=minbase "--include=$PACKAGES")
+ROOT_SETUP_VERSION=1 # bump when root_setup below changes: part of the cache key
+# The devices' timing (s): short, so the run is short.
+EXPIRE_AFTER=10
+STATS_INTERVAL=5
+RUN_BEFORE_PAUSE=30
+RUN_AFTER_RESUME=15
+# Time budgets in seconds: each stage runs under `timeout`, the whole run too. Measured
+# on 2 shared cores (2026-12-07): root 1 min 20-32 s (debootstrap; 0 s cached), venv
+# 56-96 s (0 s cached), run 1 min 26-28 s (HA connected 8-9 s after its start), check
+# 1-2 s; 4 min 25 s in all cold, 1 min 28-30 s warm.
+BUDGET_ROOT=600
+BUDGET_VENV=600
+BUDGET_RUN=420
+BUDGET_CHECK=120
+BUDGET_TOTAL=900
+HA_CONNECT_WAIT=180 # s for HA to start and connect to the broker
+
+KEY=$(printf '%s\n' "$ROOT_SETUP_VERSION" "${DEBOOTSTRAP_OPTS[@]}" "$SUITE" "$MIRROR" |
+    sha256sum | cut -c1-12)
+BASE="$CACHE/root-$SUITE-$KEY"
+VENV_KEY=$( (echo "$KEY"; cat "$LOCK") | sha256sum | cut -c1-12)
+VENV="$CACHE/ha-venv-$VENV_KEY"
+
+say() { printf '%s\n' "$*"; }
+die() {
+    printf 'test-ha: FAILED: %s\n' "$*" >&2
+    exit 1
+}
+
+# Run a command in the root, with a clean environment (the host's PIP_* settings and
+# paths mean nothing there).
+in_root() {
+    chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb TZ=UTC \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 PIP_ROOT_USER_ACTION=ignore \
+        PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
+        "$@"
+}
+
+free_port() {
+    "$HOST_PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# ---------------------------------------------------------------------------------------
+# Stages: each runs as `bash test-ha.sh --stage NAME` under `timeout`, in the mount
+# namespace of the main run; state comes through the environment (RUN, ROOT).
+
+root_setup() { # $1: the fresh root (cached with it)
+    printf 'debootstrap %s %s ROOT %s\nbuilt %s\n' "${DEBOOTSTRAP_OPTS[*]}" "$SUITE" "$MIRROR" \
+        "$(date -u +%FT%TZ)" >"$1/.edge-ha-root"
+}
+
+stage_root() {
+    if [ -f "$BASE/.edge-ha-root" ]; then
+        say "root: cached $BASE ($(sed -n 's/^built //p' "$BASE/.edge-ha-root"))"
+        return
+    fi
+    if ! command -v debootstrap >/dev/null; then
+        say "root: installing debootstrap (Debian package)"
+        apt-get install -y -qq --no-install-recommends debootstrap >/dev/null ||
+            { apt-get update -qq && apt-get install -y -qq --no-install-recommends debootstrap; }
+    fi
+    local tmp
+    tmp=$(mktemp -d "$CACHE/root-building.XXXXXX")
+    say "root: debootstrap ${DEBOOTSTRAP_OPTS[*]} $SUITE $MIRROR (1 to 3 min)"
+    if ! debootstrap "${DEBOOTSTRAP_OPTS[@]}" "$SUITE" "$tmp/root" "$MIRROR" \
+        >"$RUN/debootstrap.log" 2>&1; then
+        tail -n 30 "$RUN/debootstrap.log"
+        grep -h . "$tmp/root/debootstrap/debootstrap.log" 2>/dev/null | tail -n 20
+        die "debootstrap"
+    fi
+    root_setup "$tmp/root"
+    mv -T "$tmp/root" "$BASE" # atomic: the cache holds complete roots only
+    rmdir "$tmp"
+    say "root: built $BASE ($(du -sh "$BASE" | cut -f1))"
+    local other
+    for other in "$CACHE"/root-*; do
+        if [ "$other" != "$BASE" ] && [ -d "$other" ]; then
+            say "root: removing $other (other debootstrap arguments)"
+            rm -rf --one-file-system "$other"
+        fi
+    done
+}
+
+stage_venv() {
+    if [ -f "$VENV/.edge-ha-venv" ]; then
+        say "venv: cached $VENV ($(sed -n 's/^built //p' "$VENV/.edge-ha-venv"))"
+        return
+    fi
+    local tmp
+    tmp=$(mktemp -d "$CACHE/ha-venv-building.XXXXXX")
+    mkdir -p "$ROOT/opt/ha" "$ROOT/root/ha-lock"
+    mount --bind "$tmp" "$ROOT/opt/ha"
+    cp "$LOCK" "$ROOT/root/ha-lock/ha.lock"
+    say "venv: python3 -m venv /opt/ha; pip install --no-deps -r requirements/ha.lock" \
+        "($(grep -c '==' "$LOCK") pins; 1 to 3 min)"
+    in_root python3 -m venv /opt/ha
+    if ! in_root /opt/ha/bin/pip install -q --no-deps -r /root/ha-lock/ha.lock \
+        >"$RUN/pip-install.log" 2>&1; then
+        tail -n 30 "$RUN/pip-install.log"
+        die "pip install --no-deps -r requirements/ha.lock"
+    fi
+    in_root /opt/ha/bin/pip check | sed 's/^/venv: pip check: /' ||
+        die "pip check: the lock is missing a dependency (see above)"
+    # Exactly the lock, nothing more (pip freeze omits pip itself).
+    diff <(grep -v '^#' "$LOCK" | grep . | tr 'A-Z_' 'a-z-' | sort) \
+        <(in_root /opt/ha/bin/pip freeze | tr 'A-Z_' 'a-z-' | sort) ||
+        die "the venv is not exactly requirements/ha.lock (diff above: < lock, > venv)"
+    say "venv: $(in_root /opt/ha/bin/python -c 'import sys, homeassistant.const as c
+print("Home Assistant", c.__version__, "on Python", sys.version.split()[0])')"
+    printf 'built %s\n' "$(date -u +%FT%TZ)" >"$tmp/.edge-ha-venv"
+    umount "$ROOT/opt/ha"
+    mv -T "$tmp" "$VENV"
+    say "venv: built $VENV ($(du -sh "$VENV" | cut -f1))"
+    local other
+    for other in "$CACHE"/ha-venv-*; do
+        if [ "$other" != "$VENV" ] && [ -d "$other" ]; then
+            say "venv: removing $other (another lock or root)"
+            rm -rf --one-file-system "$other"
+        fi
+    done
+}
+
+# The run's own processes, killed by its exit trap if it fails half-way.
+RUN_PIDS=()
+stop_run_pids() {
+    local p
+    for p in "${RUN_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    sleep 1
+    for p in "${RUN_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+}
+
+device_config() { # NAME PORT: the device's TOML (its folder: $RUN/dev/NAME)
+    cat <<EOF
+# scripts/test-ha.sh: $1 against the test broker
+status_interval = 10.0
+
+[[sinks]]
+kind = "mqtt"
+host = "127.0.0.1"
+port = $2
+expire_after = $EXPIRE_AFTER
+stats_interval = $STATS_INTERVAL
+
+[[sinks]]
+kind = "jsonl"
+path = "$RUN/dev/$1/detections.jsonl"
+EOF
+}
+
+wait_for() { # SECONDS DESCRIPTION COMMAND...: poll once a second
+    local limit=$1 what=$2 i
+    shift 2
+    for ((i = 0; i < limit; i++)); do
+        "$@" && return 0
+        sleep 1
+    done
+    die "no $what after $limit s"
+}
+
+alive() { # PID NAME LOG
+    kill -0 "$1" 2>/dev/null && return 0
+    tail -n 30 "$3" >&2
+    die "$2 exited early (log above: $3)"
+}
+
+stage_run() {
+    trap 'stop_run_pids' EXIT
+    local out="$RUN/out" cfg="$ROOT/root/ha-config" t0
+    mkdir -p "$out" "$RUN/dev/hatest-det" "$RUN/dev/hatest-anom"
+    MQTT_PORT=$(free_port)
+    HTTP_PORT=$(free_port)
+    printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$MQTT_PORT" >"$RUN/mosquitto.conf"
+    mosquitto -c "$RUN/mosquitto.conf" >"$out/mosquitto.log" 2>&1 &
+    RUN_PIDS+=($!)
+    wait_for 10 "mosquitto on 127.0.0.1:$MQTT_PORT" \
+        mosquitto_pub -p "$MQTT_PORT" -t hatest/hello -n 2>/dev/null
+    say "run: mosquitto $(mosquitto -h 2>/dev/null | sed -n 's/^mosquitto version //p' | head -n 1) on 127.0.0.1:$MQTT_PORT"
+
+    "$HOST_PY" "$REPO/scripts/ha_check/haconfig.py" "$cfg" --mqtt-port "$MQTT_PORT" \
+        --http-port "$HTTP_PORT" --token-out "$RUN/token" | sed 's/^/run: /'
+    t0=$(date +%s)
+    in_root /opt/ha/bin/hass -c /root/ha-config >"$out/hass.out" 2>&1 &
+    local ha=$!
+    RUN_PIDS+=("$ha")
+    local i
+    for ((i = 0; i < HA_CONNECT_WAIT; i++)); do
+        grep -qs 'MQTT client initialized, birth message sent' "$cfg/home-assistant.log" && break
+        alive "$ha" "hass" "$out/hass.out"
+        sleep 1
+    done
+    [ "$i" -lt "$HA_CONNECT_WAIT" ] ||
+        { tail -n 30 "$cfg/home-assistant.log"; die "HA's MQTT client did not connect in $HA_CONNECT_WAIT s"; }
+    say "run: Home Assistant started, MQTT connected after $(($(date +%s) - t0)) s (http 127.0.0.1:$HTTP_PORT)"
+
+    # One snapshot, independently of HA.
+    timeout 120 mosquitto_sub -p "$MQTT_PORT" -C 1 -N -t edge/hatest-det/snapshot \
+        >"$out/snapshot.bin" 2>"$out/snapshot.err" &
+    local sub=$!
+    RUN_PIDS+=("$sub")
+    local det anom name
+    for name in hatest-det hatest-anom; do
+        device_config "$name" "$MQTT_PORT" >"$RUN/dev/$name/edge.toml"
+    done
+    (cd "$RUN/dev/hatest-det" && XDG_CACHE_HOME="$RUN/xdg" exec "$EDGE" run \
+        --config edge.toml --model "$REPO/models/zoo/digits-detector.int8.tflite" --device hatest-det) \
+        >"$out/hatest-det.log" 2>&1 &
+    det=$!
+    (cd "$RUN/dev/hatest-anom" && XDG_CACHE_HOME="$RUN/xdg" exec "$EDGE" run \
+        --config edge.toml --model "$REPO/models/zoo/digits-anomaly.int8.tflite" --device hatest-anom) \
+        >"$out/hatest-anom.log" 2>&1 &
+    anom=$!
+    RUN_PIDS+=("$det" "$anom")
+    say "run: edge run --model digits-detector --device hatest-det, and --model" \
+        "digits-anomaly --device hatest-anom (expire_after $EXPIRE_AFTER s, stats_interval" \
+        "$STATS_INTERVAL s); ${RUN_BEFORE_PAUSE} s"
+    sleep "$RUN_BEFORE_PAUSE"
+    alive "$det" "edge run (hatest-det)" "$out/hatest-det.log"
+    alive "$anom" "edge run (hatest-anom)" "$out/hatest-anom.log"
+
+    local pause=$((3 * EXPIRE_AFTER)) pause_ts resume_ts
+    mosquitto_pub -p "$MQTT_PORT" -q 1 -t edge/hatest-det/set -m '{"paused": true}'
+    pause_ts=$(date +%s.%N)
+    say "run: paused hatest-det (edge/hatest-det/set {\"paused\": true}) for $pause s (3 x expire_after)"
+    sleep "$pause"
+    resume_ts=$(date +%s.%N)
+    mosquitto_pub -p "$MQTT_PORT" -q 1 -t edge/hatest-det/set -m '{"paused": false}'
+    say "run: resumed hatest-det; ${RUN_AFTER_RESUME} s"
+    sleep "$RUN_AFTER_RESUME"
+    alive "$det" "edge run (hatest-det)" "$out/hatest-det.log"
+    alive "$anom" "edge run (hatest-anom)" "$out/hatest-anom.log"
+
+    # HA's image proxy for the detector's image entity, with the long-lived token.
+    local eid api proxy
+    eid=$("$HOST_PY" -c 'import json, sys
+d = json.load(open(sys.argv[1]))["data"]["entities"]
+print(next((e["entity_id"] for e in d if e.get("unique_id") == "hatest-det_snapshot"), ""))' \
+        "$cfg/.storage/core.entity_registry" 2>/dev/null || true)
+    api=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+        -H "Authorization: Bearer $(cat "$RUN/token")" "http://127.0.0.1:$HTTP_PORT/api/") || true
+    if [ -n "$eid" ]; then
+        proxy=$(curl -s -o "$out/proxy.jpg" -w '%{http_code}' --max-time 10 \
+            -H "Authorization: Bearer $(cat "$RUN/token")" \
+            "http://127.0.0.1:$HTTP_PORT/api/image_proxy/$eid") || true
+        echo "token: GET /api/ $api; GET /api/image_proxy/$eid $proxy" >"$out/proxy.status"
+    else
+        echo "token: GET /api/ $api; no image entity with unique_id hatest-det_snapshot in" \
+            "core.entity_registry" >"$out/proxy.status"
+    fi
+    say "run: $(cat "$out/proxy.status")"
+
+    local rc
+    for name in det anom; do
+        kill -TERM "${!name}"
+    done
+    for name in det anom; do
+        rc=0
+        timeout 30 tail --pid="${!name}" -f /dev/null || die "edge run ($name) did not stop in 30 s"
+        wait "${!name}" || rc=$?
+        [ "$rc" -eq 0 ] || { tail -n 20 "$out/hatest-$name.log"; die "edge run (hatest-$name) exited $rc after SIGTERM"; }
+        say "run: hatest-$name stopped: $(grep -o 'done: .*' "$out/hatest-$name.log" | tail -n 1)"
+    done
+    kill -TERM "$sub" 2>/dev/null || true
+    t0=$(date +%s)
+    kill -TERM "$ha"
+    timeout 90 tail --pid="$ha" -f /dev/null || die "hass did not stop in 90 s after SIGTERM"
+    rc=0
+    wait "$ha" || rc=$?
+    say "run: Home Assistant stopped in $(($(date +%s) - t0)) s (exit $rc)"
+    # HA's SIGTERM handler stops it cleanly and exits with 128 + 15.
+    [ "$rc" -eq 143 ] || [ "$rc" -eq 0 ] ||
+        { tail -n 20 "$out/hass.out"; die "hass exited $rc after SIGTERM"; }
+    printf 'PAUSE_TS=%s\nRESUME_TS=%s\n' "$pause_ts" "$resume_ts" >"$out/times.env"
+}
+
+stage_check() {
+    local out="$RUN/out" m
+    for m in digits-detector digits-anomaly; do
+        "$EDGE" inspect --json "$REPO/models/zoo/$m.int8.tflite" >"$out/$m.json" ||
+            die "edge inspect --json $m"
+    done
+    # The synthetic camera's frame rate: the config's default, which the devices use.
+    local fps
+    fps=$("$HOST_PY" -c 'from edge.config.sources import SyntheticSourceConfig as S; print(S().fps)')
+    # shellcheck disable=SC1091
+    . "$out/times.env"
+    "$HOST_PY" "$REPO/scripts/ha_check/check.py" --config-dir "$ROOT/root/ha-config" \
+        --device "hatest-det=detector:$out/digits-detector.json" \
+        --device "hatest-anom=anomaly:$out/digits-anomaly.json" \
+        --camera-fps "$fps" --pause-ts "$PAUSE_TS" --resume-ts "$RESUME_TS" \
+        --paused-device hatest-det --snapshot "$out/snapshot.bin" \
+        --proxy "$out/proxy.jpg" --proxy-status "$(cat "$out/proxy.status")"
+}
+
+# ---------------------------------------------------------------------------------------
+# The main run, inside a private mount namespace.
+
+STAGE_PID=""
+cleanup() {
+    local rc=$? mounts m p
+    trap - EXIT TERM INT
+    if [ -n "$STAGE_PID" ] && kill -0 "$STAGE_PID" 2>/dev/null; then
+        kill -TERM -- "-$STAGE_PID" 2>/dev/null || kill -TERM "$STAGE_PID" 2>/dev/null || true
+        sleep 2
+        kill -KILL -- "-$STAGE_PID" 2>/dev/null || true
+    fi
+    if [ -n "${ROOT:-}" ]; then # anything still running inside the root
+        for p in /proc/[0-9]*; do
+            [ "$(readlink "$p/root" 2>/dev/null)" = "$ROOT" ] && kill -KILL "${p#/proc/}" 2>/dev/null
+        done
+        sleep 0.5
+    fi
+    if [ "$rc" -ne 0 ] && [ -n "${RUN:-}" ] && [ -d "$RUN/out" ]; then
+        # Kept for a look: the logs of the failed run.
+        rm -rf "$CACHE/last-failed"
+        mkdir -p "$CACHE/last-failed"
+        cp -a "$RUN/out/." "$CACHE/last-failed/" 2>/dev/null || true
+        cp -a "${ROOT:-/nonexistent}/root/ha-config" "$CACHE/last-failed/" 2>/dev/null || true
+        say "cleanup: the failed run's logs are in $CACHE/last-failed"
+    fi
+    mounts=$(awk -v c="$CACHE/" 'index($5, c) == 1 {print $5}' /proc/self/mountinfo | sort -r)
+    local count=0
+    for m in $mounts; do
+        umount "$m" 2>/dev/null || umount -l "$m" || true
+        count=$((count + 1))
+    done
+    say "cleanup: unmounted $count mounts (exit status $rc)"
+    mounts=$(awk -v c="$CACHE/" 'index($5, c) == 1 {print $5}' /proc/self/mountinfo)
+    if [ -n "$mounts" ]; then
+        printf 'test-ha: still mounted, not removing %s: %s\n' "${RUN:-}" "$mounts" >&2
+        rc=1
+    elif [ -n "${RUN:-}" ]; then
+        rm -rf --one-file-system "$RUN"
+    fi
+    exit "$rc"
+}
+
+mount_root() {
+    mkdir -p "$RUN/upper" "$RUN/work" "$RUN/merged"
+    mount -t overlay overlay -o "lowerdir=$BASE,upperdir=$RUN/upper,workdir=$RUN/work" \
+        "$RUN/merged"
+    ROOT="$RUN/merged"
+    export ROOT
+    mount -t proc proc "$ROOT/proc"
+    mount --bind /sys "$ROOT/sys"
+    mount --bind /dev "$ROOT/dev"
+    mount -t tmpfs -o mode=1777 tmpfs "$ROOT/dev/shm"
+    # The network as the host sees it: DNS, the CA bundle (a proxy's CA included) and pip's
+    # system configuration.
+    cat /etc/resolv.conf >"$ROOT/etc/resolv.conf.new" && mv -f "$ROOT/etc/resolv.conf.new" \
+        "$ROOT/etc/resolv.conf"
+    cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
+    [ ! -f /etc/pip.conf ] || cp /etc/pip.conf "$ROOT/etc/pip.conf"
+    printf '127.0.1.1\t%s\n' "$(hostname)" >>"$ROOT/etc/hosts"
+    say "root: overlay on the cached root at $ROOT (proc, sys, dev mounted)"
+}
+
+mount_venv() {
+    mkdir -p "$ROOT/opt/ha"
+    mount --bind "$VENV" "$ROOT/opt/ha"
+    mount -o remount,bind,ro "$ROOT/opt/ha"
+    say "venv: $VENV mounted read-only at /opt/ha (HA cannot install anything into it)"
+}
+
+run_stage() { # run_stage NAME BUDGET
+    local name=$1 budget=$2 t0 rc=0 took
+    say ""
+    say "=== $name (budget ${budget} s)"
+    t0=$(date +%s)
+    timeout -k 20 "$budget" bash "$SELF" --stage "$name" &
+    STAGE_PID=$!
+    wait "$STAGE_PID" || rc=$?
+    STAGE_PID=""
+    took=$(($(date +%s) - t0))
+    TIMES+=("$name $((took / 60)) min $((took % 60)) s")
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        die "stage $name timed out after ${budget} s"
+    elif [ "$rc" -ne 0 ]; then
+        say "=== times: $(printf '%s; ' "${TIMES[@]}")"
+        die "stage $name (exit $rc, after $took s)"
+    fi
+    say "=== $name: ok, $((took / 60)) min $((took % 60)) s"
+}
+
+inner() {
+    mkdir -p "$CACHE"
+    exec 9>"$CACHE/lock"
+    flock -n 9 || die "another scripts/test-ha.sh is running (lock $CACHE/lock)"
+    trap cleanup EXIT
+    trap 'exit 143' TERM
+    trap 'exit 130' INT
+    # Left by a run that was killed: nothing is mounted there (the namespace died with it).
+    rm -rf --one-file-system "$CACHE"/run.* "$CACHE"/root-building.* "$CACHE"/ha-venv-building.*
+    RUN=$(mktemp -d "$CACHE/run.XXXXXX")
+    export RUN
+    TIMES=()
+    local t0
+    t0=$(date +%s)
+    run_stage root "$BUDGET_ROOT"
+    mount_root
+    run_stage venv "$BUDGET_VENV"
+    mount_venv
+    run_stage run "$BUDGET_RUN"
+    run_stage check "$BUDGET_CHECK"
+    local took=$(($(date +%s) - t0))
+    say ""
+    say "=== times: $(printf '%s; ' "${TIMES[@]}")total $((took / 60)) min $((took % 60)) s"
+}
+
+network_check() { # one line and exit 0 when the mirror or the index does not answer
+    local index why=""
+    index=$(python3 -c '
+import configparser
+c = configparser.ConfigParser()
+c.read("/etc/pip.conf")
+for s in ("install", "global"):
+    if c.has_option(s, "index-url"):
+        print(c.get(s, "index-url")); break
+else:
+    print("https://pypi.org/simple")' 2>/dev/null || echo https://pypi.org/simple)
+    index=${index%/}
+    local err
+    err=$(curl -fsS -o /dev/null --max-time 20 "$MIRROR/dists/$SUITE/InRelease" 2>&1) ||
+        why="the Debian mirror $MIRROR does not answer (${err:0:200})"
+    if [ -z "$why" ]; then
+        err=$(curl -fsS -o /dev/null --max-time 20 "$index/homeassistant/" 2>&1) ||
+            why="the package index $index does not answer (${err:0:200})"
+    fi
+    if [ -n "$why" ]; then
+        say "test-ha: the Home Assistant check did not run: $why"
+        exit 0
+    fi
+    say "network: $MIRROR and $index answer"
+}
+
+main() {
+    case "${1:-}" in
+    --stage)
+        set -euo pipefail
+        "stage_$2"
+        exit 0
+        ;;
+    --inner)
+        inner
+        exit 0
+        ;;
+    "") ;;
+    *)
+        echo "usage: sudo bash scripts/test-ha.sh   (see the comment at the top)" >&2
+        exit 2
+        ;;
+    esac
+
+    [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot, mounts)"
+    [ -x "$HOST_PY" ] && [ -x "$EDGE" ] ||
+        die "no $HOST_PY or $EDGE: run bash scripts/test.sh first (it makes .venv)"
+    local tool
+    for tool in mosquitto mosquitto_pub mosquitto_sub curl; do
+        command -v "$tool" >/dev/null ||
+            die "no $tool on the host (apt-get install mosquitto mosquitto-clients curl)"
+    done
+    network_check
+    start=$(date +%s)
+    rc=0
+    # In the background so that a TERM or Ctrl-C here reaches the run (timeout makes its
+    # own process group) and its exit trap unmounts before this returns.
+    timeout -k 30 "$BUDGET_TOTAL" unshare --mount --propagation private bash "$SELF" --inner &
+    child=$!
+    trap 'kill -TERM "$child" 2>/dev/null || true' TERM INT HUP
+    wait "$child" || rc=$?
+    while kill -0 "$child" 2>/dev/null; do
+        rc=0
+        wait "$child" || rc=$?
+    done
+    trap - TERM INT HUP
+    left=$(grep -c "$CACHE" /proc/self/mountinfo || true)
+    [ "$left" -eq 0 ] || { say "test-ha: FAILED: $left mounts left under $CACHE"; rc=1; }
+    [ "$rc" -ne 124 ] || say "test-ha: FAILED: over the total budget of $BUDGET_TOTAL s"
+    took=$(($(date +%s) - start))
+    if [ "$rc" -eq 0 ]; then
+        say "test-ha: ok ($((took / 60)) min $((took % 60)) s)"
+    else
+        say "test-ha: FAILED (exit $rc, $((took / 60)) min $((took % 60)) s)"
+    fi
+    exit "$rc"
+}
+
+# Everything above is definitions: bash has read the whole file before main runs, so
+# editing the script during a run cannot change that run.
+main "$@"
+exit "$?"
