@@ -206,13 +206,13 @@ def check_states(
             ok = ok and "paused" in during
             detail += f"; during the pause: {during or 'nothing'}"
         report.check(ok, what, detail + (f", unexpected {bad[:5]}" if bad else ""))
-    elif kind in {"event", "event_any", "image"}:
+    elif kind in {"event", "event_any", "image", "image_any"}:
         times = [s for s in values if _is_time(s)]
         bad = sorted({s for s in values if not _is_time(s)})
         if kind == "event":
             ok, detail = bool(times) and not bad, f"{len(times)} events recorded"
-        elif kind == "event_any":
-            ok, detail = not bad, f"{len(times)} events recorded (none needed)"
+        elif kind in {"event_any", "image_any"}:
+            ok, detail = not bad, f"{len(times)} recorded (none needed)"
         else:
             ok = len(set(times)) >= 2 and not bad
             detail = f"{len(set(times))} distinct image times (the image changed: >= 2)"

@@ -21,6 +21,8 @@ ignored unless said otherwise):
   score threshold).
 - ``image``: an image entity (its state is the time of the last image); it changed at
   least once after the first image.
+- ``image_any``: an image entity that may get no picture during the run (the anomaly
+  model sends one only for an anomalous frame).
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ _COMMON: dict[str, tuple[str, str | None, str]] = {
     "cpu_temp": ("sensor", DIAGNOSTIC, "number_or_unknown"),
     "status": ("sensor", None, "status"),
     "enabled": ("switch", None, "on_off"),
-    "threshold": ("number", None, "threshold"),
 }
 
 ENTITIES: dict[str, dict[str, tuple[str, str | None, str]]] = {
@@ -46,12 +47,16 @@ ENTITIES: dict[str, dict[str, tuple[str, str | None, str]]] = {
         "count_{i}": ("sensor", None, "number"),
         "count_all": ("sensor", None, "number"),
         "snapshot": ("image", None, "image"),
+        "threshold": ("number", "config", "threshold"),
         **_COMMON,
     },
     "anomaly": {
         "detection": ("event", None, "event_any"),
         "anomaly_score": ("sensor", None, "number"),
         "anomalous": ("binary_sensor", None, "on_off"),
+        "snapshot": ("image", None, "image_any"),
+        # No threshold number: an anomaly model's threshold is on its score's own scale,
+        # and the run's threshold command filters detection scores, which it has none of.
         **_COMMON,
     },
 }

@@ -48,6 +48,7 @@ def good_states(kind: str, device_kind: str) -> list[tuple[float, str]]:
         "status": [(T0 + 1, "running"), (PAUSE + 1, "paused"), (RESUME + 1, "running")],
         "threshold": [(T0 + 1, str(THRESHOLDS[device_kind]))],
         "image": [(T0 + 2, iso.format(2)), (T0 + 4, iso.format(4))],
+        "image_any": [(T0, "unknown")],
     }[kind]
     return [*states, (END, "unavailable")]
 
