@@ -204,6 +204,11 @@ class ClassifyTask(TaskDefaults):
         figure.savefig(path, dpi=80)
 
 
+def classify_decisions(outputs: Outputs) -> npt.NDArray[np.int64]:
+    """The class each sample is given (a patch map: its mean-realness decision)."""
+    return _top1(_reduced(outputs))
+
+
 def _top1(outputs: Outputs) -> npt.NDArray[np.int64]:
     """The class each sample is given: argmax, or the decision of a binary model."""
     (out,) = outputs.values()

@@ -139,3 +139,42 @@ def test_hostile_metadata_is_a_clear_refusal(
     done = run_edge(["run", "--model", str(model), "--max-frames", "1"])
     assert done.returncode == 78, done.stderr
     assert "carries Ultralytics metadata" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("input_range", "warned"), [(None, True), ("0..1", False)])
+def test_wrong_input_range_warns_and_names_the_usual_ranges(
+    folder: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str], input_range: Any, warned: bool
+) -> None:
+    """The default 0..255 on a model that takes 0..1: the float model scores one class at
+    nearly 1.0 on every anchor, and the converter says so while it runs (stderr) and in
+    the report; at the right range it does not."""
+    from converter.convert import ConvertRequest, convert
+
+    report = convert(
+        ConvertRequest(
+            model=folder / "yolo.keras",
+            calibration=folder / "images",
+            task="detect",
+            input_range=input_range,
+            out=tmp_path / "yolo.tflite",
+            mode="int8",
+            progress=False,
+            phases=True,
+            latency_seconds=0.02,
+        )
+    )
+    stderr = capfd.readouterr().err
+    warning = [w for w in report.warnings if "look degenerate" in w]
+    assert bool(warning) is warned, report.warnings
+    assert ("edge convert: warning: the float model's own outputs look degenerate" in stderr) is (
+        warned
+    )
+    if warned:
+        (text,) = warning
+        assert "wins at every one of the 64 anchors of all 12 inputs" in text
+        assert "the calibration images were fed as 0..255" in text
+        assert "YOLO (Ultralytics) 0..1" in text and "MobileNetV2" in text
+        assert text.endswith("Try --input-range 0..1 or --input-range=-1..1.")
+    # Phase lines, each with the time since the conversion began.
+    assert "edge convert: [  0.0 s] reading yolo.keras as data" in stderr
+    assert "] int8: converting, then running it the device's way" in stderr
