@@ -19,15 +19,17 @@ code (1 for conversion and data errors).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from edge.errors import EdgeError
+from edge.errors import ConversionError, EdgeError
 
 if TYPE_CHECKING:
     from converter.request import ConvertRequest
@@ -37,12 +39,29 @@ EXIT_SIGTERM = 128 + signal.SIGTERM
 
 
 def run(command: ConvertCommand) -> int:
+    started = time.monotonic()  # the phase lines count from here
     try:
         from converter.isolation import convert_in_child
-        from converter.request import ConvertRequest
+        from converter.progress import Phases
+        from converter.request import ConvertRequest, check_request
 
         request = ConvertRequest.from_command(command)
+        request = dataclasses.replace(request, phase_clock=started)
         _check_before_running(command, request)
+        check_request(request)  # its usage errors come before any progress line
+        if not command.model.exists():  # as the child would say it, but before progress
+            raise ConversionError(
+                f"model file {str(command.model)!r} does not exist",
+                hint="give the path of a Keras model saved with model.save('NAME.keras')",
+            )
+        # The first progress line, before anything slow: the conversion process imports
+        # TensorFlow (seconds), and the user should not wait in silence.
+        say = Phases(True, request.phase_clock)
+        say(
+            f"converting {command.model.name} in a child process (starting it; importing "
+            "TensorFlow takes a few seconds)"
+        )
+        say.close()
         with _sigterm_stops_the_conversion():
             report = convert_in_child(request, timeout=command.timeout)
     except EdgeError as err:

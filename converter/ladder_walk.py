@@ -35,6 +35,7 @@ from converter.ladder import (
 from converter.layer_debug import LayerDebugger, LayerError
 from converter.measure import int8_share
 from converter.prepare import Prepared
+from converter.progress import Phases
 from converter.quantize import convert_saved_model
 from converter.quiet import progress_terminal
 from converter.report import LadderStep
@@ -76,14 +77,21 @@ class Reference:
 
 
 def walk_ladder(
-    request: ConvertRequest, ready: Prepared, reference: Reference, max_drop: float | None
+    request: ConvertRequest,
+    ready: Prepared,
+    reference: Reference,
+    max_drop: float | None,
+    *,
+    phases: Phases | None = None,
 ) -> Walk:
     """Try the requested steps in order; stop at the first candidate within budget."""
     walk = Walk(None, [], None)
+    say = phases or Phases(False)
     for mode in request.steps:
         candidates = _candidates(mode, request, ready, reference, walk)
         while True:
             try:
+                say(f"{mode}: converting, then running it the device's way")
                 candidate = next(candidates, None)
                 if candidate is None:
                     break

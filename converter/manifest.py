@@ -26,6 +26,7 @@ from converter.ladder_walk import Step
 from converter.prepare import Prepared
 from converter.request import ConvertRequest
 from converter.tasks.base import Outputs
+from edge.decoders.registry import task_of
 from edge.errors import ConversionError
 from edge.model.manifest import METADATA_NAME, DecoderSpec, Manifest, QuantizationInfo
 
@@ -43,7 +44,9 @@ def build_manifest(
     gate = ready.task.gate.metric
     return Manifest(
         name=request.model.stem,
-        task=ready.task.name,
+        # The records' task is the decoder's: a patch discriminator converted as a
+        # classifier reports anomaly scores (``patchgan``).
+        task=task_of(decoder.name) or ready.task.name,
         labels=ready.labels,
         input=ready.spec,
         decoder=decoder,

@@ -24,7 +24,7 @@ from converter.input_range import resolve_input_range
 from converter.request import ConvertRequest
 from converter.source_model import SourceModel, load_source_model
 from converter.tasks.base import Task, TaskEval
-from converter.tasks.registry import TASKS
+from converter.tasks.registry import TASKS, task_hint
 from edge.errors import ConversionError, DataError
 from edge.model.manifest import InputSpec
 
@@ -57,7 +57,11 @@ def prepare(request: ConvertRequest) -> Prepared:
     source = load_source_model(
         request.model, trust=request.trust_model, custom_objects=request.custom_objects
     )
-    task.check_outputs(source.output_shapes, str(request.model))
+    try:
+        task.check_outputs(source.output_shapes, str(request.model))
+    except ConversionError as err:
+        # Whatever the task said, the hint lists every task that fits, raw included.
+        raise _with_task_hint(err, source) from None
     expected = task.default_labels(source.output_shapes)
     labels = request.labels or expected or []
     notes = []
@@ -113,12 +117,21 @@ def _input_spec(request: ConvertRequest, source: SourceModel, task: Task) -> Inp
             scale=scale,
             offset=offset,
         )
-    spec = task.input_spec(source.input_shape, default)
+    try:
+        spec = task.input_spec(source.input_shape, default)
+    except ConversionError as err:
+        raise _with_task_hint(err, source) from None
     if spec is None:
         raise ConversionError(
             f"{str(request.model)!r} takes input [batch, "
             f"{', '.join(map(str, source.input_shape))}], not an image [batch, height, width, "
             f"1 or 3], and task {task.name!r} only handles images",
-            hint="choose the --task that matches the model (generate takes latent vectors)",
+            hint=task_hint(source.output_shapes, source.input_shape),
         )
     return spec
+
+
+def _with_task_hint(err: ConversionError, source: SourceModel) -> ConversionError:
+    """The task's refusal, its hint ending with every task that fits, raw included."""
+    listed = task_hint(source.output_shapes, source.input_shape)
+    return ConversionError(err.message, hint=f"{err.hint}; or {listed}" if err.hint else listed)

@@ -64,6 +64,10 @@ class ConvertRequest:
     threshold: float = DEFAULT_THRESHOLD
     latency_seconds: float = 0.5
     progress: bool = True
+    # Phase lines on stderr (converter.progress); ``edge convert`` turns them on, timed
+    # from ``phase_clock`` (time.monotonic() in the command's process) when given.
+    phases: bool = False
+    phase_clock: float | None = None
     extra_versions: dict[str, str] = field(default_factory=dict)
     max_drop: float | None = None  # None: the task's default budget for auto, no gate else
     ladder: tuple[str, ...] | None = None  # the steps ``auto`` walks (default AUTO_LADDER)
@@ -91,6 +95,7 @@ class ConvertRequest:
             input_offset=command.input_offset,
             input_range=command.input_range,
             progress=not command.json,
+            phases=True,
             max_drop=command.max_drop,
             no_rewrite=command.no_rewrite,
         )

@@ -23,6 +23,14 @@ class 1 when the probability (the sigmoid of a logit output) reaches
 ``DECISION_THRESHOLD``. Accuracy, agreement ("decision agreement") and the confusion
 matrices are measured at that threshold, which the manifest carries as the classify
 decoder's ``decision_threshold`` so the device decides the same way.
+
+Patch discriminators: one output ``(N, H, W, 1)`` (a PatchGAN-style critic, e.g. the
+seed article's GAN discriminator with its ``[batch, 16, 16, 1]`` sigmoid map) is a
+binary classifier whose probability of "real" is the mean realness over its patches
+(the map's values, or their sigmoid for logits). Everything above (agreement, accuracy,
+confusion) is measured on that decision. On the device it is the ``patchgan`` decoder
+(``edge.decoders.patch``), whose records carry the anomaly fields: score ``1 - mean
+realness`` against the threshold 0.5, so the manifest's task is ``anomaly``.
 """
 
 from __future__ import annotations
@@ -52,19 +60,20 @@ class ClassifyTask(TaskDefaults):
 
     def check_outputs(self, output_shapes: Mapping[str, tuple[int, ...]], source: str) -> None:
         shapes = list(output_shapes.values())
-        if len(shapes) != 1 or len(shapes[0]) != 1:
+        if len(shapes) != 1 or not (len(shapes[0]) == 1 or _is_patch_shape(shapes[0])):
             described = ", ".join(
                 f"{n} [batch, {', '.join(map(str, s))}]" for n, s in output_shapes.items()
             )
             raise ConversionError(
                 f"{source!r} does not look like a classifier: its output(s) are {described}; "
                 "expected one output [batch, classes] (or [batch, 1]: a binary "
-                "classifier)",
-                hint="choose the --task that matches the model (detect, generate, anomaly)",
-            )
+                "classifier, or [batch, height, width, 1]: a patch discriminator)"
+            )  # no hint of its own: converter.prepare lists every task that fits
 
-    def default_labels(self, output_shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
+    def default_labels(self, output_shapes: Mapping[str, tuple[int, ...]]) -> list[str] | None:
         (shape,) = output_shapes.values()
+        if _is_patch_shape(shape):
+            return None  # its records carry an anomaly score, not a class
         return [str(i) for i in range(max(2, shape[0]))]
 
     def load_eval(self, path: Path, spec: InputSpec, labels: Sequence[str]) -> TaskEval:
@@ -73,11 +82,13 @@ class ClassifyTask(TaskDefaults):
     def metrics(self, outputs: Outputs, data: TaskEval) -> dict[str, float]:
         if data.y is None:
             return {}
-        return {"accuracy": accuracy(_top1(outputs), data.y)}
+        return {"accuracy": accuracy(_top1(_reduced(outputs)), data.y)}
 
     def compare(
         self, float_outputs: Outputs, quant_outputs: Outputs, data: TaskEval
     ) -> dict[str, Any]:
+        patches = _patches(float_outputs)
+        float_outputs, quant_outputs = _reduced(float_outputs), _reduced(quant_outputs)
         (float_out,) = float_outputs.values()
         (quant_out,) = quant_outputs.values()
         binary = _is_binary(float_out)
@@ -86,10 +97,13 @@ class ClassifyTask(TaskDefaults):
             float_out, quant_out = _probability(float_out), _probability(quant_out)
         diff = np.abs(float_out.astype(np.float64) - quant_out)
         classes = _classes(float_out)
+        agreement_is = "top-1 agreement"
+        if binary:
+            agreement_is = f"decision agreement at {DECISION_THRESHOLD:g}"
+        if patches:
+            agreement_is += f" of the mean realness over {patches} patches"
         result: dict[str, Any] = {
-            "agreement_is": f"decision agreement at {DECISION_THRESHOLD:g}"
-            if binary
-            else "top-1 agreement",
+            "agreement_is": agreement_is,
             "agreement": float((float_top == quant_top).mean()),
             "mean_abs_diff": float(diff.mean()),
             "max_abs_diff": float(diff.max()),
@@ -108,6 +122,14 @@ class ClassifyTask(TaskDefaults):
     def decoder(self, float_outputs: Outputs, data: TaskEval, labels: Sequence[str]) -> DecoderSpec:
         del data, labels
         (float_out,) = float_outputs.values()
+        if _is_patch(float_out):
+            return DecoderSpec(
+                name="patchgan",
+                params={
+                    "threshold": DECISION_THRESHOLD,
+                    "activation": "none" if _in_unit_range(float_out) else "sigmoid",
+                },
+            )
         if _is_binary(float_out):
             activation = "none" if _in_unit_range(float_out) else "sigmoid"
             return DecoderSpec(
@@ -137,6 +159,9 @@ class ClassifyTask(TaskDefaults):
         # so a caller of the library (a notebook, a GUI) keeps its own.
         from matplotlib.figure import Figure
 
+        if _patches(float_outputs):
+            labels = ["fake", "real"]
+        float_outputs, quant_outputs = _reduced(float_outputs), _reduced(quant_outputs)
         (float_out,) = float_outputs.values()
         classes = _classes(float_out)
         float_top, quant_top = _top1(float_outputs), _top1(quant_outputs)
@@ -179,12 +204,42 @@ class ClassifyTask(TaskDefaults):
         figure.savefig(path, dpi=80)
 
 
+def classify_decisions(outputs: Outputs) -> npt.NDArray[np.int64]:
+    """The class each sample is given (a patch map: its mean-realness decision)."""
+    return _top1(_reduced(outputs))
+
+
 def _top1(outputs: Outputs) -> npt.NDArray[np.int64]:
     """The class each sample is given: argmax, or the decision of a binary model."""
     (out,) = outputs.values()
     if _is_binary(out):
         return np.asarray(_probability(out)[:, 0] >= DECISION_THRESHOLD, np.int64)
     return np.asarray(out.argmax(axis=1), np.int64)
+
+
+def _is_patch_shape(shape: tuple[int, ...]) -> bool:
+    """``(H, W, 1)`` with more than one patch: a patch discriminator's realness map."""
+    return len(shape) == 3 and shape[2] == 1 and shape[0] * shape[1] > 1
+
+
+def _is_patch(out: npt.NDArray[np.float32]) -> bool:
+    return _is_patch_shape(tuple(out.shape[1:]))
+
+
+def _patches(outputs: Outputs) -> int:
+    """Patches per sample of a patch discriminator's map; 0 for any other model."""
+    (out,) = outputs.values()
+    return int(out.shape[1] * out.shape[2]) if _is_patch(out) else 0
+
+
+def _reduced(outputs: Outputs) -> Outputs:
+    """A patch map as a binary model's ``(N, 1)`` probability: its mean realness."""
+    ((name, out),) = outputs.items()
+    if not _is_patch(out):
+        return outputs
+    flat = out.reshape(len(out), -1)
+    probability = _probability(flat)
+    return {name: np.asarray(probability.mean(axis=1, keepdims=True), np.float32)}
 
 
 def _is_binary(out: npt.NDArray[np.float32]) -> bool:

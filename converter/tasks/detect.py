@@ -339,6 +339,17 @@ class DetectTask(TaskDefaults):
         labels: Sequence[str],
         path: Path,
     ) -> None:
+        self.figure(float_outputs, quant_outputs, data, labels).savefig(path, dpi=80)
+
+    def figure(
+        self,
+        float_outputs: Outputs,
+        quant_outputs: Outputs,
+        data: TaskEval,
+        labels: Sequence[str],
+    ) -> Any:
+        """The report's picture as a matplotlib ``Figure``: up to 8 scenes, float and
+        quantized boxes and labels."""
         # A bare Figure renders to a file without pyplot: no global backend is chosen,
         # so a caller of the library (a notebook, a GUI) keeps its own.
         from matplotlib.figure import Figure
@@ -360,9 +371,11 @@ class DetectTask(TaskDefaults):
             image = data.x[i, :, :, 0] if data.x.shape[-1] == 1 else data.x[i]
             size = np.asarray([image.shape[1], image.shape[0]] * 2, np.float32)
             ax.imshow(np.clip(image, 0, 255).astype(np.uint8), cmap="gray")
-            for (boxes, _, classes), colour, style in (
-                (float_pred[i], "lime", "-"),
-                (quant_pred[i], "red", "--"),
+            # Float labels sit above a box's top-left corner, quantized ones below its
+            # bottom-right corner: a box both models found keeps both labels readable.
+            for (boxes, _, classes), colour, style, above in (
+                (float_pred[i], "lime", "-", True),
+                (quant_pred[i], "red", "--", False),
             ):
                 for box, cls in zip(boxes, classes, strict=True):
                     x0, y0, x1, y1 = box * size
@@ -379,10 +392,22 @@ class DetectTask(TaskDefaults):
                     )
                     # As the record: the class number when there is no label for it.
                     name = labels[int(cls)] if 0 <= cls < len(labels) else str(int(cls))
-                    ax.text(x0, y0 - 1, name, color=colour, fontsize=8)
-        fig.suptitle("held-out scenes: float (green) vs quantized (red dashed) detections")
+                    ax.text(
+                        x0 if above else x1,
+                        y0 - 1 if above else y1 + 1,
+                        name,
+                        color=colour,
+                        fontsize=8,
+                        ha="left" if above else "right",
+                        va="bottom" if above else "top",
+                        bbox={"facecolor": "black", "alpha": 0.6, "pad": 1, "edgecolor": "none"},
+                    )
+        fig.suptitle(
+            "held-out scenes: float (green, label above) vs quantized "
+            "(red dashed, label below) detections"
+        )
         fig.tight_layout()
-        fig.savefig(path, dpi=80)
+        return fig
 
 
 def _check_ssd_classes(predictions: Predictions, labels: Sequence[str]) -> None:

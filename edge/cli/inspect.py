@@ -1,6 +1,7 @@
 """``edge inspect``: a model's manifest and tensors, as text or JSON.
 
-Without a manifest it also says which decoder ``edge run`` would pick for the outputs.
+Without a manifest it also says which decoder ``edge run`` would pick for the outputs,
+and what Ultralytics' own metadata in the file says (``edge.model.ultralytics``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def handle(args: argparse.Namespace) -> int:
         "outputs": [_tensor(t) for t in backend.outputs],
     }
     if manifest is None:
+        from edge.model.ultralytics import read_ultralytics_metadata
+
+        ultralytics = read_ultralytics_metadata(model_file.content, model_file.path)
+        if ultralytics is not None:
+            info["ultralytics"] = ultralytics.to_dict()
         info["decoder_guess"] = _decoder_guess(backend)
     backend.close()
     if args.json:
@@ -55,6 +61,14 @@ def handle(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"{info['path']}  ({info['size_bytes']:,} bytes, runtime {info['runtime']})")
     _print_manifest(info["manifest"])
+    found = info.get("ultralytics")
+    if found:
+        print(
+            f"  Ultralytics metadata: task {found['task']}, {len(found['names'])} names "
+            f"{found['names'][:10]}{' ...' if len(found['names']) > 10 else ''}, imgsz "
+            f"{found['imgsz']}, stride {found['stride']}; edge run takes its names as labels"
+            + (f" and decoder {found['decoder']}" if found["decoder"] else "")
+        )
     guess = info.get("decoder_guess")
     if guess:
         print(f"  its outputs fit decoder {guess['name'] or '(none)'}: {guess['reason']}")

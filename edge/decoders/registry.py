@@ -65,6 +65,7 @@ from edge.decoders.params import (
     SsdParams,
     YoloParams,
 )
+from edge.decoders.patch_params import PatchParams
 from edge.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -151,6 +152,14 @@ DECODERS: dict[str, DecoderInfo] = {
             task="anomaly",
             module="edge.decoders.anomaly",
             function="decode_anomaly",
+        ),
+        DecoderInfo(
+            name="patchgan",
+            params=PatchParams,
+            task="anomaly",
+            aliases=("patch-discriminator",),
+            module="edge.decoders.patch",
+            function="decode_patch",
         ),
         DecoderInfo(
             name="ssd",

@@ -36,10 +36,12 @@ from edge.model.labels import _check_labels, read_labels
 from edge.model.manifest import (
     METADATA_NAME,
     DecoderSpec,
+    InputSpec,
     Manifest,
     default_input_spec,
     parse_manifest,
 )
+from edge.model.ultralytics import UltralyticsMetadata, read_ultralytics_metadata
 from edge.model.verify.ahead import take_prefetched
 from edge.model.verify.probe import verify_model
 from edge.model.zoo import DEFAULT_MODEL, zoo_file
@@ -111,6 +113,13 @@ def _manifest_from_config(
         )
     task: str | None = config.task
     name = decoder.name
+    ultralytics = read_ultralytics_metadata(model_file.content, model_file.path)
+    spec: InputSpec | None = None
+    labels: list[str] = []
+    if ultralytics is not None:
+        spec = default_input_spec(backend.inputs[0])
+        labels = ultralytics.names
+        task, name = _from_ultralytics(ultralytics, model_file, spec, task, name)
     if name is not None:
         task = task or decoder_info(name).task
     elif task in (None, "detect"):
@@ -139,12 +148,43 @@ def _manifest_from_config(
         dict(
             name=model_file.name,
             task=task,
-            labels=[],
-            input=default_input_spec(backend.inputs[0]),
+            labels=labels,
+            input=spec or default_input_spec(backend.inputs[0]),
             # A task without a decoder (generate, raw) names its manifest's decoder by it.
             decoder=DecoderSpec(name=name or default_decoder(task) or task),
         )
     )
+
+
+def _from_ultralytics(
+    found: UltralyticsMetadata,
+    model_file: ModelFile,
+    spec: InputSpec,
+    task: str | None,
+    name: str | None,
+) -> tuple[str | None, str | None]:
+    """The task and decoder a model's Ultralytics metadata gives (flags win), logged."""
+    decoder = found.decoder
+    if name is None and task in (None, found.task) and decoder is not None:
+        name = decoder
+    used = f"decoder {name}" if name else "no decoder (give --decoder)"
+    log.info(
+        "%s has no edge manifest; read its Ultralytics metadata: %s -> %s, its names as "
+        "labels; --labels, --task and --decoder override them",
+        model_file.path.name,
+        found.summary(),
+        used,
+    )
+    if found.imgsz is not None and found.imgsz != (spec.height, spec.width):
+        log.warning(
+            "%s: its Ultralytics metadata says imgsz %dx%d, its input tensor takes %dx%d; "
+            "the tensor's size is used",
+            model_file.path.name,
+            *found.imgsz,
+            spec.height,
+            spec.width,
+        )
+    return task, name
 
 
 def _apply_overrides(manifest: Manifest, config: ModelConfig, decoder: DecoderConfig) -> Manifest:

@@ -44,12 +44,16 @@ def annotate(image: Image, record: dict[str, Any], fps: float | None = None) -> 
     h, w = canvas.shape[:2]
     scale = max(0.35, min(w, h) / 600)
     thickness = max(2, round(min(w, h) / 160))  # 1 px lines lose their colour in 4:2:0 video
-    lines: list[str] = []
-    for item in record.get("detections", []):
+    detections = record.get("detections", [])
+    # A classifier's top classes go in the corner text, in the record's order.
+    lines = [
+        f"{item['label']} {item['score']:.2f}" for item in detections if item.get("box") is None
+    ]
+    # Lowest score first: where boxes and labels overlap, the best one is drawn last, on top.
+    for item in sorted(detections, key=lambda item: float(item["score"])):
         text = f"{item['label']} {item['score']:.2f}"
         box = item.get("box")
-        if box is None:  # a classifier: its top classes go in the corner text
-            lines.append(text)
+        if box is None:
             continue
         x0, y0 = round(box[0] * w), round(box[1] * h)
         x1, y1 = round(box[2] * w), round(box[3] * h)

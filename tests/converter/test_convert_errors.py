@@ -96,8 +96,11 @@ def test_non_classifier_and_label_mismatch(tmp_path: Path) -> None:
     np.save(tmp_path / "cal.npy", np.zeros((2, 8, 8, 1), np.float32))
     image_out = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3)])
     image_out.save(tmp_path / "seg.keras")
-    with pytest.raises(ConversionError, match="does not look like a classifier"):
+    with pytest.raises(ConversionError, match="does not look like a classifier") as refused:
         convert(ConvertRequest(model=tmp_path / "seg.keras", calibration=tmp_path / "cal.npy"))
+    # The hint lists every task that fits an [8, 8, 2] output: raw only.
+    assert refused.value.hint is not None
+    assert refused.value.hint.startswith("choose a --task that fits this model: raw (raw takes")
 
     classifier = keras.Sequential(
         [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(3)]

@@ -185,3 +185,21 @@ def test_yolov5_rows_decode_with_the_device_decoder() -> None:
     ((boxes, scores, classes),) = decode_all({"out": rows}, params, "yolov5")
     assert classes.tolist() == [1] and scores.tolist() == pytest.approx([0.81])
     np.testing.assert_allclose(boxes, [[0.1875, 0.1875, 0.3125, 0.3125]], atol=1e-6)
+
+
+def test_report_picture_keeps_float_and_quantized_labels_apart() -> None:
+    """Both models find the same boxes: their labels must not overlap in the picture."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    task = DetectTask()
+    outputs = _heads([(5, 5, 3, 0.9), (15, 10, 8, 0.6)])
+    data = TaskEval(np.zeros((1, 96, 96, 1), np.float32), None, "hand-made")
+    figure = task.figure(outputs, outputs, data, [f"digit {i}" for i in range(CLASSES)])
+    renderer = FigureCanvasAgg(figure).get_renderer()  # type: ignore[no-untyped-call]
+    texts = [t for t in figure.axes[0].texts if t.get_text()]
+    assert len(texts) == 4  # two boxes, a float and a quantized label each
+    extents = [(t.get_color(), t.get_window_extent(renderer)) for t in texts]
+    for colour, box in extents:
+        for other_colour, other in extents:
+            if colour != other_colour:
+                assert not box.overlaps(other), (colour, box, other_colour, other)

@@ -60,6 +60,9 @@ def test_bench_json_has_the_design_keys_and_sane_values(
     assert tool["available"] is True, tool
     assert tool["latency_ms"]["p50"] >= 0
     assert isinstance(tool["agrees"], bool)
+    # LiteRT's own lines (CompiledModel's "INFO: [accelerator_registry.cc:43]
+    # DestroyAccelerator ...", the XNNPACK delegate's) stay out of the output.
+    assert "INFO:" not in done.stderr and "DestroyAccelerator" not in done.stderr
     # Progress goes to stderr, one line per phase when stderr is not a terminal.
     for phase in (
         "raw invoke",
@@ -166,3 +169,23 @@ def test_bench_sweep_measures_both_models_at_each_thread_count(run_edge: RunEdge
         assert row["raw_speedup"] == pytest.approx(
             row["raw_fps"] / row["compare_raw_fps"], rel=0.01
         )
+
+
+@pytest.mark.parametrize(
+    ("theirs", "ours", "agrees", "words"),
+    [
+        (0.070, 0.175, False, "LiteRT's is 2.5x faster, so the two measurements disagree"),
+        (0.350, 0.175, False, "this loop is 2.0x faster, so the two measurements disagree"),
+        (0.300, 0.310, True, "the two measurements agree (within 10 %)"),
+    ],
+)
+def test_tool_comparison_is_plain_words(
+    theirs: float, ours: float, agrees: bool, words: str
+) -> None:
+    from edge.bench.run import tool_comparison
+
+    line = tool_comparison(
+        {"latency_ms": {"p50": theirs}, "agrees": agrees}, {"latency_ms": {"p50": ours}}
+    )
+    assert words in line and "DIFFERS" not in line and "agreement 0." not in line
+    assert f"took {theirs:.3f} ms per invoke (median), this loop {ours:.3f} ms" in line

@@ -308,3 +308,16 @@ def test_preview_and_recording_share_one_drawing_per_frame(
         first.close()
         second.close()
     assert len(drawn) == 5 and first.frames == second.frames == 5
+
+
+def test_annotate_draws_the_best_label_last() -> None:
+    """Two boxes at the same corner: the higher score's label is the one on top,
+    whatever the record's order."""
+    image = np.zeros((120, 160, 3), np.uint8)
+    box = [0.25, 0.5, 0.75, 0.9]
+    best = {"label": "7", "class_id": 7, "score": 0.9, "box": box}
+    worse = {"label": "1", "class_id": 1, "score": 0.4, "box": box}
+    for order in ([best, worse], [worse, best]):
+        drawn = annotate(image, {"detections": order})
+        label_background = drawn[60 - 3, 40 + 1]  # just above the box's top-left corner
+        np.testing.assert_array_equal(label_background, np.asarray(colour_of(7)))
