@@ -39,23 +39,25 @@ def handle(args: argparse.Namespace) -> int:
     raw = model_file.metadata.get(METADATA_NAME)
     manifest = parse_manifest(raw, origin=str(args.model)) if raw is not None else None
     backend = LiteRTBackend(model_file.content, threads=1, origin=str(args.model))
-    info: dict[str, Any] = {
-        "path": str(model_file.path),
-        "sha256": model_file.sha256,
-        "size_bytes": len(model_file.content),
-        "runtime": backend.runtime,
-        "manifest": manifest.model_dump(by_alias=True) if manifest else None,
-        "inputs": [_tensor(t) for t in backend.inputs],
-        "outputs": [_tensor(t) for t in backend.outputs],
-    }
-    if manifest is None:
-        from edge.model.ultralytics import read_ultralytics_metadata
+    try:  # the interpreter is freed even when reading the metadata fails
+        info: dict[str, Any] = {
+            "path": str(model_file.path),
+            "sha256": model_file.sha256,
+            "size_bytes": len(model_file.content),
+            "runtime": backend.runtime,
+            "manifest": manifest.model_dump(by_alias=True) if manifest else None,
+            "inputs": [_tensor(t) for t in backend.inputs],
+            "outputs": [_tensor(t) for t in backend.outputs],
+        }
+        if manifest is None:
+            from edge.model.ultralytics import read_ultralytics_metadata
 
-        ultralytics = read_ultralytics_metadata(model_file.content, model_file.path)
-        if ultralytics is not None:
-            info["ultralytics"] = ultralytics.to_dict()
-        info["decoder_guess"] = _decoder_guess(backend)
-    backend.close()
+            ultralytics = read_ultralytics_metadata(model_file.content, model_file.path)
+            if ultralytics is not None:
+                info["ultralytics"] = ultralytics.to_dict()
+            info["decoder_guess"] = _decoder_guess(backend)
+    finally:
+        backend.close()
     if args.json:
         print(json.dumps(info, indent=2))
         return EXIT_OK
