@@ -22,6 +22,7 @@ HA device. Names that cannot work on the wire at all are refused by validation.
 from __future__ import annotations
 
 import logging
+import stat
 from pathlib import Path
 
 from edge.config.run import RunConfig
@@ -37,16 +38,8 @@ def check_files(config: RunConfig) -> None:
     source = config.source
     if isinstance(source, ImagesSourceConfig):
         _check_image_folder(source.path)
-    elif (
-        isinstance(source, VideoSourceConfig)
-        and "://" not in source.uri
-        and not Path(source.uri).is_file()
-    ):
-        raise ConfigError(
-            f"video file {source.uri!r} does not exist",
-            hint="check the path (relative paths in a config file are "
-            "relative to the config file's folder)",
-        )
+    elif isinstance(source, VideoSourceConfig) and "://" not in source.uri:
+        _check_video_file(Path(source.uri), source.uri)
     record = config.output.record
     if record is not None and not record.parent.is_dir():
         raise ConfigError(
@@ -105,6 +98,31 @@ def opencv_has_gui(build_information: str) -> bool:
         if key == "GUI":
             return value.strip().upper() != "NONE"
     return True  # an unknown layout: let the window itself decide, as before
+
+
+def _check_video_file(path: Path, uri: str) -> None:
+    """A file source that is not a regular file, named for what it is: a missing
+    ``./photos`` is not called a "video file", ``/dev/null`` does exist."""
+    fix = (
+        "check the path (relative paths in a config file are relative to the config "
+        "file's folder); a source is a video file, an image folder, a camera "
+        "(0, /dev/video0), picamera2 or a URL"
+    )
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ConfigError(f"source {uri!r} does not exist", hint=fix) from None
+    except OSError as exc:
+        raise ConfigError(f"source {uri!r} cannot be read: {exc.strerror}", hint=fix) from None
+    if stat.S_ISREG(mode):
+        return
+    kind = {
+        stat.S_ISCHR(mode): "a character device",
+        stat.S_ISBLK(mode): "a block device",
+        stat.S_ISFIFO(mode): "a FIFO (named pipe)",
+        stat.S_ISSOCK(mode): "a socket",
+    }.get(True, "not a regular file")
+    raise ConfigError(f"source {uri!r} is {kind}, not a video file", hint=fix)
 
 
 def _check_image_folder(folder: Path) -> None:

@@ -61,7 +61,14 @@ def parse_sink_spec(spec: str) -> dict[str, Any]:
 
 
 def _parse_mqtt_spec(spec: str) -> dict[str, Any]:
-    parts = urlsplit(spec)
+    try:
+        parts = urlsplit(spec)
+    except ValueError as exc:  # mqtt://[::1 (an IPv6 address without its closing bracket)
+        raise UsageError(
+            f"--sink is not a valid URL ({exc})",
+            hint="use mqtt://[user@]host[:port][/prefix]; an IPv6 address goes in "
+            "brackets: mqtt://[::1]:1883",
+        ) from None
     if parts.password is not None:
         # Never echo the spec: it holds the password.
         raise UsageError(

@@ -68,6 +68,11 @@ def check_log_folder(path: Path) -> None:
     """A log in a folder that does not exist is a typo far more often than a wish to
     create folders (as root, silently creating ``/var/lgo/edge`` hides the mistake)."""
     folder = path.parent
+    if path.is_dir():
+        raise ConfigError(
+            f"the log {str(path)!r} is a folder, not a file",
+            hint=f"name a file in it, e.g. path = {str(path / 'detections.jsonl')!r}",
+        )
     if folder.exists() and not folder.is_dir():
         raise ConfigError(
             f"the folder of the log {str(path)!r} is not a folder: {str(folder)!r}",
