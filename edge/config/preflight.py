@@ -111,7 +111,9 @@ def _check_video_file(path: Path, uri: str) -> None:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise ConfigError(f"source {uri!r} does not exist", hint=fix) from None
+        # clip.mp4 is a video file; ./photos (no suffix) may as well be a missing folder.
+        what = "video file" if path.suffix else "source"
+        raise ConfigError(f"{what} {uri!r} does not exist", hint=fix) from None
     except OSError as exc:
         raise ConfigError(f"source {uri!r} cannot be read: {exc.strerror}", hint=fix) from None
     if stat.S_ISREG(mode):
