@@ -39,6 +39,13 @@ _KINDS = (
 )
 
 
+def special_kind(mode: int) -> str | None:
+    """What a ``st_mode`` that is neither a regular file nor a folder is, else ``None``."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return next((name for test, name in _KINDS if test(mode)), "not a file")
+
+
 def read_limited(
     path: Path, *, what: str, limit: int, error: type[ConfigError] = ConfigError
 ) -> bytes:
@@ -55,8 +62,8 @@ def read_limited(
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
             raise IsADirectoryError(21, "Is a directory", str(path))
-        if not stat.S_ISREG(info.st_mode):
-            kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a file")
+        kind = special_kind(info.st_mode)
+        if kind is not None:
             raise error(
                 f"{what} {str(path)!r} is {kind}, not a regular file",
                 hint=f"point it at a regular file (a {what} is read whole, once)",

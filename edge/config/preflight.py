@@ -25,6 +25,7 @@ import logging
 import stat
 from pathlib import Path
 
+from edge.bounded import special_kind
 from edge.config.run import RunConfig
 from edge.config.sinks import MqttSinkConfig, ha_object_id
 from edge.config.sources import ImagesSourceConfig, PiCamera2SourceConfig, VideoSourceConfig
@@ -118,12 +119,7 @@ def _check_video_file(path: Path, uri: str) -> None:
         raise ConfigError(f"source {uri!r} cannot be read: {exc.strerror}", hint=fix) from None
     if stat.S_ISREG(mode):
         return
-    kind = {
-        stat.S_ISCHR(mode): "a character device",
-        stat.S_ISBLK(mode): "a block device",
-        stat.S_ISFIFO(mode): "a FIFO (named pipe)",
-        stat.S_ISSOCK(mode): "a socket",
-    }.get(True, "not a regular file")
+    kind = special_kind(mode) or "a folder"  # a folder is an images source, never here
     raise ConfigError(f"source {uri!r} is {kind}, not a video file", hint=fix)
 
 

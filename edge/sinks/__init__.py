@@ -117,11 +117,12 @@ def check_sinks(configs: Sequence[SinkConfig]) -> None:
     otherwise)."""
     from edge.config.secrets import read_secret
     from edge.errors import ConfigError
-    from edge.sinks.jsonl import check_log_folder
+    from edge.sinks.jsonl import check_log_file, check_log_folder
 
     for config in configs:
         if isinstance(config, JsonlSinkConfig):
             check_log_folder(config.path)
+            check_log_file(config.path)
         if not isinstance(config, MqttSinkConfig):
             continue
         read_secret(

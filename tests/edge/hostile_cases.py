@@ -194,6 +194,21 @@ CASES: list[Case] = [
         "folder",
         setup=_folder("logs"),
     ),
+    Case(
+        "jsonl-path-dev-null",
+        None,
+        78,
+        "character device",
+        run=["run", "--max-frames", "3", "--sink", "jsonl:/dev/null"],
+        flag_only=True,
+    ),
+    Case(
+        "jsonl-path-fifo",
+        "[[sinks]]\nkind = 'jsonl'\npath = 'd.jsonl'\n",
+        78,
+        "FIFO",
+        setup=_fifo("d.jsonl"),
+    ),
     Case("status-interval-1e308", "status_interval = 1e308\n", 78, "status_interval"),
     Case("probe-timeout-1e308", "[model]\nprobe_timeout = 1e308\n", 78, "probe_timeout"),
     Case(
