@@ -47,7 +47,32 @@ def check_files(config: RunConfig) -> None:
             f"the folder of the recording {str(record)!r} does not exist",
             hint=f"create it (mkdir -p {record.parent}) or fix output.record",
         )
+    _check_outputs(config)
     check_plugins(config)
+
+
+def _check_outputs(config: RunConfig) -> None:
+    """What opening the recorder and the snapshot folder would refuse after the model
+    loaded (check-config said ok to both)."""
+    record, snapshots = config.output.record, config.output.snapshot_dir
+    if record is not None:
+        from edge.observers.recorder import FOURCC_BY_SUFFIX  # imports OpenCV: only here
+
+        if record.suffix.lower() not in FOURCC_BY_SUFFIX:
+            raise ConfigError(
+                f"output.record {str(record)!r}: cannot tell which video format to record",
+                hint=f"end the file name in one of {', '.join(sorted(FOURCC_BY_SUFFIX))}",
+            )
+        if record.exists() and not record.is_file():
+            raise ConfigError(
+                f"output.record {str(record)!r} exists and is not a file",
+                hint="name a new or a regular file for the recording",
+            )
+    if snapshots is not None and snapshots.exists() and not snapshots.is_dir():
+        raise ConfigError(
+            f"output.snapshot_dir {str(snapshots)!r} exists and is not a folder",
+            hint="name a folder (it is created if missing)",
+        )
 
 
 MQTT_MISSING = "the MQTT sink needs paho-mqtt, which is not installed"

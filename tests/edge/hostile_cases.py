@@ -209,6 +209,20 @@ CASES: list[Case] = [
         "FIFO",
         setup=_fifo("d.jsonl"),
     ),
+    Case(
+        "record-path-is-a-folder",
+        "[output]\nrecord = 'adir.avi'\n",
+        78,
+        "output.record",
+        setup=_folder("adir.avi"),
+    ),
+    Case("record-without-video-suffix", "[output]\nrecord = 'rec'\n", 78, "video format"),
+    Case(
+        "snapshot-dir-is-a-file",
+        "[output]\nsnapshot_dir = 'edge.toml'\n",
+        78,
+        "output.snapshot_dir",
+    ),
     Case("status-interval-1e308", "status_interval = 1e308\n", 78, "status_interval"),
     Case("probe-timeout-1e308", "[model]\nprobe_timeout = 1e308\n", 78, "probe_timeout"),
     Case(
