@@ -115,10 +115,39 @@ def _explain(exc: ValidationError, data: dict[str, Any], origin: str, text: str)
             lines.append(_one_table_for_a_list(place, origin, text))
         else:
             field = ".".join(place) or "the top level"
-            lines.append(f"{origin}: {field}: {error['msg']}")
+            lines.append(f"{origin}: {field}: {error['msg']}{_range_of(model, place, error)}")
     if len(errors) > MAX_ERRORS_SHOWN:
         lines.append(f"{origin}: ... and {len(errors) - MAX_ERRORS_SHOWN} more errors")
     return "\n".join(lines)
+
+
+_NUMBER_ERRORS = {
+    "finite_number",
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+}
+
+
+def _range_of(model: type[BaseModel] | None, place: list[str], error: Any) -> str:
+    """`` (allowed: 0 < x <= 3600)`` for a number out of its range, NaN or infinity."""
+    if error["type"] not in _NUMBER_ERRORS or model is None or not place:
+        return ""
+    field = model.model_fields.get(place[-1].split("[")[0])
+    if field is None:
+        return ""
+    low = high = ""
+    for bound in field.metadata:
+        for name, text in (("ge", "{} <= "), ("gt", "{} < ")):
+            if getattr(bound, name, None) is not None:
+                low = text.format(getattr(bound, name))
+        for name, text in (("le", " <= {}"), ("lt", " < {}")):
+            if getattr(bound, name, None) is not None:
+                high = text.format(getattr(bound, name))
+    if not (low or high):
+        return ""
+    return f" (allowed: {low}{place[-1]}{high})"
 
 
 def _one_table_for_a_list(place: list[str], origin: str, text: str) -> str:

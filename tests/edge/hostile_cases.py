@@ -81,7 +81,13 @@ MODEL_M = "[model]\npath = 'm.tflite'\n"
 MQTT = "[[sinks]]\nkind = 'mqtt'\nusername = 'u'\n"
 
 CASES: list[Case] = [
-    Case("seed-negative", "[source]\nkind = 'synthetic'\nseed = -1\n", 78, "source.seed"),
+    Case(
+        "seed-negative",
+        "[source]\nkind = 'synthetic'\nseed = -1\n",
+        78,
+        "source.seed: Input should be greater than or equal to 0 "
+        "(allowed: 0 <= seed <= 4294967295)",
+    ),
     Case(
         "open-timeout-inf",
         "[source]\nkind = 'video'\nuri = 'rtsp://cam/s'\nopen_timeout = inf\n",
@@ -154,7 +160,12 @@ CASES: list[Case] = [
         run=[*RUN, "--config", "/dev/zero"],
         check=["check-config", "/dev/zero"],
     ),
-    Case("record-fps-inf", "[output]\nrecord = 'r.avi'\nrecord_fps = inf\n", 78, "record_fps"),
+    Case(
+        "record-fps-inf",
+        "[output]\nrecord = 'r.avi'\nrecord_fps = inf\n",
+        78,
+        "record_fps: Input should be a finite number (allowed: 0 < record_fps <= 240)",
+    ),
     Case("record-fps-1e308", "[output]\nrecord = 'r.avi'\nrecord_fps = 1e308\n", 78, "record_fps"),
     Case("input-scale-nan", "[model.input]\nscale = nan\n", 78, "model.input.scale"),
     Case("input-offset-inf", "[model.input]\noffset = -inf\n", 78, "model.input.offset"),
