@@ -14,8 +14,9 @@ doubled (specifiers), so a venv in ``/opt/my edge`` or ``/opt/100%`` runs as nam
 executable is the one word where systemd expands no ``$VARIABLE`` (so ``$`` stays as
 it is: ``$$`` would name another file, checked with systemd-analyze 252) and where it
 refuses quotes and backslashes ("Executable name contains special characters"), so a
-path with those or a control character is refused here with the fix; a venv under
-``/tmp`` or ``/var/tmp`` is refused too:
+path with those or a control character is refused here with the fix. A venv under
+``/tmp`` or ``/var/tmp`` is refused by ``edge service install`` and printed with a
+warning and the fix by ``print-unit`` (``check_visible``):
 the unit's ``PrivateTmp=yes`` gives the service its own empty ``/tmp``, where the path
 does not exist.
 """
@@ -94,7 +95,6 @@ def check_visible(executable: Path) -> None:
 
 def render_unit(executable: Path | None = None) -> str:
     executable = executable or edge_executable()
-    check_visible(executable)
     protect_home = "read-only" if under_hidden_home(executable) else "yes"
     return (
         template(UNIT_NAME)

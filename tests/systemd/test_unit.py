@@ -198,10 +198,16 @@ def test_a_venv_path_that_needs_escaping_runs_as_named(folder: str) -> None:
 
 
 @pytest.mark.parametrize("top", ["/tmp", "/var/tmp"])
-def test_a_venv_under_private_tmp_is_refused(run_edge: RunEdge, top: str) -> None:
+def test_a_venv_under_private_tmp_is_refused_by_install_and_warned_by_print(
+    run_edge: RunEdge, top: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from edge.cli import main
+
     done = run_edge(["service", "print-unit", "--executable", f"{top}/v/bin/edge"])
-    assert done.returncode == 2 and "PrivateTmp=yes" in done.stderr
-    assert "fix: create the venv outside /tmp" in done.stderr and done.stdout == ""
+    assert done.returncode == 0 and "PrivateTmp=yes" in done.stderr
+    assert "fix: create the venv outside /tmp" in done.stderr
+    monkeypatch.setattr(unit, "edge_executable", lambda: Path(f"{top}/v/bin/edge"))
+    assert main(["service", "install", "--root", str(tmp_path), "--dry-run"]) == 2
 
 
 def test_a_control_character_in_the_path_is_refused() -> None:
