@@ -7,8 +7,8 @@ traceback from whatever module was being imported. A terminal closed in the firs
 of a start killed the run, which the README says SIGHUP never does. So the first thing
 ``edge.cli`` does is install these: SIGHUP is ignored (there is nothing to reload yet),
 SIGTERM and SIGINT stop at once, cleanly: ``SystemExit`` unwinds like any exception, so
-the ``finally`` blocks run and no traceback is printed, with the code a stop has later
-(0 for SIGTERM, 130 for SIGINT).
+the ``finally`` blocks run and no traceback is printed, with the code a first SIGTERM or
+SIGINT has later (0, README "Exit codes").
 
 Nothing is installed when a handler other than Python's own is already in place (an
 application or test runner that imports ``edge.cli`` keeps its handlers), nor off the
@@ -25,12 +25,10 @@ import signal
 import threading
 from types import FrameType
 
-STOP_CODES = {signal.SIGTERM: 0, signal.SIGINT: 130}
-
 
 def _stop(signum: int, frame: FrameType | None) -> None:
-    del frame
-    raise SystemExit(STOP_CODES.get(signal.Signals(signum), 0))
+    del signum, frame
+    raise SystemExit(0)  # a clean stop, as edge run's own handler ends one
 
 
 def _ignore(signum: int, frame: FrameType | None) -> None:
