@@ -7,8 +7,10 @@ traceback from whatever module was being imported. A terminal closed in the firs
 of a start killed the run, which the README says SIGHUP never does. So the first thing
 ``edge.cli`` does is install these: SIGHUP is ignored (there is nothing to reload yet),
 SIGTERM and SIGINT stop at once, cleanly: ``SystemExit`` unwinds like any exception, so
-the ``finally`` blocks run and no traceback is printed, with the code a first SIGTERM or
-SIGINT has later (0, README "Exit codes").
+the ``finally`` blocks run and no traceback is printed. SIGTERM exits 0, SIGINT 130, the
+code every command but ``edge run`` gives a Ctrl-C (``KeyboardInterrupt`` in ``main``;
+``edge convert`` relies on it); once ``edge run`` has its own handlers a first SIGINT
+stops the run with 0.
 
 Nothing is installed when a handler other than Python's own is already in place (an
 application or test runner that imports ``edge.cli`` keeps its handlers), nor off the
@@ -25,10 +27,12 @@ import signal
 import threading
 from types import FrameType
 
+STOP_CODES = {signal.SIGTERM: 0, signal.SIGINT: 130}
+
 
 def _stop(signum: int, frame: FrameType | None) -> None:
-    del signum, frame
-    raise SystemExit(0)  # a clean stop, as edge run's own handler ends one
+    del frame
+    raise SystemExit(STOP_CODES.get(signal.Signals(signum), 0))
 
 
 def _ignore(signum: int, frame: FrameType | None) -> None:

@@ -1,6 +1,7 @@
 """Signals in the first moments of ``edge run`` (edge.cli.early): SIGHUP never stops
-it, SIGTERM and SIGINT stop it cleanly (exit 0, no traceback), never by the signal
-itself. Real processes: the real ``edge`` console script."""
+it, SIGTERM and SIGINT stop it cleanly (no traceback; SIGTERM exit 0, SIGINT 0 once the
+run's own handler is in place, 130 before), never by the signal itself. Real processes:
+the real ``edge`` console script."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from pathlib import Path
 import pytest
 
 EDGE = Path(sys.executable).parent / "edge"
-EXPECTED = {signal.SIGHUP: None, signal.SIGTERM: 0, signal.SIGINT: 0}
+EXPECTED: dict[signal.Signals, set[int] | None] = {
+    signal.SIGHUP: None,
+    signal.SIGTERM: {0},
+    signal.SIGINT: {0, 130},
+}
 
 
 @pytest.mark.skipif(not EDGE.is_file(), reason="no edge console script beside this Python")
@@ -37,4 +42,4 @@ def test_a_signal_early_in_the_start(tmp_path: Path, sig: signal.Signals, delay:
         assert process.returncode == 0, err
         assert len((tmp_path / "d.jsonl").read_text().splitlines()) == 30
     else:
-        assert process.returncode == expected, err
+        assert process.returncode in expected, err
