@@ -4,10 +4,18 @@ This package never imports TensorFlow, Keras, ``converter`` or ``models``: a Ras
 Pi installs only the base dependencies (a test enforces it).
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    # One source for the version: pyproject.toml, through the installed distribution.
-    __version__ = version("edge-infer")
-except PackageNotFoundError:  # a checkout on PYTHONPATH, never installed
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> str:
+    # Looked up when asked for: importlib.metadata costs 10-60 ms, before the `edge`
+    # command can install its signal handlers (edge.cli.early).
+    if name != "__version__":
+        raise AttributeError(f"module 'edge' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        # One source for the version: pyproject.toml, through the installed distribution.
+        return version("edge-infer")
+    except PackageNotFoundError:  # a checkout on PYTHONPATH, never installed
+        return "0+unknown"

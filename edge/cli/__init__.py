@@ -15,14 +15,20 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error, 78 configuration error.
 
 from __future__ import annotations
 
-import argparse
-import logging
-import sys
-from collections.abc import Sequence
+# First, before the imports below: signals during start-up (edge.cli.early).
+from edge.cli.early import defer_signals
 
-from edge import __version__
-from edge.cli import bench, check_config, convert, eval, inspect, run, service
-from edge.errors import EXIT_USAGE, EdgeError
+defer_signals()
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+
+from edge import __version__  # noqa: E402
+from edge.cli import bench, check_config, convert, eval, inspect, run, service  # noqa: E402
+from edge.errors import EXIT_OK, EXIT_USAGE, EdgeError  # noqa: E402
 
 # The order of ``edge --help``'s command list.
 COMMANDS = (run, convert, inspect, check_config, service, bench, eval)
@@ -54,12 +60,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        return int(args.handler(args))
+        code = int(args.handler(args))
+        sys.stdout.flush()  # here, where a closed pipe can still be caught
+        return code
+    except BrokenPipeError:
+        # The reader went away (edge inspect --json | head -c 10): what it read was
+        # its choice, not a failure here. Python would report the pipe again at exit.
+        _stdout_to_devnull()
+        return EXIT_OK
     except EdgeError as exc:
         print(f"edge {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+
+
+def _stdout_to_devnull() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (a test's capture): nothing to flush
+        pass
+    finally:
+        os.close(devnull)
 
 
 def entry() -> None:

@@ -113,10 +113,12 @@ def handle(args: argparse.Namespace) -> int:
     from edge.config.preflight import check_files
     from edge.config.sinks import JsonlSinkConfig
     from edge.service.runner import run_service
+    from edge.sinks import check_sinks
 
     overrides = _overrides(args)
     config = load_config(args.config, overrides)
     check_files(config)  # a missing image folder or video file: exit 78, not 1
+    check_sinks(config.sinks)  # what check-config checks of the sinks, before the model
     sinks = ", ".join(
         str(s.path) if isinstance(s, JsonlSinkConfig) else s.kind for s in config.sinks
     )
@@ -186,7 +188,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     decoder = decoder_overrides(args.decoder, args.decoder_opt or [])
     if decoder:
         overrides["decoder"] = decoder
-    if args.source:
+    if args.source is not None:  # an empty $CAM in a script must not mean "synthetic"
         overrides["source"] = parse_source_spec(args.source)
     if args.sink:
         overrides["sinks"] = [parse_sink_spec(spec) for spec in args.sink]

@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from edge.errors import EXIT_OK
+from edge.errors import EXIT_OK, UsageError
 
 log = logging.getLogger("edge")
 
@@ -66,11 +66,17 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.action == "print-unit":
         sys.stdout.write(unit.render_unit(args.executable))
-        _warn_about_home(args.executable or unit.edge_executable())
+        executable = args.executable or unit.edge_executable()
+        _warn_about_home(executable)
+        try:
+            unit.check_visible(executable)
+        except UsageError as exc:  # printing is harmless; installing it is refused
+            log.warning("%s", exc)
         return EXIT_OK
     root = args.root.absolute() if args.root else None
     if args.action == "install":
         executable = unit.edge_executable()
+        unit.check_visible(executable)
         _warn_about_home(executable)
         steps = install.install_steps(root, unit.render_unit(executable))
     else:

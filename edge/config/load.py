@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from edge.bounded import MAX_CONFIG_BYTES, check_depth, check_nesting, read_limited
 from edge.config.paths import models_in, resolve_relative_paths
 from edge.decoders.registry import all_keys, check_settings, decoders, owners_of
 from edge.errors import ConfigError
@@ -31,9 +32,10 @@ from edge.config.run import RunConfig
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:
     """Return the parsed table and the raw text (kept to point at lines in errors)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = read_limited(path, what="config file", limit=MAX_CONFIG_BYTES)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(
             f"config file {str(path)!r} is not UTF-8 text (byte {exc.start}, line {line})",
             hint="TOML files are UTF-8: save it as UTF-8 (iconv -f latin1 -t utf-8), or "
@@ -50,10 +52,13 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror}") from exc
+    check_nesting(text, what=f"config file {str(path)!r}")
     try:
-        return tomllib.loads(text), text
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    check_depth(data, what=f"config file {str(path)!r}")
+    return data, text
 
 
 def build_config(data: dict[str, Any], *, origin: str = "config", text: str = "") -> RunConfig:
@@ -84,9 +89,14 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+# A list of a million wrong items is a million errors: the first few say what is wrong.
+MAX_ERRORS_SHOWN = 10
+
+
 def _explain(exc: ValidationError, data: dict[str, Any], origin: str, text: str) -> str:
     lines = []
-    for error in exc.errors():
+    errors = exc.errors()
+    for error in errors[:MAX_ERRORS_SHOWN]:
         place, model = _walk(error["loc"], data)
         if error["type"] == "extra_forbidden":
             key = place[-1]
@@ -101,10 +111,55 @@ def _explain(exc: ValidationError, data: dict[str, Any], origin: str, text: str)
             if allowed:
                 message += f" Allowed keys there: {', '.join(allowed)}"
             lines.append(message)
+        elif error["type"] == "list_type" and isinstance(error["input"], dict) and place:
+            lines.append(_one_table_for_a_list(place, origin, text))
         else:
             field = ".".join(place) or "the top level"
-            lines.append(f"{origin}: {field}: {error['msg']}")
+            lines.append(f"{origin}: {field}: {error['msg']}{_range_of(model, place, error)}")
+    if len(errors) > MAX_ERRORS_SHOWN:
+        lines.append(f"{origin}: ... and {len(errors) - MAX_ERRORS_SHOWN} more errors")
     return "\n".join(lines)
+
+
+_NUMBER_ERRORS = {
+    "finite_number",
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+}
+
+
+def _range_of(model: type[BaseModel] | None, place: list[str], error: Any) -> str:
+    """`` (allowed: 0 < x <= 3600)`` for a number out of its range, NaN or infinity."""
+    if error["type"] not in _NUMBER_ERRORS or model is None or not place:
+        return ""
+    field = model.model_fields.get(place[-1].split("[")[0])
+    if field is None:
+        return ""
+    low = high = ""
+    for bound in field.metadata:
+        for name, text in (("ge", "{} <= "), ("gt", "{} < ")):
+            if getattr(bound, name, None) is not None:
+                low = text.format(getattr(bound, name))
+        for name, text in (("le", " <= {}"), ("lt", " < {}")):
+            if getattr(bound, name, None) is not None:
+                high = text.format(getattr(bound, name))
+    if not (low or high):
+        return ""
+    return f" (allowed: {low}{place[-1]}{high})"
+
+
+def _one_table_for_a_list(place: list[str], origin: str, text: str) -> str:
+    """``[sinks]`` where ``[[sinks]]`` is meant: TOML reads the first as one table."""
+    key = place[-1]
+    header = re.search(rf"^[ \t]*\[[ \t]*{re.escape(key)}[ \t]*\]", text, re.MULTILINE)
+    where = f" (line {text.count(chr(10), 0, header.start()) + 1})" if header else ""
+    field = ".".join(place)
+    return (
+        f"{origin}: {field} is a list of tables: write [[{key}]]{where} instead of "
+        f"[{key}], once per entry"
+    )
 
 
 def _check_decoder_table(data: dict[str, Any], origin: str, text: str) -> None:

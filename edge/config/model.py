@@ -26,8 +26,12 @@ class InputOverride(Strict):
 
     colour: Colour | None = Field(None, description="colour order the model takes")
     resize: ResizeMode | None = Field(None, description="how a frame is fitted to the input")
-    scale: float | None = Field(None, description="model input = pixel * scale + offset")
-    offset: float | None = Field(None, description="model input = pixel * scale + offset")
+    scale: float | None = Field(
+        None, ge=-1000, le=1000, description="model input = pixel * scale + offset"
+    )
+    offset: float | None = Field(
+        None, ge=-10_000, le=10_000, description="model input = pixel * scale + offset"
+    )
 
 
 class ModelConfig(Strict):
@@ -47,6 +51,7 @@ class ModelConfig(Strict):
     probe_timeout: float = Field(
         20.0,
         gt=0,
+        le=3600,
         description="seconds the child may take to load and run the model once",
     )
 

@@ -24,6 +24,7 @@ class ServiceConfig(Strict):
     watchdog_window: float | None = Field(
         None,
         gt=0,
+        le=86400,
         description="seconds without a processed frame (or, while the source "
         "reconnects, without a reopen attempt) after which WATCHDOG=1 pings stop so systemd "
         "restarts the service; default: the unit's WatchdogSec (WATCHDOG_USEC)",
@@ -31,6 +32,7 @@ class ServiceConfig(Strict):
     status_every: float = Field(
         2.0,
         gt=0,
+        le=3600,
         description="seconds between STATUS= updates sent to systemd",
     )
 
@@ -46,11 +48,12 @@ class OutputConfig(Strict):
     record_fps: float | None = Field(
         None,
         gt=0,
+        le=240,
         description="frame rate written into the video; default: the source's, else 30",
     )
     snapshot_dir: Path | None = Field(
         None, description="save an annotated JPEG here when a detection or anomaly appears"
     )
     snapshot_interval: float = Field(
-        10.0, ge=0, description="seconds before the same label is saved again"
+        10.0, ge=0, le=86400, description="seconds before the same label is saved again"
     )

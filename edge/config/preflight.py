@@ -22,8 +22,10 @@ HA device. Names that cannot work on the wire at all are refused by validation.
 from __future__ import annotations
 
 import logging
+import stat
 from pathlib import Path
 
+from edge.bounded import special_kind
 from edge.config.run import RunConfig
 from edge.config.sinks import MqttSinkConfig, ha_object_id
 from edge.config.sources import ImagesSourceConfig, PiCamera2SourceConfig, VideoSourceConfig
@@ -37,23 +39,40 @@ def check_files(config: RunConfig) -> None:
     source = config.source
     if isinstance(source, ImagesSourceConfig):
         _check_image_folder(source.path)
-    elif (
-        isinstance(source, VideoSourceConfig)
-        and "://" not in source.uri
-        and not Path(source.uri).is_file()
-    ):
-        raise ConfigError(
-            f"video file {source.uri!r} does not exist",
-            hint="check the path (relative paths in a config file are "
-            "relative to the config file's folder)",
-        )
+    elif isinstance(source, VideoSourceConfig) and "://" not in source.uri:
+        _check_video_file(Path(source.uri), source.uri)
     record = config.output.record
     if record is not None and not record.parent.is_dir():
         raise ConfigError(
             f"the folder of the recording {str(record)!r} does not exist",
             hint=f"create it (mkdir -p {record.parent}) or fix output.record",
         )
+    _check_outputs(config)
     check_plugins(config)
+
+
+def _check_outputs(config: RunConfig) -> None:
+    """What opening the recorder and the snapshot folder would refuse after the model
+    loaded (check-config said ok to both)."""
+    record, snapshots = config.output.record, config.output.snapshot_dir
+    if record is not None:
+        from edge.observers.recorder import FOURCC_BY_SUFFIX  # imports OpenCV: only here
+
+        if record.suffix.lower() not in FOURCC_BY_SUFFIX:
+            raise ConfigError(
+                f"output.record {str(record)!r}: cannot tell which video format to record",
+                hint=f"end the file name in one of {', '.join(sorted(FOURCC_BY_SUFFIX))}",
+            )
+        if record.exists() and not record.is_file():
+            raise ConfigError(
+                f"output.record {str(record)!r} exists and is not a file",
+                hint="name a new or a regular file for the recording",
+            )
+    if snapshots is not None and snapshots.exists() and not snapshots.is_dir():
+        raise ConfigError(
+            f"output.snapshot_dir {str(snapshots)!r} exists and is not a folder",
+            hint="name a folder (it is created if missing)",
+        )
 
 
 MQTT_MISSING = "the MQTT sink needs paho-mqtt, which is not installed"
@@ -105,6 +124,28 @@ def opencv_has_gui(build_information: str) -> bool:
         if key == "GUI":
             return value.strip().upper() != "NONE"
     return True  # an unknown layout: let the window itself decide, as before
+
+
+def _check_video_file(path: Path, uri: str) -> None:
+    """A file source that is not a regular file, named for what it is: a missing
+    ``./photos`` is not called a "video file", ``/dev/null`` does exist."""
+    fix = (
+        "check the path (relative paths in a config file are relative to the config "
+        "file's folder); a source is a video file, an image folder, a camera "
+        "(0, /dev/video0), picamera2 or a URL"
+    )
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        # clip.mp4 is a video file; ./photos (no suffix) may as well be a missing folder.
+        what = "video file" if path.suffix else "source"
+        raise ConfigError(f"{what} {uri!r} does not exist", hint=fix) from None
+    except OSError as exc:
+        raise ConfigError(f"source {uri!r} cannot be read: {exc.strerror}", hint=fix) from None
+    if stat.S_ISREG(mode):
+        return
+    kind = special_kind(mode) or "a folder"  # a folder is an images source, never here
+    raise ConfigError(f"source {uri!r} is {kind}, not a video file", hint=fix)
 
 
 def _check_image_folder(folder: Path) -> None:

@@ -17,15 +17,24 @@ else:  # pragma: no cover - Python 3.10 on older Pi OS images
 
 from edge.config.base import Strict
 
+# Labels a filter may name: far more than any model has classes (COCO: 80).
+MAX_LABELS = 10_000
+
 
 class FiltersConfig(Strict):
     """Applied after any decoder, to every detection (labels as written in records)."""
 
     thresholds: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
-        default_factory=dict, description="per-label minimum score, e.g. {person = 0.6}"
+        default_factory=dict,
+        max_length=MAX_LABELS,
+        description="per-label minimum score, e.g. {person = 0.6}",
     )
-    allow: list[str] | None = Field(None, description="report only these labels")
-    deny: list[str] = Field(default_factory=list, description="never report these labels")
+    allow: list[str] | None = Field(
+        None, max_length=MAX_LABELS, description="report only these labels"
+    )
+    deny: list[str] = Field(
+        default_factory=list, max_length=MAX_LABELS, description="never report these labels"
+    )
     min_area: float = Field(
         0.0, ge=0.0, le=1.0, description="drop boxes smaller than this fraction of the frame"
     )
@@ -45,6 +54,7 @@ class MotionConfig(Strict):
     heartbeat: float = Field(
         30.0,
         ge=0.0,
+        le=86400,
         description="seconds: run the model at least this often while nothing "
         "moves, so a record still says the device is alive (0 = never)",
     )
@@ -65,8 +75,8 @@ class EventsConfig(Strict):
         "their boxes overlap by at least this IoU",
     )
     max_missed: int = Field(
-        10, ge=1, description="inferred frames a track may go unseen before it ends"
+        10, ge=1, le=100_000, description="inferred frames a track may go unseen before it ends"
     )
     update_interval: float = Field(
-        5.0, ge=0.0, description="seconds between update events of one track"
+        5.0, ge=0.0, le=86400, description="seconds between update events of one track"
     )

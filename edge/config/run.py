@@ -96,8 +96,8 @@ class RunConfig(Strict):
     output: OutputConfig = Field(
         default_factory=OutputConfig, description="preview window, recorded video, snapshots"
     )
-    max_frames: int | None = Field(None, ge=1, description="stop after this many frames")
-    status_interval: float = Field(5.0, gt=0, description="seconds between status lines")
+    max_frames: int | None = Field(None, ge=1, le=10**12, description="stop after this many frames")
+    status_interval: float = Field(5.0, gt=0, le=3600, description="seconds between status lines")
     service: ServiceConfig = Field(
         default_factory=ServiceConfig, description="systemd watchdog and status settings"
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from edge.bounded import MAX_SECRET_BYTES, read_limited
 from edge.errors import ConfigError
 
 CREDENTIAL_NOTE = (
@@ -78,7 +79,8 @@ def read_secret(
 
 def _first_line(path: Path, what: str, *, hint: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        # Bounded, and never a FIFO or a device: /dev/zero filled the memory, a FIFO hung.
+        text = read_limited(path, what=f"MQTT {what} file", limit=MAX_SECRET_BYTES).decode()
     except FileNotFoundError:
         raise ConfigError(f"the MQTT {what} file {str(path)!r} does not exist", hint=hint) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -87,6 +87,7 @@ class JsonlSinkConfig(Strict):
     max_bytes: int = Field(
         50_000_000,
         ge=0,
+        le=2**40,
         description="rotate the log when it would grow past this many "
         "bytes (0: never rotate, the log grows without bound)",
     )
@@ -100,6 +101,7 @@ class JsonlSinkConfig(Strict):
     fsync_interval: float | None = Field(
         5.0,
         ge=0,
+        le=3600,
         description="longest time in seconds written records may sit only in "
         "the page cache before an fsync (lost on power loss): 0 syncs every record (wears "
         "SD cards), unset leaves it to the kernel",
@@ -112,6 +114,7 @@ class JsonlSinkConfig(Strict):
     heartbeat: float = Field(
         60.0,
         gt=0,
+        le=86400,
         description="with only_detections: seconds after which a result without "
         "detections is written anyway, to show the device is alive",
     )
@@ -207,18 +210,21 @@ class MqttSinkConfig(Strict):
     outbox_max_rows: int = Field(
         100_000,
         ge=10,
+        le=100_000_000,
         description="results kept while the "
         "broker is away; beyond it the oldest are dropped (counted)",
     )
     outbox_max_bytes: int = Field(
         64 * 1024 * 1024,
         ge=4096,
+        le=2**40,
         description="outbox size cap in payload bytes; beyond it "
         "the oldest results are dropped (counted)",
     )
     outbox_max_age: float = Field(
         7 * 86400.0,
         gt=0,
+        le=366 * 86400.0,
         description="seconds a result may wait in the outbox before it is dropped (counted)",
     )
     max_inflight: int = Field(
@@ -227,15 +233,17 @@ class MqttSinkConfig(Strict):
     drain_rate: float = Field(
         500.0,
         gt=0,
+        le=100_000,
         description="most results per second sent while "
         "a backlog drains, so a reconnect does not flood the broker",
     )
     stats_interval: float = Field(
-        30.0, gt=0, description="seconds between retained <prefix>/stats messages"
+        30.0, gt=0, le=86400, description="seconds between retained <prefix>/stats messages"
     )
     close_timeout: float = Field(
         5.0,
         ge=0,
+        le=3600,
         description="seconds a clean stop waits for the "
         "outbox to drain; what is left is sent by the next run",
     )
@@ -244,6 +252,7 @@ class MqttSinkConfig(Strict):
     expire_after: int = Field(
         60,
         ge=1,
+        le=86400,
         description="seconds after which Home Assistant "
         "marks a label sensor unavailable without fresh state",
     )

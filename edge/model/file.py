@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from edge.bounded import MAX_MODEL_BYTES, read_limited
 from edge.errors import ModelError
 
 IDENTIFIER = b"TFL3"
@@ -79,7 +80,7 @@ def read_model_file(path: Path) -> ModelFile:
             "`edge convert MODEL --calibration DATA`",
         )
     try:
-        content = path.read_bytes()
+        content = read_limited(path, what="model file", limit=MAX_MODEL_BYTES, error=ModelError)
     except OSError as exc:
         raise ModelError(f"cannot read model file {str(path)!r}: {exc.strerror}") from exc
     return parse_model_bytes(content, path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edge.bounded import MAX_LABELS_BYTES, read_limited
 from edge.errors import ConfigError
 from edge.model.backends.base import Backend
 from edge.model.manifest import (
@@ -17,7 +18,8 @@ def read_labels(path: Path) -> list[str]:
     """One label per line, in class-index order; used by ``edge run`` and ``edge convert``
     alike so a labels file means the same on the workstation and the device."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        raw = read_limited(path, what="labels file", limit=MAX_LABELS_BYTES)
+        lines = raw.decode("utf-8").splitlines()
     except FileNotFoundError:
         raise ConfigError(
             f"labels file {str(path)!r} does not exist",

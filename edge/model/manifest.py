@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from edge.bounded import check_nesting
 from edge.errors import ModelError
 from edge.types import TensorSpec
 
@@ -45,8 +46,9 @@ class InputSpec(_Lenient):
     channels: Literal[1, 3]
     colour: Colour
     resize: ResizeMode = "stretch"
-    scale: float = 1.0
-    offset: float = 0.0
+    # Finite: a NaN scale made every input NaN and every record empty, with exit 0.
+    scale: float = Field(1.0, allow_inf_nan=False)
+    offset: float = Field(0.0, allow_inf_nan=False)
 
 
 class DecoderSpec(_Lenient):
@@ -78,7 +80,9 @@ class Manifest(_Lenient):
 def parse_manifest(raw: bytes, *, origin: str) -> Manifest:
     """Parse manifest JSON found in a model file; ``origin`` names the file in errors."""
     try:
-        data = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        check_nesting(text, what=f"{origin}: the embedded edge.manifest")
+        data = json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(
             f"{origin}: the embedded edge.manifest is not valid JSON ({exc})",

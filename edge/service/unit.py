@@ -7,10 +7,23 @@ Python (the venv's), so the unit runs exactly the install that printed it.
 ``ProtectHome=`` is ``yes`` unless that venv lives under ``/home`` or ``/root``, which
 ``yes`` would hide from the service; it is then ``read-only`` (and a warning says to
 move the venv, e.g. to ``/opt/edge``).
+
+A path is written into ``ExecStart=`` as systemd.syntax(7) and systemd.service(5) read
+it: in double quotes when it holds anything but ``[A-Za-z0-9/._+:@-]``, with ``%``
+doubled (specifiers), so a venv in ``/opt/my edge`` or ``/opt/100%`` runs as named. The
+executable is the one word where systemd expands no ``$VARIABLE`` (so ``$`` stays as
+it is: ``$$`` would name another file, checked with systemd-analyze 252) and where it
+refuses quotes and backslashes ("Executable name contains special characters"), so a
+path with those or a control character is refused here with the fix. A venv under
+``/tmp`` or ``/var/tmp`` is refused by ``edge service install`` and printed with a
+warning and the fix by ``print-unit`` (``check_visible``):
+the unit's ``PrivateTmp=yes`` gives the service its own empty ``/tmp``, where the path
+does not exist.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from importlib import resources
@@ -27,6 +40,8 @@ CONFIG_PATH = CONFIG_DIR / "edge.toml"
 STATE_DIR = Path("/var/lib/edge")
 LOGS_DIR = Path("/var/log/edge")
 HIDDEN_BY_PROTECT_HOME = (Path("/home"), Path("/root"), Path("/run/user"))
+HIDDEN_BY_PRIVATE_TMP = (Path("/tmp"), Path("/var/tmp"))
+_PLAIN = re.compile(r"[A-Za-z0-9/._+:@-]+")
 
 
 def template(name: str) -> str:
@@ -52,12 +67,38 @@ def under_hidden_home(path: Path) -> bool:
     return any(path == top or top in path.parents for top in HIDDEN_BY_PROTECT_HOME)
 
 
+def exec_word(path: Path) -> str:
+    """``path`` as one word of an ``ExecStart=`` command line (module docstring)."""
+    text = str(path)
+    if any(ord(char) < 32 or ord(char) == 127 or char in "\"'\\" for char in text):
+        raise UsageError(
+            f"the path of the edge command {text!r} holds a control character, a quote or "
+            "a backslash, which systemd does not accept in the executable of ExecStart=",
+            hint="install the venv in a folder with a plain name, e.g. /opt/edge",
+        )
+    if not _PLAIN.fullmatch(text):
+        text = f'"{text}"'
+    return text.replace("%", "%%")
+
+
+def check_visible(executable: Path) -> None:
+    """Refuse a venv the unit's own sandbox hides from the service (PrivateTmp=yes)."""
+    for top in HIDDEN_BY_PRIVATE_TMP:
+        if executable == top or top in executable.parents:
+            raise UsageError(
+                f"{executable} is under {top}, which the unit's PrivateTmp=yes replaces "
+                "with an empty folder: the service could not find the edge command",
+                hint="create the venv outside /tmp and /var/tmp (python3 -m venv /opt/edge; "
+                "/opt/edge/bin/pip install ...) and run that venv's edge service install",
+            )
+
+
 def render_unit(executable: Path | None = None) -> str:
     executable = executable or edge_executable()
     protect_home = "read-only" if under_hidden_home(executable) else "yes"
     return (
         template(UNIT_NAME)
-        .replace("@EDGE@", str(executable))
+        .replace("@EDGE@", exec_word(executable))
         .replace("@PROTECT_HOME@", protect_home)
     )
 

@@ -62,7 +62,14 @@ def parse_sink_spec(spec: str) -> dict[str, Any]:
 
 
 def _parse_mqtt_spec(spec: str) -> dict[str, Any]:
-    parts = urlsplit(spec)
+    try:
+        parts = urlsplit(spec)
+    except ValueError as exc:  # mqtt://[::1 (an IPv6 address without its closing bracket)
+        raise UsageError(
+            f"--sink is not a valid URL ({exc})",
+            hint="use mqtt://[user@]host[:port][/prefix]; an IPv6 address goes in "
+            "brackets: mqtt://[::1]:1883",
+        ) from None
     if parts.password is not None:
         # Never echo the spec: it holds the password.
         raise UsageError(
@@ -111,11 +118,12 @@ def check_sinks(configs: Sequence[SinkConfig]) -> None:
     otherwise)."""
     from edge.config.secrets import read_secret
     from edge.errors import ConfigError
-    from edge.sinks.jsonl import check_log_folder
+    from edge.sinks.jsonl import check_log_file, check_log_folder
 
     for config in configs:
         if isinstance(config, JsonlSinkConfig):
             check_log_folder(config.path)
+            check_log_file(config.path)
         if not isinstance(config, MqttSinkConfig):
             continue
         read_secret(

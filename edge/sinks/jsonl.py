@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edge.bounded import special_kind
 from edge.errors import ConfigError, SinkError
 from edge.record import SCHEMA as RESULT_SCHEMA
 from edge.sinks.base import Record
@@ -68,6 +69,11 @@ def check_log_folder(path: Path) -> None:
     """A log in a folder that does not exist is a typo far more often than a wish to
     create folders (as root, silently creating ``/var/lgo/edge`` hides the mistake)."""
     folder = path.parent
+    if path.is_dir():
+        raise ConfigError(
+            f"the log {str(path)!r} is a folder, not a file",
+            hint=f"name a file in it, e.g. path = {str(path / 'detections.jsonl')!r}",
+        )
     if folder.exists() and not folder.is_dir():
         raise ConfigError(
             f"the folder of the log {str(path)!r} is not a folder: {str(folder)!r}",
@@ -77,6 +83,23 @@ def check_log_folder(path: Path) -> None:
         raise ConfigError(
             f"the folder of the log {str(path)!r} does not exist: {str(folder)!r}",
             hint=f"create it (mkdir -p {folder}) or fix the sink path",
+        )
+
+
+def check_log_file(path: Path) -> None:
+    """A configured log must be a regular file (or none yet): rotation renames it, so as
+    root ``/dev/null`` would become ``/dev/null.1`` after 50 MB, and opening a FIFO blocks
+    until a reader comes. (``JsonlSink`` itself takes any path: the tests write to
+    ``/dev/full`` to meet a full disk.)"""
+    try:
+        kind = special_kind(path.stat().st_mode)
+    except OSError:
+        kind = None  # missing (created on open) or unreadable (the open says why)
+    if kind is not None:
+        raise ConfigError(
+            f"the log {str(path)!r} is {kind}, not a file: it is rotated by renaming",
+            hint="name a regular file; to see records on the terminal use the stdout sink, "
+            "to keep none leave out the jsonl sink",
         )
 
 

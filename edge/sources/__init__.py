@@ -27,6 +27,12 @@ __all__ = ["Source", "open_source", "parse_source_spec"]
 def parse_source_spec(spec: str) -> dict[str, Any]:
     """``synthetic`` | ``0`` | ``/dev/video0`` | ``picamera2[:N|:MODEL]`` | file | URL |
     folder -> a [source] table."""
+    if not spec.strip():
+        raise UsageError(
+            "--source is empty",
+            hint="give a source (synthetic, 0, /dev/video0, a file, a folder, a URL, "
+            "picamera2); an empty shell variable ($CAM) gives an empty --source",
+        )
     if spec == "synthetic":
         return {"kind": "synthetic"}
     if spec.isdigit() or spec.startswith("/dev/video"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,43 @@ def test_commented_mqtt_block_of_the_template_is_valid(tmp_path: Path) -> None:
     assert mqtt and mqtt[0].password_credential == "mqtt-password"
     unit = (REPO / "systemd" / "edge.service").read_text()
     assert f"LoadCredential={mqtt[0].password_credential}:" in unit
+
+
+@needs_analyze
+@pytest.mark.parametrize("folder", ["my edge", "100%", "$HOME", "a%i b$$ c"])
+def test_a_venv_path_that_needs_escaping_runs_as_named(folder: str) -> None:
+    """systemd-analyze verify checks that ExecStart= names an executable file: the
+    escaped path must come back as the real one (without escaping: "not executable")."""
+    base = Path(tempfile.mkdtemp(dir=REPO / ".venv"))  # not /tmp: PrivateTmp hides it
+    try:
+        executable = base / folder / "bin" / "edge"
+        executable.parent.mkdir(parents=True)
+        executable.write_text("#!/bin/sh\n")
+        executable.chmod(0o755)
+        path = base / "edge.service"
+        path.write_text(unit.render_unit(executable))
+        done = analyze("verify", "--man=no", str(path))
+        assert done.returncode == 0 and done.stdout + done.stderr == "", done.stderr
+    finally:
+        shutil.rmtree(base)
+
+
+@pytest.mark.parametrize("top", ["/tmp", "/var/tmp"])
+def test_a_venv_under_private_tmp_is_refused_by_install_and_warned_by_print(
+    run_edge: RunEdge, top: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from edge.cli import main
+
+    done = run_edge(["service", "print-unit", "--executable", f"{top}/v/bin/edge"])
+    assert done.returncode == 0 and "PrivateTmp=yes" in done.stderr
+    assert "fix: create the venv outside /tmp" in done.stderr
+    monkeypatch.setattr(unit, "edge_executable", lambda: Path(f"{top}/v/bin/edge"))
+    assert main(["service", "install", "--root", str(tmp_path), "--dry-run"]) == 2
+
+
+def test_a_control_character_in_the_path_is_refused() -> None:
+    from edge.errors import UsageError
+
+    for bad in ("/opt/a\nExecStartPre=/bin/evil/edge", '/opt/a"b/edge', "/opt/a\\b/edge"):
+        with pytest.raises(UsageError, match="control character, a quote or a backslash"):
+            unit.render_unit(Path(bad))

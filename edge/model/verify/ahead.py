@@ -81,7 +81,12 @@ def _model_table(config_path: Path | None) -> dict[str, Any]:
         import tomllib
     else:  # pragma: no cover - Python 3.10 on older Pi OS images
         import tomli as tomllib
-    table = tomllib.loads(config_path.read_text(encoding="utf-8")).get("model", {})
+    from edge.bounded import MAX_CONFIG_BYTES, check_nesting, read_limited
+
+    # Bounded as load_config reads it: a FIFO or /dev/zero as --config hung here.
+    text = read_limited(config_path, what="config file", limit=MAX_CONFIG_BYTES).decode()
+    check_nesting(text, what="config file")
+    table = tomllib.loads(text).get("model", {})
     return table if isinstance(table, dict) else {}
 
 

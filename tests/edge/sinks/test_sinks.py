@@ -22,9 +22,10 @@ def test_jsonl_appends_one_object_per_line(tmp_path: Path) -> None:
     assert [json.loads(line)["run"] for line in path.read_text().splitlines()] == [0, 1]
 
 
-def test_jsonl_unwritable_path(tmp_path: Path) -> None:
+def test_jsonl_path_that_is_a_folder(tmp_path: Path) -> None:
+    # A configuration error (78, found by check-config too), no longer a SinkError (1).
     (tmp_path / "d.jsonl").mkdir()
-    with pytest.raises(SinkError, match="cannot open the log"):
+    with pytest.raises(ConfigError, match="is a folder, not a file"):
         JsonlSink(tmp_path / "d.jsonl")
 
 
