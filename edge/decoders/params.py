@@ -78,15 +78,20 @@ class CenternetParams(_BoxParams):
     )
     heatmap: str | None = Field(None, description="name of the heatmap output tensor")
     boxes: str | None = Field(None, description="name of the box-distance output tensor")
-    num_classes: int | None = Field(None, ge=1, description="classes of the heatmap")
+    num_classes: int | None = Field(
+        None, ge=1, le=100_000, description="classes of the heatmap (ImageNet-21k has 21,843)"
+    )
 
 
 class AnomalyParams(DecoderParams):
     threshold: float | None = Field(
         None,
         ge=0.0,
+        le=1e6,
+        allow_inf_nan=False,
         description="score above which a frame is anomalous; default: the "
-        "manifest's calibrated value",
+        "manifest's calibrated value (the score's scale is the model's own: the shipped "
+        "model's is a squared error, 0.1075; at most 1e6)",
     )
 
 

@@ -194,6 +194,12 @@ class Connection:
                 info.wait_for_publish(timeout=2.0)
         self._client.disconnect()
         self._client.loop_stop()
+        # paho keeps a socket pair to wake its loop and closes it only in __del__; a client
+        # held in a reference cycle is collected later, with a ResourceWarning per socket.
+        # The thread has ended, so close them now (private, hence looked up).
+        reset = getattr(self._client, "_reset_sockets", None)
+        if callable(reset):
+            reset()
         with self._lock:
             self._state = "disconnected"
 

@@ -227,12 +227,14 @@ class OutboxPump:
             log.warning("the MQTT outbox thread did not stop; what it committed is kept")
             return
         if self.outbox.rows and not self.outbox.in_place:
+            gone = OutboxGoneError(self.outbox.path, self.outbox.rows)
             with self._lock:
                 said = isinstance(self._error, OutboxGoneError)  # counted and logged
                 if not said:
                     self._batch_dropped += self.outbox.rows
+                    self._error = gone  # the sink's failure: the run exits 1
             if not said:
-                log.error("%s", OutboxGoneError(self.outbox.path, self.outbox.rows))
+                log.error("%s", gone)
         elif self.outbox.rows:
             log.info(
                 "%d results stay in the outbox %s for the next run",
