@@ -38,6 +38,7 @@ class Track:
     last_event: float
     frames: int = 1
     missed: int = 0
+    row: int = -1  # its detection's row in the latest frame; -1: unseen there (zones)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class IouTracker:
             track = self.tracks[t]
             track.box, track.score = boxes[row].copy(), float(detections.confidence[row])
             track.last_seen, track.frames, track.missed = timestamp, track.frames + 1, 0
+            track.row = row
             if timestamp - track.last_event >= self.update_interval:
                 track.last_event = timestamp
                 events.append(TrackEvent("update", track))
@@ -79,6 +81,7 @@ class IouTracker:
         for t, track in enumerate(self.tracks):
             if t not in matched_tracks:
                 track.missed += 1
+                track.row = -1
                 if track.missed >= self.max_missed:
                     ended.append(track)
                     events.append(TrackEvent("end", track, "gone"))
@@ -93,6 +96,7 @@ class IouTracker:
                     timestamp,
                     timestamp,
                     timestamp,
+                    row=row,
                 )
                 self._next_id += 1
                 self.tracks.append(track)
