@@ -27,6 +27,7 @@ from edge.sources.base import HasFrameRate, Source
 if TYPE_CHECKING:
     from edge.events.writer import EventWriter
     from edge.processing.motion import MotionGate
+    from edge.zones.records import ZoneRecorder
 
 
 def run(
@@ -98,6 +99,7 @@ def run(
             gate=motion_gate(config.motion),
             events=event_writer(config.events),
             per_frame=not config.events.enabled or config.events.per_frame,
+            zones=zone_recorder(config, model.manifest.labels, model.manifest.task),
         )
         if on_start is not None:
             on_start(pipeline)
@@ -180,6 +182,27 @@ def event_writer(config: EventsConfig) -> EventWriter | None:
             update_interval=config.update_interval,
         )
     )
+
+
+def zone_recorder(config: RunConfig, labels: Sequence[str], task: str) -> ZoneRecorder | None:
+    """The zones, lines and detection masks of the config (edge.zones), if any."""
+    masks = [m for m in config.masks if m.applies_to == "detections"]
+    if not (config.zones or config.lines or masks):
+        return None
+    from edge.errors import ConfigError
+    from edge.events.tracker import IouTracker
+    from edge.zones.engine import ZoneEngine
+    from edge.zones.records import ZoneRecorder
+
+    if task != "detect":
+        raise ConfigError(
+            f"zones, lines and detection masks need boxes; this model's task is {task!r}",
+            hint="use a detection model, or remove [[zones]], [[lines]] and [[masks]]",
+        )
+    events = config.events
+    tracker = IouTracker(events.iou_threshold, events.max_missed, events.update_interval)
+    engine = ZoneEngine(config.zones, config.lines, masks, labels=labels, tracker=tracker)
+    return ZoneRecorder(engine, events=events.enabled)
 
 
 def _open_sinks(

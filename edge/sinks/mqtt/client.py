@@ -209,7 +209,8 @@ class MqttSink:
         # Event mode's edge.event/1 records travel through the same outbox on their own
         # topic, always; per-frame results go as ``publish`` chooses, and every one of them
         # drives the Home Assistant live state.
-        is_event = record.get("schema") == EVENT_SCHEMA
+        # edge.event/2: the zone events of a run with zones, on the same topic.
+        is_event = str(record.get("schema", "")).startswith(EVENT_SCHEMA.split("/", 1)[0] + "/")
         model = record.get("model")
         if isinstance(model, dict):
             with self._lock:
