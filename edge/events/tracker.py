@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from edge.processing.geometry import iou
+from edge.processing.geometry import iou_matrix
 from edge.types import Detections
 
 EventKind = Literal["new", "update", "end"]
@@ -113,14 +113,15 @@ class IouTracker:
         self, detections: Detections, boxes: npt.NDArray[np.float32]
     ) -> list[tuple[float, int, int]]:
         """(IoU, track index, detection row) of same-class pairs above the threshold, best
-        first."""
-        pairs = []
-        for t, track in enumerate(self.tracks):
-            same = np.nonzero(detections.class_id == track.class_id)[0]
-            if len(same) == 0:
-                continue
-            overlaps = iou(track.box, boxes[same])
-            for row, overlap in zip(same, overlaps, strict=True):
-                if overlap >= self.iou_threshold:
-                    pairs.append((float(overlap), t, int(row)))
-        return sorted(pairs, key=lambda pair: -pair[0])
+        first (ties in track, then row order). One IoU matrix for all pairs: a loop per
+        track cost ~1 ms a frame with 50 objects (zones track every frame)."""
+        if not self.tracks or len(boxes) == 0:
+            return []
+        held = np.stack([track.box for track in self.tracks]).astype(np.float32)
+        classes = np.asarray([track.class_id for track in self.tracks])
+        overlaps = iou_matrix(held, boxes)
+        overlaps[classes[:, np.newaxis] != detections.class_id[np.newaxis, :]] = -1.0
+        t, row = np.nonzero(overlaps >= self.iou_threshold)
+        values = overlaps[t, row]
+        order = np.argsort(-values, kind="stable")
+        return [(float(values[i]), int(t[i]), int(row[i])) for i in order]

@@ -75,20 +75,19 @@ class ZoneEngine:
         self.tracker = tracker or IouTracker()
         self.zone_names = [z.name for z in zones]
         self.line_names = [line.name for line in lines]
-        self._groups = [
-            (anchor, np.asarray(cols, np.intp), PolygonSet([zones[c].points for c in cols]))
-            for anchor in ("bottom_center", "center", "any")
-            if (cols := [i for i, z in enumerate(zones) if z.anchor == anchor])
-        ]
+        self._point_cols = np.asarray(
+            [i for i, z in enumerate(zones) if z.anchor != "any"], np.intp
+        )
+        self._point_anchors = [zones[c].anchor for c in self._point_cols]
+        self._points = PolygonSet([zones[c].points for c in self._point_cols])
+        self._any_cols = np.asarray([i for i, z in enumerate(zones) if z.anchor == "any"], np.intp)
+        self._any = PolygonSet([zones[c].points for c in self._any_cols])
         self._min_score = np.asarray([z.min_score for z in zones], np.float32)
         self._min_area = np.asarray([z.min_area for z in zones], np.float32)
         self._presence = Presence(np.asarray([z.inertia for z in zones], np.int32))
         detection_masks = [m for m in masks if m.applies_to == "detections"]
-        self._masks = [
-            (anchor, PolygonSet([m.points for m in detection_masks if m.anchor == anchor]))
-            for anchor in ("bottom_center", "center")
-            if any(m.anchor == anchor for m in detection_masks)
-        ]
+        self._mask_anchors = [m.anchor for m in detection_masks]
+        self._masks = PolygonSet([m.points for m in detection_masks])
         self._line_xy = np.asarray([line.points for line in lines], np.float32).reshape(-1, 2, 2)
         self._in_sign = np.asarray([1 if line.in_side == "right" else -1 for line in lines])
         self._line_anchors = sorted({line.anchor for line in lines})
@@ -107,8 +106,8 @@ class ZoneEngine:
         boxes = detections.xyxy
         ok = (detections.class_id >= 0) & np.isfinite(detections.confidence)
         ok &= np.isfinite(boxes).all(axis=1)
-        for anchor, polygons in self._masks:
-            ok &= ~polygons.contains(anchor_points(boxes, anchor)).any(axis=1)
+        if self._masks.count:
+            ok &= ~self._masks.contains_anchors(boxes, self._mask_anchors).any(axis=1)
         return detections if ok.all() else detections.filter(ok)
 
     def update(self, detections: Detections, timestamp: float, labels: Sequence[str]) -> FrameZones:
@@ -166,11 +165,10 @@ class ZoneEngine:
         inside = np.zeros((len(detections), len(self.zones)), np.bool_)
         if boxes is None or len(detections) == 0:
             return inside
-        for anchor, cols, polygons in self._groups:
-            if anchor == "any":
-                inside[:, cols] = polygons.overlaps(boxes)
-            else:
-                inside[:, cols] = polygons.contains(anchor_points(boxes, anchor))
+        if self._points.count:
+            inside[:, self._point_cols] = self._points.contains_anchors(boxes, self._point_anchors)
+        if self._any.count:
+            inside[:, self._any_cols] = self._any.overlaps(boxes)
         columns = class_columns(detections.class_id, labels)
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         inside &= self._zone_labels[:, columns].T

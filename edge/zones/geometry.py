@@ -39,9 +39,11 @@ def anchor_points(boxes: FloatArray, anchor: str) -> FloatArray:
 class PolygonSet:
     """Several polygons, tested together."""
 
-    def __init__(self, polygons: Sequence[Sequence[Sequence[float]]]) -> None:
+    def __init__(
+        self, polygons: Sequence[Sequence[Sequence[float]]] | Sequence[FloatArray]
+    ) -> None:
         self.count = len(polygons)
-        corners = [np.asarray(p, np.float64).reshape(-1, 2) for p in polygons]
+        corners = [np.asarray(p, np.float32).reshape(-1, 2) for p in polygons]
         self.polygons = [c.astype(np.float32) for c in corners]
         starts, x0, y0, x1, y1 = [], [], [], [], []
         offset = 0
@@ -61,22 +63,35 @@ class PolygonSet:
             dy = np.concatenate(y1) - self._y0[0]
             # x where the edge meets a horizontal line through the point: x0 + (py-y0)*k
             self._x0 = ex0[np.newaxis, :]
-            self._k = np.where(dy != 0, (np.concatenate(x1) - ex0) / np.where(dy != 0, dy, 1), 0)[
-                np.newaxis, :
-            ]
+            slope = np.where(dy != 0, (np.concatenate(x1) - ex0) / np.where(dy != 0, dy, 1), 0)
+            self._k = slope.astype(np.float32)[np.newaxis, :]
         self._tables: npt.NDArray[np.int32] | None = None
 
     def contains(self, points: FloatArray) -> BoolArray:
         """``(N, 2)`` points -> ``(N, polygons)``: inside (even-odd rule)."""
         if self.count == 0 or len(points) == 0:
             return np.zeros((len(points), self.count), np.bool_)
-        px = points[:, 0:1].astype(np.float64)
-        py = points[:, 1:2].astype(np.float64)
+        px, py = points[:, 0:1], points[:, 1:2]
         straddles = (self._y0 > py) != (self._y1 > py)
         crossing = straddles & (px < self._x0 + (py - self._y0) * self._k)
         counts = np.add.reduceat(crossing.view(np.uint8), self._starts, axis=1, dtype=np.int32)
         inside: BoolArray = (counts & 1).astype(np.bool_)
         return inside
+
+    def contains_anchors(self, boxes: FloatArray, anchors: Sequence[str]) -> BoolArray:
+        """``(N, 4)`` boxes -> ``(N, polygons)``: polygon ``p`` tested with the point
+        ``anchors[p]`` of each box (bottom_center or center). Both points of every box go
+        through one ``contains`` call: at these sizes a numpy call costs more in overhead
+        than in arithmetic."""
+        n = len(boxes)
+        points = np.empty((2 * n, 2), np.float32)
+        points[:n, 0] = points[n:, 0] = (boxes[:, 0] + boxes[:, 2]) * 0.5
+        points[:n, 1] = boxes[:, 3]
+        points[n:, 1] = (boxes[:, 1] + boxes[:, 3]) * 0.5
+        inside = self.contains(points)
+        centre = np.asarray([a == "center" for a in anchors])
+        picked: BoolArray = np.where(centre[np.newaxis, :], inside[n:], inside[:n])
+        return picked
 
     def overlaps(self, boxes: FloatArray) -> BoolArray:
         """``(N, 4)`` boxes -> ``(N, polygons)``: the box covers part of the polygon."""
@@ -133,14 +148,13 @@ def crossed(before: FloatArray, after: FloatArray, lines: FloatArray) -> npt.NDA
     A point exactly on the line counts as left. An object that stays on one side never
     counts, however it jitters; one that jitters across the line counts each crossing
     (in, then out)."""
-    s0, s1 = sides(before, lines) > 0, sides(after, lines) > 0
-    changed = s0 != s1
+    n = len(before)
+    side = sides(np.concatenate([before, after]), lines) > 0
+    s0, s1 = side[:n], side[n:]
     # The step must also pass between the segment's ends: the ends on either side of it.
     step = (after - before)[:, np.newaxis, :]
-    a = lines[np.newaxis, :, 0, :] - before[:, np.newaxis, :]
-    b = lines[np.newaxis, :, 1, :] - before[:, np.newaxis, :]
-    ca = step[..., 0] * a[..., 1] - step[..., 1] * a[..., 0]
-    cb = step[..., 0] * b[..., 1] - step[..., 1] * b[..., 0]
-    between = (ca > 0) != (cb > 0)
-    out: npt.NDArray[np.int8] = np.where(changed & between, np.where(s1, 1, -1), 0).astype(np.int8)
+    ends = lines.reshape(1, -1, 2) - before[:, np.newaxis, :]  # (N, 2L, 2): a0, b0, a1, ...
+    cross = (step[..., 0] * ends[..., 1] - step[..., 1] * ends[..., 0]) > 0
+    between = cross[:, 0::2] != cross[:, 1::2]
+    out: npt.NDArray[np.int8] = ((s0 != s1) & between) * np.where(s1, 1, -1).astype(np.int8)
     return out
