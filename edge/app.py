@@ -96,7 +96,9 @@ def run(
             observers=observers,
             tick_hooks=[*sink_hooks, *tick_hooks],
             control=control,
-            gate=motion_gate(config.motion),
+            gate=motion_gate(
+                config.motion, [m.points for m in config.masks if m.applies_to == "motion"]
+            ),
             events=event_writer(config.events),
             per_frame=not config.events.enabled or config.events.per_frame,
             zones=zone_recorder(config, model.manifest.labels, model.manifest.task),
@@ -156,7 +158,9 @@ def open_until_stopped(opener: Callable[[], Source], stop: threading.Event) -> S
     return result[0]
 
 
-def motion_gate(config: MotionConfig) -> MotionGate | None:
+def motion_gate(
+    config: MotionConfig, masks: Sequence[Sequence[Sequence[float]]] = ()
+) -> MotionGate | None:
     if not config.enabled:
         return None
     from edge.processing.motion import MotionGate
@@ -166,6 +170,7 @@ def motion_gate(config: MotionConfig) -> MotionGate | None:
         pixel_threshold=config.pixel_threshold,
         min_changed=config.min_changed,
         heartbeat=config.heartbeat,
+        masks=masks,
     )
 
 
