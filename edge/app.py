@@ -227,6 +227,8 @@ def _open_sinks(
         labels=tuple(labels),
         task=context.task,
         control=control,
+        zones=[(z.name, tuple(z.labels or labels)) for z in config.zones],
+        lines=[line.name for line in config.lines],
     )
     sinks: list[BackgroundSink] = []
     hooks: list[TickHook] = []
