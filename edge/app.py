@@ -27,6 +27,7 @@ from edge.sources.base import HasFrameRate, Source
 if TYPE_CHECKING:
     from edge.events.writer import EventWriter
     from edge.processing.motion import MotionGate
+    from edge.zones.draw import ZoneOverlay
     from edge.zones.records import ZoneRecorder
 
 
@@ -80,7 +81,10 @@ def run(
             return RunStats(source_state="ended")
         stack.callback(source.close)
         fps = source.fps if isinstance(source, HasFrameRate) else None
-        observers = [*build_observers(config.output, stop=stop, fps=fps), *sink_observers]
+        observers = [
+            *build_observers(config.output, stop=stop, fps=fps, overlay=zone_overlay(config)),
+            *sink_observers,
+        ]
         for observer in observers:
             stack.callback(observer.close)
         pipeline = Pipeline(
@@ -187,6 +191,15 @@ def event_writer(config: EventsConfig) -> EventWriter | None:
             update_interval=config.update_interval,
         )
     )
+
+
+def zone_overlay(config: RunConfig) -> ZoneOverlay | None:
+    """The zones, lines and masks drawn in the preview and the recording, if any."""
+    if not (config.zones or config.lines or config.masks):
+        return None
+    from edge.zones.draw import ZoneOverlay
+
+    return ZoneOverlay(config.zones, config.lines, config.masks)
 
 
 def zone_recorder(config: RunConfig, labels: Sequence[str], task: str) -> ZoneRecorder | None:
