@@ -21,11 +21,11 @@ import sys
 from collections.abc import Sequence
 
 from edge import __version__
-from edge.cli import bench, check_config, convert, eval, inspect, run, service
+from edge.cli import bench, check_config, convert, eval, inspect, run, service, zones
 from edge.errors import EXIT_USAGE, EdgeError
 
 # The order of ``edge --help``'s command list.
-COMMANDS = (run, convert, inspect, check_config, service, bench, eval)
+COMMANDS = (run, convert, inspect, check_config, service, bench, eval, zones)
 
 
 def build_parser() -> argparse.ArgumentParser:
