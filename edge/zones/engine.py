@@ -104,8 +104,8 @@ class ZoneEngine:
         if detections.xyxy is None:
             return detections
         boxes = detections.xyxy
-        ok = (detections.class_id >= 0) & np.isfinite(detections.confidence)
-        ok &= np.isfinite(boxes).all(axis=1)
+        # A NaN or an infinity anywhere in a row makes its sum non-finite: one test.
+        ok = (detections.class_id >= 0) & np.isfinite(boxes.sum(axis=1) + detections.confidence)
         if self._masks.count:
             ok &= ~self._masks.contains_anchors(boxes, self._mask_anchors).any(axis=1)
         return detections if ok.all() else detections.filter(ok)
