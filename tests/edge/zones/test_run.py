@@ -13,7 +13,7 @@ import jsonschema
 from edge.model.zoo import zoo_file
 from edge.sources.synthetic import SceneTruth, SyntheticCamera
 from tests.conftest import REPO, RunEdge, read_jsonl
-from tests.edge.zones.scenes import QUADRANTS, truth_counts
+from tests.edge.zones.scenes import QUADRANTS, crossing_camera, truth_counts, truth_crossings
 
 DETECTOR = zoo_file("digits-detector.int8.tflite")
 FRAMES, HOLD, INERTIA = 300, 15, 3
@@ -121,3 +121,36 @@ def test_a_run_without_zones_still_writes_result_1(run_edge: RunEdge, tmp_path: 
         assert record["schema"] == "edge.result/1"
         _validator("result-1.schema.json").validate(record)
         assert "zones" not in record
+
+
+def test_the_shipped_detector_counts_line_crossings_as_the_truth(
+    run_edge: RunEdge, tmp_path: Path
+) -> None:
+    """The moving scene rendered to a folder, run through the detector: two digits cross
+    the middle line back and forth, a third jitters beside it. The crossing counts per
+    direction and label equal the truth's, and each crossing is one ``cross`` event."""
+    import cv2
+
+    camera, frames = crossing_camera(), 300
+    (tmp_path / "frames").mkdir()
+    for i in range(frames):
+        cv2.imwrite(str(tmp_path / "frames" / f"{i:04d}.png"), camera.render(i))
+    (tmp_path / "edge.toml").write_text(
+        f"[model]\npath = {json.dumps(str(DETECTOR))}\n"
+        '[source]\nkind = "images"\npath = "frames"\n[events]\nenabled = true\n'
+        '[[sinks]]\nkind = "jsonl"\npath = "out.jsonl"\n'
+        '[[lines]]\nname = "middle"\npoints = [[0.5, 0], [0.5, 1]]\nanchor = "center"\n'
+    )
+    done = run_edge(["run", "--config", "edge.toml"], timeout=180)
+    assert done.returncode == 0, done.stderr
+    lines = read_jsonl(tmp_path / "out.jsonl")
+    results = [r for r in lines if r["schema"] == "edge.result/2"]
+    assert len(results) == frames
+    expected = truth_crossings(camera, frames)
+    found = results[-1]["lines"]["middle"]
+    assert found == {side: dict(counts) for side, counts in expected.items()}
+    crossings = [e for e in lines if e.get("event") == "cross"]
+    assert len(crossings) == sum(sum(c.values()) for c in expected.values()) == 9
+    ev2 = _validator("event-2.schema.json")
+    for event in crossings:
+        ev2.validate(event)
