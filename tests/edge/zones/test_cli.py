@@ -15,7 +15,7 @@ import pytest
 from edge.config.load import load_config
 from edge.zones.draw import ZONE_COLOURS
 from edge.zones.sketch import Sketch
-from tests.conftest import RunEdge
+from tests.conftest import REPO, RunEdge
 from tests.edge.observers.test_observers import gui_env, xvfb
 
 __all__ = ["xvfb"]  # the fixture
@@ -116,3 +116,20 @@ def test_draw_opens_a_window_and_q_prints_the_toml(xvfb: str, tmp_path: Path) ->
             run.communicate()
     assert run.returncode == 0, stderr
     assert stdout == "# nothing drawn\n" == (tmp_path / "z.toml").read_text()
+
+
+def test_check_config_refuses_zones_a_model_cannot_fill(run_edge: RunEdge, tmp_path: Path) -> None:
+    zone = "[[zones]]\nname = 'z'\npoints = [[0, 0], [1, 0], [1, 1]]\n"
+    (tmp_path / "cnn.toml").write_text(zone)  # the default model is a classifier: no boxes
+    done = run_edge(["check-config", "cnn.toml"])
+    assert done.returncode == 78 and "zones, lines and detection masks need boxes" in done.stderr
+    (tmp_path / "det.toml").write_text(
+        f"[model]\npath = '{REPO}/models/zoo/digits-detector.int8.tflite'\n"
+        + zone
+        + "labels = ['cat']\n"
+    )
+    done = run_edge(["check-config", "det.toml"])
+    assert (
+        done.returncode == 78
+        and "zone 'z' names labels the model does not have: cat" in done.stderr
+    )
