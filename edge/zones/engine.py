@@ -113,7 +113,11 @@ class ZoneEngine:
     def update(self, detections: Detections, timestamp: float, labels: Sequence[str]) -> FrameZones:
         """Track, test, count: ``detections`` as ``keep`` returned them."""
         self._compile(labels)
-        if detections.xyxy is None:
+        if detections.xyxy is None and len(detections) == 0:  # Detections.empty(): no boxes
+            detections = Detections(
+                detections.class_id, detections.confidence, np.zeros((0, 4), np.float32)
+            )
+        if detections.xyxy is None:  # a classifier's classes: nothing to place
             empty = {name: Counter[str]() for name in self.zone_names}
             return FrameZones([[] for _ in range(len(detections))], empty, self._lines())
         boxes = detections.xyxy

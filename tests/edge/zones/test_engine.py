@@ -160,3 +160,19 @@ def test_detection_masks_drop_boxes_before_anything_else() -> None:
     det = Detections(np.asarray([1, 2, 3]), np.asarray([0.9, 0.9, np.nan], np.float32), boxes)
     kept = engine.keep(det)
     assert kept.class_id.tolist() == [2]  # masked, kept, NaN score (unwritable) dropped
+
+
+def test_frames_without_boxes_let_objects_leave() -> None:
+    """``Detections.empty()`` (no box array at all) is a frame where nothing was seen."""
+    zone = ZoneConfig.model_validate({"name": "all", "points": [[0, 0], [1, 0], [1, 1], [0, 1]]})
+    engine = ZoneEngine([zone.model_copy(update={"inertia": 2})], labels=LABELS)
+    seen = Detections(
+        np.asarray([4]),
+        np.asarray([0.9], np.float32),
+        np.asarray([[0.2, 0.2, 0.4, 0.4]], np.float32),
+    )
+    totals = [
+        engine.update(det, float(i), LABELS).counts["all"].total()
+        for i, det in enumerate([seen, seen, seen, Detections.empty(), Detections.empty()])
+    ]
+    assert totals == [0, 1, 1, 1, 0]
