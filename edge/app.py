@@ -27,6 +27,8 @@ from edge.sources.base import HasFrameRate, Source
 if TYPE_CHECKING:
     from edge.events.writer import EventWriter
     from edge.processing.motion import MotionGate
+    from edge.zones.draw import ZoneOverlay
+    from edge.zones.records import ZoneRecorder
 
 
 def run(
@@ -79,7 +81,10 @@ def run(
             return RunStats(source_state="ended")
         stack.callback(source.close)
         fps = source.fps if isinstance(source, HasFrameRate) else None
-        observers = [*build_observers(config.output, stop=stop, fps=fps), *sink_observers]
+        observers = [
+            *build_observers(config.output, stop=stop, fps=fps, overlay=zone_overlay(config)),
+            *sink_observers,
+        ]
         for observer in observers:
             stack.callback(observer.close)
         pipeline = Pipeline(
@@ -95,9 +100,12 @@ def run(
             observers=observers,
             tick_hooks=[*sink_hooks, *tick_hooks],
             control=control,
-            gate=motion_gate(config.motion),
+            gate=motion_gate(
+                config.motion, [m.points for m in config.masks if m.applies_to == "motion"]
+            ),
             events=event_writer(config.events),
             per_frame=not config.events.enabled or config.events.per_frame,
+            zones=zone_recorder(config, model.manifest.labels, model.manifest.task),
         )
         if on_start is not None:
             on_start(pipeline)
@@ -154,7 +162,9 @@ def open_until_stopped(opener: Callable[[], Source], stop: threading.Event) -> S
     return result[0]
 
 
-def motion_gate(config: MotionConfig) -> MotionGate | None:
+def motion_gate(
+    config: MotionConfig, masks: Sequence[Sequence[Sequence[float]]] = ()
+) -> MotionGate | None:
     if not config.enabled:
         return None
     from edge.processing.motion import MotionGate
@@ -164,6 +174,7 @@ def motion_gate(config: MotionConfig) -> MotionGate | None:
         pixel_threshold=config.pixel_threshold,
         min_changed=config.min_changed,
         heartbeat=config.heartbeat,
+        masks=masks,
     )
 
 
@@ -180,6 +191,36 @@ def event_writer(config: EventsConfig) -> EventWriter | None:
             update_interval=config.update_interval,
         )
     )
+
+
+def zone_overlay(config: RunConfig) -> ZoneOverlay | None:
+    """The zones, lines and masks drawn in the preview and the recording, if any."""
+    if not (config.zones or config.lines or config.masks):
+        return None
+    from edge.zones.draw import ZoneOverlay
+
+    return ZoneOverlay(config.zones, config.lines, config.masks)
+
+
+def zone_recorder(config: RunConfig, labels: Sequence[str], task: str) -> ZoneRecorder | None:
+    """The zones, lines and detection masks of the config (edge.zones), if any."""
+    masks = [m for m in config.masks if m.applies_to == "detections"]
+    if not (config.zones or config.lines or masks):
+        return None
+    from edge.errors import ConfigError
+    from edge.events.tracker import IouTracker
+    from edge.zones.engine import ZoneEngine
+    from edge.zones.records import ZoneRecorder
+
+    if task != "detect":
+        raise ConfigError(
+            f"zones, lines and detection masks need boxes; this model's task is {task!r}",
+            hint="use a detection model, or remove [[zones]], [[lines]] and [[masks]]",
+        )
+    events = config.events
+    tracker = IouTracker(events.iou_threshold, events.max_missed, events.update_interval)
+    engine = ZoneEngine(config.zones, config.lines, masks, labels=labels, tracker=tracker)
+    return ZoneRecorder(engine, events=events.enabled)
 
 
 def _open_sinks(
@@ -199,6 +240,8 @@ def _open_sinks(
         labels=tuple(labels),
         task=context.task,
         control=control,
+        zones=[(z.name, tuple(z.labels or labels)) for z in config.zones],
+        lines=[line.name for line in config.lines],
     )
     sinks: list[BackgroundSink] = []
     hooks: list[TickHook] = []

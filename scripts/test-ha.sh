@@ -199,6 +199,21 @@ stats_interval = $STATS_INTERVAL
 kind = "jsonl"
 path = "$RUN/dev/$1/detections.jsonl"
 EOF
+    # The detector also counts in a zone and across a line (scripts/ha_check/expected.py:
+    # zone_left_{i}, zone_left_total, line_middle_in/out); an anomaly model has no boxes.
+    [ "$1" = hatest-det ] || return 0
+    cat <<EOF
+
+[[zones]]
+name = "left"
+points = [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]
+anchor = "center"
+
+[[lines]]
+name = "middle"
+points = [[0.5, 0], [0.5, 1]]
+anchor = "center"
+EOF
 }
 
 wait_for() { # SECONDS DESCRIPTION COMMAND...: poll once a second

@@ -27,11 +27,20 @@ import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 
 from edge import __version__  # noqa: E402
-from edge.cli import bench, check_config, convert, eval, inspect, run, service  # noqa: E402
+from edge.cli import (  # noqa: E402
+    bench,
+    check_config,
+    convert,
+    eval,
+    inspect,
+    run,
+    service,
+    zones,
+)
 from edge.errors import EXIT_OK, EXIT_USAGE, EdgeError  # noqa: E402
 
 # The order of ``edge --help``'s command list.
-COMMANDS = (run, convert, inspect, check_config, service, bench, eval)
+COMMANDS = (run, convert, inspect, check_config, service, bench, eval, zones)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -76,6 +76,10 @@ def handle(args: argparse.Namespace) -> int:
         inference(blank_frame(model))
     finally:
         model.close()
+    # Zones and lines need boxes, and labels the model has (edge.app.zone_recorder).
+    from edge.app import zone_recorder
+
+    zone_recorder(config, model.manifest.labels, model.manifest.task)
     # An MQTT password source and TLS files that do not exist.
     check_sinks(_credentials_checkable(config.sinks, args.credentials_dir))
     if args.json:

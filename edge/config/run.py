@@ -43,6 +43,7 @@ from edge.config.sinks import (
     ha_object_id,
 )
 from edge.config.sources import SourceConfig, SyntheticSourceConfig
+from edge.config.zones import LineConfig, MaskConfig, ZoneConfig, check_unique
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,15 @@ class RunConfig(Strict):
     service: ServiceConfig = Field(
         default_factory=ServiceConfig, description="systemd watchdog and status settings"
     )
+    zones: list[ZoneConfig] = Field(default_factory=list, description="named polygons")
+    lines: list[LineConfig] = Field(default_factory=list, description="counting lines")
+    masks: list[MaskConfig] = Field(default_factory=list, description="ignored areas")
+
+    @model_validator(mode="after")
+    def _zone_names_apart(self) -> RunConfig:
+        check_unique([z.name for z in self.zones], "zones")
+        check_unique([line.name for line in self.lines], "lines")
+        return self
 
     @field_validator("device")
     @classmethod

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from edge.processing.geometry import iou
+from edge.processing.geometry import iou_matrix
 from edge.types import Detections
 
 EventKind = Literal["new", "update", "end"]
@@ -38,6 +38,7 @@ class Track:
     last_event: float
     frames: int = 1
     missed: int = 0
+    row: int = -1  # its detection's row in the latest frame; -1: unseen there (zones)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class IouTracker:
             track = self.tracks[t]
             track.box, track.score = boxes[row].copy(), float(detections.confidence[row])
             track.last_seen, track.frames, track.missed = timestamp, track.frames + 1, 0
+            track.row = row
             if timestamp - track.last_event >= self.update_interval:
                 track.last_event = timestamp
                 events.append(TrackEvent("update", track))
@@ -79,6 +81,7 @@ class IouTracker:
         for t, track in enumerate(self.tracks):
             if t not in matched_tracks:
                 track.missed += 1
+                track.row = -1
                 if track.missed >= self.max_missed:
                     ended.append(track)
                     events.append(TrackEvent("end", track, "gone"))
@@ -93,6 +96,7 @@ class IouTracker:
                     timestamp,
                     timestamp,
                     timestamp,
+                    row=row,
                 )
                 self._next_id += 1
                 self.tracks.append(track)
@@ -109,14 +113,15 @@ class IouTracker:
         self, detections: Detections, boxes: npt.NDArray[np.float32]
     ) -> list[tuple[float, int, int]]:
         """(IoU, track index, detection row) of same-class pairs above the threshold, best
-        first."""
-        pairs = []
-        for t, track in enumerate(self.tracks):
-            same = np.nonzero(detections.class_id == track.class_id)[0]
-            if len(same) == 0:
-                continue
-            overlaps = iou(track.box, boxes[same])
-            for row, overlap in zip(same, overlaps, strict=True):
-                if overlap >= self.iou_threshold:
-                    pairs.append((float(overlap), t, int(row)))
-        return sorted(pairs, key=lambda pair: -pair[0])
+        first (ties in track, then row order). One IoU matrix for all pairs: a loop per
+        track cost ~1 ms a frame with 50 objects (zones track every frame)."""
+        if not self.tracks or len(boxes) == 0:
+            return []
+        held = np.stack([track.box for track in self.tracks]).astype(np.float32)
+        classes = np.asarray([track.class_id for track in self.tracks])
+        overlaps = iou_matrix(held, boxes)
+        overlaps[classes[:, np.newaxis] != detections.class_id[np.newaxis, :]] = -1.0
+        t, row = np.nonzero(overlaps >= self.iou_threshold)
+        values = overlaps[t, row]
+        order = np.argsort(-values, kind="stable")
+        return [(float(values[i]), int(t[i]), int(row[i])) for i in order]

@@ -8,22 +8,31 @@ recorder and the snapshot saver. Each draws with ``edge.observers.annotate``.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from edge.config.output import OutputConfig
 from edge.pipeline.loop import FrameObserver
+
+if TYPE_CHECKING:
+    from edge.observers.annotate import Overlay
 
 __all__ = ["build_observers"]
 
 
 def build_observers(
-    config: OutputConfig, *, stop: threading.Event, fps: float | None = None
+    config: OutputConfig,
+    *,
+    stop: threading.Event,
+    fps: float | None = None,
+    overlay: Overlay | None = None,
 ) -> list[FrameObserver]:
     """The observers ``config`` asks for; the preview checks for a GUI before the run."""
     observers: list[FrameObserver] = []
     if config.preview or config.record is not None:
         from edge.observers.annotate import FrameAnnotator
 
-        annotator = FrameAnnotator()  # preview and recording share one drawing per frame
+        # Preview and recording share one drawing per frame (``overlay``: the zones).
+        annotator = FrameAnnotator(overlay)
     if config.preview:
         from edge.observers.preview import PreviewWindow
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -30,17 +31,23 @@ _PALETTE = [
     (255, 128, 0),
 ]
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
+# Draws under the boxes, in place: the zones, lines and masks with their counts (edge.zones.draw).
+Overlay = Callable[[Image, dict[str, Any]], None]
 
 
 def colour_of(class_id: int) -> tuple[int, int, int]:
     return _PALETTE[class_id % len(_PALETTE)]
 
 
-def annotate(image: Image, record: dict[str, Any], fps: float | None = None) -> Image:
+def annotate(
+    image: Image, record: dict[str, Any], fps: float | None = None, overlay: Overlay | None = None
+) -> Image:
     """A copy of ``image`` with the record drawn on it (the input is not changed)."""
     canvas: Image = np.ascontiguousarray(
         cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image.copy()
     )
+    if overlay is not None:
+        overlay(canvas, record)
     h, w = canvas.shape[:2]
     scale = max(0.35, min(w, h) / 600)
     thickness = max(2, round(min(w, h) / 160))  # 1 px lines lose their colour in 4:2:0 video
@@ -115,7 +122,8 @@ class FrameAnnotator:
     given the same frame and record twice in a row (one loop turn), it returns the picture
     it drew the first time. Callers must not change the picture they get."""
 
-    def __init__(self) -> None:
+    def __init__(self, overlay: Overlay | None = None) -> None:
+        self._overlay = overlay
         self._meter = RateMeter()
         self._frame: Frame | None = None
         self._record: dict[str, Any] | None = None
@@ -125,6 +133,11 @@ class FrameAnnotator:
         # Identity, not equality: this exact frame and record (the references held here
         # keep their ids from being reused by later objects).
         if frame is not self._frame or record is not self._record or self._image is None:
-            self._image = annotate(frame.image, record, self._meter.tick())
+            fps = self._meter.tick()
+            self._image = (
+                annotate(frame.image, record, fps)
+                if self._overlay is None
+                else annotate(frame.image, record, fps, self._overlay)
+            )
             self._frame, self._record = frame, record
         return self._image

@@ -26,6 +26,9 @@ Extension points, each optional:
 - ``events`` (``edge.events.writer.EventWriter``): fed the detections after decoding; its
   ``edge.event/1`` records go to the same sinks, and with ``per_frame`` false they are
   the only records written.
+- ``zones`` (``edge.zones.records.ZoneRecorder``): drops masked detections before the
+  record, adds the zones and counts to it (``edge.result/2``) and, in event mode, writes
+  the ``enter|leave|cross`` events (``edge.event/2``).
 - ``control`` (``edge.pipeline.control.RunControl``): pause (frames read and dropped, counted in
   ``paused_frames``, no record) and a score threshold applied before the record.
 """
@@ -58,6 +61,7 @@ from edge.types import Detections, Frame, Result
 if TYPE_CHECKING:  # built by edge.app only when a run asks for them (cold start)
     from edge.events.writer import EventWriter
     from edge.processing.motion import MotionGate
+    from edge.zones.records import ZoneRecorder
 
 _HEALTH_INTERVAL = 0.1  # seconds between refreshes of the source and sink health
 
@@ -103,6 +107,7 @@ class Pipeline:
         events: EventWriter | None = None,
         per_frame: bool = True,
         control: RunControl | None = None,
+        zones: ZoneRecorder | None = None,
     ) -> None:
         self.source = source
         self._model = ActiveModel(inference, context, tuple(labels), release)
@@ -118,6 +123,7 @@ class Pipeline:
         self.events = events
         self.per_frame = per_frame
         self.control = control
+        self.zones = zones
         self.stats = RunStats()
 
     def run(self, stop: threading.Event | None = None) -> RunStats:
@@ -250,12 +256,20 @@ class Pipeline:
         threshold = self.control.threshold if self.control is not None else None
         if threshold is not None:
             detections = detections.filter(detections.confidence >= threshold)
+        if self.zones is not None:
+            detections = self.zones.keep(detections)
         result = Result(self.stats.frames, frame, detections, model.labels, latency, extra)
         record = to_record(result, model.context)
+        zone_events = (
+            self.zones.on_frame(frame, detections, record, model.context, model.labels)
+            if self.zones is not None
+            else []
+        )
         if self.per_frame:
             for sink in self.sinks:
                 sink.write(record)
         self._write_events(frame, detections, model)
+        self._emit(zone_events)
         for observer in self.observers:
             observer.observe(frame, record)
         self.stats.frames += 1
@@ -271,6 +285,8 @@ class Pipeline:
         """Close the tracks still open, so every ``new`` has its ``end``."""
         if self.events is not None:
             self._emit(self.events.on_close(self.context, self.labels))
+        if self.zones is not None:
+            self._emit(self.zones.on_close(self.context, self.labels, time.time()))
 
     def _emit(self, records: list[Record]) -> None:
         for record in records:

@@ -41,6 +41,22 @@ def iou(box: FloatArray, boxes: FloatArray) -> FloatArray:
     return out
 
 
+def iou_matrix(a: FloatArray, b: FloatArray) -> FloatArray:
+    """IoU of every box of ``a`` ``(M, 4)`` with every box of ``b`` ``(N, 4)``: ``(M, N)``."""
+    ix0 = np.maximum(a[:, np.newaxis, 0], b[np.newaxis, :, 0])
+    iy0 = np.maximum(a[:, np.newaxis, 1], b[np.newaxis, :, 1])
+    ix1 = np.minimum(a[:, np.newaxis, 2], b[np.newaxis, :, 2])
+    iy1 = np.minimum(a[:, np.newaxis, 3], b[np.newaxis, :, 3])
+    inter = np.maximum(ix1 - ix0, 0) * np.maximum(iy1 - iy0, 0)
+    area_a = np.maximum(a[:, 2] - a[:, 0], 0) * np.maximum(a[:, 3] - a[:, 1], 0)
+    area_b = np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
+    union = area_a[:, np.newaxis] + area_b[np.newaxis, :] - inter
+    out: FloatArray = np.where(union > 0, inter / np.where(union > 0, union, 1), 0).astype(
+        np.float32
+    )
+    return out
+
+
 def nms(
     boxes: FloatArray,
     scores: FloatArray,

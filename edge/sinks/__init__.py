@@ -48,6 +48,8 @@ class SinkContext:
     labels: Sequence[str] = ()
     task: str = "detect"
     control: RunControl | None = field(default=None, compare=False)
+    zones: Sequence[tuple[str, Sequence[str]]] = ()  # [[zones]]: name, labels counted
+    lines: Sequence[str] = ()  # [[lines]]: names
 
 
 def parse_sink_spec(spec: str) -> dict[str, Any]:
@@ -176,5 +178,7 @@ def open_sink(config: SinkConfig, context: SinkContext) -> Sink:
             labels=context.labels,
             task=context.task,
             control=context.control,
+            zones=context.zones,
+            lines=context.lines,
         )
     raise AssertionError(f"unhandled sink config {config!r}")  # the union is exhaustive

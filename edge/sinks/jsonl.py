@@ -220,7 +220,9 @@ class JsonlSink:
             self._sync(now)
 
     def _wanted(self, record: Record, now: float) -> bool:
-        if not self.only_detections or record.get("schema") != RESULT_SCHEMA:
+        # edge.result/2 (a run with zones) is a result too.
+        schema = str(record.get("schema", ""))
+        if not self.only_detections or not schema.startswith(RESULT_SCHEMA.split("/", 1)[0] + "/"):
             return True
         if record.get("detections"):
             return True

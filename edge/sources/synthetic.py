@@ -17,6 +17,10 @@ within the 20-40 px tiles it was trained on).
 ``truth(i)`` then returns a ``SceneTruth`` listing every digit's label and ink box. The
 single-digit mode (the default) is unchanged.
 
+Moving mode (``movers``), for zone, line and tracker tests: each ``Mover`` is one digit
+gliding back and forth between two points at a set speed (optionally jittering, or
+hidden on chosen frames to make it flicker); ``truth(i)`` lists the visible ones.
+
 Hung camera (``freeze_after``, config ``[source] freeze_after = N``), for the watchdog
 tests: after N frames the iterator blocks until ``close()``, delivering nothing and
 reporting no activity, the way a camera read that never returns looks to the loop.
@@ -66,6 +70,32 @@ class SceneTruth:
         return [d.box for d in self.digits]
 
 
+@dataclass(frozen=True, slots=True)
+class Mover:
+    """A digit moving to and fro along a straight path: its tile's top-left corner goes
+    from ``start`` to ``end`` (normalised) in ``period`` frames, then back. ``jitter``
+    adds a seeded random offset (normalised, +/-) per frame; on ``hidden`` frames it is
+    not drawn. ``digit`` picks a held-out digit (index into the camera's digit order)."""
+
+    start: tuple[float, float]
+    end: tuple[float, float]
+    period: int = 60
+    size: float = 0.35
+    jitter: float = 0.0
+    hidden: frozenset[int] = frozenset()
+    digit: int = 0
+
+    def corner(self, frame: int, seed: int) -> tuple[float, float]:
+        phase = frame % (2 * self.period)
+        t = phase / self.period if phase <= self.period else 2 - phase / self.period
+        x = self.start[0] + t * (self.end[0] - self.start[0])
+        y = self.start[1] + t * (self.end[1] - self.start[1])
+        if self.jitter:
+            dx, dy = np.random.default_rng((seed, frame, self.digit)).uniform(-1, 1, 2)
+            x, y = x + float(dx) * self.jitter, y + float(dy) * self.jitter
+        return x, y
+
+
 def load_digits(path: Path | None = None) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
     path = path or zoo_file(HOLDOUT_DIGITS)
     try:
@@ -99,6 +129,7 @@ class SyntheticCamera:
         digit_count: int = 1,
         freeze_after: int | None = None,
         on_demand: bool = False,
+        movers: tuple[Mover, ...] = (),
     ) -> None:
         if not 1 <= digit_count <= MAX_SCENE_DIGITS:
             raise SourceError(
@@ -106,6 +137,7 @@ class SyntheticCamera:
                 f"frame, not {digit_count}"
             )
         self.digit_count = digit_count
+        self.movers = movers
         self.name = "synthetic"
         self.live = not on_demand
         self.width, self.height = width, height
@@ -123,8 +155,9 @@ class SyntheticCamera:
         return int(self._order[slot % len(self._order)])
 
     def truth(self, frame: int) -> DigitTruth | SceneTruth:
-        """``DigitTruth`` in single-digit mode, ``SceneTruth`` with ``digit_count`` > 1."""
-        if self.digit_count > 1:
+        """``DigitTruth`` in single-digit mode, ``SceneTruth`` with ``digit_count`` > 1
+        or ``movers``."""
+        if self.digit_count > 1 or self.movers:
             return SceneTruth(
                 tuple(self._truth(index, x, y, size) for index, (x, y, size) in self._scene(frame))
             )
@@ -135,7 +168,7 @@ class SyntheticCamera:
         noise_rng = np.random.default_rng((self.seed, frame))
         noise = noise_rng.integers(0, 12, size=image.shape[:2], dtype=np.uint8)
         image = np.asarray(cv2.add(image, cv2.merge([noise, noise, noise])), np.uint8)
-        if self.digit_count > 1:
+        if self.digit_count > 1 or self.movers:
             tiles = self._scene(frame)
         else:
             tiles = [(self.digit_index(frame), self._placement(frame))]
@@ -165,7 +198,10 @@ class SyntheticCamera:
         return DigitTruth(int(self._labels[index]), box, index)
 
     def _scene(self, frame: int) -> list[tuple[int, tuple[int, int, int]]]:
-        """Scene mode: (digit index, (x, y, size)) of each digit, one grid cell each."""
+        """Scene mode: (digit index, (x, y, size)) of each digit, one grid cell each;
+        moving mode: of each visible mover."""
+        if self.movers:
+            return self._moving(frame)
         slot = frame // self.hold_frames
         rng = np.random.default_rng((self.seed, slot, self.digit_count))
         cols, rows = (2, 1) if self.digit_count == 2 else (2, 2)
@@ -178,6 +214,17 @@ class SyntheticCamera:
             x = (int(cell) % cols) * cell_w + int(rng.integers(0, cell_w - size + 1))
             y = (int(cell) // cols) * cell_h + int(rng.integers(0, cell_h - size + 1))
             tiles.append((index, (x, y, size)))
+        return tiles
+
+    def _moving(self, frame: int) -> list[tuple[int, tuple[int, int, int]]]:
+        tiles = []
+        for mover in self.movers:
+            if frame in mover.hidden:
+                continue
+            x, y = mover.corner(frame, self.seed)
+            index = int(self._order[mover.digit % len(self._order)])
+            size = round(self.height * mover.size)
+            tiles.append((index, (round(x * self.width), round(y * self.height), size)))
         return tiles
 
     def __iter__(self) -> Iterator[Frame]:

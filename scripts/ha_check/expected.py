@@ -48,6 +48,12 @@ ENTITIES: dict[str, dict[str, tuple[str, str | None, str]]] = {
         "count_all": ("sensor", None, "number"),
         "snapshot": ("image", None, "image"),
         "threshold": ("number", "config", "threshold"),
+        # scripts/test-ha.sh gives the detector a zone "left" (every label) and a line
+        # "middle": retained count topics (edge.sinks.mqtt.zones).
+        "zone_left_{i}": ("sensor", None, "number"),
+        "zone_left_total": ("sensor", None, "number"),
+        "line_middle_in": ("sensor", None, "number"),
+        "line_middle_out": ("sensor", None, "number"),
         **_COMMON,
     },
     "anomaly": {

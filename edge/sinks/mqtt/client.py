@@ -38,6 +38,7 @@ from edge.sinks.mqtt.publish import PublishPolicy
 from edge.sinks.mqtt.pump import OutboxPump
 from edge.sinks.mqtt.snapshot import SnapshotPublisher
 from edge.sinks.mqtt.stats import Stats
+from edge.sinks.mqtt.zones import ZoneTopics
 
 if TYPE_CHECKING:
     from edge.config.sinks import MqttSinkConfig
@@ -76,6 +77,8 @@ class MqttSink:
         labels: Sequence[str] = (),
         task: str = "detect",
         control: RunControl | None = None,
+        zones: Sequence[tuple[str, Sequence[str]]] = (),
+        lines: Sequence[str] = (),
     ) -> None:
         # The check `edge check-config` makes too, so both give the same answer.
         require_paho_mqtt()
@@ -148,6 +151,13 @@ class MqttSink:
             snapshot=config.snapshot_interval > 0,
             threshold=control is not None and control.model_threshold is not None,
             paused=lambda: control is not None and control.paused,
+            zones=zones,
+            lines=lines,
+        )
+        self._zones = (
+            ZoneTopics(self._connection, prefix=self.prefix, zones=zones, lines=lines)
+            if zones or lines
+            else None
         )
         self._snapshot = (
             SnapshotPublisher(
@@ -209,7 +219,8 @@ class MqttSink:
         # Event mode's edge.event/1 records travel through the same outbox on their own
         # topic, always; per-frame results go as ``publish`` chooses, and every one of them
         # drives the Home Assistant live state.
-        is_event = record.get("schema") == EVENT_SCHEMA
+        # edge.event/2: the zone events of a run with zones, on the same topic.
+        is_event = str(record.get("schema", "")).startswith(EVENT_SCHEMA.split("/", 1)[0] + "/")
         model = record.get("model")
         if isinstance(model, dict):
             with self._lock:
@@ -226,6 +237,8 @@ class MqttSink:
             self._pump.add(self.topic_results, _payload(chosen))
         if self._homeassistant:
             self._ha.publish_live(record)
+        if self._zones is not None:
+            self._zones.publish(record)
 
     def tick(self, stats: RunStats) -> None:
         """Pipeline tick hook: ``<prefix>/stats`` every ``stats_interval`` seconds, and the
@@ -257,6 +270,8 @@ class MqttSink:
         if self._homeassistant:
             self._ha.on_connect()
         self._stats.refresh()
+        if self._zones is not None:
+            self._zones.resend()
         self._pump.wake()
 
     def _on_publish(self, mid: int) -> None:

@@ -21,6 +21,8 @@ Entities (the table in docs/mqtt.md says the same):
   them unavailable (not stuck "on") only when the device dies.
 - ``image`` "Last detection": the annotated JPEG on ``<prefix>/snapshot``
   (``edge.sinks.mqtt.snapshot``), when ``snapshot_interval`` is not 0.
+- with ``[[zones]]`` and ``[[lines]]``: a ``sensor`` per zone and label, per zone in
+  total, and per line direction, on the retained count topics (``edge.sinks.mqtt.zones``);
 - diagnostic ``sensor``s (``entity_category: diagnostic``): frame rate, inference
   p50/p95, outbox depth, CPU temperature, from the retained ``<prefix>/stats``.
 - ``sensor`` "Status" (``running`` / ``paused``), ``switch`` "Detection enabled" and,
@@ -93,6 +95,8 @@ def discovery_payload(
     task: str = "detect",
     snapshot: bool = False,
     threshold: bool = True,
+    zones: Sequence[tuple[str, Sequence[str]]] = (),
+    lines: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The device discovery message. ``task`` picks the live entities (counts for
     detectors, score and verdict for anomaly models), ``snapshot`` adds the image entity
@@ -165,6 +169,10 @@ def discovery_payload(
             "payload_off": "OFF",
             "expire_after": expire_after,
         }
+    if zones or lines:  # [[zones]] and [[lines]]: edge.sinks.mqtt.zones
+        from edge.sinks.mqtt.zones import zone_components
+
+        components |= zone_components(oid, prefix, zones, lines)
     if snapshot:
         components["snapshot"] = {
             "platform": "image",
@@ -345,6 +353,8 @@ class HomeAssistant:
         snapshot: bool = False,
         threshold: bool = True,
         paused: Callable[[], bool] = lambda: False,
+        zones: Sequence[tuple[str, Sequence[str]]] = (),
+        lines: Sequence[str] = (),
     ) -> None:
         self.status_topic = f"{discovery_prefix}/status"
         self._connection = connection
@@ -354,6 +364,7 @@ class HomeAssistant:
         self._expire_after = expire_after
         self._task, self._snapshot, self._threshold = task, snapshot, threshold
         self._paused = paused
+        self._zones, self._lines = zones, lines
         self._resend = threading.Event()
         self._lock = threading.Lock()
         self._present: set[str] = set()
@@ -384,6 +395,8 @@ class HomeAssistant:
             task=self._task,
             snapshot=self._snapshot,
             threshold=self._threshold,
+            zones=self._zones,
+            lines=self._lines,
         )
         self._connection.publish(
             discovery_topic(self._discovery_prefix, self._device),

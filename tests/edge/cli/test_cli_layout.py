@@ -38,6 +38,7 @@ def test_each_command_has_its_module_with_parser_and_handler() -> None:
         "service": "service",
         "bench": "bench",
         "eval": "eval",
+        "zones": "zones",
     }
     assert [module.__name__.rpartition(".")[2] for module in COMMANDS] == list(names.values())
     assert list(_subparsers(build_parser())) == list(names)  # the order of --help's list
