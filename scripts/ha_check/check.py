@@ -202,8 +202,11 @@ def check_states(
         detail = f"{values.count('running')} running, {values.count('paused')} paused"
         ok = not bad and "running" in values
         if window is not None:
-            during = [s for ts, s in states if window[0] <= ts <= window[1]]
-            ok = ok and "paused" in during
+            # What the entity showed in the window: the state in effect when it opened (HA
+            # may record "paused" a moment before the script notes the time) and changes.
+            before = [s for ts, s in sorted(states) if ts < window[0]][-1:]
+            during = before + [s for ts, s in states if window[0] <= ts <= window[1]]
+            ok = ok and "paused" in during and during[-1] == "paused"
             detail += f"; during the pause: {during or 'nothing'}"
         report.check(ok, what, detail + (f", unexpected {bad[:5]}" if bad else ""))
     elif kind in {"event", "event_any", "image", "image_any"}:
