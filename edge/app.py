@@ -26,6 +26,7 @@ from edge.sources.base import HasFrameRate, Source
 
 if TYPE_CHECKING:
     from edge.events.writer import EventWriter
+    from edge.http import HttpRun
     from edge.processing.motion import MotionGate
 
 
@@ -64,6 +65,10 @@ def run(
         )
         spec = model.manifest.input
         stop = stop or threading.Event()
+        # Up before the source opens, so /healthz and the page answer while a camera connects.
+        web, current = _open_http(
+            config, context, labels=model.manifest.labels, sinks=sinks, stack=stack
+        )
         source = open_until_stopped(
             lambda: open_source(
                 config.source,
@@ -80,6 +85,9 @@ def run(
         stack.callback(source.close)
         fps = source.fps if isinstance(source, HasFrameRate) else None
         observers = [*build_observers(config.output, stop=stop, fps=fps), *sink_observers]
+        if web is not None:
+            observers.append(web.feed)
+            tick_hooks = [*tick_hooks, web.board.tick]
         for observer in observers:
             stack.callback(observer.close)
         pipeline = Pipeline(
@@ -99,6 +107,7 @@ def run(
             events=event_writer(config.events),
             per_frame=not config.events.enabled or config.events.per_frame,
         )
+        current.append(pipeline)  # the web page names the model the pipeline runs now
         if on_start is not None:
             on_start(pipeline)
         start_model.pop_all()  # handed over: Pipeline.run closes it, whatever happens
@@ -111,6 +120,39 @@ def run(
         else:
             stats.sink_failed[sink.name] = failure
     return stats
+
+
+def _open_http(
+    config: RunConfig,
+    context: RecordContext,
+    *,
+    labels: Sequence[str],
+    sinks: Sequence[BackgroundSink],
+    stack: ExitStack,
+) -> tuple[HttpRun | None, list[Pipeline]]:
+    """The web server when ``[http] enabled`` (``edge.http``), closed with the run; and the
+    list the run puts its pipeline into, from which the page reads the model running now
+    (a reload may change it)."""
+    current: list[Pipeline] = []
+    if not config.http.enabled:
+        return None, current
+    from edge.http import ModelInfo, RunInfo, start_http
+
+    def model() -> ModelInfo:  # called on the loop's thread (StatusBoard.tick)
+        now, names = (current[0].context, current[0].labels) if current else (context, labels)
+        return ModelInfo(now.model_name, now.task, now.model_sha256, tuple(names))
+
+    info = RunInfo(
+        device=config.device,
+        source=config.source.kind,
+        sinks=tuple(sink.name for sink in sinks),
+        health_window=config.http.health_window,
+        max_viewers=config.http.max_viewers,
+        stream_fps=config.http.stream_fps,
+    )
+    web = start_http(config.http, info, model)
+    stack.callback(web.close)
+    return web, current
 
 
 def needs_full_picture(config: RunConfig) -> bool:

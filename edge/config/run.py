@@ -32,6 +32,7 @@ else:  # pragma: no cover - Python 3.10 on older Pi OS images
 
 
 from edge.config.base import Strict
+from edge.config.http import HttpConfig
 from edge.config.model import DecoderConfig, ModelConfig
 from edge.config.output import OutputConfig, ServiceConfig
 from edge.config.processing import EventsConfig, FiltersConfig, MotionConfig
@@ -100,6 +101,10 @@ class RunConfig(Strict):
     status_interval: float = Field(5.0, gt=0, description="seconds between status lines")
     service: ServiceConfig = Field(
         default_factory=ServiceConfig, description="systemd watchdog and status settings"
+    )
+    http: HttpConfig = Field(
+        default_factory=HttpConfig,
+        description="status page, MJPEG stream, /metrics and /healthz (docs/http.md)",
     )
 
     @field_validator("device")
