@@ -210,6 +210,7 @@ class StatusBoard:
                     {
                         "ts": record.get("ts"),
                         "seq": record.get("seq"),
+                        "frame": record.get("source", {}).get("frame"),
                         "label": item.get("label"),
                         "score": item.get("score"),
                         "box": item.get("box"),

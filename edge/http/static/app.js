@@ -45,7 +45,7 @@ function fill(status) {
     const row = document.createElement("tr");
     const time = d.ts ? d.ts.replace(/^.*T/, "").replace(/\+.*$|Z$/, "") : "";
     const box = d.box ? d.box.map((v) => v.toFixed(2)).join(", ") : "";
-    for (const value of [time, d.seq, d.label, d.score.toFixed(2), box]) {
+    for (const value of [time, d.frame, d.label, d.score.toFixed(2), box]) {
       const cell = document.createElement("td");
       cell.textContent = value;
       row.appendChild(cell);
