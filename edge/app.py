@@ -20,7 +20,7 @@ from edge.pipeline.loop import FrameObserver, Pipeline, StatusCallback, TickHook
 from edge.pipeline.stats import RunStats
 from edge.record import RecordContext
 from edge.sinks import BackgroundSink, SinkContext, open_sink
-from edge.sinks.base import HasFrameObserver, HasTick
+from edge.sinks.base import HasBacklog, HasFrameObserver, HasTick
 from edge.sources import open_source
 from edge.sources.base import HasFrameRate, Source
 
@@ -150,7 +150,11 @@ def _open_http(
         max_viewers=config.http.max_viewers,
         stream_fps=config.http.stream_fps,
     )
-    web = start_http(config.http, info, model)
+
+    def backlogs() -> dict[str, int]:  # the MQTT outbox's depth, for /metrics
+        return {s.name: s.inner.backlog for s in sinks if isinstance(s.inner, HasBacklog)}
+
+    web = start_http(config.http, info, model, backlogs)
     stack.callback(web.close)
     return web, current
 

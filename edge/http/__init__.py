@@ -62,6 +62,7 @@ def start_http(
     config: HttpConfig,
     info: RunInfo,
     model: Callable[[], ModelInfo],
+    backlogs: Callable[[], dict[str, int]] = dict,
 ) -> HttpRun:
     """Listen and serve on a thread of its own; the caller closes the result."""
     from edge.http.metrics import Metrics
@@ -75,7 +76,7 @@ def start_http(
         max_viewers=config.max_viewers,
         recent=config.recent_detections,
     )
-    board = StatusBoard(info, model, feed, temperature=cpu_temperature)
+    board = StatusBoard(info, model, feed, temperature=cpu_temperature, backlogs=backlogs)
     try:
         server = StatusServer(
             config.listen,

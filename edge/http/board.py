@@ -64,12 +64,14 @@ class StatusBoard:
         feed: FrameFeed,
         *,
         temperature: Callable[[], float | None] = lambda: None,
+        backlogs: Callable[[], dict[str, int]] = dict,
     ) -> None:
         self.info = info
         self.started = time.monotonic()
         self._model = model
         self._feed = feed
         self._temperature = temperature
+        self._backlogs = backlogs
         self._stats: RunStats | None = None
         self._next = 0.0
         self._rates: deque[tuple[float, int]] = deque()
@@ -137,6 +139,7 @@ class StatusBoard:
             else "running"
         )
         age = now - stats.last_frame_at if stats.last_frame_at else None
+        backlogs = self._backlogs()
         return {
             "schema": SCHEMA,
             "device": self.info.device,
@@ -168,6 +171,7 @@ class StatusBoard:
                     "state": stats.sink_state.get(name),
                     "dropped": stats.sink_dropped.get(name, 0),
                     "failure": stats.sink_failed.get(name),
+                    "backlog": backlogs.get(name),
                 }
                 for name in self.info.sinks
             ],

@@ -3,6 +3,7 @@
 The child is the command users run (``edge run --config run.toml``), on port 0; the test
 learns the port from the ``status page: http://HOST:PORT/`` line it logs. Stopped with
 SIGINT, as Ctrl-C does, and its whole stderr kept for the checks that read the log.
+Results go to ``out.jsonl`` beside the config unless ``sink=False`` (the config's own).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def edge_http(
     env: Mapping[str, str] | None = None,
     args: tuple[str, ...] = (),
     verbose: bool = False,
+    sink: bool = True,
 ) -> Iterator[EdgeHttp]:
     (tmp_path / "run.toml").write_text(config)
     stderr = tmp_path / "stderr.txt"
@@ -74,8 +76,7 @@ def edge_http(
                 "run",
                 "--config",
                 "run.toml",
-                "--sink",
-                f"jsonl:{tmp_path / 'out.jsonl'}",
+                *(["--sink", f"jsonl:{tmp_path / 'out.jsonl'}"] if sink else []),
                 *args,
             ],
             cwd=tmp_path,
