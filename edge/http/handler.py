@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
+from edge.http.auth import COOKIE
+
 if TYPE_CHECKING:
     from edge.http.server import StatusServer
 
@@ -106,14 +108,16 @@ class Handler(BaseHTTPRequestHandler):
         form = parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
         token = form.get("token", [""])[0]
         credentials = self.server.credentials
-        if not credentials.required or not credentials.token_matches(token):
+        if credentials.required and not credentials.token_matches(token):
             self._unauthorized("/", basic=False, failed=True)
             return
         self.send_response(HTTPStatus.SEE_OTHER)
         self.send_header("Location", "/")
-        self.send_header(
-            "Set-Cookie", f"edge_session={credentials.session()}; HttpOnly; SameSite=Strict; Path=/"
-        )
+        if credentials.required:  # without a token (loopback) there is nothing to remember
+            self.send_header(
+                "Set-Cookie",
+                f"{COOKIE}={credentials.session()}; HttpOnly; SameSite=Strict; Path=/",
+            )
         self.send_header("Content-Length", "0")
         self.end_headers()
 

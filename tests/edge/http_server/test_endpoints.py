@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import socket
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -165,3 +167,18 @@ def test_the_viewer_cap_turns_the_next_stream_away(server: EdgeHttp) -> None:
         wait_for(accepted, 10, "a freed place")
     finally:
         second.close()
+
+
+def test_without_a_token_the_login_form_just_goes_home(server: EdgeHttp) -> None:
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    request = urllib.request.Request(server.base + "/login", data=b"token=anything")
+    try:
+        opener.open(request, timeout=10)
+        raise AssertionError("no redirect")
+    except urllib.error.HTTPError as answer:
+        with answer:
+            assert answer.code == 303 and "Set-Cookie" not in answer.headers
