@@ -146,7 +146,10 @@ class FrameFeed:
     # The encoder thread.
 
     def _run(self) -> None:
-        encoded: tuple[Frame, dict[str, Any]] | None = None
+        # The last frame encoded, by its index and time, not by reference: holding a frame
+        # while the thread sleeps would keep a camera-sized array alive beside the
+        # pipeline's own, a cost the pipeline pays in allocations on every frame.
+        encoded: tuple[int, float] | None = None
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._closed or any(self._wanted.values()))
@@ -155,8 +158,8 @@ class FrameFeed:
                 wanted = [kind for kind in KINDS if self._wanted[kind]]
             started = time.monotonic()
             latest = self._latest
-            if latest is not None and latest is not encoded:
-                encoded = latest
+            if latest is not None and (latest[0].index, latest[0].timestamp) != encoded:
+                encoded = (latest[0].index, latest[0].timestamp)
                 for kind in wanted:
                     try:
                         jpeg = self.encode(*latest, annotated=kind == "annotated")
@@ -165,6 +168,7 @@ class FrameFeed:
                         continue
                     self._publish(kind, jpeg)
                     self.encoded += 1
+            del latest  # not held while sleeping (above)
             # At most ``fps`` pictures a second, the time spent encoding included; a
             # request for a newer picture waits for the next turn.
             with self._cond:
