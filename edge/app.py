@@ -20,12 +20,13 @@ from edge.pipeline.loop import FrameObserver, Pipeline, StatusCallback, TickHook
 from edge.pipeline.stats import RunStats
 from edge.record import RecordContext
 from edge.sinks import BackgroundSink, SinkContext, open_sink
-from edge.sinks.base import HasFrameObserver, HasTick
+from edge.sinks.base import HasBacklog, HasFrameObserver, HasTick
 from edge.sources import open_source
 from edge.sources.base import HasFrameRate, Source
 
 if TYPE_CHECKING:
     from edge.events.writer import EventWriter
+    from edge.http import HttpRun
     from edge.processing.motion import MotionGate
     from edge.zones.draw import ZoneOverlay
     from edge.zones.records import ZoneRecorder
@@ -66,6 +67,10 @@ def run(
         )
         spec = model.manifest.input
         stop = stop or threading.Event()
+        # Up before the source opens, so /healthz and the page answer while a camera connects.
+        web, current = _open_http(
+            config, context, labels=model.manifest.labels, sinks=sinks, stack=stack
+        )
         source = open_until_stopped(
             lambda: open_source(
                 config.source,
@@ -85,6 +90,9 @@ def run(
             *build_observers(config.output, stop=stop, fps=fps, overlay=zone_overlay(config)),
             *sink_observers,
         ]
+        if web is not None:
+            observers.append(web.feed)
+            tick_hooks = [*tick_hooks, web.board.tick]
         for observer in observers:
             stack.callback(observer.close)
         pipeline = Pipeline(
@@ -107,6 +115,7 @@ def run(
             per_frame=not config.events.enabled or config.events.per_frame,
             zones=zone_recorder(config, model.manifest.labels, model.manifest.task),
         )
+        current.append(pipeline)  # the web page names the model the pipeline runs now
         if on_start is not None:
             on_start(pipeline)
         start_model.pop_all()  # handed over: Pipeline.run closes it, whatever happens
@@ -119,6 +128,43 @@ def run(
         else:
             stats.sink_failed[sink.name] = failure
     return stats
+
+
+def _open_http(
+    config: RunConfig,
+    context: RecordContext,
+    *,
+    labels: Sequence[str],
+    sinks: Sequence[BackgroundSink],
+    stack: ExitStack,
+) -> tuple[HttpRun | None, list[Pipeline]]:
+    """The web server when ``[http] enabled`` (``edge.http``), closed with the run; and the
+    list the run puts its pipeline into, from which the page reads the model running now
+    (a reload may change it)."""
+    current: list[Pipeline] = []
+    if not config.http.enabled:
+        return None, current
+    from edge.http import ModelInfo, RunInfo, start_http
+
+    def model() -> ModelInfo:  # called on the loop's thread (StatusBoard.tick)
+        now, names = (current[0].context, current[0].labels) if current else (context, labels)
+        return ModelInfo(now.model_name, now.task, now.model_sha256, tuple(names))
+
+    info = RunInfo(
+        device=config.device,
+        source=config.source.kind,
+        sinks=tuple(sink.name for sink in sinks),
+        health_window=config.http.health_window,
+        max_viewers=config.http.max_viewers,
+        stream_fps=config.http.stream_fps,
+    )
+
+    def backlogs() -> dict[str, int]:  # the MQTT outbox's depth, for /metrics
+        return {s.name: s.inner.backlog for s in sinks if isinstance(s.inner, HasBacklog)}
+
+    web = start_http(config.http, info, model, backlogs)
+    stack.callback(web.close)
+    return web, current
 
 
 def needs_full_picture(config: RunConfig) -> bool:

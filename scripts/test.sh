@@ -23,7 +23,8 @@ lock=requirements/dev.lock
 # System tools the tests use as real peers: mosquitto (the MQTT broker and an independent
 # subscriber), Xvfb and libXtst (a display and key presses for the preview window),
 # systemd-analyze (verify and score the unit), debootstrap and systemd-nspawn (a Debian root
-# booted with systemd as PID 1 runs the service). Installed from Debian when missing.
+# booted with systemd as PID 1 runs the service), chromium (headless: the status page test
+# of edge run --http). Installed from Debian when missing.
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
@@ -32,6 +33,7 @@ ldconfig -p 2>/dev/null | grep -q libXtst.so.6 || need+=(libxtst6)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 command -v systemd-nspawn >/dev/null 2>&1 || need+=(systemd-container)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then
         sudo=""

@@ -24,14 +24,15 @@ from typing import TYPE_CHECKING
 from edge.errors import EXIT_OK
 
 if TYPE_CHECKING:
+    from edge.config.run import RunConfig
     from edge.config.sinks import SinkConfig
 
 DESCRIPTION = """\
 Check a config as `edge run` would at start, without running: the file, the files it
 names, the model and decoder (one inference on a blank frame), the plug-ins it needs
 (paho-mqtt for an MQTT sink, picamera2 for a picamera2 source, a GUI OpenCV for
-[output] preview) and the MQTT password source. Exit 78 with the message `edge run`
-would give, 0 if it would start.
+[output] preview), the MQTT password source and [http]'s token source. Exit 78 with
+the message `edge run` would give, 0 if it would start.
 
 password_credential: the unit's LoadCredential= line provides it as
 $CREDENTIALS_DIRECTORY/NAME, which exists only inside the service. Outside systemd it is
@@ -82,15 +83,37 @@ def handle(args: argparse.Namespace) -> int:
     zone_recorder(config, model.manifest.labels, model.manifest.task)
     # An MQTT password source and TLS files that do not exist.
     check_sinks(_credentials_checkable(config.sinks, args.credentials_dir))
+    _check_http_token(config)
     if args.json:
         print(config.model_dump_json(indent=2))
     else:
         print(
             f"{args.file}: ok (model {model.file.path.name}, task {model.manifest.task}, "
             f"decoder {model.manifest.decoder.name} {model.manifest.decoder.params}, "
-            f"source {config.source.kind}, sinks {', '.join(s.kind for s in config.sinks)})"
+            f"source {config.source.kind}, sinks {', '.join(s.kind for s in config.sinks)}"
+            + (f", http {config.http.listen}" if config.http.enabled else "")
+            + ")"
         )
     return EXIT_OK
+
+
+def _check_http_token(config: RunConfig) -> None:
+    """``[http]``'s token source, read as ``edge run`` reads it (a credential outside the
+    unit: a note, as for the MQTT password)."""
+    http = config.http
+    if not http.enabled or not http.has_token:
+        return
+    from edge.config.secrets import CREDENTIAL_NOTE, credentials_directory
+
+    if http.token_credential is not None and credentials_directory() is None:
+        print(
+            f"note: HTTP token credential {http.token_credential!r}: {CREDENTIAL_NOTE}",
+            file=sys.stderr,
+        )
+        return
+    from edge.http import read_token
+
+    read_token(http)
 
 
 def _credentials_checkable(

@@ -80,6 +80,15 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="load the model without first trying it in a limited child process "
         "([model] probe = false; only for models you trust)",
     )
+    run.add_argument(
+        "--http",
+        nargs="?",
+        const="",
+        metavar="HOST:PORT",
+        help="serve a status page with the live annotated video, /stream.mjpg, /metrics and "
+        "/healthz ([http]; default 127.0.0.1:8080 or the config's listen; beyond loopback "
+        "a token is required, docs/http.md)",
+    )
     _add_output_flags(run)
     run.set_defaults(handler=handle)
 
@@ -199,6 +208,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     output = _output_overrides(args)
     if output:
         overrides["output"] = output
+    http = getattr(args, "http", None)
+    if http is not None:  # --http alone keeps the config's listen (default 127.0.0.1:8080)
+        overrides["http"] = {"enabled": True, **({"listen": http} if http else {})}
     return overrides
 
 

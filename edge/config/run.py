@@ -32,6 +32,7 @@ else:  # pragma: no cover - Python 3.10 on older Pi OS images
 
 
 from edge.config.base import Strict
+from edge.config.http import HttpConfig
 from edge.config.model import DecoderConfig, ModelConfig
 from edge.config.output import OutputConfig, ServiceConfig
 from edge.config.processing import EventsConfig, FiltersConfig, MotionConfig
@@ -105,6 +106,10 @@ class RunConfig(Strict):
     zones: list[ZoneConfig] = Field(default_factory=list, description="named polygons")
     lines: list[LineConfig] = Field(default_factory=list, description="counting lines")
     masks: list[MaskConfig] = Field(default_factory=list, description="ignored areas")
+    http: HttpConfig = Field(
+        default_factory=HttpConfig,
+        description="status page, MJPEG stream, /metrics and /healthz (docs/http.md)",
+    )
 
     @model_validator(mode="after")
     def _zone_names_apart(self) -> RunConfig:

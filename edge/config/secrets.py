@@ -38,8 +38,13 @@ def read_secret(
     env: str | None = None,
     credential: str | None = None,
     what: str = "password",
+    owner: str = "MQTT",
+    key: str = "password_file",
 ) -> str | None:
     """Return the secret from the one source given, or ``None`` when none is given.
+
+    ``owner`` and ``key`` name whose secret it is and the config key of its file in the
+    messages (the MQTT password's by default; ``[http]``'s token is read the same way).
 
     A file or credential holds the secret on its first line (a trailing newline, as
     ``echo`` writes it, is not part of it).
@@ -48,47 +53,50 @@ def read_secret(
         return _first_line(
             file,
             what,
-            hint=f"write the {what} into {file} (chmod 600), or "
-            "point password_file at the right file",
+            hint=f"write the {what} into {file} (chmod 600), or point {key} at the right file",
+            owner=owner,
         )
     if env is not None:
         value = os.environ.get(env)
         if value is None or value == "":
             raise ConfigError(
-                f"the environment variable {env} that should hold the MQTT {what} is not set",
-                hint=f"export {env}=... in the service's environment, or use password_file",
+                f"the environment variable {env} that should hold the {owner} {what} is not set",
+                hint=f"export {env}=... in the service's environment, or use {key}",
             )
         return value
     if credential is not None:
         directory = credentials_directory()
         if not directory:
             raise ConfigError(
-                f"the MQTT {what} is a systemd credential ({credential!r}) but "
+                f"the {owner} {what} is a systemd credential ({credential!r}) but "
                 "$CREDENTIALS_DIRECTORY is not set: not running under systemd with "
                 "LoadCredential=",
                 hint=f"add LoadCredential={credential}:/etc/edge/{credential} to the unit, or "
-                "use password_file outside systemd",
+                f"use {key} outside systemd",
             )
         return _first_line(
             Path(directory) / credential,
             what,
             hint=f"check LoadCredential={credential}:... in the unit",
+            owner=owner,
         )
     return None
 
 
-def _first_line(path: Path, what: str, *, hint: str) -> str:
+def _first_line(path: Path, what: str, *, hint: str, owner: str = "MQTT") -> str:
     try:
         # Bounded, and never a FIFO or a device: /dev/zero filled the memory, a FIFO hung.
         text = read_limited(path, what=f"MQTT {what} file", limit=MAX_SECRET_BYTES).decode()
     except FileNotFoundError:
-        raise ConfigError(f"the MQTT {what} file {str(path)!r} does not exist", hint=hint) from None
+        raise ConfigError(
+            f"the {owner} {what} file {str(path)!r} does not exist", hint=hint
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise ConfigError(
-            f"cannot read the MQTT {what} file {str(path)!r}: {reason}", hint=hint
+            f"cannot read the {owner} {what} file {str(path)!r}: {reason}", hint=hint
         ) from None
     lines = text.splitlines()
     if not lines or not lines[0]:
-        raise ConfigError(f"the MQTT {what} file {str(path)!r} is empty", hint=hint)
+        raise ConfigError(f"the {owner} {what} file {str(path)!r} is empty", hint=hint)
     return lines[0]

@@ -89,6 +89,14 @@ class HasFailure(Protocol):
 
 
 @runtime_checkable
+class HasBacklog(Protocol):
+    """A sink with records waiting to go out (the MQTT outbox's rows), for ``/metrics``."""
+
+    @property
+    def backlog(self) -> int: ...
+
+
+@runtime_checkable
 class HasFrameObserver(Protocol):
     """A sink that also needs the frames (the MQTT image entity): the run adds its
     ``frame_observer`` (``None``: none this run) to the loop's frame observers."""

@@ -53,6 +53,9 @@ NOT_NEEDED = (
     "edge.bench.compiled_model",
     "sqlite3",
     "jsonschema",
+    "edge.http",  # the web server: only with [http] enabled / --http
+    "prometheus_client",
+    "http.server",
 )
 
 

@@ -207,6 +207,11 @@ class MqttSink:
         return self._pump.dropped
 
     @property
+    def backlog(self) -> int:
+        """Results in the outbox, waiting for the broker (after the latest commit)."""
+        return self._pump.counts.depth
+
+    @property
     def model(self) -> dict[str, str]:
         """The model now producing results: ``{"name", "sha256"}``."""
         with self._lock:

@@ -57,6 +57,8 @@ username = "pi"
 password_file = "secret"
 outbox = "state/outbox.sqlite3"
 tls = {ca_file = "ca.pem", cert_file = "c.pem", key_file = "k.pem"}
+[http]
+token_file = "http-token"
 """
 
 
@@ -76,6 +78,7 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> Non
     assert jsonl.path == folder / "logs/d.jsonl"
     assert mqtt.password_file == folder / "secret"
     assert mqtt.outbox == folder / "state/outbox.sqlite3"
+    assert config.http.token_file == folder / "http-token"
     tls = mqtt.tls
     assert tls is not None
     assert (tls.ca_file, tls.cert_file, tls.key_file) == (
@@ -109,6 +112,7 @@ def test_the_example_covers_every_path_field_of_the_config_tree() -> None:
         "MqttTlsConfig.key_file",
         "MqttSinkConfig.password_file",
         "MqttSinkConfig.outbox",
+        "HttpConfig.token_file",
         "OutputConfig.record",
         "OutputConfig.snapshot_dir",
     }
