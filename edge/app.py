@@ -162,7 +162,7 @@ def _open_http(
     def backlogs() -> dict[str, int]:  # the MQTT outbox's depth, for /metrics
         return {s.name: s.inner.backlog for s in sinks if isinstance(s.inner, HasBacklog)}
 
-    web = start_http(config.http, info, model, backlogs)
+    web = start_http(config.http, info, model, backlogs, overlay=zone_overlay(config))
     stack.callback(web.close)
     return web, current
 

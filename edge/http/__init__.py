@@ -27,6 +27,7 @@ from edge.http.auth import Credentials
 from edge.http.board import ModelInfo, RunInfo, StatusBoard
 from edge.http.feed import FrameFeed
 from edge.http.server import StatusServer
+from edge.observers.annotate import Overlay
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,10 @@ def start_http(
     info: RunInfo,
     model: Callable[[], ModelInfo],
     backlogs: Callable[[], dict[str, int]] = dict,
+    overlay: Overlay | None = None,
 ) -> HttpRun:
-    """Listen and serve on a thread of its own; the caller closes the result."""
+    """Listen and serve on a thread of its own; the caller closes the result. ``overlay``
+    draws the zones, lines and masks on the annotated picture (``edge.zones.draw``)."""
     from edge.http.metrics import Metrics
     from edge.sinks.mqtt.stats import cpu_temperature
 
@@ -75,6 +78,7 @@ def start_http(
         quality=config.jpeg_quality,
         max_viewers=config.max_viewers,
         recent=config.recent_detections,
+        overlay=overlay,
     )
     board = StatusBoard(info, model, feed, temperature=cpu_temperature, backlogs=backlogs)
     try:

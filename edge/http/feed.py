@@ -25,7 +25,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from edge.observers.annotate import annotate
+from edge.observers.annotate import Overlay, annotate
 from edge.types import Frame, Image
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,10 @@ class FrameFeed:
         quality: int,
         max_viewers: int,
         recent: int = 20,
+        overlay: Overlay | None = None,
     ) -> None:
         self.max_viewers = max_viewers
+        self._overlay = overlay
         self.encoded = 0  # pictures encoded (both kinds), read by tests and the benchmark
         self.recent: deque[dict[str, Any]] = deque(maxlen=recent)  # records with detections
         self._interval = 1.0 / fps
@@ -192,7 +194,7 @@ class FrameFeed:
             size = (self._width, max(1, round(height * self._width / width)))
             image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.uint8)
         if annotated:
-            image = annotate(image, record)
+            image = annotate(image, record, overlay=self._overlay)
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self._quality])
         if not ok:
             raise ValueError("OpenCV could not encode the picture as JPEG")
