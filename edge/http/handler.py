@@ -39,6 +39,7 @@ SECURITY_HEADERS = (
 )
 STATIC_TYPES = {
     "app.js": "text/javascript; charset=utf-8",
+    "sketch.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 
@@ -55,6 +56,7 @@ class Handler(BaseHTTPRequestHandler):
         "/": "_page",
         "/index.html": "_page",
         "/static/app.js": "_static",
+        "/static/sketch.js": "_static",
         "/static/style.css": "_static",
         "/api/status": "_status",
         "/metrics": "_metrics",

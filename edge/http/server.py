@@ -35,7 +35,7 @@ _BUSY = (
     b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
     b"Content-Length: 24\r\nConnection: close\r\n\r\ntoo many connections now\n"
 )
-_ASSETS = ("index.html", "app.js", "style.css", "login.html")
+_ASSETS = ("index.html", "app.js", "sketch.js", "style.css", "login.html")
 
 
 class StatusServer(ThreadingHTTPServer):

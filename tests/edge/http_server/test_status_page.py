@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from edge.sources.synthetic import SceneTruth, SyntheticCamera
 from tests.edge.http_server.cdp import Page, chromium, chromium_path
@@ -95,3 +96,34 @@ def test_the_page_shows_live_video_detections_and_a_moving_frame_rate(
     (tmp_path / "status-page.png").write_bytes(shot)
     if os.environ.get("EDGE_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(tmp_path / "status-page.png", SCREENSHOT)
+
+
+# Clicks at fractions of the picture, as a user's mouse would land (the canvas lies over
+# the video element); the page turns them into the TOML the config takes.
+CLICK = """((fx, fy) => {
+  const canvas = document.getElementById('sketch');
+  const box = canvas.getBoundingClientRect();
+  canvas.dispatchEvent(new MouseEvent('click', {
+    clientX: box.left + fx * box.width, clientY: box.top + fy * box.height, bubbles: true}));
+  return document.getElementById('toml').value;
+})"""
+
+
+def test_clicks_on_the_picture_give_a_zone_and_a_line_the_config_takes(page: Page) -> None:
+    from edge.config.zones import LineConfig, ZoneConfig
+
+    wait_for(lambda: page.evaluate(PIXELS), 30, "a picture in the video element")
+    corners = [(0.1, 0.2), (0.6, 0.2), (0.6, 0.9), (0.1, 0.9)]
+    for x, y in corners:
+        text = page.evaluate(f"{CLICK}({x}, {y})")
+    zone = tomllib.loads(text)["zones"][0]
+    checked = ZoneConfig.model_validate(zone)
+    assert checked.name == "zone_1"
+    for (x, y), point in zip(corners, checked.points, strict=True):
+        assert abs(point[0] - x) < 0.01 and abs(point[1] - y) < 0.01
+    page.evaluate("document.querySelector('input[value=line]').click()")
+    page.evaluate("document.getElementById('sketch-name').value = 'door'")
+    page.evaluate(f"{CLICK}(0.5, 0.1)")
+    text = page.evaluate(f"{CLICK}(0.5, 0.95)")
+    line = LineConfig.model_validate(tomllib.loads(text)["lines"][0])
+    assert line.name == "door" and abs(line.points[1][1] - 0.95) < 0.01
