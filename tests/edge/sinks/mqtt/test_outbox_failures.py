@@ -67,6 +67,19 @@ def test_a_chmod_read_only_outbox_is_reported(tmp_path: Path) -> None:
         path.chmod(0o644)
 
 
+def idle_pump(path: Path) -> OutboxPump:
+    """A pump whose link never connects: every result waits in the outbox."""
+    return OutboxPump(
+        Outbox(path),
+        FakeLink(),
+        commit_interval=0.05,
+        max_inflight=3,
+        drain_rate=1000,
+        stuck_after=60,
+        close_timeout=0.5,
+    )
+
+
 def _failing_commit(
     self: Outbox,
     new: Iterable[tuple[str, bytes]],
@@ -79,15 +92,7 @@ def _failing_commit(
 def test_results_the_outbox_cannot_take_are_counted_lost(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    box = OutboxPump(
-        Outbox(tmp_path / "o.sqlite3"),
-        FakeLink(),
-        commit_interval=0.05,
-        max_inflight=3,
-        drain_rate=1000,
-        stuck_after=60,
-        close_timeout=0.5,
-    )
+    box = idle_pump(tmp_path / "o.sqlite3")
     monkeypatch.setattr(box.outbox, "commit", _failing_commit.__get__(box.outbox))
     for i in range(5):
         box.add("t", f"r{i}".encode())
@@ -168,15 +173,7 @@ def test_a_deleted_or_replaced_outbox_is_noticed_and_its_results_counted_lost(
     tmp_path: Path, how: str
 ) -> None:
     path = tmp_path / "o.sqlite3"
-    box = OutboxPump(
-        Outbox(path),
-        FakeLink(),  # never connected: every result waits in the outbox
-        commit_interval=0.05,
-        max_inflight=3,
-        drain_rate=1000,
-        stuck_after=60,
-        close_timeout=0.5,
-    )
+    box = idle_pump(path)  # never connected: every result waits in the outbox
     box.start()
     for i in range(7):
         box.add("t", f"r{i}".encode())
@@ -201,15 +198,7 @@ def test_an_outbox_deleted_while_idle_is_noticed_at_close(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "o.sqlite3"
-    box = OutboxPump(
-        Outbox(path),
-        FakeLink(),
-        commit_interval=0.05,
-        max_inflight=3,
-        drain_rate=1000,
-        stuck_after=60,
-        close_timeout=0.5,
-    )
+    box = idle_pump(path)
     box.start()
     for i in range(3):
         box.add("t", f"r{i}".encode())
