@@ -51,7 +51,7 @@ from edge.model.backends.base import dequantize
 from edge.model.file import read_model_file
 from edge.model.load import LoadedModel, load_model
 from edge.model.manifest import METADATA_NAME, parse_manifest
-from edge.model.zoo import zoo_dir
+from edge.model.zoo import shipped_model_named
 from edge.processing.preprocess import Placement, Preprocessor, quantize
 
 log = logging.getLogger("edge")
@@ -155,15 +155,12 @@ def _check_model_path(path: Path) -> None:
     """A missing model gets a hint at the zoo's file when the name is a shipped model's."""
     if path.exists():
         return
-    hint = "give the path of a .tflite file"
-    try:
-        shipped = (
-            zoo_dir() / f"{path.name.removesuffix('.tflite').removesuffix('.int8')}.int8.tflite"
-        )
-    except ModelError:
-        shipped = None
-    if shipped is not None and shipped.exists():
-        hint = f"the shipped model of that name is {shipped}"
+    shipped = shipped_model_named(path)
+    hint = (
+        f"the shipped model of that name is {shipped}"
+        if shipped
+        else "give the path of a .tflite file"
+    )
     raise ModelError(f"model file {str(path)!r} does not exist", hint=hint)
 
 

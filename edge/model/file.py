@@ -68,9 +68,14 @@ class ModelFile:
 def read_model_file(path: Path) -> ModelFile:
     """Load ``path`` and check that it is a TFLite flatbuffer; errors say how to fix it."""
     if not path.exists():
+        from edge.model.zoo import shipped_model_named
+
+        shipped = shipped_model_named(path)
         raise ModelError(
             f"model file {str(path)!r} does not exist",
-            hint="check the path given to --model (or [model] path in the config); "
+            hint=f"the shipped model of that name is {shipped}: give that path"
+            if shipped
+            else "check the path given to --model (or [model] path in the config); "
             "`edge run` without --model uses the shipped default model",
         )
     if path.is_dir():

@@ -38,3 +38,14 @@ def zoo_file(name: str) -> Path:
             hint="reinstall the package, or rebuild the zoo with `python -m models.train`",
         )
     return path
+
+
+def shipped_model_named(path: Path) -> Path | None:
+    """The shipped model a missing ``path`` probably means (``digits-detector``,
+    ``digits-detector.tflite``), or None: the hint of a "does not exist" error."""
+    stem = path.name.removesuffix(".tflite").removesuffix(".int8")
+    try:
+        shipped = zoo_dir() / f"{stem}.int8.tflite"
+    except ModelError:
+        return None
+    return shipped if shipped.exists() else None

@@ -53,3 +53,17 @@ def test_inspect_json(run_edge: RunEdge, shipped_model: Path, plain_tflite: Path
     plain = run_edge(["inspect", str(plain_tflite)])
     assert plain.returncode == 0 and "no edge manifest" in plain.stdout
     assert "XNNPACK" not in plain.stderr  # LiteRT's native INFO line is filtered
+
+
+def test_a_shipped_models_bare_name_gets_its_path_as_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from edge.model.zoo import zoo_file
+
+    monkeypatch.chdir(tmp_path)  # no file of that name here
+    with pytest.raises(ModelError) as caught:
+        read_model_file(Path("digits-detector"))
+    assert str(zoo_file("digits-detector.int8.tflite")) in str(caught.value)
+    with pytest.raises(ModelError) as other:
+        read_model_file(Path("no-such-model.tflite"))
+    assert "check the path given to --model" in str(other.value)
