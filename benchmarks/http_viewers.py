@@ -90,28 +90,29 @@ class Viewer(threading.Thread):
                 self.pictures += data.count(b"--edgeframe")
 
 
+def start_edge(folder: Path, config_text: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """``edge run`` on ``config_text`` in ``folder``; its stderr (the status lines) to a file."""
+    (folder / "run.toml").write_text(config_text)
+    log = folder / "stderr.txt"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                *("-m", "edge", "run", "--config", "run.toml"),
+                *("--sink", f"jsonl:{folder}/out.jsonl"),
+            ],
+            cwd=folder,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    return process, log
+
+
 def one_run(
     condition: str, paced: bool, warmup: float, seconds: float, size: str
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "run.toml").write_text(config(paced, condition != "off", size))
-        log = Path(folder) / "stderr.txt"
-        with log.open("w") as stderr:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "edge",
-                    "run",
-                    "--config",
-                    "run.toml",
-                    "--sink",
-                    f"jsonl:{folder}/out.jsonl",
-                ],
-                cwd=folder,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-            )
+        process, log = start_edge(Path(folder), config(paced, condition != "off", size))
         viewers: list[Viewer] = []
         try:
             while "frames |" not in log.read_text():  # the first status line: running
@@ -150,24 +151,7 @@ def phases(rounds: int, seconds: float, size: str) -> dict[str, list[float]]:
     """Mean fps per phase, keyed by the number of viewers, in one run (see ``main``)."""
     rates: dict[str, list[float]] = {"0": [], "1": [], "5": []}
     with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "run.toml").write_text(config(False, True, size))
-        log = Path(folder) / "stderr.txt"
-        with log.open("w") as stderr:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "edge",
-                    "run",
-                    "--config",
-                    "run.toml",
-                    "--sink",
-                    f"jsonl:{folder}/out.jsonl",
-                ],
-                cwd=folder,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-            )
+        process, log = start_edge(Path(folder), config(False, True, size))
         try:
             while not (found := URL.search(log.read_text())) or "frames |" not in log.read_text():
                 if process.poll() is not None:

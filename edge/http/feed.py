@@ -22,10 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import cv2
-import numpy as np
-
-from edge.observers.annotate import Overlay, annotate
+from edge.observers.annotate import Overlay
+from edge.observers.jpeg import frame_jpeg
 from edge.types import Frame, Image
 
 log = logging.getLogger(__name__)
@@ -189,16 +187,13 @@ class FrameFeed:
         """The frame's picture scaled down to ``width`` (never up), drawn on when
         ``annotated``, as JPEG bytes."""
         image: Image = frame.full if frame.full is not None else frame.image
-        height, width = image.shape[:2]
-        if width > self._width:
-            size = (self._width, max(1, round(height * self._width / width)))
-            image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.uint8)
-        if annotated:
-            image = annotate(image, record, overlay=self._overlay)
-        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self._quality])
-        if not ok:
-            raise ValueError("OpenCV could not encode the picture as JPEG")
-        return jpeg.tobytes()
+        return frame_jpeg(
+            image,
+            record if annotated else None,
+            width=self._width,
+            quality=self._quality,
+            overlay=self._overlay,
+        )
 
 
 class Viewer:

@@ -19,10 +19,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-import cv2
-import numpy as np
-
-from edge.observers.annotate import annotate
+from edge.observers.jpeg import frame_jpeg
 from edge.observers.snapshots import triggers
 
 if TYPE_CHECKING:
@@ -96,13 +93,4 @@ class SnapshotPublisher:
 
     def encode(self, image: Image, record: dict[str, Any]) -> bytes:
         """The annotated picture, scaled down to ``width`` (never up), as JPEG bytes."""
-        height, width = image.shape[:2]
-        if width > self._width:
-            size = (self._width, max(1, round(height * self._width / width)))
-            image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.uint8)
-        ok, encoded = cv2.imencode(
-            ".jpg", annotate(image, record), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
-        )
-        if not ok:
-            raise ValueError("OpenCV could not encode the picture as JPEG")
-        return encoded.tobytes()
+        return frame_jpeg(image, record, width=self._width, quality=JPEG_QUALITY)
