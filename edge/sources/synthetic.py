@@ -238,6 +238,11 @@ class SyntheticCamera:
                 delay = start + frame / self.fps - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
+                elif delay < -1.0 / self.fps:
+                    # Behind by more than a frame (a slow start, a loaded machine): a camera
+                    # never delivers the frames it missed in a burst afterwards, and such a
+                    # burst showed as 60-177 fps from a 30 fps camera. Resume from now.
+                    start = time.monotonic() - frame / self.fps
             yield Frame(self.render(frame), frame, time.time(), self.name, self.truth(frame))
             frame += 1
 
