@@ -1,8 +1,9 @@
 """Synthetic detection scenes made of REAL handwritten digits (training and evaluation).
 
 A scene is a ``size`` x ``size`` grayscale canvas (96 by default) with 1..4 digits
-from ``models.data`` (the training split for training scenes, the held-out split for
-evaluation scenes), each digit tile 20..40 px, tiles never overlapping, over a mild
+from ``models.data`` (training digits, their shapes changed by a
+``models.augment.DigitDistortion``, for training scenes; the held-out split, unchanged,
+for evaluation scenes), each digit tile 20..40 px, tiles never overlapping, over a mild
 background like the device's synthetic camera (a dark gradient, soft blotches and
 per-pixel noise; see ``edge/sources/synthetic.py``). Digits are drawn with ``max()``,
 as the camera draws them (light adds on a screen).
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from models.augment import DigitDistortion
 
 SCENE_SIZE = 96
 MAX_DIGITS = 4
@@ -65,8 +68,11 @@ def make_scenes(
     seed: int,
     size: int = SCENE_SIZE,
     max_digits: int = MAX_DIGITS,
+    distort: DigitDistortion | None = None,
 ) -> Scenes:
-    """``count`` scenes drawing from ``digits`` (deterministic for a seed)."""
+    """``count`` scenes drawing from ``digits`` (deterministic for a seed). ``distort``
+    changes each digit's shape first (training scenes); without it the random stream is
+    the one the evaluation scenes have always had."""
     rng = np.random.default_rng(seed)
     images = np.empty((count, size, size), np.uint8)
     boxes: list[tuple[float, float, float, float]] = []
@@ -86,7 +92,7 @@ def make_scenes(
             x, y, tile = placed
             taken.append((x, y, x + tile, y + tile))
             index = int(rng.integers(len(digits)))
-            digit = digits[index]
+            digit = digits[index] if distort is None else distort(digits[index], rng)
             brightness = rng.uniform(0.6, 1.0)
             drawn = cv2.resize(digit, (tile, tile), interpolation=cv2.INTER_LINEAR)
             drawn = (drawn.astype(np.float32) * brightness).astype(np.uint8)

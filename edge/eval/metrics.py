@@ -45,8 +45,8 @@ EVAL_SCORE_THRESHOLD = 0.05
 # mAP's decoding protocol: every score down to EVAL_SCORE_THRESHOLD, and NMS per class, as
 # COCO's and Ultralytics' validators do: a second class on the same box (a lower-scored
 # guess) adds recall at low thresholds. The device's default is one label per box
-# (``agnostic_nms``), which on the shipped detector's held-out scenes measures 0.903
-# under this metric against 0.933 class-aware, while giving fewer double labels.
+# (``agnostic_nms``), which on the shipped detector's held-out scenes measures 0.987
+# under this metric against 0.995 class-aware, while giving fewer double labels.
 MAP_PROTOCOL: dict[str, Any] = {"score_threshold": EVAL_SCORE_THRESHOLD, "agnostic_nms": False}
 
 

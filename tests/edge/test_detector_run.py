@@ -64,7 +64,8 @@ def test_run_finds_the_drawn_digits(
     for record in records:
         result_validator.validate(record)
     found, drawn = _matches(records, truths)
-    assert found / drawn >= 0.9, f"{found}/{drawn} drawn digits found (IoU >= 0.5, right label)"
+    # The shipped detector found 178 of these 180 (2026-12-07).
+    assert found / drawn >= 0.95, f"{found}/{drawn} drawn digits found (IoU >= 0.5, right label)"
 
 
 def test_scene_mode_draws_non_overlapping_digits() -> None:
@@ -115,6 +116,6 @@ def test_synthetic_scene_mode_from_config(run_edge: RunEdge, tmp_path: Path) -> 
     found, drawn = _matches(records, truths)
     assert drawn >= 150  # frames may be dropped by the live camera, not many at 200 fps
     # Which 60 frames a live camera delivers depends on timing. Over 1,000 frames in
-    # order the detector finds 92 % of the digits, and windows of 60 range 0.89-0.95,
+    # order the detector finds 98.7 % of the digits, and windows of 60 range 0.96-1.00,
     # so the bar sits below that spread; a record paired with the wrong frame finds ~0.
-    assert found / drawn >= 0.85, f"{found}/{drawn} drawn digits found (IoU >= 0.5, right label)"
+    assert found / drawn >= 0.93, f"{found}/{drawn} drawn digits found (IoU >= 0.5, right label)"

@@ -77,7 +77,7 @@ def test_printed_lines(capsys: pytest.CaptureFixture[str]) -> None:
     """The wording of each task's line (units, the counts it gives)."""
     expected = {
         "digits-cnn": "accuracy 98.1 % on 1,000 samples from",
-        "digits-detector": "mAP@0.5 0.933 on 300 images (718 boxes) from",
+        "digits-detector": "mAP@0.5 0.995 on 300 images (718 boxes) from",
         "digits-anomaly": "ROC-AUC 0.876 on 1,400 samples (400 anomalous) from",
         "digits-dcgan-generator": "PSNR 42.8 dB against the reference outputs on 256 latent "
         "vectors from",

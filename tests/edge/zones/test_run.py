@@ -16,7 +16,9 @@ from tests.conftest import REPO, RunEdge, read_jsonl
 from tests.edge.zones.scenes import QUADRANTS, crossing_camera, truth_counts, truth_crossings
 
 DETECTOR = zoo_file("digits-detector.int8.tflite")
-FRAMES, HOLD, INERTIA = 300, 15, 3
+# 200 scenes of 4 held-out digits (800 draws from the 1,000): enough scenes that one
+# wrongly named digit moves the figure by half a point, not by five.
+FRAMES, HOLD, INERTIA = 2000, 10, 3
 
 
 def _validator(name: str) -> jsonschema.Draft202012Validator:
@@ -79,9 +81,9 @@ def test_run_counts_zones_and_old_readers_see_the_version(
     }
     # Counts against the truth, once inertia has settled after each scene change; and
     # against the detector's own boxes in the same record, which is what the zone logic
-    # is answerable for (the detector misses or mislabels about one digit in ten).
+    # alone is answerable for.
     camera = SyntheticCamera(fps=None, digit_count=4, hold_frames=HOLD)
-    right = settled = agree = 0
+    right = settled = agree = zone_right = 0
     for record in results:
         frame = record["source"]["frame"]
         if frame % HOLD < INERTIA - 1:
@@ -92,14 +94,18 @@ def test_run_counts_zones_and_old_readers_see_the_version(
         found = {k: v["counts"] for k, v in record["zones"].items()}
         settled += 1
         right += found == expected
+        zone_right += sum(found[name] == counts for name, counts in expected.items())
         agree += found == _counts_of_boxes(record)
     accuracy, agreement = right / settled, agree / settled
     print(
         f"zone counts equal the truth on {right}/{settled} settled frames ({accuracy:.1%}), "
-        f"the detector's own boxes on {agree}/{settled} ({agreement:.1%})"
+        f"the detector's own boxes on {agree}/{settled} ({agreement:.1%}); per zone "
+        f"{zone_right}/{settled * len(expected)} ({zone_right / (settled * len(expected)):.1%})"
     )
-    assert agreement >= 0.95
-    assert accuracy >= 0.5  # the shipped detector's ceiling here: see docs/zones.md
+    assert agreement >= 0.98
+    # All five zones and every label right at once: measured 94.5 % on 2026-12-07, half
+    # a point under the 95 % goal (docs/zones.md says why); the bar guards it.
+    assert accuracy >= 0.93
 
 
 def _counts_of_boxes(record: dict[str, Any]) -> dict[str, dict[str, int]]:
