@@ -3,7 +3,8 @@
 Measured with ``time.process_time`` (CPU time of this process, so other jobs on a shared
 machine inflate it less than wall time would), over many frames of moving boxes:
 - ``geometry``: the vectorised tests alone: detection masks (``keep``), zone membership
-  with the per-zone filters (``test``, every anchor kind) and the line steps (``crossed``);
+  with the per-zone filters (``test``, every anchor kind) and the line steps
+  (``LineSet.crossed``, the lines prepared once as the engine does);
 - ``engine``: a whole ``ZoneEngine.update`` (the IoU tracker, inertia, crossings, counts),
   which is what a frame of ``edge run`` pays.
 
@@ -22,7 +23,7 @@ import numpy as np
 from edge.config.zones import LineConfig, MaskConfig, ZoneConfig
 from edge.types import Detections
 from edge.zones.engine import ZoneEngine
-from edge.zones.geometry import anchor_points, crossed
+from edge.zones.geometry import LineSet, anchor_points
 
 LABELS = tuple(str(d) for d in range(10))
 
@@ -74,13 +75,13 @@ def _cpu_us(work: object, frames: int) -> float:
 
 def measure(frames: int = 2000, zones: int = 10, detections: int = 50) -> dict[str, float]:
     engine, scenes = setup(zones, detections)
-    lines = np.asarray([line.points for line in engine.lines], np.float32)
+    lines = LineSet(np.asarray([line.points for line in engine.lines], np.float32))
     before = anchor_points(scenes[0].xyxy, "bottom_center")  # type: ignore[arg-type]
 
     def geometry(i: int) -> None:
         kept = engine.keep(scenes[i % len(scenes)])
         engine.test(kept, LABELS)
-        crossed(before[: len(kept)], anchor_points(kept.xyxy, "bottom_center"), lines)  # type: ignore[arg-type]
+        lines.crossed(before[: len(kept)], anchor_points(kept.xyxy, "bottom_center"))  # type: ignore[arg-type]
 
     def whole(i: int) -> None:
         engine.update(engine.keep(scenes[i % len(scenes)]), i / 30, LABELS)
