@@ -15,11 +15,13 @@ contiguous arrays and ~1 us when it broadcasts, far more than its arithmetic. So
   horizontal: it never counts) and laid out (edge slot, polygon, point), tiled along the
   point axis once per frame width, a power of two (frames of 33..64 boxes share one set
   of tiles and scratch arrays): each step is one call on contiguous arrays;
-- the point of every (slot, polygon) comes from ONE matmul of the boxes with per-polygon
-  anchor weights (the centre ``0.5 x0 + 0.5 x1`` is bit-identical to ``(x0 + x1) * 0.5``
-  for finite coordinates: halving is exact);
+- the point of every (slot, polygon) comes from one ``np.dot`` of the boxes with
+  per-polygon anchor weights: the centre ``0.5 x0 + 0.5 x1`` is bit-identical to
+  ``(x0 + x1) * 0.5`` for finite coordinates (away from float32's overflow and
+  subnormal ends: halving is exact, and both round the one sum once). So boxes must be
+  finite: ``0 * inf`` would be NaN, and a warning;
 - the crossings' parity is one XOR reduction over the slot axis.
-Ten numpy calls per frame whatever the number of polygons, corners and boxes.
+About ten numpy calls a test, whatever the number of polygons, corners and boxes.
 """
 
 from __future__ import annotations
