@@ -3,9 +3,13 @@
 Measured with ``time.process_time`` (CPU time of this process, so other jobs on a shared
 machine inflate it less than wall time would), over many frames of moving boxes:
 - ``geometry``: the vectorised tests alone: detection masks (``keep``), zone membership
-  with the per-zone filters (``test``, every anchor kind) and the line steps (``crossed``);
+  with the per-zone filters (``test``, every anchor kind) and the line steps
+  (``LineSet.crossed``, the lines prepared once as the engine does);
 - ``engine``: a whole ``ZoneEngine.update`` (the IoU tracker, inertia, crossings, counts),
-  which is what a frame of ``edge run`` pays.
+  which is what a frame of ``edge run`` pays;
+- ``keep``, ``test``, ``lines``: the geometry's three parts alone (``lines`` is
+  ``crossed`` without the anchor points). Its ``before`` is frame 0, so many steps change
+  side and the segment test runs (the engine's steps are one frame long: mostly not).
 
     PYTHONPATH=$PWD python benchmarks/zones.py [--frames 2000] [--json]
 """
@@ -22,7 +26,7 @@ import numpy as np
 from edge.config.zones import LineConfig, MaskConfig, ZoneConfig
 from edge.types import Detections
 from edge.zones.engine import ZoneEngine
-from edge.zones.geometry import anchor_points, crossed
+from edge.zones.geometry import LineSet, anchor_points
 
 LABELS = tuple(str(d) for d in range(10))
 
@@ -74,16 +78,25 @@ def _cpu_us(work: object, frames: int) -> float:
 
 def measure(frames: int = 2000, zones: int = 10, detections: int = 50) -> dict[str, float]:
     engine, scenes = setup(zones, detections)
-    lines = np.asarray([line.points for line in engine.lines], np.float32)
+    lines = LineSet(np.asarray([line.points for line in engine.lines], np.float32))
     before = anchor_points(scenes[0].xyxy, "bottom_center")  # type: ignore[arg-type]
 
     def geometry(i: int) -> None:
         kept = engine.keep(scenes[i % len(scenes)])
         engine.test(kept, LABELS)
-        crossed(before[: len(kept)], anchor_points(kept.xyxy, "bottom_center"), lines)  # type: ignore[arg-type]
+        lines.crossed(before[: len(kept)], anchor_points(kept.xyxy, "bottom_center"))  # type: ignore[arg-type]
 
     def whole(i: int) -> None:
         engine.update(engine.keep(scenes[i % len(scenes)]), i / 30, LABELS)
+
+    # The geometry's parts on their own, for where the time goes (inputs prepared ahead).
+    kept = [engine.keep(scene) for scene in scenes]
+    after = [anchor_points(k.xyxy, "bottom_center") for k in kept]  # type: ignore[arg-type]
+    parts = {
+        "keep_us": lambda i: engine.keep(scenes[i % len(scenes)]),
+        "test_us": lambda i: engine.test(kept[i % len(kept)], LABELS),
+        "lines_us": lambda i: lines.crossed(before[: len(after[i % 200])], after[i % 200]),
+    }
 
     geometry(0)
     whole(0)
@@ -93,6 +106,8 @@ def measure(frames: int = 2000, zones: int = 10, detections: int = 50) -> dict[s
         "frames": frames,
         "geometry_us": round(min(_cpu_us(geometry, frames) for _ in range(3)), 1),
         "engine_us": round(min(_cpu_us(whole, frames) for _ in range(3)), 1),
+    } | {
+        name: round(min(_cpu_us(work, frames) for _ in range(3)), 1) for name, work in parts.items()
     }
 
 
@@ -108,7 +123,9 @@ def main() -> None:
         print(
             f"{result['zones']} zones, {result['detections']} detections: "
             f"geometry {result['geometry_us']} us/frame, whole engine "
-            f"{result['engine_us']} us/frame (CPU time, best of 3 x {args.frames} frames)"
+            f"{result['engine_us']} us/frame (CPU time, best of 3 x {args.frames} frames); "
+            f"geometry's parts: keep {result['keep_us']}, test {result['test_us']}, "
+            f"crossed {result['lines_us']} us"
         )
 
 

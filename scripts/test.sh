@@ -21,7 +21,8 @@ fi
 lock=requirements/dev.lock
 
 # System tools the tests use as real peers: mosquitto (the MQTT broker and an independent
-# subscriber), Xvfb and libXtst (a display and key presses for the preview window),
+# subscriber), Xvfb and libXtst (a display, and key presses and mouse clicks for the
+# preview and edge zones draw windows),
 # systemd-analyze (verify and score the unit), debootstrap and systemd-nspawn (a Debian root
 # booted with systemd as PID 1 runs the service), chromium (headless: the status page test
 # of edge run --http). Installed from Debian when missing.

@@ -15,20 +15,25 @@ BoolArray = npt.NDArray[np.bool_]
 
 
 def label_table(wanted: Sequence[Sequence[str] | None], labels: Sequence[str]) -> BoolArray:
-    """``(rules, classes + 1)``: rule ``r`` counts class ``c``; the last column stands for
-    a class id the model has no label for (counted only by rules without a label list)."""
-    table = np.ones((len(wanted), len(labels) + 1), np.bool_)
+    """``(classes + 2, rules)``: row ``c + 1`` says which rules count class ``c``; the first
+    and the last row stand for a class id the model has no label for (negative, or past
+    its labels), counted only by rules without a label list. So ``allowed`` looks any id up
+    with one ``take``."""
+    table = np.ones((len(labels) + 2, len(wanted)), np.bool_)
     for r, names in enumerate(wanted):
         if names is not None:
             chosen = set(names)
-            table[r, :] = [label_of(labels, c) in chosen for c in range(len(labels))] + [False]
+            known = [label_of(labels, c) in chosen for c in range(len(labels))]
+            table[:, r] = [False, *known, False]
     return table
 
 
-def class_columns(class_id: npt.NDArray[np.int64], labels: Sequence[str]) -> npt.NDArray[np.intp]:
-    """Class ids -> columns of ``label_table`` (an unknown id -> the last column)."""
-    ids = class_id.astype(np.intp)
-    return np.where((ids >= 0) & (ids < len(labels)), ids, len(labels))
+def allowed(table: BoolArray, class_id: npt.NDArray[np.int64]) -> BoolArray:
+    """``(N, rules)``: rule ``r`` counts the class of each row (``table``: ``label_table``).
+    ``mode="clip"`` sends every id below 0 to the first row and past the labels to the
+    last."""
+    rows: BoolArray = table.take(class_id + 1, axis=0, mode="clip")
+    return rows
 
 
 def check_labels(what: str, names: Sequence[str] | None, labels: Sequence[str]) -> None:

@@ -40,7 +40,8 @@ def load() -> tuple[Any, Any] | None:
     return x11, xtst
 
 
-def _find(x11: Any, display: int, name: bytes) -> int | None:
+def find(x11: Any, display: int, name: bytes) -> int | None:
+    """The id of the window titled ``name`` (searched from the root down), or None."""
     stack = [x11.XDefaultRootWindow(display)]
     while stack:
         window = stack.pop()
@@ -71,10 +72,10 @@ def press(display_name: str, window_name: str, keysym: str, *, timeout: float = 
     assert display, f"cannot open X display {display_name}"
     try:
         deadline = time.monotonic() + timeout
-        window = _find(x11, display, window_name.encode())
+        window = find(x11, display, window_name.encode())
         while window is None and time.monotonic() < deadline:
             time.sleep(0.2)
-            window = _find(x11, display, window_name.encode())
+            window = find(x11, display, window_name.encode())
         if window is None:
             return False
         x11.XSetInputFocus(display, window, REVERT_TO_PARENT, 0)

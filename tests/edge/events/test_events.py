@@ -64,6 +64,17 @@ def test_tracker_keeps_classes_and_objects_apart() -> None:
     assert tracker.update(_one(0.1), 0.3)[0].track.id == 4  # ids are never reused
 
 
+def test_a_track_keeps_its_own_copy_of_the_box() -> None:
+    """The tracker copies each frame's boxes once: a caller reusing its array for the next
+    frame does not move the tracks it already has."""
+    tracker = IouTracker()
+    seen = _one(0.1)
+    assert seen.xyxy is not None
+    track = tracker.update(seen, 0.0)[0].track
+    seen.xyxy[:] = 0.9
+    assert track.box.tolist() == pytest.approx([0.1, 0.2, 0.3, 0.5])
+
+
 def _ts(stamp: str) -> float:
     return (
         dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.processing.geometry import iou, nms
+from edge.processing.geometry import iou, iou_matrix, nms
 
 
 def _f(rows: list[list[float]]) -> np.ndarray:
@@ -47,3 +47,34 @@ def test_below_threshold_overlap_survives_and_empty_input() -> None:
         max_detections=5,
     )
     assert empty.shape == (0,)
+
+
+def test_iou_matrix_is_the_pairwise_arithmetic_bit_for_bit() -> None:
+    """Every pair through float32 scalars, in the order ``iou_matrix`` documents: empty,
+    inverted, touching, identical and NaN boxes included (the tracker's ids depend on
+    exact ties)."""
+    rng = np.random.default_rng(3)
+    corner = rng.uniform(-0.1, 1, (40, 2))
+    boxes = np.concatenate([corner, corner + rng.uniform(-0.05, 0.4, (40, 2))], 1)
+    boxes[::3] = np.round(boxes[::3] * 8) / 8  # touching and identical boxes
+    boxes[5, 2] = boxes[5, 0]  # empty
+    boxes[7] = np.nan
+    boxes = boxes.astype(np.float32)
+    a, b = boxes[:25], boxes[10:]
+    zero = np.float32(0)
+
+    def pair(p: np.ndarray, q: np.ndarray) -> np.float32:
+        w = max(min(p[2], q[2]) - max(p[0], q[0]), zero)
+        h = max(min(p[3], q[3]) - max(p[1], q[1]), zero)
+        inter = w * h
+        area_p = max(p[2] - p[0], zero) * max(p[3] - p[1], zero)
+        area_q = max(q[2] - q[0], zero) * max(q[3] - q[1], zero)
+        union = area_p + area_q - inter
+        return inter / union if union > 0 else zero
+
+    matrix = iou_matrix(a, b)
+    assert matrix.dtype == np.float32
+    nan_free = [[pair(p, q) for q in b] for p in a]
+    expected = np.asarray(nan_free, np.float32)
+    expected[7, :] = 0  # box 7 is NaN: no IoU with anything (Python max would keep it)
+    assert np.array_equal(matrix, expected)

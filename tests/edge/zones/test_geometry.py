@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from edge.processing.geometry import iou, iou_matrix
-from edge.zones.geometry import RASTER, PolygonSet, crossed
+from edge.zones.geometry import RASTER, LineSet, PolygonSet, crossed
 
 
 def test_contains_agrees_with_opencv_point_polygon_test() -> None:
@@ -51,3 +52,42 @@ def test_iou_matrix_equals_iou_row_by_row() -> None:
     matrix = iou_matrix(boxes[:10], boxes)
     for r in range(10):
         np.testing.assert_allclose(matrix[r], iou(boxes[r], boxes), atol=1e-6)
+
+
+def reference_crossed(before: np.ndarray, after: np.ndarray, line: np.ndarray) -> int:
+    """One step and one line at a time, float32 scalars: the rule ``crossed`` documents."""
+    a, b = line
+    d = b - a
+
+    def right(p: np.ndarray) -> bool:
+        return bool(d[0] * (p[1] - a[1]) - d[1] * (p[0] - a[0]) > 0)
+
+    step = after - before
+
+    def turn(end: np.ndarray) -> bool:
+        rel = end - before
+        return bool(step[0] * rel[1] - step[1] * rel[0] > 0)
+
+    if right(before) == right(after) or turn(a) == turn(b):
+        return 0
+    return 1 if right(after) else -1
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_crossed_equals_the_reference(seed: int) -> None:
+    """Lines and points on a 1/8 grid: steps that start, end or pass exactly on a line or
+    through its ends, and steps that change no side (the early way out)."""
+    rng = np.random.default_rng(seed)
+    grid = seed % 2 == 0
+
+    def snap(values: np.ndarray) -> np.ndarray:
+        return (np.round(values * 8) / 8 if grid else values).astype(np.float32)
+
+    lines = snap(rng.uniform(0, 1, (int(rng.integers(1, 5)), 2, 2)))
+    n = int(rng.integers(0, 60))
+    before = snap(rng.uniform(0, 1, (n, 2)))
+    after = snap(before + rng.uniform(-0.3, 0.3, (n, 2)) * (seed % 3 != 0))
+    signs = LineSet(lines).crossed(before, after)
+    steps = zip(before, after, strict=True)
+    expected = [[reference_crossed(p, q, line) for line in lines] for p, q in steps]
+    assert signs.shape == (n, len(lines)) and signs.tolist() == expected
