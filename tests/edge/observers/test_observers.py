@@ -197,6 +197,18 @@ def gui_env(display: str) -> dict[str, str]:
     return {"DISPLAY": display, "PYTHONPATH": path, "QT_QPA_FONTDIR": "/usr/share/fonts"}
 
 
+def start_edge_on_display(display: str, args: list[str], cwd: Path) -> subprocess.Popen[str]:
+    """The real ``edge`` command with a window on ``display`` (GUI OpenCV), output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-c", "from edge.cli import entry; entry()", *args],
+        cwd=cwd,
+        env={**os.environ, **gui_env(display)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_preview_under_xvfb(run_edge: RunEdge, xvfb: str, tmp_path: Path) -> None:
     (tmp_path / "scene.toml").write_text(SCENE.format(model=DETECTOR))
     done = run_edge(
@@ -225,23 +237,7 @@ def test_preview_key_stops_the_run(xvfb: str, tmp_path: Path, key: str) -> None:
 
     if xkeys.load() is None:
         pytest.skip("libX11/libXtst are not installed (apt install libxtst6)")
-    command = [
-        sys.executable,
-        "-c",
-        "from edge.cli import entry; entry()",
-        "run",
-        "--preview",
-        "--sink",
-        "jsonl:k.jsonl",
-    ]
-    run = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env={**os.environ, **gui_env(xvfb)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    run = start_edge_on_display(xvfb, ["run", "--preview", "--sink", "jsonl:k.jsonl"], tmp_path)
     try:
         assert xkeys.press(xvfb, WINDOW, key), "the preview window never appeared"
         _, stderr = run.communicate(timeout=30)

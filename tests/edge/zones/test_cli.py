@@ -3,9 +3,6 @@ window under Xvfb like the preview's tests)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -18,7 +15,7 @@ from edge.config.load import load_config
 from edge.zones.draw import ZONE_COLOURS
 from edge.zones.sketch import Sketch
 from tests.conftest import REPO, RunEdge
-from tests.edge.observers.test_observers import gui_env, xvfb
+from tests.edge.observers.test_observers import start_edge_on_display, xvfb
 from tests.edge.xwindow import XWindow, wait_until
 
 __all__ = ["xvfb"]  # the fixture
@@ -91,24 +88,8 @@ def test_draw_opens_a_window_and_q_prints_the_toml(xvfb: str, tmp_path: Path) ->
 
     if xkeys.load() is None:
         pytest.skip("libX11/libXtst are not installed (apt install libxtst6)")
-    command = [
-        sys.executable,
-        "-c",
-        "from edge.cli import entry; entry()",
-        "zones",
-        "draw",
-        "--source",
-        "synthetic",
-        "--out",
-        "z.toml",
-    ]
-    run = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env={**os.environ, **gui_env(xvfb)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    run = start_edge_on_display(
+        xvfb, ["zones", "draw", "--source", "synthetic", "--out", "z.toml"], tmp_path
     )
     try:
         assert xkeys.press(xvfb, "edge zones draw", "q"), "the window never appeared"
@@ -177,14 +158,8 @@ def test_draw_turns_real_clicks_into_the_toml(xvfb: str, tmp_path: Path, run_edg
     picture = np.random.default_rng(0).integers(16, 240, (240, 320, 3), np.uint8)
     (tmp_path / "pictures").mkdir()
     cv2.imwrite(str(tmp_path / "pictures" / "scene.png"), picture)
-    command = [sys.executable, "-c", "from edge.cli import entry; entry()", "zones", "draw"]
-    run = subprocess.Popen(
-        [*command, "--source", "pictures", "--out", "drawn.toml"],
-        cwd=tmp_path,
-        env={**os.environ, **gui_env(xvfb)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    run = start_edge_on_display(
+        xvfb, ["zones", "draw", "--source", "pictures", "--out", "drawn.toml"], tmp_path
     )
     shapes = {"z": [(40, 30), (280, 50), (200, 190)], "l": [(60, 200), (300, 120)]}
     try:
