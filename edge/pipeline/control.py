@@ -13,13 +13,23 @@ import threading
 class RunControl:
     """``model_threshold`` is the lowest score the model's decoder reports (None when its
     results have no score to filter, as an anomaly model's): the threshold in effect while
-    no command overrides it, shown by Home Assistant's threshold entity."""
+    no command overrides it, shown by Home Assistant's threshold entity. A SIGHUP reload
+    sets the new model's (``edge.service.reload``)."""
 
     def __init__(self, model_threshold: float | None = None) -> None:
         self._lock = threading.Lock()
         self._paused = False
         self._threshold: float | None = None
-        self.model_threshold = model_threshold
+        self._model_threshold = model_threshold
+
+    @property
+    def model_threshold(self) -> float | None:
+        with self._lock:
+            return self._model_threshold
+
+    def set_model_threshold(self, threshold: float | None) -> None:
+        with self._lock:
+            self._model_threshold = threshold
 
     @property
     def paused(self) -> bool:
@@ -48,10 +58,10 @@ class RunControl:
         """The lowest score a record can hold: the decoder has already dropped what is
         below the model's threshold, so a lower override changes nothing."""
         with self._lock:
-            override = self._threshold
-        if override is None or self.model_threshold is None:
-            return self.model_threshold if override is None else override
-        return max(override, self.model_threshold)
+            override, model = self._threshold, self._model_threshold
+        if override is None or model is None:
+            return model if override is None else override
+        return max(override, model)
 
     def snapshot(self) -> dict[str, bool | float | None]:
         with self._lock:

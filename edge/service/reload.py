@@ -39,6 +39,7 @@ from collections.abc import Callable
 import numpy as np
 
 from edge.config.run import RunConfig
+from edge.decoders.params import model_score_threshold
 from edge.errors import EdgeError
 from edge.model.load import LoadedModel
 from edge.pipeline.inference import Inference, open_inference
@@ -200,6 +201,12 @@ class Reloader:
             candidate.inference, context, model.manifest.labels, release=model.close
         )
         pipeline.status_interval = config.status_interval
+        if pipeline.control is not None:
+            # The threshold in effect with no command is the new model's from now on.
+            manifest = model.manifest
+            pipeline.control.set_model_threshold(
+                model_score_threshold(manifest.task, manifest.decoder.params)
+            )
         self.running = config
         self.reloads += 1
         log.info(

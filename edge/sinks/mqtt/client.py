@@ -229,12 +229,16 @@ class MqttSink:
         model = record.get("model")
         if isinstance(model, dict):
             with self._lock:
-                if model.get("sha256") != self._model["sha256"]:
+                swapped = model.get("sha256") != self._model["sha256"]
+                if swapped:
                     # A SIGHUP reload swapped the model: the stats name the one now producing.
                     self._model = {
                         "name": str(model.get("name")),
                         "sha256": str(model.get("sha256")),
                     }
+            if swapped:
+                # ... and the retained state its threshold (``RunControl.model_threshold``).
+                self._commands.publish_state()
         if is_event:
             self._pump.add(self.topic_events, _payload(record))
             return

@@ -356,29 +356,45 @@ def test_many_labels_keep_only_the_event_entity() -> None:
     assert "binary_sensor" not in platforms and platforms.count("event") == 1
 
 
-def test_stats_name_the_model_after_a_reload(tmp_path: Path, cleanup: list[Any]) -> None:
-    """SIGHUP swaps the model: the retained stats follow it (name and sha256)."""
+def test_stats_and_state_follow_the_model_after_a_reload(
+    tmp_path: Path, cleanup: list[Any]
+) -> None:
+    """SIGHUP swaps the model: the retained stats follow it (name and sha256), and so
+    does the retained state's threshold (the number entity), with no command sent."""
     import signal
 
     from edge.model.zoo import zoo_file
 
     broker = Broker(tmp_path / "broker").start()
     cleanup.append(broker)
-    sub = Subscriber(broker, ["edge/pi1/stats"], tmp_path / "sub.txt", persistent=False)
+    sub = Subscriber(
+        broker, ["edge/pi1/stats", "edge/pi1/state"], tmp_path / "sub.txt", persistent=False
+    )
     cleanup.append(sub)
     sub.wait_ready()
     config = mqtt_config(broker, tmp_path)
     device = Device(tmp_path / "dev", config, "--device", "pi1")
     cleanup.append(device)
-    wait_for(lambda: sub.payloads("/stats"), 20, "stats")
+    wait_for(lambda: sub.payloads("/stats") and sub.payloads("/state"), 20, "stats and state")
     assert json.loads(sub.payloads("/stats")[-1])["model"]["name"] == "digits-cnn"
+    assert json.loads(sub.payloads("/state")[-1])["effective_threshold"] == 0.5
     vit = zoo_file("digits-vit.int8.tflite")
-    (tmp_path / "dev" / "edge.toml").write_text(config + f"\n[model]\npath = '{vit}'\n")
+    (tmp_path / "dev" / "edge.toml").write_text(
+        config + f"\n[model]\npath = '{vit}'\n\n[decoder]\nthreshold = 0.8\n"
+    )
     device.process.send_signal(signal.SIGHUP)
     wait_for(
         lambda: json.loads(sub.payloads("/stats")[-1])["model"]["name"] == "digits-vit",
         20,
         "stats naming the reloaded model",
+    )
+    wait_for(
+        lambda: (
+            json.loads(sub.payloads("/state")[-1])
+            == {"paused": False, "threshold": None, "effective_threshold": 0.8}
+        ),
+        20,
+        "state with the reloaded model's threshold",
     )
     assert device.stop() == 0, device.stderr
 
