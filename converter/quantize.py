@@ -39,13 +39,13 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, TextIO
 
 from converter.calibration import Calibration
 from converter.quiet import import_tensorflow, native_output_captured
 from edge.errors import ConversionError
+from edge.model.convert_choices import IoDtype
 
-IoDtype = Literal["int8", "uint8"]
 # How TF 2.21's MLIR converter names an op it cannot lower to a TFLite builtin.
 _NO_KERNEL = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
 

@@ -21,23 +21,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from converter.calibration import Calibration
 from converter.data import require_exists
 from converter.input_range import resolve_input_range
 from converter.ladder import AUTO_LADDER, STEPS
-from converter.quantize import IoDtype
 from converter.tasks.base import Gate, TaskEval
 from converter.tasks.registry import TASKS
 from edge.errors import ConfigError, ConversionError
+from edge.model.convert_choices import IoDtype
 from edge.model.labels import read_labels
 from edge.model.manifest import Colour, ResizeMode
 
 if TYPE_CHECKING:
     from edge.cli.convert_request import ConvertCommand
 
-IO_DTYPES = ("int8", "uint8")
+IO_DTYPES: tuple[IoDtype, ...] = get_args(IoDtype)
 DEFAULT_THRESHOLD = 0.5
 
 

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 from typing import get_args
 
-from edge.cli.convert_request import ConvertCommand, ConvertMode, ConvertTask, InputRange, IoDtype
+from edge.cli.convert_request import ConvertCommand
 from edge.errors import EXIT_FAILURE
+from edge.model.convert_choices import ConvertMode, ConvertTask, InputRange, IoDtype
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -3,28 +3,22 @@
 ``edge.cli.convert`` builds it from the flags; ``converter.command.run`` receives it and
 turns it into the library's ``converter.request.ConvertRequest`` (reading the labels
 file), so no one reads a flag back by its name. It lives here, importing nothing but the
-standard library, because ``converter`` may import ``edge`` but ``edge`` may not import
-``converter`` (the device install has no TensorFlow).
+standard library and ``edge.model.convert_choices``, because ``converter`` may import
+``edge`` but ``edge`` may not import ``converter`` (the device install has no TensorFlow).
 
-The ``Literal`` types are the flags' choices: ``edge.cli.convert`` takes its
-``choices`` from them, and mypy checks them against what ``ConvertRequest`` accepts.
+The fields' ``Literal`` types are the flags' choices (``edge.model.convert_choices``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
+
+from edge.model.convert_choices import ConvertMode, ConvertTask, InputRange, IoDtype
 
 if TYPE_CHECKING:  # pydantic, which the CLI does not need to build its parser
     from edge.model.manifest import Colour, ResizeMode
-
-ConvertTask = Literal["classify", "detect", "generate", "anomaly", "raw"]
-ConvertMode = Literal[
-    "auto", "int8", "int8-recalibrated", "int8-mixed", "int16x8", "float16", "dynamic", "float32"
-]
-IoDtype = Literal["int8", "uint8"]
-InputRange = Literal["0..255", "0..1", "-1..1"]
 
 
 @dataclass(frozen=True)

@@ -186,3 +186,21 @@ def test_cli_flags_reach_the_request() -> None:
         ["convert", "m.keras", "--calibration", "c", "--input-scale", "0.5", "--input-offset", "-3"]
     )
     assert (args.input_scale, args.input_offset, args.input_range) == (0.5, -3.0, None)
+
+
+def test_the_library_leaves_the_callers_signals_alone() -> None:
+    """Importing the converter as a library imports no ``edge.cli``, whose first act is
+    to defer SIGHUP, SIGTERM and SIGINT (``edge.cli.early``): a program that converts
+    models keeps its own signal handling."""
+    import subprocess
+    import sys
+
+    script = (
+        "import signal, sys; import converter.request, converter.quantize, converter.command; "
+        "print(sorted(m for m in sys.modules if m.startswith('edge.cli')), "
+        "signal.getsignal(signal.SIGHUP) is signal.SIG_DFL)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split() == ["[]", "True"], done.stdout + done.stderr
