@@ -32,6 +32,10 @@
 # overlay on top of the root, in a private mount namespace, and an exit trap kills what
 # it started and unmounts what it mounted. A failed run's logs and HA config folder are
 # kept in $EDGE_HA_CACHE/last-failed. tests/scripts/test_ha_check.py tests the checks.
+# What this script and scripts/test-pi.sh do alike (the cached debootstrap root, the
+# overlay, the stages under `timeout`, the namespace, the lock and the exit trap's
+# unmounting) is in scripts/lib/debian-root.sh, which it sources from its own folder; the
+# HA venv, the broker, the devices, HA itself and the checks are here.
 #
 # The lock: regenerate it in a fresh root (`python3 -m venv /opt/ha; /opt/ha/bin/pip
 # install homeassistant==X paho-mqtt==Y`), start hass once with this check's config,
@@ -42,6 +46,9 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SELF="$REPO/scripts/test-ha.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/debian-root.sh
+. "$REPO/scripts/lib/debian-root.sh"
+CHECK_NAME=test-ha
 CACHE=${EDGE_HA_CACHE:-/var/cache/edge-infer-ha}
 HOST_PY="$REPO/.venv/bin/python"
 EDGE="$REPO/.venv/bin/edge"
@@ -52,6 +59,10 @@ SUITE=trixie
 PACKAGES=python3,python3-venv,python3-pip,python3-dev,gcc,ca-certificates
 DEBOOTSTRAP_OPTS=(--variant=minbase "--include=$PACKAGES")
 ROOT_SETUP_VERSION=1 # bump when root_setup below changes: part of the cache key
+ROOT_MARKER=.edge-ha-root # in a complete cached root (scripts/lib/debian-root.sh)
+ROOT_MINUTES="1 to 3"     # debootstrap's time, for its message
+IN_ROOT_ENV=(TZ=UTC PIP_CERT=/etc/ssl/certs/ca-certificates.crt) # in_root adds these
+SAY_TIMES_ON_FAILURE=1    # a stage that fails prints the times so far
 # The devices' timing (s): short, so the run is short.
 EXPIRE_AFTER=10
 STATS_INTERVAL=5
@@ -68,27 +79,10 @@ BUDGET_CHECK=120
 BUDGET_TOTAL=900
 HA_CONNECT_WAIT=180 # s for HA to start and connect to the broker
 
-KEY=$(printf '%s\n' "$ROOT_SETUP_VERSION" "${DEBOOTSTRAP_OPTS[@]}" "$SUITE" "$MIRROR" |
-    sha256sum | cut -c1-12)
+KEY=$(root_key)
 BASE="$CACHE/root-$SUITE-$KEY"
 VENV_KEY=$( (echo "$KEY"; cat "$LOCK") | sha256sum | cut -c1-12)
 VENV="$CACHE/ha-venv-$VENV_KEY"
-
-say() { printf '%s\n' "$*"; }
-die() {
-    printf 'test-ha: FAILED: %s\n' "$*" >&2
-    exit 1
-}
-
-# Run a command in the root, with a clean environment (the host's PIP_* settings and
-# paths mean nothing there).
-in_root() {
-    chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb TZ=UTC \
-        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 PIP_ROOT_USER_ACTION=ignore \
-        PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
-        "$@"
-}
 
 free_port() {
     "$HOST_PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -96,43 +90,11 @@ free_port() {
 
 # ---------------------------------------------------------------------------------------
 # Stages: each runs as `bash test-ha.sh --stage NAME` under `timeout`, in the mount
-# namespace of the main run; state comes through the environment (RUN, ROOT).
+# namespace of the main run; state comes through the environment (RUN, ROOT). The stage
+# root (stage_root) is the lib's.
 
-root_setup() { # $1: the fresh root (cached with it)
-    printf 'debootstrap %s %s ROOT %s\nbuilt %s\n' "${DEBOOTSTRAP_OPTS[*]}" "$SUITE" "$MIRROR" \
-        "$(date -u +%FT%TZ)" >"$1/.edge-ha-root"
-}
-
-stage_root() {
-    if [ -f "$BASE/.edge-ha-root" ]; then
-        say "root: cached $BASE ($(sed -n 's/^built //p' "$BASE/.edge-ha-root"))"
-        return
-    fi
-    if ! command -v debootstrap >/dev/null; then
-        say "root: installing debootstrap (Debian package)"
-        apt-get install -y -qq --no-install-recommends debootstrap >/dev/null ||
-            { apt-get update -qq && apt-get install -y -qq --no-install-recommends debootstrap; }
-    fi
-    local tmp
-    tmp=$(mktemp -d "$CACHE/root-building.XXXXXX")
-    say "root: debootstrap ${DEBOOTSTRAP_OPTS[*]} $SUITE $MIRROR (1 to 3 min)"
-    if ! debootstrap "${DEBOOTSTRAP_OPTS[@]}" "$SUITE" "$tmp/root" "$MIRROR" \
-        >"$RUN/debootstrap.log" 2>&1; then
-        tail -n 30 "$RUN/debootstrap.log"
-        grep -h . "$tmp/root/debootstrap/debootstrap.log" 2>/dev/null | tail -n 20
-        die "debootstrap"
-    fi
-    root_setup "$tmp/root"
-    mv -T "$tmp/root" "$BASE" # atomic: the cache holds complete roots only
-    rmdir "$tmp"
-    say "root: built $BASE ($(du -sh "$BASE" | cut -f1))"
-    local other
-    for other in "$CACHE"/root-*; do
-        if [ "$other" != "$BASE" ] && [ -d "$other" ]; then
-            say "root: removing $other (other debootstrap arguments)"
-            rm -rf --one-file-system "$other"
-        fi
-    done
+root_setup() { # $1: the fresh root (cached with it; stage_root adds the marker)
+    : # nothing beyond debootstrap's --include
 }
 
 stage_venv() {
@@ -363,21 +325,10 @@ stage_check() {
 # ---------------------------------------------------------------------------------------
 # The main run, inside a private mount namespace.
 
-STAGE_PID=""
 cleanup() {
-    local rc=$? mounts m p
+    local rc=$?
     trap - EXIT TERM INT
-    if [ -n "$STAGE_PID" ] && kill -0 "$STAGE_PID" 2>/dev/null; then
-        kill -TERM -- "-$STAGE_PID" 2>/dev/null || kill -TERM "$STAGE_PID" 2>/dev/null || true
-        sleep 2
-        kill -KILL -- "-$STAGE_PID" 2>/dev/null || true
-    fi
-    if [ -n "${ROOT:-}" ]; then # anything still running inside the root
-        for p in /proc/[0-9]*; do
-            [ "$(readlink "$p/root" 2>/dev/null)" = "$ROOT" ] && kill -KILL "${p#/proc/}" 2>/dev/null
-        done
-        sleep 0.5
-    fi
+    cleanup_processes
     if [ "$rc" -ne 0 ] && [ -n "${RUN:-}" ] && [ -d "$RUN/out" ]; then
         # Kept for a look: the logs of the failed run.
         rm -rf "$CACHE/last-failed"
@@ -386,41 +337,8 @@ cleanup() {
         cp -a "${ROOT:-/nonexistent}/root/ha-config" "$CACHE/last-failed/" 2>/dev/null || true
         say "cleanup: the failed run's logs are in $CACHE/last-failed"
     fi
-    mounts=$(awk -v c="$CACHE/" 'index($5, c) == 1 {print $5}' /proc/self/mountinfo | sort -r)
-    local count=0
-    for m in $mounts; do
-        umount "$m" 2>/dev/null || umount -l "$m" || true
-        count=$((count + 1))
-    done
-    say "cleanup: unmounted $count mounts (exit status $rc)"
-    mounts=$(awk -v c="$CACHE/" 'index($5, c) == 1 {print $5}' /proc/self/mountinfo)
-    if [ -n "$mounts" ]; then
-        printf 'test-ha: still mounted, not removing %s: %s\n' "${RUN:-}" "$mounts" >&2
-        rc=1
-    elif [ -n "${RUN:-}" ]; then
-        rm -rf --one-file-system "$RUN"
-    fi
-    exit "$rc"
-}
-
-mount_root() {
-    mkdir -p "$RUN/upper" "$RUN/work" "$RUN/merged"
-    mount -t overlay overlay -o "lowerdir=$BASE,upperdir=$RUN/upper,workdir=$RUN/work" \
-        "$RUN/merged"
-    ROOT="$RUN/merged"
-    export ROOT
-    mount -t proc proc "$ROOT/proc"
-    mount --bind /sys "$ROOT/sys"
-    mount --bind /dev "$ROOT/dev"
-    mount -t tmpfs -o mode=1777 tmpfs "$ROOT/dev/shm"
-    # The network as the host sees it: DNS, the CA bundle (a proxy's CA included) and pip's
-    # system configuration.
-    cat /etc/resolv.conf >"$ROOT/etc/resolv.conf.new" && mv -f "$ROOT/etc/resolv.conf.new" \
-        "$ROOT/etc/resolv.conf"
-    cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
-    [ ! -f /etc/pip.conf ] || cp /etc/pip.conf "$ROOT/etc/pip.conf"
-    printf '127.0.1.1\t%s\n' "$(hostname)" >>"$ROOT/etc/hosts"
-    say "root: overlay on the cached root at $ROOT (proc, sys, dev mounted)"
+    cleanup_mounts
+    end_cleanup "$rc" "$UNMOUNTED"
 }
 
 mount_venv() {
@@ -430,94 +348,23 @@ mount_venv() {
     say "venv: $VENV mounted read-only at /opt/ha (HA cannot install anything into it)"
 }
 
-run_stage() { # run_stage NAME BUDGET
-    local name=$1 budget=$2 t0 rc=0 took
-    say ""
-    say "=== $name (budget ${budget} s)"
-    t0=$(date +%s)
-    timeout -k 20 "$budget" bash "$SELF" --stage "$name" &
-    STAGE_PID=$!
-    wait "$STAGE_PID" || rc=$?
-    STAGE_PID=""
-    took=$(($(date +%s) - t0))
-    TIMES+=("$name $((took / 60)) min $((took % 60)) s")
-    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-        die "stage $name timed out after ${budget} s"
-    elif [ "$rc" -ne 0 ]; then
-        say "=== times: $(printf '%s; ' "${TIMES[@]}")"
-        die "stage $name (exit $rc, after $took s)"
-    fi
-    say "=== $name: ok, $((took / 60)) min $((took % 60)) s"
-}
-
 inner() {
-    mkdir -p "$CACHE"
-    exec 9>"$CACHE/lock"
-    flock -n 9 || die "another scripts/test-ha.sh is running (lock $CACHE/lock)"
-    trap cleanup EXIT
-    trap 'exit 143' TERM
-    trap 'exit 130' INT
-    # Left by a run that was killed: nothing is mounted there (the namespace died with it).
-    rm -rf --one-file-system "$CACHE"/run.* "$CACHE"/root-building.* "$CACHE"/ha-venv-building.*
-    RUN=$(mktemp -d "$CACHE/run.XXXXXX")
-    export RUN
-    TIMES=()
-    local t0
-    t0=$(date +%s)
+    begin_inner
     run_stage root "$BUDGET_ROOT"
     mount_root
     run_stage venv "$BUDGET_VENV"
     mount_venv
     run_stage run "$BUDGET_RUN"
     run_stage check "$BUDGET_CHECK"
-    local took=$(($(date +%s) - t0))
-    say ""
-    say "=== times: $(printf '%s; ' "${TIMES[@]}")total $((took / 60)) min $((took % 60)) s"
-}
-
-network_check() { # one line and exit 0 when the mirror or the index does not answer
-    local index why=""
-    index=$(python3 -c '
-import configparser
-c = configparser.ConfigParser()
-c.read("/etc/pip.conf")
-for s in ("install", "global"):
-    if c.has_option(s, "index-url"):
-        print(c.get(s, "index-url")); break
-else:
-    print("https://pypi.org/simple")' 2>/dev/null || echo https://pypi.org/simple)
-    index=${index%/}
-    local err
-    err=$(curl -fsS -o /dev/null --max-time 20 "$MIRROR/dists/$SUITE/InRelease" 2>&1) ||
-        why="the Debian mirror $MIRROR does not answer (${err:0:200})"
-    if [ -z "$why" ]; then
-        err=$(curl -fsS -o /dev/null --max-time 20 "$index/homeassistant/" 2>&1) ||
-            why="the package index $index does not answer (${err:0:200})"
-    fi
-    if [ -n "$why" ]; then
-        say "test-ha: the Home Assistant check did not run: $why"
-        exit 0
-    fi
-    say "network: $MIRROR and $index answer"
+    end_inner
 }
 
 main() {
-    case "${1:-}" in
-    --stage)
-        set -euo pipefail
-        "stage_$2"
-        exit 0
-        ;;
-    --inner)
-        inner
-        exit 0
-        ;;
-    "") ;;
-    *)
+    stage_or_inner "$@"
+    if [ -n "${1:-}" ]; then
         echo "usage: sudo bash scripts/test-ha.sh   (see the comment at the top)" >&2
         exit 2
-        ;;
-    esac
+    fi
 
     [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot, mounts)"
     [ -x "$HOST_PY" ] && [ -x "$EDGE" ] ||
@@ -527,33 +374,13 @@ main() {
         command -v "$tool" >/dev/null ||
             die "no $tool on the host (apt-get install mosquitto mosquitto-clients curl)"
     done
-    network_check
-    start=$(date +%s)
-    rc=0
-    # In the background so that a TERM or Ctrl-C here reaches the run (timeout makes its
-    # own process group) and its exit trap unmounts before this returns.
-    timeout -k 30 "$BUDGET_TOTAL" unshare --mount --propagation private bash "$SELF" --inner &
-    child=$!
-    trap 'kill -TERM "$child" 2>/dev/null || true' TERM INT HUP
-    wait "$child" || rc=$?
-    while kill -0 "$child" 2>/dev/null; do
-        rc=0
-        wait "$child" || rc=$?
-    done
-    trap - TERM INT HUP
-    left=$(grep -c "$CACHE" /proc/self/mountinfo || true)
-    [ "$left" -eq 0 ] || { say "test-ha: FAILED: $left mounts left under $CACHE"; rc=1; }
-    [ "$rc" -ne 124 ] || say "test-ha: FAILED: over the total budget of $BUDGET_TOTAL s"
-    took=$(($(date +%s) - start))
-    if [ "$rc" -eq 0 ]; then
-        say "test-ha: ok ($((took / 60)) min $((took % 60)) s)"
-    else
-        say "test-ha: FAILED (exit $rc, $((took / 60)) min $((took % 60)) s)"
-    fi
-    exit "$rc"
+    network_check homeassistant "the Home Assistant check"
+    run_inner
+    end_main
 }
 
-# Everything above is definitions: bash has read the whole file before main runs, so
-# editing the script during a run cannot change that run.
+# Everything above is definitions: bash has read the whole file, and at the top all of
+# scripts/lib/debian-root.sh, before main runs, so editing either during a run cannot
+# change the process that is running (the inner run and each stage read both anew).
 main "$@"
 exit "$?"

@@ -26,11 +26,18 @@
 # The root is cached in $EDGE_PI_CACHE (default /var/cache/edge-infer-pi) keyed by the
 # debootstrap arguments; every run works in a throw-away overlay on top of it, so the
 # guide's venv and install are made from the current checkout each time. Everything runs
-# in a private mount namespace, and an exit trap unmounts what it mounted.
+# in a private mount namespace, and an exit trap unmounts what it mounted. What this
+# script and scripts/test-ha.sh do alike (the cached debootstrap root, the overlay, the
+# stages under `timeout`, the namespace, the lock and the exit trap's unmounting) is in
+# scripts/lib/debian-root.sh, which it sources from its own folder; the qemu and
+# binfmt_misc setup, the stages after the root and the apt sources check are here.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SELF="$REPO/scripts/test-pi.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/debian-root.sh
+. "$REPO/scripts/lib/debian-root.sh"
+CHECK_NAME=test-pi
 CACHE=${EDGE_PI_CACHE:-/var/cache/edge-infer-pi}
 HOST_PY="$REPO/.venv/bin/python"
 MIRROR=http://deb.debian.org/debian
@@ -42,6 +49,10 @@ SUITE=bookworm
 PACKAGES=python3,python3-venv,python3-numpy,git,sudo,ca-certificates,procps,systemd
 DEBOOTSTRAP_OPTS=(--arch=arm64 --variant=minbase "--include=$PACKAGES")
 ROOT_SETUP_VERSION=1 # bump when root_setup below changes: part of the cache key
+ROOT_MARKER=.edge-pi-root # in a complete cached root (scripts/lib/debian-root.sh)
+ROOT_MINUTES="3 to 6"     # debootstrap's time, for its message
+IN_ROOT_ENV=()            # in_root's environment is the lib's alone
+SAY_TIMES_ON_FAILURE=0    # a failed stage's message only
 # Time budgets in seconds: each stage runs under `timeout`, the whole run too. Measured
 # cold on 2 shared cores (2026-12-07): qemu 5 s, root 3 min (debootstrap; 0 s cached),
 # guide 2-3 min, models 0.5-1 min, eval 1-2 min, pytest 1.5-2 min; 9 min in all cold,
@@ -58,28 +69,12 @@ QEMU="$CACHE/qemu/qemu-aarch64"
 AARCH64_MAGIC='\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00'
 AARCH64_MASK='\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff'
 
-KEY=$(printf '%s\n' "$ROOT_SETUP_VERSION" "${DEBOOTSTRAP_OPTS[@]}" "$SUITE" "$MIRROR" |
-    sha256sum | cut -c1-12)
-BASE="$CACHE/root-$SUITE-arm64-$KEY"
-
-say() { printf '%s\n' "$*"; }
-die() {
-    printf 'test-pi: FAILED: %s\n' "$*" >&2
-    exit 1
-}
-
-# Run a command in the root, with a clean environment (the host's PIP_* settings and
-# paths mean nothing there).
-in_root() {
-    chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
-        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 PIP_ROOT_USER_ACTION=ignore \
-        "$@"
-}
+BASE="$CACHE/root-$SUITE-arm64-$(root_key)"
 
 # ---------------------------------------------------------------------------------------
 # Stages: each runs as `bash test-pi.sh --stage NAME` under `timeout`, in the mount
-# namespace of the main run; state comes through the environment (RUN, ROOT).
+# namespace of the main run; state comes through the environment (RUN, ROOT). The stage
+# root (stage_root) is the lib's.
 
 stage_qemu() {
     if [ -x "$QEMU" ] && "$QEMU" --version | grep -q 'version 10\.'; then
@@ -142,43 +137,9 @@ stage_qemu() {
     done
 }
 
-root_setup() { # $1: the fresh root (cached with it)
+root_setup() { # $1: the fresh root (cached with it; stage_root adds the marker)
     # The guide's `apt install` lines run non-interactively without editing them.
     echo 'APT::Get::Assume-Yes "true";' >"$1/etc/apt/apt.conf.d/90edge-pi-check"
-    printf 'debootstrap %s %s ROOT %s\nbuilt %s\n' "${DEBOOTSTRAP_OPTS[*]}" "$SUITE" "$MIRROR" \
-        "$(date -u +%FT%TZ)" >"$1/.edge-pi-root"
-}
-
-stage_root() {
-    if [ -f "$BASE/.edge-pi-root" ]; then
-        say "root: cached $BASE ($(sed -n 's/^built //p' "$BASE/.edge-pi-root"))"
-        return
-    fi
-    if ! command -v debootstrap >/dev/null; then
-        say "root: installing debootstrap (Debian package)"
-        apt-get install -y -qq --no-install-recommends debootstrap >/dev/null ||
-            { apt-get update -qq && apt-get install -y -qq --no-install-recommends debootstrap; }
-    fi
-    local tmp
-    tmp=$(mktemp -d "$CACHE/root-building.XXXXXX")
-    say "root: debootstrap ${DEBOOTSTRAP_OPTS[*]} $SUITE $MIRROR (3 to 6 min)"
-    if ! debootstrap "${DEBOOTSTRAP_OPTS[@]}" "$SUITE" "$tmp/root" "$MIRROR" \
-        >"$RUN/debootstrap.log" 2>&1; then
-        tail -n 30 "$RUN/debootstrap.log"
-        grep -h . "$tmp/root/debootstrap/debootstrap.log" 2>/dev/null | tail -n 20
-        die "debootstrap"
-    fi
-    root_setup "$tmp/root"
-    mv -T "$tmp/root" "$BASE" # atomic: the cache holds complete roots only
-    rmdir "$tmp"
-    say "root: built $BASE ($(du -sh "$BASE" | cut -f1))"
-    local other
-    for other in "$CACHE"/root-*; do
-        if [ "$other" != "$BASE" ] && [ -d "$other" ]; then
-            say "root: removing $other (other debootstrap arguments)"
-            rm -rf --one-file-system "$other"
-        fi
-    done
 }
 
 stage_guide() {
@@ -318,96 +279,21 @@ digits-dcgan-generator=digits-dcgan-eval.npz"
 # ---------------------------------------------------------------------------------------
 # The main run, inside a private mount namespace.
 
-STAGE_PID=""
 cleanup() {
-    local rc=$? mounts m p
+    local rc=$?
     trap - EXIT TERM INT
-    if [ -n "$STAGE_PID" ] && kill -0 "$STAGE_PID" 2>/dev/null; then
-        kill -TERM -- "-$STAGE_PID" 2>/dev/null || kill -TERM "$STAGE_PID" 2>/dev/null || true
-        sleep 2
-        kill -KILL -- "-$STAGE_PID" 2>/dev/null || true
-    fi
-    if [ -n "${ROOT:-}" ]; then # anything still running inside the root
-        for p in /proc/[0-9]*; do
-            [ "$(readlink "$p/root" 2>/dev/null)" = "$ROOT" ] && kill -KILL "${p#/proc/}" 2>/dev/null
-        done
-        sleep 0.5
-    fi
+    cleanup_processes
     # Unmount everything under the cache (deepest first) and binfmt_misc if mounted here.
-    mounts=$(awk -v c="$CACHE/" 'index($5, c) == 1 {print $5}' /proc/self/mountinfo | sort -r)
-    local count=0
-    for m in $mounts; do
-        umount "$m" 2>/dev/null || umount -l "$m" || true
-        count=$((count + 1))
-    done
+    cleanup_mounts
     if [ -n "${RUN:-}" ] && [ -e "$RUN/binfmt-mounted" ]; then
         umount "$BINFMT" || true
-        count=$((count + 1))
+        UNMOUNTED=$((UNMOUNTED + 1))
     fi
-    say "cleanup: unmounted $count mounts (exit status $rc)"
-    mounts=$(awk -v c="$CACHE/" 'index($5, c) == 1 {print $5}' /proc/self/mountinfo)
-    if [ -n "$mounts" ]; then
-        printf 'test-pi: still mounted, not removing %s: %s\n' "${RUN:-}" "$mounts" >&2
-        rc=1
-    elif [ -n "${RUN:-}" ]; then
-        rm -rf --one-file-system "$RUN"
-    fi
-    exit "$rc"
-}
-
-mount_root() {
-    mkdir -p "$RUN/upper" "$RUN/work" "$RUN/merged"
-    mount -t overlay overlay -o "lowerdir=$BASE,upperdir=$RUN/upper,workdir=$RUN/work" \
-        "$RUN/merged"
-    ROOT="$RUN/merged"
-    export ROOT
-    mount -t proc proc "$ROOT/proc"
-    mount --bind /sys "$ROOT/sys"
-    mount --bind /dev "$ROOT/dev"
-    mount -t tmpfs -o mode=1777 tmpfs "$ROOT/dev/shm"
-    # The network as the host sees it: DNS, the CA bundle (a proxy's CA included) and pip's
-    # system configuration.
-    cat /etc/resolv.conf >"$ROOT/etc/resolv.conf.new" && mv -f "$ROOT/etc/resolv.conf.new" \
-        "$ROOT/etc/resolv.conf"
-    cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
-    [ ! -f /etc/pip.conf ] || cp /etc/pip.conf "$ROOT/etc/pip.conf"
-    printf '127.0.1.1\t%s\n' "$(hostname)" >>"$ROOT/etc/hosts"
-    say "root: overlay on the cached root at $ROOT (proc, sys, dev mounted)"
-}
-
-run_stage() { # run_stage NAME BUDGET
-    local name=$1 budget=$2 t0 rc=0 took
-    say ""
-    say "=== $name (budget ${budget} s)"
-    t0=$(date +%s)
-    timeout -k 20 "$budget" bash "$SELF" --stage "$name" &
-    STAGE_PID=$!
-    wait "$STAGE_PID" || rc=$?
-    STAGE_PID=""
-    took=$(($(date +%s) - t0))
-    TIMES+=("$name $((took / 60)) min $((took % 60)) s")
-    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-        die "stage $name timed out after ${budget} s"
-    elif [ "$rc" -ne 0 ]; then
-        die "stage $name (exit $rc, after $took s)"
-    fi
-    say "=== $name: ok, $((took / 60)) min $((took % 60)) s"
+    end_cleanup "$rc" "$UNMOUNTED"
 }
 
 inner() {
-    mkdir -p "$CACHE"
-    exec 9>"$CACHE/lock"
-    flock -n 9 || die "another scripts/test-pi.sh is running (lock $CACHE/lock)"
-    trap cleanup EXIT
-    trap 'exit 143' TERM
-    trap 'exit 130' INT
-    # Left by a run that was killed: nothing is mounted there (the namespace died with it).
-    rm -rf --one-file-system "$CACHE"/run.* "$CACHE"/root-building.*
-    RUN=$(mktemp -d "$CACHE/run.XXXXXX")
-    export RUN
-    TIMES=()
-    local t0
-    t0=$(date +%s)
+    begin_inner
     run_stage qemu "$BUDGET_QEMU"
     run_stage root "$BUDGET_ROOT"
     mount_root
@@ -415,35 +301,7 @@ inner() {
     run_stage models "$BUDGET_MODELS"
     run_stage eval "$BUDGET_EVAL"
     run_stage pytest "$BUDGET_PYTEST"
-    local took=$(($(date +%s) - t0))
-    say ""
-    say "=== times: $(printf '%s; ' "${TIMES[@]}")total $((took / 60)) min $((took % 60)) s"
-}
-
-network_check() { # one line and exit 0 when the mirror or the index does not answer
-    local index why=""
-    index=$(python3 -c '
-import configparser
-c = configparser.ConfigParser()
-c.read("/etc/pip.conf")
-for s in ("install", "global"):
-    if c.has_option(s, "index-url"):
-        print(c.get(s, "index-url")); break
-else:
-    print("https://pypi.org/simple")' 2>/dev/null || echo https://pypi.org/simple)
-    index=${index%/}
-    local err
-    err=$(curl -fsS -o /dev/null --max-time 20 "$MIRROR/dists/$SUITE/InRelease" 2>&1) ||
-        why="the Debian mirror $MIRROR does not answer (${err:0:200})"
-    if [ -z "$why" ]; then
-        err=$(curl -fsS -o /dev/null --max-time 20 "$index/pip/" 2>&1) ||
-            why="the package index $index does not answer (${err:0:200})"
-    fi
-    if [ -n "$why" ]; then
-        say "test-pi: the Pi check did not run: $why"
-        exit 0
-    fi
-    say "network: $MIRROR and $index answer"
+    end_inner
 }
 
 apt_sources_digest() {
@@ -455,40 +313,17 @@ apt_sources_digest() {
 }
 
 main() {
-    case "${1:-}" in
-    --stage)
-        set -euo pipefail
-        "stage_$2"
-        exit 0
-        ;;
-    --inner)
-        inner
-        exit 0
-        ;;
-    "") ;;
-    *)
+    stage_or_inner "$@"
+    if [ -n "${1:-}" ]; then
         echo "usage: bash scripts/test-pi.sh   (as root; see the comment at the top)" >&2
         exit 2
-        ;;
-    esac
+    fi
 
     [ "$(id -u)" -eq 0 ] || die "needs root (chroot, mounts, binfmt_misc)"
     [ -x "$HOST_PY" ] || die "no $HOST_PY: run bash scripts/test.sh first (it makes .venv)"
-    network_check
+    network_check pip "the Pi check"
     before=$(apt_sources_digest)
-    start=$(date +%s)
-    rc=0
-    # In the background so that a TERM or Ctrl-C here reaches the run (timeout makes its
-    # own process group) and its exit trap unmounts before this returns.
-    timeout -k 30 "$BUDGET_TOTAL" unshare --mount --propagation private bash "$SELF" --inner &
-    child=$!
-    trap 'kill -TERM "$child" 2>/dev/null || true' TERM INT HUP
-    wait "$child" || rc=$?
-    while kill -0 "$child" 2>/dev/null; do
-        rc=0
-        wait "$child" || rc=$?
-    done
-    trap - TERM INT HUP
+    run_inner
     after=$(apt_sources_digest)
     if [ "$before" != "$after" ]; then
         say "test-pi: FAILED: /etc/apt/sources.list* changed during the run"
@@ -496,19 +331,11 @@ main() {
     else
         say "host: /etc/apt/sources.list* unchanged"
     fi
-    left=$(grep -c "$CACHE" /proc/self/mountinfo || true)
-    [ "$left" -eq 0 ] || { say "test-pi: FAILED: $left mounts left under $CACHE"; rc=1; }
-    [ "$rc" -ne 124 ] || say "test-pi: FAILED: over the total budget of $BUDGET_TOTAL s"
-    took=$(($(date +%s) - start))
-    if [ "$rc" -eq 0 ]; then
-        say "test-pi: ok ($((took / 60)) min $((took % 60)) s)"
-    else
-        say "test-pi: FAILED (exit $rc, $((took / 60)) min $((took % 60)) s)"
-    fi
-    exit "$rc"
+    end_main
 }
 
-# Everything above is definitions: bash has read the whole file before main runs, so
-# editing the script during a run cannot change that run.
+# Everything above is definitions: bash has read the whole file, and at the top all of
+# scripts/lib/debian-root.sh, before main runs, so editing either during a run cannot
+# change the process that is running (the inner run and each stage read both anew).
 main "$@"
 exit "$?"

@@ -12,8 +12,9 @@ import pytest
 
 from converter.input_range import NAMED_RANGES, resolve_input_range
 from converter.tasks.registry import TASKS
-from edge.cli.convert_request import ConvertCommand, ConvertTask
+from edge.cli.convert_request import ConvertCommand
 from edge.errors import EXIT_CONFIG, ConfigError
+from edge.model.convert_choices import ConvertTask
 
 
 def test_max_drop_above_one_on_a_fraction_metric_exits_78_with_hint(
