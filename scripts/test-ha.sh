@@ -62,7 +62,6 @@ ROOT_SETUP_VERSION=1 # bump when root_setup below changes: part of the cache key
 ROOT_MARKER=.edge-ha-root # in a complete cached root (scripts/lib/debian-root.sh)
 ROOT_MINUTES="1 to 3"     # debootstrap's time, for its message
 IN_ROOT_ENV=(TZ=UTC PIP_CERT=/etc/ssl/certs/ca-certificates.crt) # in_root adds these
-SAY_TIMES_ON_FAILURE=1    # a stage that fails prints the times so far
 # The devices' timing (s): short, so the run is short.
 EXPIRE_AFTER=10
 STATS_INTERVAL=5

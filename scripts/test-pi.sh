@@ -52,7 +52,6 @@ ROOT_SETUP_VERSION=1 # bump when root_setup below changes: part of the cache key
 ROOT_MARKER=.edge-pi-root # in a complete cached root (scripts/lib/debian-root.sh)
 ROOT_MINUTES="3 to 6"     # debootstrap's time, for its message
 IN_ROOT_ENV=()            # in_root's environment is the lib's alone
-SAY_TIMES_ON_FAILURE=0    # a failed stage's message only
 # Time budgets in seconds: each stage runs under `timeout`, the whole run too. Measured
 # cold on 2 shared cores (2026-12-07): qemu 5 s, root 3 min (debootstrap; 0 s cached),
 # guide 2-3 min, models 0.5-1 min, eval 1-2 min, pytest 1.5-2 min; 9 min in all cold,

@@ -194,6 +194,13 @@ class Reloader:
             model_sha256=model.file.sha256,
             task=model.manifest.task,
         )
+        if pipeline.control is not None:
+            # The threshold in effect with no command is the new model's, set before the
+            # swap: the MQTT sink republishes the state when a record names the new model.
+            manifest = model.manifest
+            pipeline.control.set_model_threshold(
+                model_score_threshold(manifest.task, manifest.decoder.params)
+            )
         # From here the model is the pipeline's: it closes it after its last frame (the
         # next reload's swap) or when the run ends. The model that ran until now is
         # closed by the pipeline as soon as its last frame is through.
@@ -201,12 +208,6 @@ class Reloader:
             candidate.inference, context, model.manifest.labels, release=model.close
         )
         pipeline.status_interval = config.status_interval
-        if pipeline.control is not None:
-            # The threshold in effect with no command is the new model's from now on.
-            manifest = model.manifest
-            pipeline.control.set_model_threshold(
-                model_score_threshold(manifest.task, manifest.decoder.params)
-            )
         self.running = config
         self.reloads += 1
         log.info(

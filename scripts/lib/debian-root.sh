@@ -19,9 +19,6 @@
 #   ROOT_MARKER        the file in a complete cached root (.edge-pi-root, .edge-ha-root)
 #   ROOT_MINUTES       what debootstrap takes, for its message ("3 to 6")
 #   IN_ROOT_ENV        the script's own variables for in_root (an array, may be empty)
-#   SAY_TIMES_ON_FAILURE
-#                      1: run_stage prints the stages' times before it fails a stage
-#                      that exited non-zero (not on a time-out); 0: it does not
 #   BUDGET_TOTAL       the whole run's time budget in seconds
 # and defines:
 #   root_setup ROOT    what the fresh root gets before it is cached (part of the cache
@@ -156,7 +153,7 @@ run_stage() { # run_stage NAME BUDGET
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
         die "stage $name timed out after ${budget} s"
     elif [ "$rc" -ne 0 ]; then
-        [ "$SAY_TIMES_ON_FAILURE" -eq 0 ] || say "=== times: $(printf '%s; ' "${TIMES[@]}")"
+        say "=== times: $(printf '%s; ' "${TIMES[@]}")"
         die "stage $name (exit $rc, after $took s)"
     fi
     say "=== $name: ok, $((took / 60)) min $((took % 60)) s"
