@@ -11,14 +11,7 @@ the first ``int()`` or timestamp it meets.
 
 from __future__ import annotations
 
-import sys
-
 from pydantic import BaseModel, ConfigDict
-
-if sys.version_info >= (3, 11):
-    pass
-else:  # pragma: no cover - Python 3.10 on older Pi OS images
-    pass
 
 
 class Strict(BaseModel):

@@ -4,21 +4,13 @@ and the decoder with its settings (checked against the decoder's own parameters)
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.model.manifest import Colour, ResizeMode, Task
-
-if sys.version_info >= (3, 11):
-    pass
-else:  # pragma: no cover - Python 3.10 on older Pi OS images
-    pass
-
-
 from edge.config.base import Strict
+from edge.model.manifest import Colour, ResizeMode, Task
 
 
 class InputOverride(Strict):

@@ -4,16 +4,9 @@ the run's side outputs (recording, snapshots, preview).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from pydantic import Field
-
-if sys.version_info >= (3, 11):
-    pass
-else:  # pragma: no cover - Python 3.10 on older Pi OS images
-    pass
-
 
 from edge.config.base import Strict
 

@@ -4,16 +4,9 @@ decoder (labels, areas), the motion gate before the model, and the event tracker
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 from pydantic import Field
-
-if sys.version_info >= (3, 11):
-    pass
-else:  # pragma: no cover - Python 3.10 on older Pi OS images
-    pass
-
 
 from edge.config.base import Strict
 

@@ -19,17 +19,10 @@ import hashlib
 import hmac
 import logging
 import socket
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
-
-if sys.version_info >= (3, 11):
-    pass
-else:  # pragma: no cover - Python 3.10 on older Pi OS images
-    pass
-
 
 from edge.config.base import Strict
 from edge.config.http import HttpConfig

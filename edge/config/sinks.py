@@ -13,17 +13,10 @@ an id into ``_`` (``ha_object_id``): two names that differ only there are one HA
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
-
-if sys.version_info >= (3, 11):
-    pass
-else:  # pragma: no cover - Python 3.10 on older Pi OS images
-    pass
-
 
 from edge.config.base import Strict
 

@@ -4,17 +4,10 @@ stream, picamera2, image folder), told apart by ``kind``.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field
-
-if sys.version_info >= (3, 11):
-    pass
-else:  # pragma: no cover - Python 3.10 on older Pi OS images
-    pass
-
 
 from edge.config.base import Strict
 
