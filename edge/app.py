@@ -76,7 +76,8 @@ def run(
                 config.source,
                 input_size=(spec.width, spec.height),
                 input_resize=spec.resize,
-                keep_full=config.output.snapshot_dir is not None,
+                # Snapshots save the larger picture; the second stage crops boxes from it.
+                keep_full=config.output.snapshot_dir is not None or config.refine.enabled,
                 reduced_decode=not needs_full_picture(config),
                 input_colour=spec.colour,
             ),
@@ -168,10 +169,16 @@ def _open_http(
 
 
 def needs_full_picture(config: RunConfig) -> bool:
-    """Something shows or saves the picture itself (preview, recording, snapshots), so a
-    source must not decode it smaller than it is (``edge.sources.mjpeg``)."""
+    """Something shows or saves the picture itself (preview, recording, snapshots) or
+    crops it (``[refine]``), so a source must not decode it smaller than it is
+    (``edge.sources.mjpeg``)."""
     output = config.output
-    return bool(output.preview or output.record is not None or output.snapshot_dir is not None)
+    return bool(
+        output.preview
+        or output.record is not None
+        or output.snapshot_dir is not None
+        or config.refine.enabled
+    )
 
 
 def open_until_stopped(opener: Callable[[], Source], stop: threading.Event) -> Source | None:

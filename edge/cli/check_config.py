@@ -92,6 +92,7 @@ def handle(args: argparse.Namespace) -> int:
             f"decoder {model.manifest.decoder.name} {model.manifest.decoder.params}, "
             f"source {config.source.kind}, sinks {', '.join(s.kind for s in config.sinks)}"
             + (f", http {config.http.listen}" if config.http.enabled else "")
+            + (f", refine {config.refine.path.name}" if config.refine.path is not None else "")
             + ")"
         )
     return EXIT_OK

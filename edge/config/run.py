@@ -29,6 +29,7 @@ from edge.config.http import HttpConfig
 from edge.config.model import DecoderConfig, ModelConfig
 from edge.config.output import OutputConfig, ServiceConfig
 from edge.config.processing import EventsConfig, FiltersConfig, MotionConfig
+from edge.config.refine import RefineConfig
 from edge.config.sinks import (
     JsonlSinkConfig,
     MqttSinkConfig,
@@ -74,6 +75,10 @@ class RunConfig(Strict):
     )
     model: ModelConfig = Field(default_factory=ModelConfig)
     decoder: DecoderConfig = Field(default_factory=DecoderConfig)
+    refine: RefineConfig = Field(
+        default_factory=RefineConfig,
+        description="second-stage classifier that names detected boxes again (docs/zones.md)",
+    )
     filters: FiltersConfig = Field(
         default_factory=FiltersConfig, description="post-decoder label and size filters"
     )

@@ -15,7 +15,7 @@ settings, validated against the decoder; the result is the manifest's
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +59,20 @@ class LoadedModel:
     ``open_inference``; in a run ``edge.app.run`` until the pipeline runs it, then the
     pipeline (``edge.pipeline.loop.Pipeline``); a model a reload loaded, the reloader
     until it hands it to the pipeline (``edge.service.reload``). Closing twice is
-    harmless, but no owner relies on it."""
+    harmless, but no owner relies on it.
+
+    ``attached``: models that run beside this one and live exactly as long (the
+    ``[refine]`` classifier, ``edge.refine.load``); ``close`` closes them too."""
 
     file: ModelFile
     manifest: Manifest
     backend: Backend
     embedded_manifest: bool
+    attached: list[LoadedModel] = field(default_factory=list)
 
     def close(self) -> None:
+        for model in self.attached:
+            model.close()
         self.backend.close()
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,14 +30,22 @@ from edge.model.load import LoadedModel, load_model
 from edge.model.manifest import InputSpec
 from edge.processing.filters import DetectionFilter, build_filter
 from edge.processing.preprocess import Placement, Preprocessor
-from edge.types import Detections, Frame, Latency
+from edge.types import Detections, Frame, Image, Latency
+
+if TYPE_CHECKING:
+    from edge.refine.refiner import Refiner
 
 
 class Inference:
     """A model's frame path (``edge.pipeline.stages.ModelRunner``); borrows ``model``'s
     interpreter, which the model's owner closes (``LoadedModel.close``)."""
 
-    def __init__(self, model: LoadedModel, detection_filter: DetectionFilter | None = None) -> None:
+    def __init__(
+        self,
+        model: LoadedModel,
+        detection_filter: DetectionFilter | None = None,
+        refiner: Refiner | None = None,
+    ) -> None:
         manifest = model.manifest
         if manifest.task == "generate":
             raise ConfigError(
@@ -54,6 +62,7 @@ class Inference:
         self.decoder = manifest.decoder.name
         self.params = params_model(manifest.decoder.name).coerce(manifest.decoder.params)
         self._filter = detection_filter
+        self._refiner = refiner
 
     @property
     def input_spec(self) -> InputSpec:
@@ -73,7 +82,9 @@ class Inference:
         """Resize and quantize ``frame`` into ``buffer``: the preprocessing stage."""
         started = time.perf_counter()
         placement = self._preprocess.into(frame.image, buffer)
-        return Prepared(buffer, placement, 1000 * (time.perf_counter() - started))
+        # A second stage crops from the largest picture of the moment (boxes are normalised).
+        picture = frame.full if frame.full is not None else frame.image
+        return Prepared(buffer, placement, 1000 * (time.perf_counter() - started), picture)
 
     def run_prepared(self, prepared: Prepared) -> ModelOutput:
         """``invoke`` on a prepared input (``set_tensor`` copies it into the interpreter,
@@ -81,11 +92,16 @@ class Inference:
         started = time.perf_counter()
         raw = self._backend.infer([prepared.buffer])
         return ModelOutput(
-            raw, prepared.placement, prepared.pre_ms, 1000 * (time.perf_counter() - started)
+            raw,
+            prepared.placement,
+            prepared.pre_ms,
+            1000 * (time.perf_counter() - started),
+            prepared.image,
         )
 
     def decode(self, output: ModelOutput) -> tuple[Detections, dict[str, Any], Latency]:
-        """Dequantize, decode and filter what ``run_prepared`` produced (the pipeline's
+        """Dequantize, decode, refine (``[refine]``'s second stage, before the filters:
+        it may change labels) and filter what ``run_prepared`` produced (the pipeline's
         decode stage, on another thread). ``Latency.post`` is this work alone, not the
         time the output waited between the stages."""
         started = time.perf_counter()
@@ -94,6 +110,8 @@ class Inference:
             for spec, value in zip(self._backend.outputs, output.raw, strict=True)
         }
         detections, extra = self._decode(outputs, output.placement, self.params)
+        if self._refiner is not None:
+            detections = self._refiner(output.image, detections)
         if self._filter is not None:
             detections = self._filter(detections)
         post_ms = 1000 * (time.perf_counter() - started)
@@ -102,11 +120,13 @@ class Inference:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A frame's input tensor, written into ``buffer``, and where the model's window sits."""
+    """A frame's input tensor, written into ``buffer``, and where the model's window sits;
+    ``image`` is the frame's picture, which a second stage crops (``edge.refine``)."""
 
     buffer: Array
     placement: Placement
     pre_ms: float
+    image: Image
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +139,7 @@ class ModelOutput:
     placement: Placement
     pre_ms: float
     infer_ms: float
+    image: Image
 
 
 def open_inference(config: RunConfig) -> tuple[LoadedModel, Inference]:
@@ -131,7 +152,12 @@ def open_inference(config: RunConfig) -> tuple[LoadedModel, Inference]:
         detection_filter = build_filter(
             model.manifest.labels, f.thresholds, f.allow, f.deny, f.min_area
         )
-        inference = Inference(model, detection_filter)
+        refiner = None
+        if config.refine.path is not None:
+            from edge.refine.load import open_refiner  # it imports this module
+
+            refiner = open_refiner(config.refine, model)
+        inference = Inference(model, detection_filter, refiner)
         if config.events.enabled and model.manifest.task != "detect":
             raise ConfigError(
                 f"event mode tracks boxes, and {model.file.path.name} is a "

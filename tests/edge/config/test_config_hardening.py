@@ -42,6 +42,9 @@ EVERY_PATH = """
 [model]
 path = "m.tflite"
 labels = "labels.txt"
+[refine]
+path = "second/c.tflite"
+labels = "second/labels.txt"
 [source]
 kind = "video"
 uri = "clips/a.mp4"
@@ -69,6 +72,8 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> Non
     config = load_config(folder / "edge.toml")
     assert config.model.path == folder / "m.tflite"
     assert config.model.labels == folder / "labels.txt"
+    assert config.refine.path == folder / "second/c.tflite"
+    assert config.refine.labels == folder / "second/labels.txt"
     assert isinstance(config.source, VideoSourceConfig)
     assert config.source.uri == str(folder / "clips/a.mp4")
     assert config.output.record == folder / "out/rec.mp4"
@@ -105,6 +110,8 @@ def test_the_example_covers_every_path_field_of_the_config_tree() -> None:
     assert _path_fields(RunConfig) == {
         "ModelConfig.path",
         "ModelConfig.labels",
+        "RefineConfig.path",
+        "RefineConfig.labels",
         "ImagesSourceConfig.path",
         "JsonlSinkConfig.path",
         "MqttTlsConfig.ca_file",
