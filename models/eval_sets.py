@@ -8,6 +8,9 @@
   eval`` sends through the model's input recipe), ``boxes`` float32 ``(M, 4)``
   ``x0, y0, x1, y1`` normalised 0..1, ``classes`` int64 ``(M,)``, ``image_index`` int64
   ``(M,)``. The device cannot rebuild them: ``edge`` never imports ``models``.
+- ``digits-crops-eval.npz``: the crops of held-out digits the crop classifier's report
+  was measured on (``models.train_crops.eval_crops``): ``x`` uint8 ``(N, 28, 28)``,
+  ``y`` int64 ``(N,)``.
 - ``digits-dcgan-eval.npz``: ``x`` float32 ``(256, 64)``, the evaluation latents of
   ``digits-dcgan-latents.npz``, and ``reference`` ``(256, 28, 28, 1)``, the shipped float
   generator's (``digits-dcgan-generator.keras``) outputs for them: the float side of the
@@ -17,7 +20,7 @@
 
 The other tasks' sets already ship: ``digits-holdout.npz`` (the CNN and the ViT) and
 ``digits-anomaly-eval.npz`` (the anomaly model). ``tests/models/test_eval_sets.py``
-regenerates both files and compares them with the shipped ones.
+regenerates these files and compares them with the shipped ones.
 """
 
 from __future__ import annotations
@@ -31,11 +34,14 @@ import numpy.typing as npt
 
 from models.data import DEFAULT_SEED, split_digits
 from models.recipe import ZOO
+from models.train_crops import STEM as CROPS_STEM
+from models.train_crops import eval_crops
 from models.train_detector import eval_scenes
 from models.train_gan import GENERATOR_STEM, LATENTS_FILE
 
 DETECTOR_EVAL_FILE = "digits-detector-eval.npz"
 GENERATOR_EVAL_FILE = "digits-dcgan-eval.npz"
+CROPS_EVAL_FILE = f"{CROPS_STEM}-eval.npz"
 
 Arrays = dict[str, npt.NDArray[Any]]
 
@@ -49,6 +55,12 @@ def detector_eval_arrays(seed: int = DEFAULT_SEED) -> Arrays:
         "classes": scenes.classes.astype(np.int64),
         "image_index": scenes.image_index.astype(np.int64),
     }
+
+
+def crops_eval_arrays(seed: int = DEFAULT_SEED) -> Arrays:
+    """The crop classifier's held-out crops, as the converter measured it (``eval_crops``)."""
+    x, y = eval_crops(*split_digits(seed).part("holdout"), seed=seed)
+    return {"x": x, "y": y.astype(np.int64)}
 
 
 def generator_eval_arrays(zoo: Path = ZOO) -> Arrays:
@@ -67,13 +79,14 @@ def generator_eval_arrays(zoo: Path = ZOO) -> Arrays:
 
 
 def write_eval_sets(out: Path, *, seed: int = DEFAULT_SEED, zoo: Path = ZOO) -> list[Path]:
-    """Write both files into ``out``; the generator's reference comes from ``zoo``."""
+    """Write the files into ``out``; the generator's reference comes from ``zoo``."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     generator = generator_eval_arrays(zoo)
     generator["reference"] = generator["reference"].astype(np.float16)
     for name, arrays in (
         (DETECTOR_EVAL_FILE, detector_eval_arrays(seed)),
+        (CROPS_EVAL_FILE, crops_eval_arrays(seed)),
         (GENERATOR_EVAL_FILE, generator),
     ):
         path = out / name

@@ -2,7 +2,8 @@
 
 Families (``--only NAME``, repeatable; default all, in this order): ``cnn``, ``vit``
 (models/train_vit.py), ``gan`` (DCGAN generator + anomaly model, models/train_gan.py),
-``detector`` (models/train_detector.py). Each family's module documents its recipe and
+``detector`` (models/train_detector.py), ``crops`` (the detector's second stage,
+models/train_crops.py). Each family's module documents its recipe and
 can be run alone (``python -m models.train_vit``). The CNN's files:
 
 Writes, under ``models/zoo/`` by default:
@@ -199,6 +200,13 @@ def _detector(split: Split, out: Path, seed: int) -> list[Report]:
     return [train_detector(out, seed=seed)]
 
 
+def _crops(split: Split, out: Path, seed: int) -> list[Report]:
+    from models.train_crops import train as train_crops
+
+    del split  # the crops are cut from scenes of the same split, rebuilt from the seed
+    return [train_crops(out, seed=seed)]
+
+
 def _detector_check(report: Report) -> list[str]:
     from models.train_detector import check_bar as detector_check
 
@@ -210,6 +218,7 @@ RECIPES: dict[str, Recipe] = {
     "vit": Recipe(_vit, _vit_check),
     "gan": Recipe(_gan, _gan_check),
     "detector": Recipe(_detector, _detector_check),
+    "crops": Recipe(_crops, check_bar),
 }
 
 

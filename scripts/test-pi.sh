@@ -216,6 +216,21 @@ stage_models() {
             { cat "$out/arm64/$stem.log"; die "$stem: edge run in the arm64 root"; }
         say "models: $stem on $clip: arm64 $(grep -o 'done: .*' "$out/arm64/$stem.log" | cut -d, -f1-2)"
     done
+    # The detector with its second stage ([refine]): crops cut from the frame and named
+    # by the classifier, on both sides; the records are compared like the others.
+    printf '[refine]\npath = "%s"\n' "$REPO/models/zoo/digits-crops.int8.tflite" >"$RUN/x86/refine.toml"
+    printf '[refine]\npath = "%s"\n' "$zoo/digits-crops.int8.tflite" >"$out/arm64/refine.toml"
+    stem=digits-detector-refine
+    (cd "$RUN/x86" && XDG_CACHE_HOME="$RUN/xdg" "$REPO/.venv/bin/edge" run --config refine.toml \
+        --model "$REPO/models/zoo/digits-detector.int8.tflite" --source "$out/clips/scene.avi" \
+        --sink "jsonl:$RUN/x86/$stem.jsonl" --device pi-check) >"$RUN/x86/$stem.log" 2>&1 ||
+        { cat "$RUN/x86/$stem.log"; die "$stem: edge run on x86"; }
+    in_root /bin/sh -c "cd /root/pi-check/arm64 && /opt/edge/bin/edge run --config refine.toml \
+        --model $zoo/digits-detector.int8.tflite --source /root/pi-check/clips/scene.avi \
+        --sink jsonl:/root/pi-check/arm64/$stem.jsonl --device pi-check" \
+        >"$out/arm64/$stem.log" 2>&1 ||
+        { cat "$out/arm64/$stem.log"; die "$stem: edge run in the arm64 root"; }
+    say "models: $stem on scene.avi: arm64 $(grep -o 'done: .*' "$out/arm64/$stem.log" | cut -d, -f1-2)"
     "$HOST_PY" "$REPO/scripts/pi_check/compare.py" records "$RUN/x86" "$out/arm64" --frames 300
 }
 
@@ -273,7 +288,7 @@ PYTEST_FILES="tests/edge/sources/test_picamera2_source.py"
 # Model stem = its held-out data in models/zoo/ (edge eval --help lists them).
 EVAL_DATA="digits-cnn=digits-holdout.npz digits-vit=digits-holdout.npz
 digits-detector=digits-detector-eval.npz digits-anomaly=digits-anomaly-eval.npz
-digits-dcgan-generator=digits-dcgan-eval.npz"
+digits-dcgan-generator=digits-dcgan-eval.npz digits-crops=digits-crops-eval.npz"
 
 # ---------------------------------------------------------------------------------------
 # The main run, inside a private mount namespace.

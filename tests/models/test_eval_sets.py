@@ -9,8 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from models.eval_sets import (
+    CROPS_EVAL_FILE,
     DETECTOR_EVAL_FILE,
     GENERATOR_EVAL_FILE,
+    crops_eval_arrays,
     detector_eval_arrays,
     generator_eval_arrays,
 )
@@ -58,3 +60,19 @@ def test_generator_eval_set_is_the_float_model_on_the_shipped_latents() -> None:
     # gives here, plus the float kernels' differences between CPU families (about 1e-6).
     error = np.abs(reference.astype(np.float32) - fresh["reference"])
     assert error.max() <= 2.5e-4, float(error.max())
+
+
+def test_crops_eval_set_is_the_recipe_output() -> None:
+    fresh = crops_eval_arrays()
+    with np.load(ZOO / CROPS_EVAL_FILE) as data:
+        assert sorted(data.files) == ["x", "y"]
+        np.testing.assert_array_equal(data["y"], fresh["y"])  # seeded: exact
+        shipped = data["x"]
+    assert shipped.dtype == np.uint8 and shipped.shape == fresh["x"].shape
+    assert shipped.shape[1:] == (28, 28) and len(shipped) > 900
+    assert set(np.unique(fresh["y"])) == set(range(10))
+    # Resized twice by OpenCV (the scene, then the crop): a grey level or two between
+    # releases, tens of levels for another recipe or seed.
+    step = np.abs(shipped.astype(np.int16) - fresh["x"].astype(np.int16))
+    assert step.max() <= 3, int(step.max())
+    assert step.mean() <= 0.05, float(step.mean())
