@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +31,9 @@ NUM_CLASSES = 10
 DEFAULT_SEED = 20261126
 HOLDOUT_PER_CLASS = 100
 VALIDATION_PER_CLASS = 50
+# What a recipe without early stopping trains on: both parts by default; ``train`` alone
+# makes the twins the [refine] rule's defaults are chosen with (docs/refine.md).
+TrainingDigits = Literal["train", "train+validation"]
 
 Images = npt.NDArray[np.uint8]
 Labels = npt.NDArray[np.int64]
@@ -48,6 +52,14 @@ class Split:
     def part(self, name: str) -> tuple[Images, Labels]:
         """``(x, y)`` of ``"train"``, ``"validation"`` or ``"holdout"``."""
         index: npt.NDArray[np.int64] = getattr(self, name)
+        return self.x[index], self.y[index]
+
+    def training(self, digits: TrainingDigits) -> tuple[Images, Labels]:
+        """``(x, y)`` of the training part, with the validation part when ``digits``
+        says so."""
+        if digits == "train":
+            return self.part("train")
+        index = np.concatenate([self.train, self.validation])
         return self.x[index], self.y[index]
 
 

@@ -29,7 +29,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -37,7 +37,7 @@ import numpy.typing as npt
 from converter.quiet import import_tensorflow
 from converter.report import Report
 from models.crops import build_crop_classifier, camera_crops
-from models.data import DEFAULT_SEED, Split, split_digits
+from models.data import DEFAULT_SEED, Split, TrainingDigits, split_digits
 from models.recipe import ZOO, digit_inputs, log, relative
 from models.train_detector import DISTORTION, LABELS
 
@@ -48,17 +48,6 @@ CALIBRATION_SCENES = 100
 EVAL_SCENES = 400
 BATCH = 128
 MAX_ACCURACY_DROP = 0.01  # the converter's gate: int8 may lose at most 1 point
-Digits = Literal["train", "train+validation"]
-
-
-def training_digits(
-    split: Split, digits: Digits
-) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
-    x, y = split.part("train")
-    if digits == "train":
-        return x, y
-    x_val, y_val = split.part("validation")
-    return np.concatenate([x, x_val]), np.concatenate([y, y_val])
 
 
 def eval_crops(
@@ -69,13 +58,13 @@ def eval_crops(
     return camera_crops(holdout_x, holdout_y, EVAL_SCENES, seed=seed + 2)
 
 
-def fit_classifier(split: Split, *, seed: int, epochs: int, digits: Digits) -> Any:
+def fit_classifier(split: Split, *, seed: int, epochs: int, digits: TrainingDigits) -> Any:
     tf = import_tensorflow()
     import keras
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    x_train, y_train = training_digits(split, digits)
+    x_train, y_train = split.training(digits)
     model = build_crop_classifier(len(LABELS))
     # About 2.5 crops per scene: the schedule's length only needs to be close.
     steps = epochs * -(-int(SCENES_PER_EPOCH * 2.5) // BATCH)
@@ -108,7 +97,7 @@ def train(
     *,
     seed: int = DEFAULT_SEED,
     epochs: int = EPOCHS,
-    digits: Digits = "train+validation",
+    digits: TrainingDigits = "train+validation",
 ) -> Report:
     split = split_digits(seed)
     trained = fit_classifier(split, seed=seed, epochs=epochs, digits=digits)
@@ -121,7 +110,7 @@ def train(
 
 
 def convert_classifier(
-    keras_path: Path, split: Split, *, seed: int, epochs: int, digits: Digits
+    keras_path: Path, split: Split, *, seed: int, epochs: int, digits: TrainingDigits
 ) -> Report:
     """int8 through the converter API, measured on crops of the held-out digits."""
     from converter.calibration import Calibration

@@ -50,7 +50,7 @@ import numpy.typing as npt
 from converter.quiet import import_tensorflow
 from converter.report import Report
 from models.augment import DigitDistortion
-from models.data import DEFAULT_SEED, Split, split_digits
+from models.data import DEFAULT_SEED, Split, TrainingDigits, split_digits
 from models.scenes import Scenes, make_scenes
 
 ZOO = Path(__file__).resolve().parent / "zoo"
@@ -81,14 +81,22 @@ def eval_scenes(
     return make_scenes(holdout_x, holdout_y, EVAL_SCENES, seed=seed + 2)
 
 
-def training_digits(split: Split) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+def training_digits(
+    split: Split, digits: TrainingDigits = "train+validation"
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
     """The training AND validation digits: the detector's recipe selects nothing on the
-    validation split (fixed epochs, no early stopping), so those 500 digits train too."""
-    (x_train, y_train), (x_val, y_val) = split.part("train"), split.part("validation")
-    return np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
+    validation split (fixed epochs, no early stopping), so those 500 digits train too.
+    ``train`` alone makes the twin that [refine]'s defaults were chosen with."""
+    return split.training(digits)
 
 
-def fit_detector(split: Split, *, seed: int, epochs: int = EPOCHS) -> Any:
+def fit_detector(
+    split: Split,
+    *,
+    seed: int,
+    epochs: int = EPOCHS,
+    digits: TrainingDigits = "train+validation",
+) -> Any:
     tf = import_tensorflow()
     import keras
 
@@ -96,7 +104,7 @@ def fit_detector(split: Split, *, seed: int, epochs: int = EPOCHS) -> Any:
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    x_train, y_train = training_digits(split)
+    x_train, y_train = training_digits(split, digits)
     model = build_detector()
     batch = 32
     steps = epochs * -(-SCENES_PER_EPOCH // batch)
@@ -120,22 +128,35 @@ def fit_detector(split: Split, *, seed: int, epochs: int = EPOCHS) -> Any:
     return model
 
 
-def train(out: Path, *, seed: int = DEFAULT_SEED, epochs: int = EPOCHS) -> Report:
+def train(
+    out: Path,
+    *,
+    seed: int = DEFAULT_SEED,
+    epochs: int = EPOCHS,
+    digits: TrainingDigits = "train+validation",
+) -> Report:
     """Train, save the ``.keras``, then convert it (``convert_detector``); returns the report."""
     from models.detector import build_detector
 
     split = split_digits(seed)
-    trained = fit_detector(split, seed=seed, epochs=epochs)
+    trained = fit_detector(split, seed=seed, epochs=epochs, digits=digits)
     # Ship the weights without the optimizer's state.
     model = build_detector()
     model.set_weights(trained.get_weights())
     out.mkdir(parents=True, exist_ok=True)
     keras_path = _relative(out / f"{STEM}.keras")
     model.save(keras_path)
-    return convert_detector(keras_path, split, seed=seed, epochs=epochs)
+    return convert_detector(keras_path, split, seed=seed, epochs=epochs, digits=digits)
 
 
-def convert_detector(keras_path: Path, split: Split, *, seed: int, epochs: int) -> Report:
+def convert_detector(
+    keras_path: Path,
+    split: Split,
+    *,
+    seed: int,
+    epochs: int,
+    digits: TrainingDigits = "train+validation",
+) -> Report:
     """int8 conversion through the converter API, gated on mAP@0.5 (held-out scenes)."""
     from converter.calibration import Calibration
     from converter.convert import ConvertRequest, convert
@@ -167,11 +188,17 @@ def convert_detector(keras_path: Path, split: Split, *, seed: int, epochs: int) 
             report=keras_path.with_name(f"{STEM}.report.json"),
             resize="letterbox",
             progress=sys.stderr.isatty(),
-            extra_versions={"training": f"models.train_detector seed={seed} epochs={epochs}"},
+            extra_versions={"training": _training_note(seed, epochs, digits)},
         )
     )
     sys.stdout.write(report.table())
     return report
+
+
+def _training_note(seed: int, epochs: int, digits: TrainingDigits) -> str:
+    note = f"models.train_detector seed={seed} epochs={epochs}"
+    # The shipped report's wording stays as it was for the default digits.
+    return note if digits == "train+validation" else f"{note} digits={digits}"
 
 
 def check_bar(report: Report) -> list[str]:
@@ -202,6 +229,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument(
+        "--digits",
+        choices=["train+validation", "train"],
+        default="train+validation",
+        help="which digits train it; 'train' makes the twin [refine]'s defaults are "
+        "chosen with (default: train+validation, the shipped one)",
+    )
+    parser.add_argument(
         "--convert-only",
         action="store_true",
         help=f"skip training: convert the existing {STEM}.keras in --out",
@@ -214,9 +248,10 @@ def main(argv: list[str] | None = None) -> int:
             split_digits(args.seed),
             seed=args.seed,
             epochs=args.epochs,
+            digits=args.digits,
         )
     else:
-        report = train(args.out, seed=args.seed, epochs=args.epochs)
+        report = train(args.out, seed=args.seed, epochs=args.epochs, digits=args.digits)
     failures = check_bar(report)
     for failure in failures:
         print(f"models.train_detector: {failure}", file=sys.stderr)

@@ -3,8 +3,8 @@
 Off unless ``path`` names a classifier. Only boxes the detector was unsure of (score
 under ``below_score``) are cropped and classified, and the classifier's label replaces
 the detector's only when it is sure (``min_confidence``): each model is trusted where
-it is strong. The defaults were chosen on digits neither shipped model's twin trained
-on (``benchmarks/refine_rule.py``, ``docs/zones.md``).
+it is strong. The defaults were chosen for the shipped pair on digits that twins of both
+models never saw (``benchmarks/refine_rule.py``, ``docs/refine.md``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pydantic import Field
 from edge.config.base import Strict
 from edge.refine import DEFAULT_CONTEXT
 
-DEFAULT_BELOW_SCORE = 0.7
+DEFAULT_BELOW_SCORE = 0.9
 DEFAULT_MIN_CONFIDENCE = 0.9
 
 

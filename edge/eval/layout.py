@@ -83,7 +83,8 @@ for `edge convert --eval` works here too.
 The shipped zoo's sets (models/zoo/, in the repository):
   edge eval models/zoo/digits-cnn.int8.tflite models/zoo/digits-holdout.npz
   (also digits-vit), digits-detector + digits-detector-eval.npz, digits-anomaly
-  + digits-anomaly-eval.npz, digits-dcgan-generator + digits-dcgan-eval.npz.
+  + digits-anomaly-eval.npz, digits-dcgan-generator + digits-dcgan-eval.npz,
+  digits-crops + digits-crops-eval.npz.
 
 Measure on the device that will run the model: ARM int8 kernels round
 differently from x86 ones, so the figure can move in its last digit.

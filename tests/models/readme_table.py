@@ -19,6 +19,7 @@ SHIPPED = {
     "digits-detector",
     "digits-dcgan-generator",
     "digits-anomaly",
+    "digits-crops",
 }
 
 

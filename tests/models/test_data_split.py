@@ -52,3 +52,16 @@ def test_importing_models_and_data_does_not_import_tensorflow() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_training_digits_with_and_without_validation() -> None:
+    split = split_digits()
+    alone_x, alone_y = split.training("train")
+    both_x, both_y = split.training("train+validation")
+    assert len(alone_y) == 3500 and len(both_y) == 4000
+    # The training part first, in order, then the validation part: the shipped recipes'
+    # order (the detector's scenes draw by index, so another order is another detector).
+    np.testing.assert_array_equal(both_x[:3500], alone_x)
+    np.testing.assert_array_equal(both_x[3500:], split.part("validation")[0])
+    held = {image.tobytes() for image in split.part("holdout")[0]}
+    assert not any(image.tobytes() in held for image in both_x)

@@ -57,11 +57,14 @@ def holdout() -> tuple[np.ndarray, np.ndarray]:
         return data["x"][..., None].astype(np.float32), data["y"]
 
 
-@pytest.mark.parametrize("stem", ["digits-cnn", "digits-vit"])
+@pytest.mark.parametrize("stem", ["digits-cnn", "digits-vit", "digits-crops"])
 def test_classifier_accuracy(
     stem: str, rows: dict[str, dict[str, str]], holdout: tuple[np.ndarray, np.ndarray]
 ) -> None:
     x, y = holdout
+    if stem == "digits-crops":  # the second stage: held-out digits as crops of scenes
+        with np.load(ZOO / "digits-crops-eval.npz") as data:
+            x, y = data["x"][..., None].astype(np.float32), data["y"]
     (scores,) = int8_outputs(stem, x).values()
     accuracy = 100 * float(np.mean(scores.argmax(axis=1) == y))
     printed, tolerance = first_number(rows[stem]["quantized"])

@@ -29,6 +29,7 @@ SHIPPED = {
     "digits-detector": ("digits-detector-eval.npz", "map50", "mAP@0.5"),
     "digits-anomaly": ("digits-anomaly-eval.npz", "roc_auc", "ROC-AUC"),
     "digits-dcgan-generator": ("digits-dcgan-eval.npz", "psnr", "PSNR"),
+    "digits-crops": ("digits-crops-eval.npz", "accuracy", "accuracy"),
 }
 
 

@@ -16,6 +16,8 @@ from tests.conftest import REPO, RunEdge, read_jsonl
 from tests.edge.zones.scenes import QUADRANTS, crossing_camera, truth_counts, truth_crossings
 
 DETECTOR = zoo_file("digits-detector.int8.tflite")
+# The detector's second stage (docs/refine.md): it names the boxes it was unsure of again.
+CROPS = zoo_file("digits-crops.int8.tflite")
 # 200 scenes of 4 held-out digits (800 draws from the 1,000): enough scenes that one
 # wrongly named digit moves the figure by half a point, not by five.
 FRAMES, HOLD, INERTIA = 2000, 10, 3
@@ -42,6 +44,7 @@ def _config(tmp_path: Path) -> Path:
     path = tmp_path / "edge.toml"
     path.write_text(
         f"max_frames = {FRAMES}\n[model]\npath = {json.dumps(str(DETECTOR))}\n"
+        f"[refine]\npath = {json.dumps(str(CROPS))}\n"
         f'[source]\nkind = "synthetic"\ndigits = 4\non_demand = true\nhold_frames = {HOLD}\n'
         '[events]\nenabled = true\n[[sinks]]\nkind = "jsonl"\npath = "out.jsonl"\n\n' + zones
     )
@@ -103,11 +106,10 @@ def test_run_counts_zones_and_old_readers_see_the_version(
         f"{zone_right}/{settled * len(expected)} ({zone_right / (settled * len(expected)):.1%})"
     )
     assert agreement >= 0.98
-    # All five zones and every label right at once: measured 94.5 % on 2026-12-07, half
-    # a point under the 95 % goal, which the detector's naming of held-out digits
-    # bounds, not the zone logic (docs/zones.md: what was tried, and the second stage
-    # that may close it); the bar guards it.
-    assert accuracy >= 0.93
+    # All five zones and every label right at once, the goal: 95.3 % measured on
+    # 2026-12-07 with the second stage (the detector alone: 94.5 %; docs/zones.md). What
+    # is left is mostly digits the detector does not find at all, which no renaming mends.
+    assert accuracy >= 0.95
 
 
 def _counts_of_boxes(record: dict[str, Any]) -> dict[str, dict[str, int]]:
