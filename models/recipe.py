@@ -4,12 +4,20 @@ import them from here, so neither imports the other at module level)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from converter.report import Report
+
 ZOO = Path(__file__).resolve().parent / "zoo"
 CALIBRATION_SAMPLES = 200
+# The zoo's bar for a classifier (the CNN, the crop classifier): int8 within 1 point of
+# float on held-out data, top-1 agreement, and the size int8 must come down to.
+MAX_ACCURACY_DROP = 0.01
+MIN_AGREEMENT = 0.98
+MAX_SIZE_RATIO = 0.30
 
 
 def log(message: str) -> None:
@@ -28,3 +36,24 @@ def relative(path: Path) -> Path:
 def digit_inputs(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """uint8 (N, 28, 28) digits -> what the model takes: float32 (N, 28, 28, 1) raw pixels."""
     return x[..., np.newaxis].astype(np.float32)
+
+
+def check_bar(report: Report) -> list[str]:
+    """The ways ``report`` misses the zoo's bar (empty when it meets it)."""
+    failures = []
+    float_acc = report.metrics["float"]["accuracy"]
+    quant_acc = report.metrics["quantized"]["accuracy"]
+    if float_acc is None or quant_acc is None:
+        failures.append("no held-out accuracy was measured")
+    elif float_acc - quant_acc > MAX_ACCURACY_DROP:
+        failures.append(
+            f"int8 accuracy {quant_acc:.4f} is over 1 point below float {float_acc:.4f}"
+        )
+    if report.agreement is None or report.agreement < MIN_AGREEMENT:
+        failures.append(f"top-1 agreement {report.agreement:.4f} < {MIN_AGREEMENT}")
+    ratio = report.size_bytes["quantized"] / report.size_bytes["float"]
+    if ratio > MAX_SIZE_RATIO:
+        failures.append(
+            f"int8 size is {100 * ratio:.1f} % of float32 (> {100 * MAX_SIZE_RATIO:.0f} %)"
+        )
+    return failures

@@ -54,15 +54,19 @@ from converter.tasks.base import TaskEval
 from models.augment import Augmentation
 from models.data import DEFAULT_SEED, Split, split_digits, write_holdout
 from models.fit import train_epochs
-from models.recipe import CALIBRATION_SAMPLES, ZOO, digit_inputs, log, relative
+from models.recipe import (
+    CALIBRATION_SAMPLES,
+    ZOO,
+    check_bar,
+    digit_inputs,
+    log,
+    relative,
+)
 
 CNN_STEM = "digits-cnn"
 EPOCHS = 30
 
 # The bar every shipped int8 classifier meets (tests/models re-measures it).
-MAX_ACCURACY_DROP = 0.01
-MIN_AGREEMENT = 0.98
-MAX_SIZE_RATIO = 0.30
 
 
 def train_cnn(split: Split, out: Path, *, seed: int, epochs: int = EPOCHS) -> Report:
@@ -132,27 +136,6 @@ def fit_cnn(split: Split, *, seed: int, epochs: int) -> Any:
         epochs=epochs,
         batch=batch,
     )
-
-
-def check_bar(report: Report) -> list[str]:
-    """The ways ``report`` misses the zoo's bar (empty when it meets it)."""
-    failures = []
-    float_acc = report.metrics["float"]["accuracy"]
-    quant_acc = report.metrics["quantized"]["accuracy"]
-    if float_acc is None or quant_acc is None:
-        failures.append("no held-out accuracy was measured")
-    elif float_acc - quant_acc > MAX_ACCURACY_DROP:
-        failures.append(
-            f"int8 accuracy {quant_acc:.4f} is over 1 point below float {float_acc:.4f}"
-        )
-    if report.agreement is None or report.agreement < MIN_AGREEMENT:
-        failures.append(f"top-1 agreement {report.agreement:.4f} < {MIN_AGREEMENT}")
-    ratio = report.size_bytes["quantized"] / report.size_bytes["float"]
-    if ratio > MAX_SIZE_RATIO:
-        failures.append(
-            f"int8 size is {100 * ratio:.1f} % of float32 (> {100 * MAX_SIZE_RATIO:.0f} %)"
-        )
-    return failures
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ resolution of its own, misses mostly other digits than the detector does
 fusion rule's defaults were chosen with, on the validation digits it never saw
 (``benchmarks/refine_rule.py``).
 
-The run fails (exit 1) when the int8 model misses the zoo's bar (``models.train.check_bar``).
+The run fails (exit 1) when the int8 model misses the zoo's bar (``models.recipe.check_bar``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from converter.quiet import import_tensorflow
 from converter.report import Report
 from models.crops import build_crop_classifier, camera_crops
 from models.data import DEFAULT_SEED, Split, TrainingDigits, split_digits
-from models.recipe import ZOO, digit_inputs, log, relative
+from models.recipe import ZOO, check_bar, digit_inputs, log, relative
 from models.train_detector import DISTORTION, LABELS
 
 STEM = "digits-crops"
@@ -157,8 +157,6 @@ def convert_classifier(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from models.train import check_bar
-
     parser = argparse.ArgumentParser(
         prog="python -m models.train_crops", description=__doc__.split("\n")[0]
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -30,10 +30,9 @@ from edge.model.load import LoadedModel, load_model
 from edge.model.manifest import InputSpec
 from edge.processing.filters import DetectionFilter, build_filter
 from edge.processing.preprocess import Placement, Preprocessor
+from edge.refine.load import open_classifier
+from edge.refine.refiner import Refiner
 from edge.types import Detections, Frame, Image, Latency
-
-if TYPE_CHECKING:
-    from edge.refine.refiner import Refiner
 
 
 class Inference:
@@ -154,9 +153,13 @@ def open_inference(config: RunConfig) -> tuple[LoadedModel, Inference]:
         )
         refiner = None
         if config.refine.path is not None:
-            from edge.refine.load import open_refiner  # it imports this module
-
-            refiner = open_refiner(config.refine, model)
+            classifier = open_classifier(config.refine, model)
+            refiner = Refiner(
+                Inference(classifier),
+                classifier.manifest.labels,
+                model.manifest.labels,
+                config.refine,
+            )
         inference = Inference(model, detection_filter, refiner)
         if config.events.enabled and model.manifest.task != "detect":
             raise ConfigError(

@@ -1,4 +1,7 @@
-"""Open the ``[refine]`` classifier beside a detector: checked, then attached to it."""
+"""Open the ``[refine]`` classifier beside a detector: checked, then attached to it.
+
+``edge.pipeline.inference.open_inference`` wraps it in an ``Inference`` and a ``Refiner``
+(this module does not import the pipeline, which imports it)."""
 
 from __future__ import annotations
 
@@ -6,16 +9,14 @@ from edge.config.model import DecoderConfig, ModelConfig
 from edge.config.refine import RefineConfig
 from edge.errors import ConfigError
 from edge.model.load import LoadedModel, load_model
-from edge.pipeline.inference import Inference
-from edge.refine.refiner import Refiner
 
 
-def open_refiner(config: RefineConfig, detector: LoadedModel) -> Refiner:
-    """The refiner of ``detector``; its classifier is attached to ``detector``
+def open_classifier(config: RefineConfig, detector: LoadedModel) -> LoadedModel:
+    """The classifier of ``detector``'s second stage, attached to ``detector``
     (``LoadedModel.attached``), so whoever closes the detector closes both. Raises a
     ``ConfigError`` (exit 78) for a setting that cannot work, after closing what it opened."""
     if config.path is None:
-        raise ValueError("open_refiner needs [refine] path")
+        raise ValueError("open_classifier needs [refine] path")
     if detector.manifest.task != "detect":
         raise ConfigError(
             f"[refine] names detected boxes again, and {detector.file.path.name} is a "
@@ -45,12 +46,11 @@ def open_refiner(config: RefineConfig, detector: LoadedModel) -> Refiner:
                 hint="labels are matched by name: give the classifier the detector's "
                 "names with [refine] labels = FILE (one label per line)",
             )
-        refiner = Refiner(Inference(classifier), manifest.labels, detector.manifest.labels, config)
     except BaseException:
         classifier.close()
         raise
     detector.attached.append(classifier)
-    return refiner
+    return classifier
 
 
 def _some(labels: list[str]) -> str:

@@ -62,7 +62,6 @@ class Refiner:
         self._below = config.below_score
         self._min_confidence = config.min_confidence
         self._context = config.context
-        self.relabelled = 0  # boxes renamed since the start: a debug figure
 
     def __call__(self, image: Image, detections: Detections) -> Detections:
         boxes = detections.xyxy
@@ -84,7 +83,6 @@ class Refiner:
                 continue
             top = int(named.class_id[0])
             mapped = int(self._to_detector[top]) if 0 <= top < len(self._to_detector) else -1
-            if mapped >= 0 and mapped != class_id[row]:
+            if mapped >= 0:
                 class_id[row] = mapped
-                self.relabelled += 1
         return Detections(class_id, detections.confidence, boxes)

@@ -15,8 +15,7 @@ from edge.model.backends.litert import LiteRTBackend
 from edge.model.file import read_model_file
 from edge.model.manifest import METADATA_NAME, parse_manifest
 from edge.processing.preprocess import quantize
-from models.recipe import ZOO, digit_inputs
-from models.train import check_bar
+from models.recipe import ZOO, check_bar, digit_inputs
 from models.train_crops import STEM, eval_crops
 
 MODEL = ZOO / f"{STEM}.int8.tflite"

@@ -19,8 +19,7 @@ from edge.model.backends.litert import LiteRTBackend
 from edge.model.file import read_model_file
 from edge.model.manifest import METADATA_NAME, parse_manifest
 from edge.processing.preprocess import Preprocessor, quantize
-from models.recipe import ZOO
-from models.train import MAX_ACCURACY_DROP, MAX_SIZE_RATIO, MIN_AGREEMENT, check_bar
+from models.recipe import MAX_ACCURACY_DROP, MAX_SIZE_RATIO, MIN_AGREEMENT, ZOO, check_bar
 from tests.conftest import digit_truth
 
 MODEL = ZOO / "digits-cnn.int8.tflite"

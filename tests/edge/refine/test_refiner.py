@@ -66,7 +66,6 @@ def test_only_unsure_boxes_are_classified_and_only_a_sure_answer_renames() -> No
     assert all(c.shape == (10, 12, 3) for c in classifier.crops)  # the classifier's size
     np.testing.assert_array_equal(refined.confidence, detections.confidence)
     np.testing.assert_array_equal(refined.xyxy, detections.xyxy)
-    assert refiner.relabelled == 1
 
 
 def test_a_box_whose_label_the_classifier_lacks_is_not_cropped() -> None:
