@@ -3,6 +3,7 @@ import them from here, so neither imports the other at module level)."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,25 @@ CALIBRATION_SAMPLES = 200
 MAX_ACCURACY_DROP = 0.01
 MIN_AGREEMENT = 0.98
 MAX_SIZE_RATIO = 0.30
+
+
+def recipe_parser(prog: str, doc: str, *, epochs: int, twin: str) -> argparse.ArgumentParser:
+    """The options of a recipe that trains one zoo model: ``--out``, ``--seed``,
+    ``--epochs`` and ``--digits`` (``twin`` says what its ``train``-only twin is for)."""
+    from models.data import DEFAULT_SEED
+
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n", maxsplit=1)[0])
+    parser.add_argument("--out", type=Path, default=ZOO, help=f"output folder (default {ZOO})")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument(
+        "--digits",
+        choices=["train+validation", "train"],
+        default="train+validation",
+        help=f"which digits train it; 'train' makes {twin} (default: train+validation, "
+        "the shipped one)",
+    )
+    return parser
 
 
 def log(message: str) -> None:

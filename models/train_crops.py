@@ -25,7 +25,6 @@ The run fails (exit 1) when the int8 model misses the zoo's bar (``models.recipe
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -38,7 +37,7 @@ from converter.quiet import import_tensorflow
 from converter.report import Report
 from models.crops import build_crop_classifier, camera_crops
 from models.data import DEFAULT_SEED, Split, TrainingDigits, split_digits
-from models.recipe import ZOO, check_bar, digit_inputs, log, relative
+from models.recipe import check_bar, digit_inputs, log, recipe_parser, relative
 from models.train_detector import DISTORTION, LABELS
 
 STEM = "digits-crops"
@@ -157,18 +156,11 @@ def convert_classifier(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m models.train_crops", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--out", type=Path, default=ZOO, help=f"output folder (default {ZOO})")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument(
-        "--digits",
-        choices=["train+validation", "train"],
-        default="train+validation",
-        help="which digits train it; 'train' makes the classifier the fusion rule is "
-        "chosen with (default: train+validation, the shipped one)",
+    parser = recipe_parser(
+        "python -m models.train_crops",
+        __doc__,
+        epochs=EPOCHS,
+        twin="the classifier [refine]'s defaults are chosen with",
     )
     args = parser.parse_args(argv)
     import_tensorflow()

@@ -38,7 +38,6 @@ converter itself refuses to write a model that lost more than ``MAX_MAP_DROP``).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -51,9 +50,9 @@ from converter.quiet import import_tensorflow
 from converter.report import Report
 from models.augment import DigitDistortion
 from models.data import DEFAULT_SEED, Split, TrainingDigits, split_digits
+from models.recipe import recipe_parser, relative
 from models.scenes import Scenes, make_scenes
 
-ZOO = Path(__file__).resolve().parent / "zoo"
 STEM = "digits-detector"
 EPOCHS = 80
 SCENES_PER_EPOCH = 6000
@@ -144,7 +143,7 @@ def train(
     model = build_detector()
     model.set_weights(trained.get_weights())
     out.mkdir(parents=True, exist_ok=True)
-    keras_path = _relative(out / f"{STEM}.keras")
+    keras_path = relative(out / f"{STEM}.keras")
     model.save(keras_path)
     return convert_detector(keras_path, split, seed=seed, epochs=epochs, digits=digits)
 
@@ -212,28 +211,12 @@ def check_bar(report: Report) -> list[str]:
     return []
 
 
-def _relative(path: Path) -> Path:
-    """``path`` relative to the working directory when inside it (the report names
-    ``models/zoo/...``, not the build machine's home folder)."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve())
-    except ValueError:
-        return path
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m models.train_detector", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--out", type=Path, default=ZOO, help=f"output folder (default {ZOO})")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument(
-        "--digits",
-        choices=["train+validation", "train"],
-        default="train+validation",
-        help="which digits train it; 'train' makes the twin [refine]'s defaults are "
-        "chosen with (default: train+validation, the shipped one)",
+    parser = recipe_parser(
+        "python -m models.train_detector",
+        __doc__,
+        epochs=EPOCHS,
+        twin="the twin [refine]'s defaults are chosen with",
     )
     parser.add_argument(
         "--convert-only",
@@ -244,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     import_tensorflow()
     if args.convert_only:
         report = convert_detector(
-            _relative(args.out / f"{STEM}.keras"),
+            relative(args.out / f"{STEM}.keras"),
             split_digits(args.seed),
             seed=args.seed,
             epochs=args.epochs,

@@ -11,7 +11,8 @@ import numpy as np
 from edge.config.sources import SyntheticSourceConfig
 from edge.processing.geometry import iou
 from edge.sources.synthetic import DigitTruth, SceneTruth, SyntheticCamera
-from models.train_detector import STEM, ZOO
+from models.recipe import ZOO
+from models.train_detector import STEM
 from tests.conftest import RunEdge, read_jsonl
 
 MODEL = ZOO / f"{STEM}.int8.tflite"

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from models.data import DEFAULT_SEED
-from models.train_detector import STEM, ZOO, check_bar, train
+from models.recipe import ZOO
+from models.train_detector import STEM, check_bar, train
 
 
 @pytest.mark.slow

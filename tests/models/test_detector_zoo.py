@@ -22,11 +22,11 @@ from edge.model.backends.litert import LiteRTBackend
 from edge.model.file import read_model_file
 from edge.model.manifest import METADATA_NAME, Manifest, parse_manifest
 from edge.processing.preprocess import quantize
+from models.recipe import ZOO
 from models.train_detector import (
     EVAL_SCENES,
     MIN_MAP_RATIO,
     STEM,
-    ZOO,
     check_bar,
     eval_scenes,
     inputs,
