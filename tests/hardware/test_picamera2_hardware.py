@@ -147,3 +147,41 @@ def test_edge_run_on_the_camera(cameras: object, tmp_path: Path) -> None:
     assert len(records) == 30
     assert records[0]["source"]["name"] == "picamera2:0"
     print(done.stderr.strip().splitlines()[-1])
+
+
+def test_the_detector_and_its_second_stage_on_the_camera(cameras: object, tmp_path: Path) -> None:
+    """The detector with ``[refine]``: the main stream kept beside lores (on a Pi 4 a
+    second ISP output, on a Pi 5 the PiSP's) and cropped per unsure box, at the camera's
+    own pace. Prints the run's figures: compare the fps with a run without ``[refine]``."""
+    from edge.model.zoo import zoo_file
+
+    (tmp_path / "edge.toml").write_text(
+        f"[model]\npath = {json.dumps(str(zoo_file('digits-detector.int8.tflite')))}\n"
+        f"[refine]\npath = {json.dumps(str(zoo_file('digits-crops.int8.tflite')))}\n"
+        "below_score = 1\n"  # every box: the stage's full cost
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from edge.cli import entry; entry()",
+            "run",
+            "--config",
+            "edge.toml",
+            "--source",
+            "picamera2",
+            "--max-frames",
+            "30",
+            "--sink",
+            "jsonl:refine.jsonl",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in (tmp_path / "refine.jsonl").read_text().splitlines()]
+    assert len(records) == 30
+    print(done.stderr.strip().splitlines()[-1])

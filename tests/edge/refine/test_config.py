@@ -76,17 +76,16 @@ def test_a_missing_classifier_file_is_named(run_edge: RunEdge, tmp_path: Path) -
     assert str(zoo_file("digits-crops.int8.tflite")) in done.stderr  # the hint
 
 
-def test_the_classifier_closes_with_its_detector() -> None:
-    import tomllib
-
-    from edge.config.load import build_config
+def test_the_classifier_closes_with_its_detector(tmp_path: Path) -> None:
+    from edge.config.load import load_config
     from edge.errors import BackendError
     from edge.pipeline.inference import open_inference
     from edge.types import Frame
 
-    config = build_config(
-        tomllib.loads(f"[model]\npath = {DETECTOR}\n[refine]\npath = {CNN}\nbelow_score = 1\n")
+    (tmp_path / "edge.toml").write_text(
+        f"[model]\npath = {DETECTOR}\n[refine]\npath = {CNN}\nbelow_score = 1\n"
     )
+    config = load_config(tmp_path / "edge.toml")
     model, inference = open_inference(config)
     (classifier,) = model.attached
     assert classifier.manifest.task == "classify"

@@ -322,7 +322,7 @@ def test_the_on_pi_check_runs_against_the_fake(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "8 passed" in done.stdout
+    assert "9 passed" in done.stdout
 
 
 def test_odd_lores_sizes_are_rounded_down_by_picamera2(fake: ModuleType) -> None:
