@@ -153,7 +153,7 @@ def open_inference(config: RunConfig) -> tuple[LoadedModel, Inference]:
         )
         refiner = None
         if config.refine.path is not None:
-            classifier = open_classifier(config.refine, model)
+            classifier = open_classifier(config.refine, model, config.model)
             refiner = Refiner(
                 Inference(classifier),
                 classifier.manifest.labels,

@@ -11,10 +11,12 @@ from edge.errors import ConfigError
 from edge.model.load import LoadedModel, load_model
 
 
-def open_classifier(config: RefineConfig, detector: LoadedModel) -> LoadedModel:
+def open_classifier(config: RefineConfig, detector: LoadedModel, main: ModelConfig) -> LoadedModel:
     """The classifier of ``detector``'s second stage, attached to ``detector``
-    (``LoadedModel.attached``), so whoever closes the detector closes both. Raises a
-    ``ConfigError`` (exit 78) for a setting that cannot work, after closing what it opened."""
+    (``LoadedModel.attached``), so whoever closes the detector closes both. It runs on
+    ``main``'s runtime and is probed as ``main`` says (``[model]``), with its own threads.
+    Raises a ``ConfigError`` (exit 78) for a setting that cannot work, after closing what
+    it opened."""
     if config.path is None:
         raise ValueError("open_classifier needs [refine] path")
     if detector.manifest.task != "detect":
@@ -24,7 +26,14 @@ def open_classifier(config: RefineConfig, detector: LoadedModel) -> LoadedModel:
             hint="remove [refine], or run a detection model",
         )
     classifier = load_model(
-        ModelConfig(path=config.path, labels=config.labels, threads=config.threads),
+        ModelConfig(
+            path=config.path,
+            labels=config.labels,
+            threads=config.threads,
+            runtime=main.runtime,
+            probe=main.probe,
+            probe_timeout=main.probe_timeout,
+        ),
         DecoderConfig(),
     )
     try:

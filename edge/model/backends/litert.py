@@ -46,10 +46,13 @@ from edge.types import TensorSpec
 
 log = logging.getLogger(__name__)
 RUNTIMES = ("ai_edge_litert", "tflite_runtime", "tensorflow")
+# Runtime -> (module to import, attribute path to its Interpreter class). TensorFlow's is
+# reached through the top-level package: importing ``tensorflow.lite`` by name gives the
+# bare sub-package, which has no ``Interpreter`` (TensorFlow 2.21).
 _MODULES = {
-    "ai_edge_litert": "ai_edge_litert.interpreter",
-    "tflite_runtime": "tflite_runtime.interpreter",
-    "tensorflow": "tensorflow.lite",
+    "ai_edge_litert": ("ai_edge_litert.interpreter", "Interpreter"),
+    "tflite_runtime": ("tflite_runtime.interpreter", "Interpreter"),
+    "tensorflow": ("tensorflow", "lite.Interpreter"),
 }
 
 
@@ -62,12 +65,18 @@ def load_interpreter_class(runtime: str = "auto") -> tuple[str, Any]:
             raise BackendError(
                 f"unknown runtime {name!r}; choose one of auto, {', '.join(RUNTIMES)}"
             )
+        module_name, attributes = _MODULES[name]
         try:
-            module = importlib.import_module(_MODULES[name])
+            found: Any = importlib.import_module(module_name)
         except ImportError as exc:
             failures.append(f"{name}: {exc}")
             continue
-        return name, module.Interpreter
+        for attribute in attributes.split("."):
+            found = getattr(found, attribute, None)
+        if found is None:
+            failures.append(f"{name}: {module_name} has no {attributes}")
+            continue
+        return name, found
     raise BackendError(
         "no TFLite runtime could be imported (" + "; ".join(failures) + ")",
         hint="pip install ai-edge-litert",

@@ -142,3 +142,31 @@ def test_an_interpreter_is_not_used_after_close() -> None:
     backend.close()  # harmless, though an owner closes once
     with pytest.raises(BackendError, match="after the interpreter was closed"):
         backend.infer(inputs)
+
+
+# TensorFlow 2.21 still ships tf.lite.Interpreter, with a deprecation warning on each use.
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
+@pytest.mark.parametrize("runtime", ["ai_edge_litert", "tensorflow"])
+def test_each_installed_runtime_runs_the_shipped_model(runtime: str) -> None:
+    """``[model] runtime = "tensorflow"`` once raised AttributeError: importing
+    ``tensorflow.lite`` by name gives a sub-package without ``Interpreter``."""
+    from edge.model.backends.litert import load_interpreter_class
+    from edge.model.zoo import zoo_file
+
+    name, interpreter_class = load_interpreter_class(runtime)
+    assert name == runtime and callable(interpreter_class)
+    backend = LiteRTBackend(zoo_file("digits-cnn.int8.tflite").read_bytes(), runtime=runtime)
+    try:
+        (spec,) = backend.inputs
+        (scores,) = backend.infer([np.zeros(spec.shape, spec.dtype)])
+        assert scores.shape == (1, 10)
+    finally:
+        backend.close()
+
+
+def test_a_runtime_without_an_interpreter_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge.model.backends import litert
+
+    monkeypatch.setitem(litert._MODULES, "tflite_runtime", ("types", "NoInterpreter"))
+    with pytest.raises(BackendError, match="tflite_runtime: types has no NoInterpreter"):
+        litert.load_interpreter_class("tflite_runtime")

@@ -99,3 +99,23 @@ def test_the_classifier_closes_with_its_detector(tmp_path: Path) -> None:
         classifier.backend.infer([classifier.backend.inputs[0]])  # type: ignore[list-item]
     with pytest.raises(BackendError, match="after the interpreter was closed"):
         inference(frame)
+
+
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
+def test_the_classifier_runs_on_the_models_runtime(tmp_path: Path) -> None:
+    """``[model] runtime`` (and the probe settings) hold for the second stage too: a
+    user who pins the runtime package gets it for both interpreters."""
+    from edge.config.load import load_config
+    from edge.pipeline.inference import open_inference
+
+    for runtime in ("ai_edge_litert", "tensorflow"):  # both installed in the test venv
+        (tmp_path / "edge.toml").write_text(
+            f"[model]\npath = {DETECTOR}\nruntime = '{runtime}'\nprobe = false\n"
+            f"[refine]\npath = {CNN}\n"
+        )
+        model, _ = open_inference(load_config(tmp_path / "edge.toml"))
+        try:
+            (classifier,) = model.attached
+            assert classifier.backend.runtime == model.backend.runtime == runtime
+        finally:
+            model.close()
