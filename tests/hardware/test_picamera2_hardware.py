@@ -122,31 +122,28 @@ def test_capture_timeout_returns(cameras: object) -> None:
         device.release()  # type: ignore[attr-defined]
 
 
-def test_edge_run_on_the_camera(cameras: object, tmp_path: Path) -> None:
+def _edge_run(folder: Path, *args: str) -> tuple[str, list[dict[str, Any]]]:
+    """``edge run --source picamera2 --max-frames 30`` in ``folder``: its last log line
+    (the run's figures) and its records."""
+    command = [sys.executable, "-c", "from edge.cli import entry; entry()", "run", *args]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from edge.cli import entry; entry()",
-            "run",
-            "--source",
-            "picamera2",
-            "--max-frames",
-            "30",
-            "--sink",
-            "jsonl:pi.jsonl",
-        ],
-        cwd=tmp_path,
+        [*command, "--source", "picamera2", "--max-frames", "30", "--sink", "jsonl:pi.jsonl"],
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    records = [json.loads(line) for line in (tmp_path / "pi.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (folder / "pi.jsonl").read_text().splitlines()]
     assert len(records) == 30
+    return done.stderr.strip().splitlines()[-1], records
+
+
+def test_edge_run_on_the_camera(cameras: object, tmp_path: Path) -> None:
+    last, records = _edge_run(tmp_path)
     assert records[0]["source"]["name"] == "picamera2:0"
-    print(done.stderr.strip().splitlines()[-1])
+    print(last)
 
 
 def test_the_detector_and_its_second_stage_on_the_camera(cameras: object, tmp_path: Path) -> None:
@@ -160,28 +157,5 @@ def test_the_detector_and_its_second_stage_on_the_camera(cameras: object, tmp_pa
         f"[refine]\npath = {json.dumps(str(zoo_file('digits-crops.int8.tflite')))}\n"
         "below_score = 1\n"  # every box: the stage's full cost
     )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from edge.cli import entry; entry()",
-            "run",
-            "--config",
-            "edge.toml",
-            "--source",
-            "picamera2",
-            "--max-frames",
-            "30",
-            "--sink",
-            "jsonl:refine.jsonl",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    records = [json.loads(line) for line in (tmp_path / "refine.jsonl").read_text().splitlines()]
-    assert len(records) == 30
-    print(done.stderr.strip().splitlines()[-1])
+    last, _ = _edge_run(tmp_path, "--config", "edge.toml")
+    print(last)
