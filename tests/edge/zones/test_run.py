@@ -18,9 +18,10 @@ from tests.edge.zones.scenes import QUADRANTS, crossing_camera, truth_counts, tr
 DETECTOR = zoo_file("digits-detector.int8.tflite")
 # The detector's second stage (docs/refine.md): it names the boxes it was unsure of again.
 CROPS = zoo_file("digits-crops.int8.tflite")
-# 200 scenes of 4 held-out digits (800 draws from the 1,000): enough scenes that one
-# wrongly named digit moves the figure by half a point, not by five.
-FRAMES, HOLD, INERTIA = 2000, 10, 3
+# 400 scenes of 4 held-out digits (1,600 draws from the 1,000): one wrongly named digit
+# moves the figure by a quarter of a point, so a bar at the 95 % does not hang
+# on one digit that another CPU's rounding might flip (at 200 scenes it was half a point).
+FRAMES, HOLD, INERTIA = 4000, 10, 3
 
 
 def _validator(name: str) -> jsonschema.Draft202012Validator:
@@ -106,9 +107,10 @@ def test_run_counts_zones_and_old_readers_see_the_version(
         f"{zone_right}/{settled * len(expected)} ({zone_right / (settled * len(expected)):.1%})"
     )
     assert agreement >= 0.98
-    # All five zones and every label right at once, the goal: 95.3 % measured on
-    # 2026-12-07 with the second stage (the detector alone: 94.5 %; docs/zones.md). What
-    # is left is mostly digits the detector does not find at all, which no renaming mends.
+    # All five zones and every label right at once, the goal: 96.0 % measured on
+    # 2026-12-07 with the second stage (the detector alone: 95.2 %; on the first 200
+    # scenes 95.3 % and 94.5 %; docs/zones.md). What is left is mostly digits the
+    # detector does not find at all, which no renaming mends.
     assert accuracy >= 0.95
 
 
