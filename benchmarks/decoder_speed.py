@@ -51,6 +51,8 @@ def main() -> None:
     }
     ssd_params = SsdParams(boxes="b", classes="c", scores="s", count="n")
     gate = MotionGate(heartbeat=0.0)
+    # The left half masked ([[masks]] applies_to = "motion"): one AND more per frame.
+    masked = MotionGate(heartbeat=0.0, masks=[[[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]])
     frames = [
         Frame(rng.integers(0, 255, (480, 640, 3), np.uint8), i, float(i), "b") for i in range(2)
     ]
@@ -60,6 +62,7 @@ def main() -> None:
         "yolov5 [1,25200,85]": lambda: decode_yolov5({"o": v5}, placement, yolo),
         "ssd 4 x [1,10]": lambda: decode_ssd(ssd, placement, ssd_params),
         "motion gate 640x480": lambda: gate.should_infer(frames[next(counter) % 2]),
+        "  with a motion mask": lambda: masked.should_infer(frames[next(counter) % 2]),
     }
     for name, work in cases.items():
         print(f"{name:24} {_median_ms(work):7.3f} ms")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import time
+from typing import Any
 
 import numpy as np
+import pytest
 
 from edge.processing.motion import MotionGate
 from edge.types import Frame
@@ -27,15 +28,25 @@ def test_change_inside_a_motion_mask_is_ignored() -> None:
         assert decisions == [True, expected], (x, masked)
 
 
-def test_the_mask_costs_little() -> None:
-    frames = _frames(220)
-    cost = {}
-    for masked in (False, True):
-        gate = MotionGate(heartbeat=0, masks=[TREE] if masked else [])
-        gate.should_infer(frames[0])
-        start = time.process_time()
-        for _ in range(300):
-            gate.should_infer(frames[1])
-            gate.should_infer(frames[0])
-        cost[masked] = (time.process_time() - start) / 600
-    assert cost[True] - cost[False] < 50e-6, cost  # one AND over ~3,000 pixels
+def test_the_mask_is_rasterised_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What keeps a mask cheap: the polygons are rasterised once, at the gate's small
+    size, and each frame pays one AND. (The cost itself is a benchmark's:
+    ``benchmarks/decoder_speed.py``, "with a motion mask"; a timed assertion here failed
+    on a loaded CI machine.)"""
+    from edge.zones import geometry
+
+    calls: list[tuple[int, int]] = []
+    real = geometry.rasterise
+
+    def counting(polygons: Any, width: int, height: int) -> Any:
+        calls.append((width, height))
+        return real(polygons, width, height)
+
+    monkeypatch.setattr(geometry, "rasterise", counting)
+    gate = MotionGate(heartbeat=0, masks=[TREE])
+    for _ in range(50):
+        for frame in _frames(220):
+            gate.should_infer(frame)
+    assert len(calls) == 1
+    # The gate's small picture (4:3 like the frame), not the 320x240 frame.
+    assert calls == [(gate.width, round(240 * gate.width / 320))] and gate.width < 320
