@@ -37,6 +37,7 @@ import numpy as np
 from edge.config.model import ModelConfig
 from edge.model.load import LoadedModel, load_model
 from edge.pipeline.inference import Inference
+from edge.processing.geometry import iou
 from edge.refine.crop import crop
 from edge.sources.synthetic import SceneTruth, SyntheticCamera
 from edge.types import Frame
@@ -60,15 +61,6 @@ class Sighting:
     probability: float = 0.0
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    x0, y0 = np.maximum(a[0], b[:, 0]), np.maximum(a[1], b[:, 1])
-    x1, y1 = np.minimum(a[2], b[:, 2]), np.minimum(a[3], b[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area_a = (a[2] - a[0]) * (a[3] - a[1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return np.asarray(inter / (area_a + area_b - inter))
-
-
 def sightings(
     detector: LoadedModel,
     classifier: LoadedModel,
@@ -90,11 +82,11 @@ def sightings(
             truth = camera.truth(index)
             assert isinstance(truth, SceneTruth)
             detections, _, _ = find(Frame(image, index, 0.0, "synthetic"))
-            boxes = detections.xyxy if detections.xyxy is not None else np.zeros((0, 4))
+            boxes = detections.xyxy if detections.xyxy is not None else np.zeros((0, 4), np.float32)
             frame_id = frames
             frames += 1
             for digit in truth.digits:
-                overlap = _iou(np.asarray(digit.box), boxes)
+                overlap = iou(np.asarray(digit.box, np.float32), boxes)
                 best = int(np.argmax(overlap)) if len(boxes) else -1
                 if best < 0 or overlap[best] < MIN_IOU:
                     found.append(Sighting(frame_id, digit.label))
